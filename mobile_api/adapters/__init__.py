@@ -1,0 +1,1 @@
+"""Adapters: the database, the national system (OQS) and the JPKI trust check."""

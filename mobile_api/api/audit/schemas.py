@@ -1,0 +1,25 @@
+import marshmallow as ma
+
+
+class AuditQuerySchema(ma.Schema):
+    action = ma.fields.String(load_default=None, validate=ma.validate.Length(max=48),
+                              metadata={"example": "medical_info.view"})
+    outcome = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["ok", "refused"]))
+    user_id = ma.fields.String(load_default=None)
+    device_id = ma.fields.String(load_default=None)
+    since = ma.fields.AwareDateTime(load_default=None)
+    until = ma.fields.AwareDateTime(load_default=None)
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+
+
+class AuditEventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    at = ma.fields.AwareDateTime()
+    action = ma.fields.String()
+    outcome = ma.fields.String()
+    user_id = ma.fields.String(attribute="actor_user_id", allow_none=True)
+    device_id = ma.fields.String(attribute="actor_device_id", allow_none=True)
+    target_type = ma.fields.String(allow_none=True)
+    target_id = ma.fields.String(allow_none=True)
+    detail = ma.fields.Dict()

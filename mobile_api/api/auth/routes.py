@@ -1,0 +1,45 @@
+"""Staff login, refresh-token rotation, logout and device tokens."""
+from typing import Any
+
+from ...services import devices, identity
+from ..core import Blueprint, runtime
+from .schemas import DeviceTokenRequestSchema, DeviceTokenSchema, LoginSchema, RefreshSchema, TokenPairSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="ログインとトークン")
+
+
+@blp.post("/login")
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenPairSchema)
+@blp.problems(401, 422)
+def login(body: dict[str, Any]) -> Any:
+    """Sign a staff member in (on an enrolled device when a device assertion is given)."""
+    return identity.login(runtime(), **body)
+
+
+@blp.post("/refresh")
+@blp.arguments(RefreshSchema)
+@blp.response(200, TokenPairSchema)
+@blp.problems(401, 422)
+def refresh(body: dict[str, Any]) -> Any:
+    """Rotate the refresh token: each works once; reusing a spent one revokes the chain."""
+    return identity.refresh(runtime(), body["refresh_token"])
+
+
+@blp.post("/logout")
+@blp.arguments(RefreshSchema)
+@blp.response(204)
+@blp.problems(422)
+def logout(body: dict[str, Any]) -> None:
+    """Revoke the refresh token's chain."""
+    identity.logout(runtime(), body["refresh_token"])
+
+
+@blp.post("/device-token")
+@blp.arguments(DeviceTokenRequestSchema)
+@blp.response(200, DeviceTokenSchema)
+@blp.problems(401, 422)
+def device_token(body: dict[str, Any]) -> Any:
+    """A device-only token from a signed device assertion (no staff identity)."""
+    token, expires, device = devices.device_token(runtime(), body["assertion"])
+    return {"access_token": token, "access_expires_at": expires, "device_id": device.id}

@@ -1,0 +1,34 @@
+"""The caller's own institution: what it may do, and its visual-mode password."""
+from typing import Any
+
+from ...domain.facility import FACILITY_LABELS_JA, FacilityKind
+from ...services import identity
+from ..core import Blueprint, principal, runtime
+from .schemas import InstitutionSchema, VisualPasswordSchema
+
+blp = Blueprint("institution", __name__, url_prefix="/api/v1/institution", description="医療機関等")
+
+
+@blp.get("")
+@blp.authenticated()
+@blp.response(200, InstitutionSchema)
+def get_institution() -> Any:
+    """The institution, its facility kind and the forms it may use."""
+    rt = runtime()
+    with rt.uow() as uow:
+        institution = uow.institutions.get(principal().institution_id)
+    kind = FacilityKind(institution.facility_kind)
+    return {"id": institution.id, "code": institution.code, "name": institution.name,
+            "facility_kind": kind.value, "facility_kind_label": FACILITY_LABELS_JA[kind],
+            "allowed_forms": sorted(f.value for f in rt.policy.allowed_forms(kind)),
+            "visual_password_set": institution.visual_password_hash is not None}
+
+
+@blp.put("/visual-password")
+@blp.authenticated(admin=True)
+@blp.arguments(VisualPasswordSchema)
+@blp.response(204)
+@blp.problems(422)
+def set_visual_password(body: dict[str, Any]) -> None:
+    """Set the institution's 目視確認モード password (entered by staff at each visual check)."""
+    identity.set_visual_password(runtime(), principal(), body["password"])

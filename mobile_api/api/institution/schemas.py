@@ -1,0 +1,15 @@
+import marshmallow as ma
+
+
+class InstitutionSchema(ma.Schema):
+    id = ma.fields.String()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    facility_kind = ma.fields.String()
+    facility_kind_label = ma.fields.String()
+    allowed_forms = ma.fields.List(ma.fields.String())
+    visual_password_set = ma.fields.Boolean()
+
+
+class VisualPasswordSchema(ma.Schema):
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=128))

@@ -1,0 +1,36 @@
+"""Staff accounts of the caller's institution (admin only)."""
+from typing import Any
+
+from ...services import identity
+from ..core import Blueprint, principal, runtime
+from .schemas import StaffCreateSchema, StaffSchema
+
+blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="スタッフ")
+
+
+@blp.post("")
+@blp.authenticated(admin=True)
+@blp.arguments(StaffCreateSchema)
+@blp.response(201, StaffSchema)
+@blp.problems(409, 422)
+def create(body: dict[str, Any]) -> Any:
+    """Create a staff account (role admin or staff)."""
+    return identity.create_user(runtime(), principal(), login=body["login"], display_name=body["display_name"],
+                                role=body["role"].value, password=body["password"])
+
+
+@blp.get("")
+@blp.authenticated(admin=True)
+@blp.response(200, StaffSchema(many=True))
+def list_staff() -> Any:
+    """The institution's staff accounts."""
+    return identity.list_users(runtime(), principal())
+
+
+@blp.post("/<user_id>/revoke")
+@blp.authenticated(admin=True)
+@blp.response(200, StaffSchema)
+@blp.problems(404)
+def revoke(user_id: str) -> Any:
+    """Revoke a staff account: refused from its very next request."""
+    return identity.revoke_user(runtime(), principal(), user_id)

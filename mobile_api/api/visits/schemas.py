@@ -1,0 +1,114 @@
+import marshmallow as ma
+
+from ...domain.codes import EligibilityStatus
+from ...services.notices import notices_for
+
+ELIGIBILITY_LABELS_JA = {
+    EligibilityStatus.VALID: "有効",
+    EligibilityStatus.INVALID_LOST: "無効（資格喪失）",
+    EligibilityStatus.INVALID_NEWER_EXISTS: "無効（新しい資格あり）",
+    EligibilityStatus.NO_MATCH: "該当資格なし",
+    EligibilityStatus.MULTIPLE_MATCHES: "複数該当",
+    EligibilityStatus.VALID_UNREGISTERED: "有効（医療扶助・未登録）",
+}
+
+
+class ElderlyCertificateSchema(ma.Schema):
+    valid_from = ma.fields.String()
+    valid_until = ma.fields.String(allow_none=True)
+    copayment_ratio = ma.fields.String()
+
+
+class SpecifiedDiseaseSchema(ma.Schema):
+    category = ma.fields.String()
+    monthly_limit_yen = ma.fields.Integer()
+
+
+class QualificationSchema(ma.Schema):
+    insurance_card_kind = ma.fields.String()
+    insurer_number = ma.fields.String()
+    insurer_name = ma.fields.String()
+    symbol = ma.fields.String(allow_none=True)
+    number = ma.fields.String()
+    branch_number = ma.fields.String(allow_none=True)
+    relationship = ma.fields.String(metadata={"description": "insured 本人 | dependant 家族"})
+    head_of_household_name = ma.fields.String(allow_none=True)
+    name = ma.fields.String()
+    name_kana = ma.fields.String()
+    sex = ma.fields.String()
+    birth_date = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    postcode = ma.fields.String(allow_none=True)
+    acquired_on = ma.fields.String(allow_none=True)
+    lost_on = ma.fields.String(allow_none=True)
+    loss_reason = ma.fields.String(allow_none=True)
+    issued_on = ma.fields.String(allow_none=True)
+    valid_from = ma.fields.String(allow_none=True)
+    valid_until = ma.fields.String(allow_none=True)
+    copayment_ratio = ma.fields.String(metadata={"description": "\"030\" = 30 %"})
+    preschool = ma.fields.Boolean()
+    elderly_certificate = ma.fields.Nested(ElderlyCertificateSchema, allow_none=True)
+    limit_category = ma.fields.String(allow_none=True)
+    specified_diseases = ma.fields.List(ma.fields.Nested(SpecifiedDiseaseSchema))
+
+
+class ConsentSchema(ma.Schema):
+    id = ma.fields.String()
+    blanket = ma.fields.Boolean()
+    kinds = ma.fields.List(ma.fields.String())
+    registered_at = ma.fields.AwareDateTime()
+    window_closes_at = ma.fields.AwareDateTime(attribute="expires_at")
+    withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class VisitSchema(ma.Schema):
+    id = ma.fields.String(attribute="visit.id")
+    created_at = ma.fields.AwareDateTime(attribute="visit.created_at")
+    care_type = ma.fields.Integer(attribute="visit.care_type")
+    form = ma.fields.String(attribute="visit.form")
+    method = ma.fields.String(attribute="visit.method")
+    staff_id = ma.fields.String(attribute="visit.user_id")
+    device_id = ma.fields.String(attribute="visit.device_id")
+    visual_confirmed_by = ma.fields.String(attribute="visit.visual_confirmed_by", allow_none=True)
+    patient_reference = ma.fields.String(attribute="visit.patient_reference", allow_none=True)
+    certificate_standing = ma.fields.String(attribute="visit.certificate_standing",
+                                            metadata={"description": "valid | expired_in_grace (qualification only)"})
+    certificate_kind = ma.fields.String(attribute="visit.certificate_kind", allow_none=True)
+    eligibility_status = ma.fields.Integer(attribute="visit.eligibility_status")
+    eligibility_label = ma.fields.Method("_eligibility_label")
+    qualification = ma.fields.Method("_qualification", metadata={"description": "QualificationSchema or null"})
+    data_withheld = ma.fields.Method("_withheld")
+    candidates = ma.fields.Method("_candidates")
+    medical_info_allowed = ma.fields.Boolean(attribute="visit.medical_info_allowed")
+    consent = ma.fields.Nested(ConsentSchema, allow_none=True)
+    notices = ma.fields.Method("_notices", metadata={"description": "Japanese notes for the person at the device"})
+
+    def _eligibility_label(self, view) -> str:  # type: ignore[no-untyped-def]
+        return ELIGIBILITY_LABELS_JA[EligibilityStatus(view.visit.eligibility_status)]
+
+    def _qualification(self, view):  # type: ignore[no-untyped-def]
+        raw = view.visit.result.get("qualification")
+        return QualificationSchema().dump(raw) if raw else None
+
+    def _withheld(self, view) -> bool:  # type: ignore[no-untyped-def]
+        return bool(view.visit.result.get("data_withheld"))
+
+    def _candidates(self, view) -> int:  # type: ignore[no-untyped-def]
+        return int(view.visit.result.get("candidates") or 0)
+
+    def _notices(self, view) -> list[str]:  # type: ignore[no-untyped-def]
+        return notices_for(view.visit, view.consent)
+
+
+class MedicalInformationSchema(ma.Schema):
+    visit_id = ma.fields.String()
+    kind = ma.fields.Function(lambda view: view.kind.value)
+    records = ma.fields.List(ma.fields.Dict())
+    window_closes_at = ma.fields.AwareDateTime()
+    seconds_left = ma.fields.Function(lambda view: int(view.remaining.total_seconds()))
+
+
+class VisitQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))

@@ -1,0 +1,176 @@
+"""Domain refusals.
+
+Each refusal has a stable ``slug`` (it becomes the problem ``type``), an HTTP
+status the API layer uses, and a Japanese ``title`` for the person holding the
+device. ``detail`` says what happened this time; ``extra`` carries machine-
+readable members (e.g. when a window closed).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    slug = "domain-error"
+    status = 400
+    title = "処理できませんでした。"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    slug = "not-found"
+    status = 404
+    title = "対象が見つかりません。"
+
+
+class Conflict(DomainError):
+    slug = "conflict"
+    status = 409
+    title = "現在の状態ではこの操作はできません。"
+
+
+class Unauthenticated(DomainError):
+    slug = "unauthenticated"
+    status = 401
+    title = "認証が必要です。もう一度ログインしてください。"
+
+
+class Forbidden(DomainError):
+    slug = "forbidden"
+    status = 403
+    title = "この操作は許可されていません。"
+
+
+class FormNotAllowed(Forbidden):
+    slug = "form-not-allowed"
+    title = "この施設種別では、この確認方式は利用できません。"
+
+
+class MethodNotAllowed(Forbidden):
+    slug = "identity-method-not-allowed"
+    title = "この本人確認方法は利用できません。"
+
+
+class ChallengeInvalid(DomainError):
+    slug = "challenge-invalid"
+    status = 409
+    title = "確認の手続きが無効です。最初からやり直してください。"
+
+
+class ChallengeExpired(ChallengeInvalid):
+    slug = "challenge-expired"
+    title = "確認の有効時間（2分）を過ぎました。最初からやり直してください。"
+
+
+class ChallengeUsed(ChallengeInvalid):
+    slug = "challenge-used"
+    title = "この確認はすでに使われています。最初からやり直してください。"
+
+
+class CardRejected(DomainError):
+    slug = "card-rejected"
+    status = 422
+    title = "マイナンバーカードを確認できませんでした。"
+
+
+class SignatureInvalid(CardRejected):
+    slug = "signature-invalid"
+    title = "カードの署名を確認できませんでした。もう一度カードを読み取ってください。"
+
+
+class CertificateUntrusted(CardRejected):
+    slug = "certificate-untrusted"
+    title = "信頼できる発行元の電子証明書ではありません。"
+
+
+class CertificateMalformed(CardRejected):
+    slug = "certificate-malformed"
+    title = "電子証明書を読み取れませんでした。もう一度カードを読み取ってください。"
+
+
+class CertificateExpired(CardRejected):
+    slug = "certificate-expired"
+    title = "電子証明書の有効期限が切れてから3か月を過ぎています。"
+
+
+class CertificateNotYetValid(CardRejected):
+    slug = "certificate-not-yet-valid"
+    title = "電子証明書の有効期間がまだ始まっていません。"
+
+
+class VisualPasswordWrong(Forbidden):
+    slug = "visual-password-wrong"
+    title = "目視確認モードのパスワードが正しくありません。"
+
+
+class ConsentNotApplicable(DomainError):
+    slug = "consent-not-applicable"
+    status = 422
+    title = "資格確認限定型では同意を登録できません。"
+
+
+class MedicalInfoRefused(Forbidden):
+    slug = "medical-info-refused"
+    title = "診療／薬剤情報を表示できません。"
+
+
+class FormNeverServesMedicalInfo(MedicalInfoRefused):
+    slug = "form-never-serves-medical-info"
+    title = "資格確認限定型では診療／薬剤情報を閲覧できません。"
+
+
+class NoConsentForKind(MedicalInfoRefused):
+    slug = "no-consent-for-kind"
+    title = "この情報の閲覧には患者の同意がありません。"
+
+
+class ConsentWindowClosed(MedicalInfoRefused):
+    slug = "consent-window-closed"
+    title = "同意登録から24時間を過ぎたため閲覧できません。カードで改めて確認と同意を行ってください。"
+
+
+class ConsentWindowNotOpen(MedicalInfoRefused):
+    slug = "consent-window-not-open"
+    title = "同意の閲覧期間がまだ始まっていません。"
+
+
+class QualificationUnavailable(DomainError):
+    slug = "qualification-unavailable"
+    status = 503
+    title = "オンライン資格確認等システムに接続できません。時間をおいて再度お試しください。"
+
+
+class IdempotencyConflict(DomainError):
+    slug = "idempotency-key-reused"
+    status = 422
+    title = "同じ Idempotency-Key が異なる内容で使われました。"
+
+
+class ValidationFailed(DomainError):
+    slug = "validation-failed"
+    status = 422
+    title = "入力内容に誤りがあります。"
+
+
+def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_class_for(slug: str) -> type[DomainError]:
+    """Rebuild a stored refusal (idempotent replays return the very same problem)."""
+    for cls in [DomainError, *_all_subclasses(DomainError)]:
+        if cls.slug == slug:
+            return cls
+    return DomainError
+
+
+def all_error_classes() -> list[type[DomainError]]:
+    return [DomainError, *_all_subclasses(DomainError)]

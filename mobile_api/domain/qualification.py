@@ -1,0 +1,91 @@
+"""The qualification result OQS returns (domain.md §4), as plain values.
+
+An invalid result still carries the lost qualification so the provider can bill
+the former insurer; a result whose data the insurer withheld (e.g. DV
+protection) carries none.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from .codes import ConsentFlag, EligibilityStatus
+
+
+@dataclass(frozen=True)
+class ElderlyCertificate:
+    """高齢受給者証."""
+
+    valid_from: date
+    valid_until: date | None
+    copayment_ratio: str  # "020" = 20 %
+
+
+@dataclass(frozen=True)
+class SpecifiedDisease:
+    """特定疾病療養受療証."""
+
+    category: str  # e.g. "人工透析を要する慢性腎不全"
+    monthly_limit_yen: int  # 10000 or 20000
+
+
+@dataclass(frozen=True)
+class Qualification:
+    insurance_card_kind: str  # 保険証種別 e.g. "被保険者証", "後期高齢者被保険者証"
+    insurer_number: str  # 保険者番号 (8 digits, 6 for NHI)
+    insurer_name: str
+    symbol: str | None  # 記号
+    number: str  # 番号
+    branch_number: str | None  # 枝番 (2 digits)
+    relationship: str  # "insured" 本人 | "dependant" 家族
+    head_of_household_name: str | None
+    name: str
+    name_kana: str
+    sex: str  # "1" male, "2" female (OQS codes)
+    birth_date: date
+    address: str | None
+    postcode: str | None
+    acquired_on: date | None
+    lost_on: date | None
+    loss_reason: str | None
+    issued_on: date | None
+    valid_from: date | None
+    valid_until: date | None
+    copayment_ratio: str  # 一部負担金割合 "030" = 30 %
+    preschool: bool
+    elderly_certificate: ElderlyCertificate | None = None
+    limit_category: str | None = None  # 限度額適用区分 (ア–オ, 現役並みⅠ–Ⅲ, 一般, 低所得Ⅰ/Ⅱ)
+    specified_diseases: tuple[SpecifiedDisease, ...] = ()
+
+    @property
+    def copayment_percent(self) -> int:
+        return int(self.copayment_ratio)
+
+
+@dataclass(frozen=True)
+class QualificationResult:
+    status: EligibilityStatus
+    qualification: Qualification | None
+    person_ref: str | None  # OQS's opaque handle for later queries (never the individual number)
+    consent_flag: ConsentFlag = ConsentFlag.NONE
+    data_withheld: bool = False  # the insurer hid this person's data
+    candidates: int = 0  # for MULTIPLE_MATCHES
+    messages: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, used to keep the result with the visit."""
+        raw = asdict(self)
+        raw["status"] = int(self.status)
+        raw["consent_flag"] = int(self.consent_flag)
+        return _isoformat_dates(raw)
+
+
+def _isoformat_dates(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _isoformat_dates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_isoformat_dates(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

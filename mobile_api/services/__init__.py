@@ -1,0 +1,1 @@
+"""Use cases. Each takes the runtime (clock, unit of work, gateways) and commits explicitly."""

@@ -1,0 +1,60 @@
+"""The append-only audit log. Services call ``record`` inside their unit of work,
+so an audited action and its audit row commit together. Refusals are recorded
+in a unit of work of their own (see ``record_refusal``) because the action's own
+work is rolled back."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..adapters import orm
+from ..adapters.repository import UnitOfWork
+from ..runtime import Runtime
+from .principal import Principal
+
+
+def record(
+    uow: UnitOfWork,
+    *,
+    at: datetime,
+    action: str,
+    outcome: str = "ok",
+    institution_id: str | None = None,
+    user_id: str | None = None,
+    device_id: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    **detail: Any,
+) -> None:
+    uow.audit.add(
+        orm.AuditEvent(
+            at=at,
+            action=action,
+            outcome=outcome,
+            institution_id=institution_id,
+            actor_user_id=user_id,
+            actor_device_id=device_id,
+            target_type=target_type,
+            target_id=target_id,
+            detail={k: v for k, v in detail.items() if v is not None},
+        )
+    )
+
+
+def list_audit(rt: Runtime, actor: Principal, *, action: str | None, outcome: str | None,
+               user_id: str | None, device_id: str | None, since: datetime | None, until: datetime | None,
+               limit: int, offset: int) -> list[orm.AuditEvent]:
+    actor.require_admin()
+    criteria = []
+    if since is not None:
+        criteria.append(orm.AuditEvent.at >= since)
+    if until is not None:
+        criteria.append(orm.AuditEvent.at < until)
+    filters: dict[str, Any] = {"institution_id": actor.institution_id}
+    for name, value in (("action", action), ("outcome", outcome), ("actor_user_id", user_id),
+                        ("actor_device_id", device_id)):
+        if value:
+            filters[name] = value
+    with rt.uow() as uow:
+        return list(uow.audit.list_by(*criteria, order_by=orm.AuditEvent.id.desc(), limit=limit, offset=offset,
+                                      **filters))

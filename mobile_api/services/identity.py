@@ -1,0 +1,209 @@
+"""Institutions, staff, logins and refresh-token rotation."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from ..adapters import orm
+from ..adapters.repository import UnitOfWork
+from ..domain.codes import Role
+from ..domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from ..domain.facility import FacilityKind
+from ..runtime import Runtime
+from . import audit, devices
+from .principal import Principal
+from .tokens import new_opaque_token, sha256_hex
+
+INSTITUTION_CODE = re.compile(r"^\d{10}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    user_id: str
+    device_id: str | None
+
+
+def _check_password_strength(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", field=field)
+
+
+def create_institution(rt: Runtime, *, code: str, name: str, facility_kind: str,
+                       admin_login: str, admin_password: str, admin_name: str = "管理者") -> tuple[str, str]:
+    if not INSTITUTION_CODE.match(code):
+        raise ValidationFailed("医療機関等コードは10桁の数字です。", field="code")
+    kind = FacilityKind(facility_kind)
+    _check_password_strength(admin_password)
+    now = rt.clock()
+    with rt.uow() as uow:
+        institution = uow.institutions.add(orm.Institution(code=code, name=name, facility_kind=kind.value,
+                                                           created_at=now))
+        uow.flush()
+        admin = uow.users.add(orm.User(institution_id=institution.id, login=admin_login, display_name=admin_name,
+                                       role=Role.ADMIN.value, password_hash=rt.passwords.hash(admin_password),
+                                       created_at=now))
+        uow.flush()
+        audit.record(uow, at=now, action="institution.create", institution_id=institution.id,
+                     target_type="institution", target_id=institution.id, facility_kind=kind.value)
+        try:
+            uow.commit()
+        except IntegrityError as exc:
+            raise Conflict("この医療機関等コードはすでに登録されています。", field="code") from exc
+        return institution.id, admin.id
+
+
+def create_user(rt: Runtime, actor: Principal, *, login: str, display_name: str, role: str,
+                password: str) -> orm.User:
+    actor.require_admin()
+    _check_password_strength(password)
+    now = rt.clock()
+    with rt.uow() as uow:
+        user = uow.users.add(orm.User(institution_id=actor.institution_id, login=login, display_name=display_name,
+                                      role=Role(role).value, password_hash=rt.passwords.hash(password),
+                                      created_at=now))
+        uow.flush()
+        audit.record(uow, at=now, action="user.create", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id,
+                     role=role)
+        try:
+            uow.commit()
+        except IntegrityError as exc:
+            raise Conflict("このログインIDはすでに使われています。", field="login") from exc
+        return user
+
+
+def list_users(rt: Runtime, actor: Principal) -> list[orm.User]:
+    actor.require_admin()
+    with rt.uow() as uow:
+        return list(uow.users.list_by(institution_id=actor.institution_id, order_by=orm.User.created_at))
+
+
+def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:
+    actor.require_admin()
+    now = rt.clock()
+    with rt.uow() as uow:
+        user = uow.users.get(user_id)
+        if user is None or user.institution_id != actor.institution_id:
+            raise NotFound("スタッフが見つかりません。")
+        if user.revoked_at is None:
+            user.revoked_at = now
+            _revoke_refresh_tokens(uow, now, user_id=user.id)
+            audit.record(uow, at=now, action="user.revoke", institution_id=actor.institution_id,
+                         user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id)
+            uow.commit()
+        return user
+
+
+def set_visual_password(rt: Runtime, actor: Principal, password: str) -> None:
+    """The institution's 目視確認モード password (OUR RULE, domain.md §2)."""
+    actor.require_admin()
+    if len(password) < 8:
+        raise ValidationFailed("目視確認モードのパスワードは8文字以上にしてください。", field="password")
+    now = rt.clock()
+    with rt.uow() as uow:
+        institution = uow.institutions.get(actor.institution_id)
+        assert institution is not None
+        institution.visual_password_hash = rt.passwords.hash(password)
+        audit.record(uow, at=now, action="institution.visual_password.set", institution_id=institution.id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="institution",
+                     target_id=institution.id)
+        uow.commit()
+
+
+def login(rt: Runtime, *, institution_code: str, login: str, password: str,
+          device_assertion: str | None = None) -> TokenPair:
+    now = rt.clock()
+    with rt.uow() as uow:
+        institution = uow.institutions.one_by(code=institution_code)
+        user = uow.users.one_by(institution_id=institution.id, login=login) if institution else None
+        ok = rt.passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None or user.revoked_at is not None:
+            audit.record(uow, at=now, action="auth.login", outcome="refused",
+                         institution_id=institution.id if institution else None,
+                         user_id=user.id if user else None, login=login,
+                         reason="revoked" if ok and user is not None else "bad-credentials")
+            uow.commit()
+            raise Unauthenticated("医療機関等コード、ログインID、またはパスワードが正しくありません。")
+        device_id = None
+        if device_assertion is not None:
+            device = devices.check_assertion(rt, uow, device_assertion)
+            if device.institution_id != user.institution_id:
+                audit.record(uow, at=now, action="auth.login", outcome="refused", institution_id=user.institution_id,
+                             user_id=user.id, device_id=device.id, reason="device-of-other-institution")
+                uow.commit()
+                raise Unauthenticated("この端末はこの医療機関等に登録されていません。")
+            device_id = device.id
+        pair = _issue_pair(rt, uow, user, device_id, family_id=str(uuid.uuid4()))
+        audit.record(uow, at=now, action="auth.login", institution_id=user.institution_id, user_id=user.id,
+                     device_id=device_id)
+        uow.commit()
+        return pair
+
+
+def refresh(rt: Runtime, refresh_token: str) -> TokenPair:
+    """Rotate: a refresh token works once; presenting a spent one revokes its whole family."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        record = uow.refresh_tokens.one_by(token_hash=sha256_hex(refresh_token))
+        if record is None:
+            raise Unauthenticated("リフレッシュトークンが無効です。もう一度ログインしてください。")
+        user = uow.users.get(record.user_id)
+        assert user is not None
+        reason = None
+        if record.used_at is not None:
+            reason = "reused"
+            _revoke_refresh_tokens(uow, now, family_id=record.family_id)
+        elif record.revoked_at is not None:
+            reason = "revoked"
+        elif now >= record.expires_at:
+            reason = "expired"
+        elif user.revoked_at is not None:
+            reason = "user-revoked"
+        elif record.device_id is not None:
+            device = uow.devices.get(record.device_id)
+            if device is None or device.revoked_at is not None:
+                reason = "device-revoked"
+        if reason is not None:
+            audit.record(uow, at=now, action="auth.refresh", outcome="refused", institution_id=user.institution_id,
+                         user_id=user.id, device_id=record.device_id, reason=reason)
+            uow.commit()
+            raise Unauthenticated("リフレッシュトークンが無効です。もう一度ログインしてください。", reason=reason)
+        record.used_at = now
+        pair = _issue_pair(rt, uow, user, record.device_id, family_id=record.family_id)
+        uow.commit()
+        return pair
+
+
+def logout(rt: Runtime, refresh_token: str) -> None:
+    now = rt.clock()
+    with rt.uow() as uow:
+        record = uow.refresh_tokens.one_by(token_hash=sha256_hex(refresh_token))
+        if record is not None:
+            _revoke_refresh_tokens(uow, now, family_id=record.family_id)
+            uow.commit()
+
+
+def _issue_pair(rt: Runtime, uow: UnitOfWork, user: orm.User, device_id: str | None, *,
+                family_id: str) -> TokenPair:
+    access, access_exp = rt.tokens.issue_access(subject=user.id, kind="staff", institution_id=user.institution_id,
+                                                role=user.role, device_id=device_id)
+    opaque = new_opaque_token()
+    now = rt.clock()
+    refresh_exp = now + rt.rules.refresh_ttl
+    uow.refresh_tokens.add(orm.RefreshToken(token_hash=sha256_hex(opaque), family_id=family_id, user_id=user.id,
+                                            device_id=device_id, issued_at=now, expires_at=refresh_exp))
+    return TokenPair(access, access_exp, opaque, refresh_exp, user.id, device_id)
+
+
+def _revoke_refresh_tokens(uow: UnitOfWork, now: datetime, **filters: str) -> None:
+    for token in uow.refresh_tokens.list_by(orm.RefreshToken.revoked_at.is_(None), **filters):
+        token.revoked_at = now

@@ -1,0 +1,32 @@
+"""Plain-Japanese notes shown with a visit result, so the nurse knows what to do next."""
+from __future__ import annotations
+
+from ..adapters import orm
+from ..domain.codes import EligibilityStatus, Form
+
+
+def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
+    notes: list[str] = []
+    status = EligibilityStatus(visit.eligibility_status)
+    if visit.certificate_standing == "expired_in_grace":
+        notes.append("電子証明書の有効期限が切れています（期限後3か月の猶予期間内）。資格情報のみ確認しました。"
+                     "診療／薬剤情報は閲覧できません。市区町村窓口での電子証明書の更新を案内してください。")
+    if visit.result.get("data_withheld"):
+        notes.append("保険者の設定により、この方の情報は表示できません。")
+    if status is EligibilityStatus.INVALID_LOST:
+        notes.append("資格は無効（喪失）です。表示している喪失前の資格で旧保険者に請求できます。"
+                     "現在の保険について患者に確認してください。")
+    elif status is EligibilityStatus.INVALID_NEWER_EXISTS:
+        notes.append("この資格は無効です。新しい資格があります。患者に現在の保険を確認してください。")
+    elif status is EligibilityStatus.NO_MATCH:
+        notes.append("該当する資格が見つかりません。資格情報のお知らせ、マイナポータルの資格情報画面、"
+                     "または被保険者資格申立書で確認してください。")
+    elif status is EligibilityStatus.MULTIPLE_MATCHES:
+        notes.append("複数の資格が該当しました。患者に現在の保険を確認してください。")
+    if visit.form == Form.QUALIFICATION_ONLY.value:
+        notes.append("資格確認限定型のため、診療／薬剤情報は提供されません。")
+    elif consent is not None:
+        notes.append(f"同意登録から24時間（{consent.expires_at.isoformat()} まで）診療／薬剤情報を閲覧できます。")
+    elif visit.form == Form.HOME_CONSENT.value and visit.certificate_standing == "valid":
+        notes.append("診療／薬剤情報の提供に同意がないため、資格情報のみ確認しました。")
+    return notes

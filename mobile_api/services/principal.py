@@ -1,0 +1,51 @@
+"""Who is calling: resolved from the access token AND the database on every request,
+so that revoking a user or a device takes effect on the very next request."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.codes import Role
+from ..domain.errors import Forbidden, Unauthenticated
+from ..runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Principal:
+    institution_id: str
+    user_id: str | None
+    role: Role | None
+    device_id: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("この操作は管理者のみ行えます。")
+
+    def require_staff_on_device(self) -> None:
+        if self.user_id is None or self.device_id is None:
+            raise Forbidden(
+                "資格確認には、登録済み端末でのスタッフのログインが必要です。",
+                rule="staff-and-device",
+            )
+
+
+def authenticate(rt: Runtime, bearer: str) -> Principal:
+    claims = rt.tokens.decode_access(bearer)
+    with rt.uow() as uow:
+        user_id = role = None
+        if claims.kind == "staff":
+            user = uow.users.get(claims.subject)
+            if user is None or user.revoked_at is not None or user.institution_id != claims.institution_id:
+                raise Unauthenticated("このアカウントは利用停止されています。", rule="user-revoked")
+            user_id, role = user.id, Role(user.role)
+        device_id = claims.device_id if claims.kind == "staff" else claims.subject
+        if device_id is not None:
+            device = uow.devices.get(device_id)
+            if (device is None or device.revoked_at is not None or device.enrolled_at is None
+                    or device.institution_id != claims.institution_id):
+                raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
+                                      rule="device-revoked")
+        return Principal(institution_id=claims.institution_id, user_id=user_id, role=role, device_id=device_id)

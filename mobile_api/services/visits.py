@@ -1,0 +1,89 @@
+"""Reading visits, and medical information inside the consent's viewing window.
+
+Every view of medical information is audited, and so is every refusal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..adapters import orm
+from ..domain.codes import Form, InfoKind
+from ..domain.consent import ViewingWindow, authorize_medical_view
+from ..domain.errors import DomainError, NotFound
+from ..runtime import Runtime
+from . import audit
+from .principal import Principal
+
+
+@dataclass(frozen=True)
+class VisitView:
+    visit: orm.Visit
+    consent: orm.Consent | None
+
+
+@dataclass(frozen=True)
+class MedicalView:
+    visit_id: str
+    kind: InfoKind
+    records: list[dict[str, Any]]
+    window_closes_at: datetime
+    remaining: timedelta
+
+
+def get_visit(rt: Runtime, actor: Principal, visit_id: str) -> VisitView:
+    with rt.uow() as uow:
+        visit = uow.visits.get(visit_id)
+        if visit is None or visit.institution_id != actor.institution_id:
+            raise NotFound("訪問記録が見つかりません。")
+        return VisitView(visit, uow.consents.one_by(visit_id=visit.id))
+
+
+def list_visits(rt: Runtime, actor: Principal, *, limit: int, offset: int,
+                patient_reference: str | None = None) -> list[VisitView]:
+    with rt.uow() as uow:
+        filters: dict[str, Any] = {"institution_id": actor.institution_id}
+        if patient_reference:
+            filters["patient_reference"] = patient_reference
+        visits = uow.visits.list_by(order_by=orm.Visit.created_at.desc(), limit=limit, offset=offset, **filters)
+        return [VisitView(v, uow.consents.one_by(visit_id=v.id)) for v in visits]
+
+
+def window_of(consent: orm.Consent | None) -> ViewingWindow | None:
+    return ViewingWindow(consent.registered_at, consent.expires_at) if consent is not None else None
+
+
+def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind: InfoKind) -> MedicalView:
+    actor.require_staff_on_device()
+    now = rt.clock()
+    with rt.uow() as uow:
+        visit = uow.visits.get(visit_id)
+        if visit is None or visit.institution_id != actor.institution_id:
+            raise NotFound("訪問記録が見つかりません。")
+        consent = uow.consents.one_by(visit_id=visit.id)
+        live = consent if consent is not None and consent.withdrawn_at is None else None
+        window = window_of(live)
+        try:
+            authorize_medical_view(
+                form=Form(visit.form), medical_info_allowed=visit.medical_info_allowed,
+                consented_kinds=frozenset(InfoKind(k) for k in live.kinds) if live else frozenset(),
+                window=window, kind=kind, now=now)
+        except DomainError as refusal:
+            audit.record(uow, at=now, action="medical_info.view", outcome="refused",
+                         institution_id=actor.institution_id, user_id=actor.user_id, device_id=actor.device_id,
+                         target_type="visit", target_id=visit.id, kind=kind.value, reason=refusal.slug,
+                         rule=refusal.extra.get("rule"))
+            uow.commit()
+            raise
+        assert window is not None and visit.person_ref is not None
+        institution = uow.institutions.get(visit.institution_id)
+        assert institution is not None
+        records = rt.oqs.medical_information(institution_code=institution.code, person_ref=visit.person_ref,
+                                             kind=kind, at=now)
+        audit.record(uow, at=now, action="medical_info.view", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="visit", target_id=visit.id,
+                     kind=kind.value, records=len(records))
+        uow.commit()
+        return MedicalView(visit.id, kind, records, window.closes_at, window.remaining(now))
+

@@ -1,0 +1,1 @@
+"""Shared fixtures. Integration tests run on SQLite and on a throwaway PostgreSQL cluster."""
