@@ -64,7 +64,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.session.rollback()
+        # close() discards anything uncommitted without expiring what was loaded,
+        # so results can still be read after the block.
         self.session.close()
 
     def commit(self) -> None:

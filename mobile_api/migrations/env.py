@@ -11,6 +11,13 @@ config = context.config
 target_metadata = orm.Base.metadata
 
 
+def render_item(type_: str, obj, autogen_context):  # type: ignore[no-untyped-def]
+    """Render our UTC TypeDecorator as the plain column type it stores."""
+    if type_ == "type" and isinstance(obj, orm.UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
                       literal_binds=True, render_as_batch=True)
@@ -31,7 +38,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 
