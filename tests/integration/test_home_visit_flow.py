@@ -92,9 +92,11 @@ def test_window_length_is_configurable(h, app, clock):
     from tests.support.harness import Harness
 
     h2 = Harness(short, clock)
-    nurse = h2.institution().nurse()
+    tenant = h2.institution()
+    nurse = tenant.nurse()
     visit = h2.verify_pin(nurse, h2.card(P), consent={"blanket": True}).get_json()
     clock.advance(minutes=59, seconds=59)
+    nurse = tenant.login_on_device("nurse1", tenant.devices[0])
     assert h2.medical(nurse, visit["id"]).status_code == 200
     clock.advance(seconds=1)
     assert h2.medical(nurse, visit["id"]).status_code == 403
