@@ -1,0 +1,1 @@
+"""Device agent: runs on the registered device next to the NFC reader and talks to the My Number card."""

@@ -1,0 +1,33 @@
+"""The one interface every card layer talks through, and the errors common to all of them.
+
+A transport moves one command APDU to the card and returns the whole response APDU (data + SW1 SW2).
+Keeping it this small lets the same JPKI commands run over nfcpy, over the virtual card, or through
+the privacy guard without any layer knowing which.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Transport(Protocol):
+    """Anything that can exchange one ISO/IEC 7816-4 APDU with a card."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        """Send a command APDU, return the response APDU including SW1 SW2."""
+        ...
+
+
+class CardError(Exception):
+    """Base for everything that can go wrong talking to the card (flows catch this one)."""
+
+
+class CardRemovedError(CardError):
+    """The card left the field or stopped answering; the card session is over.
+
+    The card lost power, so its security status (a verified PIN) is gone too: a new session must start
+    from selecting the JPKI AP again.
+    """
+
+
+class CardProtocolError(CardError):
+    """The card answered, but not the way a JPKI card does (bad DER header, unknown token, short reply)."""
