@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from .adapters import migrations
 from .domain.facility import FacilityKind
+from .sandbox.cli import sandbox_cli
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 institution_cli = AppGroup("institution", help="Institutions (tenants).")
@@ -49,8 +50,4 @@ def institution_create(code: str, name: str, facility_kind: str, admin_login: st
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(institution_cli)
-    try:
-        from .sandbox.cli import sandbox_cli
-    except ImportError:  # pragma: no cover - the sandbox ships with the package
-        return
     app.cli.add_command(sandbox_cli)
