@@ -1,0 +1,110 @@
+"""The agent's own state on the device: where it is enrolled, its key, its outbox.
+
+Everything lives in one data folder (``$DEVICE_AGENT_HOME``, default
+``~/.local/share/mobile-oqs-agent``), created owner-only. The device's private
+key never leaves it; access tokens live in memory only.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from device_agent import device_key
+from device_agent.card.session import CardSession
+from device_agent.client import ApiClient
+
+DEFAULT_AUDIENCE = "mobile-oqs-api"
+CardSource = Callable[[], AbstractContextManager[CardSession]]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("DEVICE_AGENT_HOME") or Path.home() / ".local/share/mobile-oqs-agent")
+
+
+@dataclass
+class AgentHome:
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @property
+    def key_path(self) -> Path:
+        return self.path / "device-key.pem"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "agent.json"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.path / "outbox.sqlite3"
+
+    @property
+    def outbox_key_path(self) -> Path:
+        return self.path / "outbox.key"
+
+    def cards_dir(self) -> Path:
+        return self.path / "cards"
+
+    def config(self) -> dict[str, Any]:
+        if not self.config_path.exists():
+            return {}
+        return json.loads(self.config_path.read_text(encoding="utf-8"))
+
+    def save_config(self, values: dict[str, Any]) -> None:
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(values, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, self.config_path)
+
+
+class NotEnrolled(Exception):
+    pass
+
+
+@dataclass
+class Agent:
+    home: AgentHome
+    api: ApiClient = field(init=False)
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    def __post_init__(self) -> None:
+        self.api = ApiClient(self.home.config().get("server_url", "http://127.0.0.1:8000"))
+
+    @property
+    def enrolled(self) -> bool:
+        return bool(self.home.config().get("device_id")) and self.home.key_path.exists()
+
+    def enroll(self, server_url: str, activation_code: str) -> dict[str, Any]:
+        """Make this device's key pair, register the public half with the one-time code."""
+        self.api.base_url = server_url
+        key = device_key.generate_key()
+        answer = self.api.enrol(activation_code, device_key.public_key_pem(key))
+        device_key.save_private_key(key, self.home.key_path)
+        self.home.save_config({"server_url": server_url, "device_id": answer["device_id"],
+                               "institution_code": answer["institution_code"],
+                               "institution_name": answer["institution_name"]})
+        return answer
+
+    def assertion(self) -> str:
+        config = self.home.config()
+        if not self.enrolled:
+            raise NotEnrolled("この端末はまだ登録されていません。device-agent enroll で登録してください。")
+        key = device_key.load_private_key(self.home.key_path)
+        return device_key.make_assertion(key, device_id=config["device_id"],
+                                         audience=config.get("audience", DEFAULT_AUDIENCE), now=self.clock())
+
+    def login(self, login: str, password: str) -> dict[str, Any]:
+        config = self.home.config()
+        return self.api.login(config["institution_code"], login, password, self.assertion())
+
+
+def iter_virtual_cards(home: AgentHome) -> Iterator[Path]:
+    if home.cards_dir().exists():
+        yield from sorted(p for p in home.cards_dir().iterdir() if (p / "card.json").exists())
