@@ -1,0 +1,89 @@
+"""``SandboxOQS``: the embedded stand-in for the national system (``OQSGateway``).
+
+It answers like OQS for the personas in ``personas.json``: it resolves the
+person behind a certificate its own CA issued (the plastic card and the Android
+phone of one person resolve to the same ``person_ref``), returns the persona's
+qualification result, and serves the persona's medical records by kind.
+
+It is stateless on purpose: several workers each hold their own instance, so
+consent and the 24-hour window are the server's business, not the sandbox's.
+``fail_next`` is the one piece of (per-process) state, for fault tests.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from ..adapters.oqs import ConfirmationRequest
+from ..clock import Clock
+from ..domain.codes import ConsentFlag, EligibilityStatus, Form, InfoKind
+from ..domain.errors import QualificationUnavailable
+from ..domain.qualification import QualificationResult
+from .ca import SandboxCA, persona_id_of
+from .personas import Persona, PersonaBook
+
+NO_MATCH_MESSAGE = (
+    "該当する資格がありません。資格情報のお知らせ等の提示、または被保険者資格申立書の記入を案内してください。"
+)
+
+
+class SandboxOQS:
+    """Implements ``mobile_api.adapters.oqs.OQSGateway`` over the sandbox personas."""
+
+    def __init__(self, ca: SandboxCA, personas: PersonaBook, *, clock: Clock) -> None:
+        self.ca = ca
+        self.personas = personas
+        self.clock = clock  # the server passes ``at``; kept for adapters that need their own time
+        self._failures_left = 0
+        self._by_ref = {ca.person_ref(p.id): p for p in personas}
+
+    def fail_next(self, n: int = 1) -> None:
+        """Make the next ``n`` calls to confirm/medical_information raise ``QualificationUnavailable``."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        self._failures_left = n
+
+    def _maybe_fail(self) -> None:
+        if self._failures_left > 0:
+            self._failures_left -= 1
+            raise QualificationUnavailable(
+                "（サンドボックス）オンライン資格確認等システムの障害を模擬しています。", simulated=True
+            )
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        return [self.ca.certificate]
+
+    def resolve(self, certificate: x509.Certificate) -> Persona | None:
+        """The persona behind a certificate this sandbox's CA issued, if any."""
+        try:
+            certificate.verify_directly_issued_by(self.ca.certificate)
+        except (ValueError, TypeError, InvalidSignature):  # wrong issuer, bad signature, other key type
+            return None
+        persona_id = persona_id_of(certificate)
+        return self.personas.get(persona_id) if persona_id else None
+
+    def confirm(self, request: ConfirmationRequest) -> QualificationResult:
+        self._maybe_fail()
+        persona = self.resolve(request.certificate)
+        if persona is None:
+            return QualificationResult(
+                status=EligibilityStatus.NO_MATCH, qualification=None, person_ref=None, messages=(NO_MATCH_MESSAGE,)
+            )
+        consented = request.form is Form.HOME_CONSENT and bool(request.consent_kinds)
+        return persona.result(
+            person_ref=self.ca.person_ref(persona.id),
+            consent_flag=ConsentFlag.CONSENTED if consented else ConsentFlag.NONE,
+        )
+
+    def medical_information(
+        self, *, institution_code: str, person_ref: str, kind: InfoKind, at: datetime
+    ) -> list[dict[str, Any]]:
+        """The persona's records of one kind (JSON-ready copies); [] for an unknown handle."""
+        self._maybe_fail()
+        persona = self._by_ref.get(person_ref)
+        if persona is None or persona.data_withheld:
+            return []
+        return persona.records_of(InfoKind(kind))
