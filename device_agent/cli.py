@@ -1,0 +1,184 @@
+"""``device-agent``: enrol this device, run a verification, print the result in Japanese.
+
+    device-agent enroll --server URL --code 123456789012   (or --qr activation.png)
+    device-agent verify --login nurse1 --form home_consent --consent blanket --virtual-card P01-valid-30 --pin-stdin
+
+The staff password comes from $DEVICE_AGENT_PASSWORD or a hidden prompt; the
+patient's PIN from a hidden prompt, or one line of standard input with
+--pin-stdin (for demos and scripts). Neither is ever written anywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from device_agent import flows, messages
+from device_agent.agent import Agent, AgentHome, default_home
+from device_agent.card.apdu import PinLocked, WrongPin
+from device_agent.card.session import CardSession
+from device_agent.cards import VirtualCardFiles, reader_session, virtual_session
+from device_agent.client import ApiProblem, NetworkError
+from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
+
+KIND_LABELS = {"medication": "薬剤情報", "checkups": "特定健診等情報", "clinical": "診療情報", "surgery": "手術情報"}
+TOKEN_LABELS = {"card": "マイナンバーカード", "android": "スマートフォン（Android）", "iphone": "スマートフォン（iPhone）"}
+FORM_LABELS = {"home_consent": "② 居宅同意取得型", "qualification_only": "③ 資格確認限定型"}
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _card_source(args: argparse.Namespace, home: AgentHome) -> Callable[[], AbstractContextManager[CardSession]]:
+    if args.virtual_card:
+        directory = Path(args.virtual_card)
+        if not directory.exists():
+            directory = home.cards_dir() / args.virtual_card
+        card = VirtualCardFiles.load(directory).card()  # one card object: its try counter persists
+        return lambda: virtual_session(card)
+    return lambda: reader_session(args.reader)
+
+
+def _consent(value: str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if value == "blanket":
+        return {"blanket": True}
+    return {"kinds": [k for k in value.split(",") if k]}
+
+
+def _read_pin(args: argparse.Namespace, tries_left: int | None) -> str:
+    if args.pin_stdin:
+        return sys.stdin.readline().strip()
+    return getpass.getpass(messages.pin_prompt(tries_left) + " ")
+
+
+def print_visit(visit: dict[str, Any]) -> None:
+    say(f"  資格の状態: {visit['eligibility_label']}（資格有効性 {visit['eligibility_status']}）")
+    q = visit.get("qualification")
+    if q:
+        ratio = int(q["copayment_ratio"]) // 10
+        say(f"  氏名: {q['name']}（{q['name_kana']}）  生年月日: {q['birth_date']}")
+        say(f"  保険者: {q['insurer_name']}（保険者番号 {q['insurer_number']}）")
+        symbol = f"記号 {q['symbol']}  " if q.get("symbol") else ""
+        branch = f"  枝番 {q['branch_number']}" if q.get("branch_number") else ""
+        say(f"  {symbol}番号 {q['number']}{branch}")
+        say(f"  一部負担金割合: {ratio}割" + (f"  限度額適用区分: {q['limit_category']}" if q.get("limit_category")
+                                          else ""))
+    consent = visit.get("consent")
+    if consent:
+        kinds = "、".join(KIND_LABELS[k] for k in consent["kinds"])
+        say(f"  同意: {kinds}（閲覧期限 {consent['window_closes_at']}）")
+    for note in visit.get("notices", []):
+        say(f"  ※ {note}")
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    agent = Agent(AgentHome(Path(args.home)))
+    try:
+        code = code_from_qr_image(Path(args.qr)) if args.qr else code_from_text(args.code)
+        answer = agent.enroll(args.server, code)
+    except (ActivationCodeError, ApiProblem, NetworkError) as exc:
+        say(f"登録できませんでした: {messages.describe(exc) if not isinstance(exc, ActivationCodeError) else exc}")
+        return 2
+    say(f"この端末を {answer['institution_name']}（{answer['institution_code']}）に登録しました。")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    home = AgentHome(Path(args.home))
+    agent = Agent(home)
+    source = _card_source(args, home)
+    request = flows.VisitRequest(form=args.form, care_type=args.care_type, consent=_consent(args.consent),
+                                 patient_reference=args.patient_reference)
+    try:
+        password = os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: ")
+        agent.login(args.login, password)
+        del password
+        say(f"【{FORM_LABELS[args.form]}】マイナンバーカードをかざしてください…")
+        visit = _verify_with_card(agent, source, request, args)
+    except Exception as exc:  # noqa: BLE001 - every failure gets a plain Japanese message, never a traceback
+        say(f"✖ {messages.describe(exc)}")
+        return 2
+    if visit is None:
+        return 2
+    say("✔ 資格確認が完了しました。")
+    print_visit(visit)
+    for kind in args.show or []:
+        try:
+            info = agent.api.medical_information(visit["id"], kind)
+        except ApiProblem as problem:
+            say(f"✖ {KIND_LABELS.get(kind, kind)}: {problem.problem.get('title')} {problem.problem.get('detail', '')}")
+            continue
+        hours, rest = divmod(info["seconds_left"], 3600)
+        say(f"■ {KIND_LABELS[kind]}（{len(info['records'])}件、閲覧可能な残り時間 {hours}時間{rest // 60}分）")
+        for record in info["records"]:
+            say("  - " + "、".join(f"{k}: {v}" for k, v in record.items() if not isinstance(v, (list, dict))))
+    return 0
+
+
+def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[CardSession]],
+                      request: flows.VisitRequest, args: argparse.Namespace) -> dict[str, Any] | None:
+    with source() as card:
+        read = flows.read_card(card)
+        if read.certificate_kind:
+            say(f"カードを読み取りました（{TOKEN_LABELS[read.certificate_kind]}）。")
+        if read.pin_usable and not args.visual:
+            say(messages.pin_prompt(read.tries_left))
+            try:
+                return flows.verify_with_pin(agent.api, card, read, request, _read_pin(args, read.tries_left))
+            except WrongPin as wrong:
+                say(f"✖ {messages.wrong_pin(wrong.tries_left)}")
+                return None  # never retried on its own: the person decides
+            except PinLocked:
+                say(f"✖ {messages.PIN_LOCKED}")
+                if not args.visual_password_env:
+                    return None
+        elif not read.pin_usable:
+            say(f"※ {messages.PIN_LOCKED}")
+        password = os.environ.get(args.visual_password_env or "", "") or getpass.getpass(
+            "職員が顔写真と本人を確認しました。目視確認モードのパスワード: ")
+        return flows.verify_visually(agent.api, read, request, password)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="device-agent", description="モバイル資格確認 端末エージェント")
+    parser.add_argument("--home", default=str(default_home()), help="data folder (default: $DEVICE_AGENT_HOME)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    enroll = sub.add_parser("enroll", help="この端末を登録する")
+    enroll.add_argument("--server", required=True)
+    group = enroll.add_mutually_exclusive_group(required=True)
+    group.add_argument("--code", help="12桁のアクティベーションコード")
+    group.add_argument("--qr", help="アクティベーションQRコードの画像ファイル")
+    enroll.set_defaults(func=cmd_enroll)
+
+    verify = sub.add_parser("verify", help="マイナンバーカードで資格確認する")
+    verify.add_argument("--login", required=True)
+    verify.add_argument("--form", choices=list(FORM_LABELS), default="home_consent")
+    verify.add_argument("--care-type", type=int, choices=[1, 2, 3], default=2)
+    verify.add_argument("--consent", help="blanket, or kinds: medication,checkups,clinical,surgery")
+    verify.add_argument("--patient-reference")
+    verify.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder")
+    verify.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    verify.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
+    verify.add_argument("--visual", action="store_true", help="目視確認 instead of the PIN")
+    verify.add_argument("--visual-password-env", help="environment variable holding the visual-mode password")
+    verify.add_argument("--show", nargs="*", choices=list(KIND_LABELS), help="medical information to show (②)")
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

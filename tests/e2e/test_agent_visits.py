@@ -1,0 +1,200 @@
+"""Full visits: the device agent, nfcpy's ISO-DEP stack with the virtual card, and the real API (SQLite)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from device_agent import flows, messages
+from device_agent.agent import Agent, AgentHome
+from device_agent.card.apdu import PinLocked, WrongPin
+from device_agent.card.transport import CardRemovedError
+from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.cards import virtual_session
+from mobile_api import create_app
+from mobile_api.clock import FrozenClock
+from tests.integration.conftest import TEST_CONFIG
+from tests.support import database
+from tests.support.harness import STAFF_PASSWORD, T0, VISUAL_PASSWORD, Harness
+from tests.support.live import serve
+
+HOME = flows.VisitRequest(form="home_consent", care_type=2, consent={"blanket": True})
+
+
+@pytest.fixture
+def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    clock = FrozenClock(T0)
+    template = database.migrated_sqlite_template(tmp_path_factory.mktemp("tpl"))
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database.sqlite_copy(template, tmp_path)}, clock=clock)
+    h = Harness(app, clock)
+    tenant = h.institution("home_visit_care")
+    tenant.set_visual_password()
+    tenant.create_staff("nurse1")
+    with serve(app) as (url, wire):
+        code = h.client.post("/api/v1/devices", json={"label": "タブレット"}, headers=tenant.auth()).get_json()
+        agent = Agent(AgentHome(tmp_path / "agent"), clock=clock)
+        agent.enroll(url, code["activation_code"])
+        agent.login("nurse1", STAFF_PASSWORD)
+        wire.clear()
+        yield h, tenant, agent, wire
+    app.extensions["mobile_api_engine"].dispose()
+
+
+def virtual(h: Harness, persona: str, *, variant: str = "card", pin: str | None = "use-persona") -> VirtualJpkiCard:
+    issued = h.card(persona, variant=variant)
+    return VirtualJpkiCard(issued.private_key, issued.certificate_der, token=issued.token,
+                           pin=issued.pin if pin == "use-persona" else pin)
+
+
+def visits_of(h, tenant):
+    return h.client.get("/api/v1/visits", headers=tenant.auth()).get_json()
+
+
+def test_pin_visit_in_exactly_two_round_trips(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+        assert read.tries_left == 3 and read.pin_usable and read.certificate_kind == "card"
+        assert wire.requests == [], "reading the card needs no server"
+        visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    paths = wire.paths()
+    assert len(paths) == 2
+    assert paths[0] == "POST /api/v1/verifications"
+    assert paths[1].startswith("POST /api/v1/verifications/") and paths[1].endswith("/submit")
+    assert visit["eligibility_status"] == 1 and visit["method"] == "pin" and visit["certificate_kind"] == "card"
+    med = agent.api.medical_information(visit["id"], "medication")
+    assert med["records"]
+
+
+def test_wrong_pin_counts_down_and_never_retries_by_itself(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+        with pytest.raises(WrongPin) as first:
+            flows.verify_with_pin(agent.api, session, read, HOME, "0000")
+        assert first.value.tries_left == 2 and card.tries_left == 2
+        with pytest.raises(WrongPin) as second:
+            flows.verify_with_pin(agent.api, session, read, HOME, "0001")
+        assert second.value.tries_left == 1
+        assert "ロック" in messages.describe(second.value), "the last try is warned about"
+        assert flows.read_card(session).tries_left == 1
+    assert wire.requests == [], "a wrong PIN never costs a server round trip"
+    assert visits_of(h, tenant) == []
+
+
+def test_lock_then_visual_check(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+        for attempt in ("1111", "2222"):
+            with pytest.raises(WrongPin):
+                flows.verify_with_pin(agent.api, session, read, HOME, attempt)
+        with pytest.raises(PinLocked):
+            flows.verify_with_pin(agent.api, session, read, HOME, "3333")
+        after = flows.read_card(session)
+    assert after.pin_usable is False
+    assert "市区町村" in messages.PIN_LOCKED
+    visit = flows.verify_visually(agent.api, after, HOME, VISUAL_PASSWORD)
+    assert visit["method"] == "visual" and visit["visual_confirmed_by"]
+    assert len(wire.requests) == 2
+
+
+def test_face_recognition_card_goes_to_visual(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P23-face-card-no-pin")
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+    assert read.pin_usable is False
+    visit = flows.verify_visually(agent.api, read, HOME, VISUAL_PASSWORD)
+    assert visit["method"] == "visual" and visit["eligibility_status"] == 1
+
+
+def test_smartphone_token(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P24-android", variant="android")
+    with virtual_session(card, technology="A") as session:  # phones may answer as Type A
+        read = flows.read_card(session)
+        assert read.certificate_kind == "android"
+        visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    assert visit["certificate_kind"] == "android" and visit["eligibility_status"] == 1
+
+
+def test_expired_within_grace_is_qualification_only(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P21-cert-expired-1m")
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+        visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    assert visit["certificate_standing"] == "expired_in_grace" and visit["consent"] is None
+    with pytest.raises(Exception) as refused:
+        agent.api.medical_information(visit["id"], "medication")
+    assert refused.value.status == 403
+
+
+@pytest.mark.parametrize("remove_after", [3, 6])  # during the certificate read; during the PIN step
+def test_card_removed_mid_read_records_nothing(world, remove_after):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    original = card.process
+    count = {"n": 0}
+
+    def process(apdu: bytes):
+        count["n"] += 1
+        if count["n"] == remove_after:
+            card.remove()
+        return original(apdu)
+
+    card.process = process  # type: ignore[method-assign]
+    with pytest.raises(CardRemovedError) as removed:
+        with virtual_session(card) as session:
+            read = flows.read_card(session)
+            flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    assert "かざして" in messages.describe(removed.value)
+    assert visits_of(h, tenant) == []
+
+
+def test_card_removed_during_signature_records_nothing(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    original = card.process
+
+    def process(apdu: bytes):
+        if apdu[:2] == b"\x80\x2a":
+            card.remove()
+        return original(apdu)
+
+    card.process = process  # type: ignore[method-assign]
+    with pytest.raises(CardRemovedError):
+        with virtual_session(card) as session:
+            flows.verify_with_pin(agent.api, session, flows.read_card(session), HOME, "1234")
+    assert visits_of(h, tenant) == []
+
+
+def test_the_pin_goes_nowhere_but_the_card(world, caplog):
+    h, tenant, agent, wire = world
+    secret_pin = "8642"  # the virtual card's own PIN, chosen so it can be searched for
+    card = virtual(h, "P01-valid-30", pin=secret_pin)
+    caplog.set_level(logging.DEBUG)
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+        with pytest.raises(WrongPin):
+            flows.verify_with_pin(agent.api, session, read, HOME, "8643")
+        visit = flows.verify_with_pin(agent.api, session, read, HOME, secret_pin)
+    agent.api.medical_information(visit["id"], "medication")
+    needles = [secret_pin.encode(), secret_pin.encode().hex().encode(), b"8643", b"38363433"]
+    assert wire.requests, "the visit crossed the wire"
+    for method, path, body in wire.requests:
+        for needle in needles:
+            assert needle not in body and needle.decode() not in path
+    log_text = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records, "debug logging was on"
+    for needle in needles:
+        assert needle.decode() not in log_text
+    for file in agent.home.path.rglob("*"):
+        if file.is_file():
+            for needle in needles:
+                assert needle not in file.read_bytes()
