@@ -126,7 +126,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[CardSession]],
                       request: flows.VisitRequest, args: argparse.Namespace) -> dict[str, Any] | None:
     with source() as card:
-        read = flows.read_card(card)
+        read = flows.read_card(card, with_token_info=args.token_info)
         if read.certificate_kind:
             say(f"カードを読み取りました（{TOKEN_LABELS[read.certificate_kind]}）。")
         if read.pin_usable and not args.visual:
@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--patient-reference")
     verify.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder")
     verify.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    verify.add_argument("--token-info", action="store_true", help="also read whether it is a card or a phone (+2 APDUs)")
     verify.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     verify.add_argument("--visual", action="store_true", help="目視確認 instead of the PIN")
     verify.add_argument("--visual-password-env", help="environment variable holding the visual-mode password")

@@ -42,8 +42,11 @@ class CardRead:
         return self.identity.token.value if self.identity.token else None
 
 
-def read_card(card: CardSession) -> CardRead:
-    identity = card.identify()
+def read_card(card: CardSession, *, with_token_info: bool = False) -> CardRead:
+    """Certificate and tries left: 4 + ⌈certificate/256⌉ APDUs, so a whole PIN verification stays
+    within 7 + ⌈certificate/256⌉. Reading the token info (card or smartphone) costs 2 more APDUs;
+    ask for it where the difference matters (support, audit of which device the patient used)."""
+    identity = card.identify(with_token_info=with_token_info)
     try:
         tries = card.tries_left()
     except PinLocked:

@@ -55,7 +55,7 @@ def test_pin_visit_in_exactly_two_round_trips(world):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
     with virtual_session(card) as session:
-        read = flows.read_card(session)
+        read = flows.read_card(session, with_token_info=True)
         assert read.tries_left == 3 and read.pin_usable and read.certificate_kind == "card"
         assert wire.requests == [], "reading the card needs no server"
         visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
@@ -66,6 +66,16 @@ def test_pin_visit_in_exactly_two_round_trips(world):
     assert visit["eligibility_status"] == 1 and visit["method"] == "pin" and visit["certificate_kind"] == "card"
     med = agent.api.medical_information(visit["id"], "medication")
     assert med["records"]
+
+
+def test_default_read_keeps_a_pin_verification_within_the_apdu_aim(world):
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    with virtual_session(card) as session:
+        read = flows.read_card(session)
+        flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    chunks = -(-len(read.identity.certificate_der) // 256)
+    assert card.apdus_received <= 7 + chunks
 
 
 def test_wrong_pin_counts_down_and_never_retries_by_itself(world):
@@ -117,7 +127,7 @@ def test_smartphone_token(world):
     h, tenant, agent, wire = world
     card = virtual(h, "P24-android", variant="android")
     with virtual_session(card, technology="A") as session:  # phones may answer as Type A
-        read = flows.read_card(session)
+        read = flows.read_card(session, with_token_info=True)
         assert read.certificate_kind == "android"
         visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
     assert visit["certificate_kind"] == "android" and visit["eligibility_status"] == 1
