@@ -1,0 +1,1 @@
+"""Developer benchmarks; ``python bench/run.py`` runs them all (see bench/README.md)."""
