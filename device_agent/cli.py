@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from device_agent import flows, messages
+from device_agent import flows, labels, messages
 from device_agent.agent import Agent, AgentHome, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
@@ -26,9 +26,7 @@ from device_agent.cards import VirtualCardFiles, reader_session, virtual_session
 from device_agent.client import ApiProblem, NetworkError
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
 
-KIND_LABELS = {"medication": "薬剤情報", "checkups": "特定健診等情報", "clinical": "診療情報", "surgery": "手術情報"}
-TOKEN_LABELS = {"card": "マイナンバーカード", "android": "スマートフォン（Android）", "iphone": "スマートフォン（iPhone）"}
-FORM_LABELS = {"home_consent": "② 居宅同意取得型", "qualification_only": "③ 資格確認限定型"}
+KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
 
 
 def say(text: str = "") -> None:
@@ -74,7 +72,7 @@ def print_visit(visit: dict[str, Any]) -> None:
     consent = visit.get("consent")
     if consent:
         kinds = "、".join(KIND_LABELS[k] for k in consent["kinds"])
-        say(f"  同意: {kinds}（閲覧期限 {consent['window_closes_at']}）")
+        say(f"  同意: {kinds}（閲覧期限 {labels.jst(consent['window_closes_at'])}）")
     for note in visit.get("notices", []):
         say(f"  ※ {note}")
 
@@ -119,7 +117,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         hours, rest = divmod(info["seconds_left"], 3600)
         say(f"■ {KIND_LABELS[kind]}（{len(info['records'])}件、閲覧可能な残り時間 {hours}時間{rest // 60}分）")
         for record in info["records"]:
-            say("  - " + "、".join(f"{k}: {v}" for k, v in record.items() if not isinstance(v, (list, dict))))
+            say("  - " + "、".join(f"{labels.field_label(k)}: {'・'.join(map(str, v)) if isinstance(v, list) else v}"
+                                  for k, v in record.items() if not isinstance(v, dict)))
     return 0
 
 

@@ -1,8 +1,17 @@
 """Plain-Japanese notes shown with a visit result, so the nurse knows what to do next."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from ..adapters import orm
 from ..domain.codes import EligibilityStatus, Form
+
+
+JST = timezone(timedelta(hours=9), "JST")
+
+
+def _jst(moment: datetime) -> str:
+    return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
 
 
 def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
@@ -26,7 +35,7 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
     if visit.form == Form.QUALIFICATION_ONLY.value:
         notes.append("資格確認限定型のため、診療／薬剤情報は提供されません。")
     elif consent is not None:
-        notes.append(f"同意登録から24時間（{consent.expires_at.isoformat()} まで）診療／薬剤情報を閲覧できます。")
+        notes.append(f"同意登録から24時間（{_jst(consent.expires_at)}〈日本時間〉まで）診療／薬剤情報を閲覧できます。")
     elif visit.form == Form.HOME_CONSENT.value and visit.certificate_standing == "valid":
         notes.append("診療／薬剤情報の提供に同意がないため、資格情報のみ確認しました。")
     return notes

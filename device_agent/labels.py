@@ -1,0 +1,38 @@
+"""Japanese labels for what the agent shows: record fields, kinds, forms, times in JST."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+JST = timezone(timedelta(hours=9), "JST")  # Japan has no daylight saving time
+
+KINDS = {"medication": "薬剤情報", "checkups": "特定健診等情報", "clinical": "診療情報", "surgery": "手術情報"}
+FORMS = {"home_consent": "② 居宅同意取得型", "qualification_only": "③ 資格確認限定型"}
+TOKENS = {"card": "マイナンバーカード", "android": "スマートフォン（Android）", "iphone": "スマートフォン（iPhone）"}
+
+FIELDS = {
+    # medication
+    "dispensed_on": "調剤日", "drug_name": "薬剤名", "strength": "規格", "dose": "用法・用量", "days": "日数",
+    "quantity": "数量", "unit": "単位", "dosage_form": "剤形", "pharmacy": "調剤薬局", "prescribed_by": "処方医療機関",
+    # checkups
+    "checked_on": "受診日", "institution": "医療機関", "height_cm": "身長(cm)", "weight_kg": "体重(kg)", "bmi": "BMI",
+    "waist_cm": "腹囲(cm)", "systolic_bp": "収縮期血圧", "diastolic_bp": "拡張期血圧", "hba1c_percent": "HbA1c(%)",
+    "fasting_glucose_mg_dl": "空腹時血糖", "ldl_mg_dl": "LDLコレステロール", "hdl_mg_dl": "HDLコレステロール",
+    "triglycerides_mg_dl": "中性脂肪", "ast_u_l": "AST", "alt_u_l": "ALT", "gamma_gtp_u_l": "γ-GTP",
+    "creatinine_mg_dl": "クレアチニン", "egfr": "eGFR", "urine_glucose": "尿糖", "urine_protein": "尿蛋白",
+    "metabolic_syndrome": "メタボリックシンドローム判定", "health_guidance": "保健指導レベル",
+    # clinical
+    "record_type": "種別", "name": "名称", "icd10": "ICD-10", "started_on": "開始日", "outcome": "転帰",
+    "recorded_on": "記録日", "substance": "原因物質", "reaction": "症状", "severity": "重症度", "item": "検査項目",
+    "value": "結果", "reference_range": "基準範囲", "flag": "判定", "tested_on": "検査日", "performed_on": "実施日",
+    # surgery
+    "procedure": "手術", "anesthesia": "麻酔", "disease_names": "病名", "infections": "感染症",
+}
+
+
+def field_label(key: str) -> str:
+    return FIELDS.get(key, key)
+
+
+def jst(value: str | datetime) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M（日本時間）")

@@ -1,0 +1,157 @@
+"""`make demo`: set up, start the API on the embedded default (SQLite), and run a home visit
+through the device agent and a virtual My Number card — then leave the API running.
+
+Everything the demo creates is local: the database under instance/, the agents' data under .demo/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEMO = ROOT / ".demo"
+ADMIN_PASSWORD = "demo-admin-pass"
+STAFF_PASSWORD = "demo-staff-pass"
+VISUAL_PASSWORD = "demo-mokushi"
+HOME_CARE = ("1310000001", "さくら訪問看護ステーション（デモ）", "home_visit_care")
+JUDO = ("1390000002", "ひかり整骨院（デモ）", "judo_therapy")
+
+
+def step(text: str) -> None:
+    print(f"\n▶ {text}", flush=True)
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return s.getsockname()[1]
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+def flask(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "flask"), "--app", "mobile_api", *args], cwd=ROOT, text=True,
+                          capture_output=True, check=check)
+
+
+def agent(home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> int:
+    run = subprocess.run([str(BIN / "device-agent"), "--home", str(home), *args], cwd=ROOT, text=True,
+                         input=stdin, env={**os.environ, **(env or {})})
+    return run.returncode
+
+
+class Admin:
+    def __init__(self, base: str, code: str) -> None:
+        self.base, self.code = base, code
+        r = requests.post(f"{base}/api/v1/auth/login", json={"institution_code": code, "login": "admin",
+                                                              "password": ADMIN_PASSWORD}, timeout=10)
+        r.raise_for_status()
+        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def post(self, path: str, body: dict) -> dict:
+        r = requests.post(f"{self.base}{path}", json=body, headers=self.headers, timeout=10)
+        if r.status_code >= 400 and r.status_code != 409:
+            raise SystemExit(f"{path}: {r.status_code} {r.text}")
+        return r.json() if r.content else {}
+
+    def put(self, path: str, body: dict) -> None:
+        requests.put(f"{self.base}{path}", json=body, headers=self.headers, timeout=10).raise_for_status()
+
+
+def setup_practice(base: str, practice: tuple[str, str, str], home: Path, staff: str) -> None:
+    code, name, kind = practice
+    flask("institution", "create", "--code", code, "--name", name, "--kind", kind, "--admin-login", "admin",
+          "--admin-password", ADMIN_PASSWORD, check=False)  # already there on a second run
+    admin = Admin(base, code)
+    admin.put("/api/v1/institution/visual-password", {"password": VISUAL_PASSWORD})
+    admin.post("/api/v1/staff", {"login": staff, "display_name": "デモ 職員", "password": STAFF_PASSWORD})
+    device = admin.post("/api/v1/devices", {"label": f"{staff}のタブレット"})
+    print(f"  施設: {name}（{code}）  端末アクティベーションコード: {device['activation_code']}")
+    if home.exists():
+        shutil.rmtree(home)
+    agent(home, "enroll", "--server", base, "--code", device["activation_code"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-wait", action="store_true", help="stop the API after the visit (tests)")
+    args = parser.parse_args()
+
+    step("データベースを準備します（組み込みの既定: SQLite, instance/ フォルダ）")
+    print("  " + flask("db", "upgrade").stdout.strip())
+    seeded = flask("sandbox", "seed").stdout.strip().splitlines()
+    print("  " + seeded[0] + f"（テスト用ペルソナ {len(seeded) - 3} 名）")
+
+    port = free_port(args.port)
+    base = f"http://127.0.0.1:{port}"
+    step(f"APIを起動します: {base}")
+    server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+                               "--access-logfile", "-", "--log-level", "warning", "mobile_api:create_app()"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/api/openapi.json", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("APIが起動しませんでした。")
+        nurse_home, judo_home = DEMO / "nurse-tablet", DEMO / "judo-phone"
+
+        step("訪問看護ステーションの管理者が、職員と端末を登録します")
+        setup_practice(base, HOME_CARE, nurse_home, "nurse1")
+        step("サンドボックスで患者さん（P01）の仮想マイナンバーカードを発行します")
+        flask("sandbox", "issue-card", "P01-valid-30", "--out", str(nurse_home / "cards" / "P01-valid-30"))
+        print("  暗証番号 1234 の仮想カード（nfcpy の ISO-DEP 経由で読み取ります）")
+
+        step("訪問先で: ② 居宅同意取得型・暗証番号・包括同意 → 薬剤情報を閲覧")
+        env = {"DEVICE_AGENT_PASSWORD": STAFF_PASSWORD}
+        ok = agent(nurse_home, "verify", "--login", "nurse1", "--form", "home_consent", "--care-type", "2",
+                   "--consent", "blanket", "--virtual-card", "P01-valid-30", "--pin-stdin", "--show", "medication",
+                   stdin="1234\n", env=env)
+
+        step("整骨院の管理者が、職員とスマートフォンを登録します")
+        setup_practice(base, JUDO, judo_home, "judo1")
+        flask("sandbox", "issue-card", "P10-latter-10", "--out", str(judo_home / "cards" / "P10-latter-10"))
+        step("施術所で: ③ 資格確認限定型・暗証番号 → 薬剤情報の閲覧は拒否されます")
+        ok |= agent(judo_home, "verify", "--login", "judo1", "--form", "qualification_only", "--care-type", "1",
+                    "--virtual-card", "P10-latter-10", "--pin-stdin", "--show", "medication",
+                    stdin="1234\n", env={"DEVICE_AGENT_PASSWORD": STAFF_PASSWORD})
+
+        step("APIは起動したままです")
+        print(f"  API:        {base}/api/v1")
+        print(f"  Swagger UI: {base}/api/docs")
+        print(f"  OpenAPI:    {base}/api/openapi.json")
+        print(f"  デモの管理者: 医療機関等コード {HOME_CARE[0]} / admin / {ADMIN_PASSWORD}")
+        if ok != 0:
+            return 1
+        if args.no_wait:
+            return 0
+        print("  停止するには Ctrl+C を押してください。", flush=True)
+        server.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
