@@ -89,7 +89,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-wait", action="store_true", help="stop the API after the visit (tests)")
+    parser.add_argument("--workdir", type=Path, help="keep the database and agents here (tests)")
     args = parser.parse_args()
+    global DEMO
+    if args.workdir:
+        DEMO = args.workdir
+        DEMO.mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{DEMO / 'demo.sqlite3'}"
 
     step("データベースを準備します（組み込みの既定: SQLite, instance/ フォルダ）")
     print("  " + flask("db", "upgrade").stdout.strip())
