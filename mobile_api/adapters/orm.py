@@ -222,3 +222,30 @@ class AuditEvent(Base):
     target_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]]
+
+
+class FallbackRecord(Base):
+    """A visit recorded from fallback evidence (domain.md §5) when the card could not be confirmed online.
+
+    Kept open for what comes later: ``status`` moves on from "pending_post_hoc" (事後確認) to
+    "confirmed" / "claim_settled", and ``destroy_after_claim`` marks declaration data
+    (被保険者資格申立書) that must be destroyed once the claim is settled.
+    """
+
+    __tablename__ = "fallback_records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    care_type: Mapped[int] = mapped_column(Integer)
+    form: Mapped[str] = mapped_column(String(32))
+    patient_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    method: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(24))
+    evidence: Mapped[dict[str, Any]]
+    device_recorded_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    destroy_after_claim: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]

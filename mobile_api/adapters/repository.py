@@ -59,6 +59,7 @@ class UnitOfWork:
         self.challenges = Repository(s, orm.Challenge)
         self.visits = Repository(s, orm.Visit)
         self.consents = Repository(s, orm.Consent)
+        self.fallback_records = Repository(s, orm.FallbackRecord)
         self.idempotency = Repository(s, orm.IdempotencyRecord)
         self.audit = Repository(s, orm.AuditEvent)
         return self

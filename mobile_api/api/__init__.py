@@ -8,12 +8,14 @@ from .audit.routes import blp as audit_blp
 from .auth.routes import blp as auth_blp
 from .core import Api
 from .devices.routes import blp as devices_blp
+from .fallback.routes import blp as fallback_blp
 from .institution.routes import blp as institution_blp
 from .staff.routes import blp as staff_blp
 from .verifications.routes import blp as verifications_blp
 from .visits.routes import blp as visits_blp
 
-BLUEPRINTS = (auth_blp, institution_blp, staff_blp, devices_blp, verifications_blp, visits_blp, audit_blp)
+BLUEPRINTS = (auth_blp, institution_blp, staff_blp, devices_blp, verifications_blp, visits_blp, audit_blp,
+              fallback_blp)
 
 
 def init_app(app: Flask) -> Api:
