@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from device_agent.agent import Agent, AgentHome, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
 from device_agent.cards import VirtualCardFiles, reader_session, virtual_session
-from device_agent.client import ApiProblem, NetworkError
+from device_agent.client import ApiProblem, NetworkError, outbox_sender
+from device_agent.outbox import Outbox
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
 
 KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
@@ -146,6 +148,53 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
         return flows.verify_visually(agent.api, read, request, password)
 
 
+def _outbox(home: AgentHome) -> Outbox:
+    return Outbox(home.outbox_path, home.outbox_key_path)
+
+
+def cmd_outbox_record(args: argparse.Namespace) -> int:
+    """Record fallback evidence (domain.md §5) while there is no signal; it syncs later, exactly once."""
+    evidence = {k: v for k, v in {"insurer_number": args.insurer_number, "symbol": args.symbol,
+                                  "number": args.number, "branch_number": args.branch_number,
+                                  "name": args.name, "free_text": args.note}.items() if v}
+    payload = {"care_type": args.care_type, "form": args.form, "method": args.method, "reason": args.reason,
+               "device_recorded_at": datetime.now(timezone.utc).isoformat(), "evidence": evidence}
+    if args.patient_reference:
+        payload["patient_reference"] = args.patient_reference
+    outbox = _outbox(AgentHome(Path(args.home)))
+    record_id = outbox.add(payload)
+    outbox.close()
+    say(f"端末に記録しました（暗号化して保存、電波が戻ったら送信します）: {record_id}")
+    return 0
+
+
+def cmd_outbox_sync(args: argparse.Namespace) -> int:
+    home = AgentHome(Path(args.home))
+    agent = Agent(home)
+    outbox = _outbox(home)
+    try:
+        agent.login(args.login, os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: "))
+        report = outbox.sync(outbox_sender(agent.api))
+    except (ApiProblem, NetworkError) as exc:
+        say(f"✖ {messages.describe(exc)}")
+        return 2
+    finally:
+        outbox.close()
+    say(f"送信済み {len(report.sent)} 件、要修正 {len(report.rejected)} 件")
+    if report.stopped:
+        say(f"※ 送信を中断しました（残りは次回送信します）: {report.stopped}")
+    return 0 if report.complete else 2
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    outbox = _outbox(AgentHome(Path(args.home)))
+    for record in outbox.pending() + outbox.rejected():
+        state = {"pending": "未送信", "rejected": "要修正"}.get(record.state, record.state)
+        say(f"{record.id}  {state}  {record.created_at}  {record.payload.get('method')}")
+    outbox.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="device-agent", description="モバイル資格確認 端末エージェント")
     parser.add_argument("--home", default=str(default_home()), help="data folder (default: $DEVICE_AGENT_HOME)")
@@ -172,6 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--visual-password-env", help="environment variable holding the visual-mode password")
     verify.add_argument("--show", nargs="*", choices=list(KIND_LABELS), help="medical information to show (②)")
     verify.set_defaults(func=cmd_verify)
+
+    outbox = sub.add_parser("outbox", help="通信できないときの記録（オフライン送信箱）")
+    osub = outbox.add_subparsers(dest="outbox_command", required=True)
+    record = osub.add_parser("record", help="オンライン資格確認の代わりの確認方法を記録する")
+    record.add_argument("--method", required=True, choices=["notice_with_card", "portal_with_card", "oral_revisit",
+                                                            "declaration", "qualification_certificate"])
+    record.add_argument("--reason", default="offline",
+                        choices=["offline", "card_unreadable", "certificate_expired", "system_down", "other"])
+    record.add_argument("--form", choices=list(FORM_LABELS), default="home_consent")
+    record.add_argument("--care-type", type=int, choices=[1, 2, 3], default=2)
+    record.add_argument("--patient-reference")
+    for name in ("insurer-number", "symbol", "number", "branch-number", "name", "note"):
+        record.add_argument(f"--{name}")
+    record.set_defaults(func=cmd_outbox_record)
+    listing = osub.add_parser("list", help="未送信・要修正の記録")
+    listing.set_defaults(func=cmd_outbox_list)
+    sync = osub.add_parser("sync", help="記録をサーバーへ送る（各記録は一度だけ登録されます）")
+    sync.add_argument("--login", required=True)
+    sync.set_defaults(func=cmd_outbox_sync)
     return parser
 
 

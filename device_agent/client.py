@@ -104,3 +104,17 @@ class ApiClient:
 
     def post(self, path: str, body: dict[str, Any], idempotency_key: str) -> Any:
         return self.request("POST", path, json=body, idempotency_key=idempotency_key)
+
+
+def outbox_sender(api: ApiClient) -> Callable[[str, dict[str, Any], str], tuple[int, Any]]:
+    """Adapt the client to ``Outbox.sync``: problems become (status, problem), no signal a ConnectionError."""
+
+    def send(path: str, body: dict[str, Any], idempotency_key: str) -> tuple[int, Any]:
+        try:
+            return 201, api.post(path, body, idempotency_key)
+        except ApiProblem as problem:
+            return problem.status, problem.problem
+        except NetworkError as exc:
+            raise ConnectionError(str(exc)) from exc
+
+    return send

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from mobile_api import create_app
 from mobile_api.clock import FrozenClock
 from tests.integration.conftest import TEST_CONFIG
 from tests.support import database
-from tests.support.harness import STAFF_PASSWORD, T0, VISUAL_PASSWORD, Harness
+from tests.support.harness import STAFF_PASSWORD, VISUAL_PASSWORD, Harness
 from tests.support.live import serve
 
 HOME = flows.VisitRequest(form="home_consent", care_type=2, consent={"blanket": True})
@@ -24,7 +25,9 @@ HOME = flows.VisitRequest(form="home_consent", care_type=2, consent={"blanket": 
 
 @pytest.fixture
 def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    clock = FrozenClock(T0)
+    # Near the real time: the CLI runs its own Agent on the system clock, and its signed device
+    # assertions must be current for the server.
+    clock = FrozenClock(datetime.now(timezone.utc))
     template = database.migrated_sqlite_template(tmp_path_factory.mktemp("tpl"))
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database.sqlite_copy(template, tmp_path)}, clock=clock)
     h = Harness(app, clock)
@@ -208,3 +211,39 @@ def test_the_pin_goes_nowhere_but_the_card(world, caplog):
         if file.is_file():
             for needle in needles:
                 assert needle not in file.read_bytes()
+
+
+def test_cli_records_offline_then_syncs_exactly_once(world, monkeypatch, capsys):
+    from device_agent.cli import main
+
+    h, tenant, agent, wire = world
+    home = str(agent.home.path)
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    assert main(["--home", home, "outbox", "record", "--method", "notice_with_card", "--insurer-number", "01130012",
+                 "--number", "1287", "--name", "佐藤 健一"]) == 0
+    assert main(["--home", home, "outbox", "list"]) == 0
+    assert "未送信" in capsys.readouterr().out
+    assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
+    assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
+    records = h.client.get("/api/v1/fallback-records", headers=tenant.auth()).get_json()
+    assert len(records) == 1 and records[0]["status"] == "pending_post_hoc"
+    assert records[0]["evidence"]["insurer_number"] == "01130012"
+
+
+def test_cli_verify_with_a_virtual_card(world, monkeypatch, capsys):
+    import io
+
+    from device_agent.cli import main
+
+    h, tenant, agent, wire = world
+    h.card("P01-valid-30").save(agent.home.cards_dir() / "P01-valid-30")
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("0000\n"))
+    assert main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                 "--virtual-card", "P01-valid-30", "--pin-stdin"]) == 2
+    assert "残り2回" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    assert main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                 "--virtual-card", "P01-valid-30", "--pin-stdin", "--show", "medication", "surgery"]) == 0
+    out = capsys.readouterr().out
+    assert "資格確認が完了しました" in out and "■ 薬剤情報" in out and "■ 手術情報" in out
