@@ -10,23 +10,19 @@ a lost answer returns the record already made. Every record starts as
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
 from ..domain.codes import CareType, Form
-from ..domain.errors import DomainError, IdempotencyConflict, ValidationFailed
+from ..domain.errors import DomainError, ValidationFailed
 from ..domain.facility import FacilityKind
 from ..domain.insurer import is_valid_insurer_number
 from ..runtime import Runtime
-from . import audit
+from . import audit, idempotency
 from .principal import Principal
 
 SCOPE = "fallback.record"
@@ -74,7 +70,7 @@ class RecordRequest:
 
 def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordRequest) -> orm.FallbackRecord:
     actor.require_staff_on_device()
-    request_hash = _request_hash(request.raw)
+    request_hash = idempotency.request_hash(request.raw)
     now = rt.clock()
     with rt.uow() as uow:
         replay = _replay(uow, actor, idempotency_key, request_hash)
@@ -102,19 +98,9 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
                      method=row.method, fallback_reason=row.reason, form=row.form, care_type=row.care_type,
                      destroy_after_claim=destroy,
                      device_clock_skew_seconds=int(skew) if skew > CLOCK_SKEW_TOLERANCE.total_seconds() else None)
-        uow.idempotency.add(orm.IdempotencyRecord(
-            institution_id=actor.institution_id, scope=SCOPE, key=idempotency_key, request_hash=request_hash,
-            status_code=201, response={"fallback_record_id": row.id}, created_at=now))
-        try:
-            uow.commit()
-        except IntegrityError:
-            # A concurrent resend with the same key won the insert; answer with its record.
-            uow.rollback()
-            replay = _replay(uow, actor, idempotency_key, request_hash)
-            if replay is None:
-                raise
-            return replay
-        return row
+        idempotency.remember(uow, actor, SCOPE, idempotency_key, request_hash, status=201,
+                             response={"fallback_record_id": row.id}, now=now)
+        return idempotency.commit_or_replay(uow, row, lambda: _replay(uow, actor, idempotency_key, request_hash))
 
 
 def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, limit: int = 50,
@@ -145,17 +131,10 @@ def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordReques
                                field="evidence/declaration")
 
 
-def _request_hash(raw: dict[str, Any]) -> str:
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> orm.FallbackRecord | None:
-    stored = uow.idempotency.one_by(institution_id=actor.institution_id, scope=SCOPE, key=key)
+    stored = idempotency.find(uow, actor, SCOPE, key, request_hash)
     if stored is None:
         return None
-    if stored.request_hash != request_hash:
-        raise IdempotencyConflict(field="Idempotency-Key")
     row = uow.fallback_records.get(stored.response["fallback_record_id"])
     assert row is not None
     return row

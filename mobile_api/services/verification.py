@@ -11,9 +11,6 @@ visit, or the same refusal) and nothing is created twice.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +31,6 @@ from ..domain.errors import (
     ConsentNotApplicable,
     DomainError,
     Forbidden,
-    IdempotencyConflict,
     MethodNotAllowed,
     NotFound,
     QualificationUnavailable,
@@ -44,7 +40,7 @@ from ..domain.errors import (
 )
 from ..domain.facility import FacilityKind
 from ..runtime import Runtime
-from . import audit
+from . import audit, idempotency
 from .principal import Principal
 from .visits import VisitView
 
@@ -109,7 +105,7 @@ def _check_method(req: StartRequest, institution: orm.Institution) -> None:
 def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: str,
            req: SubmitRequest) -> VisitView:
     actor.require_staff_on_device()
-    request_hash = _request_hash(challenge_id, req.raw)
+    request_hash = idempotency.request_hash({"challenge_id": challenge_id, "body": req.raw})
     with rt.uow() as uow:
         replay = _replay(uow, actor, idempotency_key, request_hash)
         if replay is not None:
@@ -128,19 +124,10 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
             uow.rollback()
             _refuse_and_remember(rt, actor, challenge_id, idempotency_key, request_hash, refusal)
             raise
-        uow.idempotency.add(orm.IdempotencyRecord(
-            institution_id=actor.institution_id, scope=SUBMIT_SCOPE, key=idempotency_key,
-            request_hash=request_hash, status_code=201, response={"visit_id": visit.id}, created_at=rt.clock()))
-        try:
-            uow.commit()
-        except IntegrityError:
-            # A concurrent retry with the same key won; answer as it did.
-            uow.rollback()
-            replay = _replay(uow, actor, idempotency_key, request_hash)
-            if replay is None:
-                raise
-            return replay
-        return VisitView(visit, uow.consents.one_by(visit_id=visit.id))
+        idempotency.remember(uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash, status=201,
+                             response={"visit_id": visit.id}, now=rt.clock())
+        view = VisitView(visit, uow.consents.one_by(visit_id=visit.id))
+        return idempotency.commit_or_replay(uow, view, lambda: _replay(uow, actor, idempotency_key, request_hash))
 
 
 def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge,
@@ -229,18 +216,10 @@ def _consent_for(form: Form, choice: ConsentChoice | None) -> ConsentChoice | No
     return choice if form is Form.HOME_CONSENT else None
 
 
-def _request_hash(challenge_id: str, raw: dict[str, Any]) -> str:
-    canonical = json.dumps({"challenge_id": challenge_id, "body": raw}, sort_keys=True, separators=(",", ":"),
-                           default=lambda b: base64.b64encode(b).decode())
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> VisitView | None:
-    record = uow.idempotency.one_by(institution_id=actor.institution_id, scope=SUBMIT_SCOPE, key=key)
+    record = idempotency.find(uow, actor, SUBMIT_SCOPE, key, request_hash)
     if record is None:
         return None
-    if record.request_hash != request_hash:
-        raise IdempotencyConflict(field="Idempotency-Key")
     if "problem" in record.response:
         stored = record.response["problem"]
         raise error_class_for(stored["slug"])(stored["detail"], **stored.get("extra", {}))
@@ -256,11 +235,9 @@ def _refuse_and_remember(rt: Runtime, actor: Principal, challenge_id: str, key: 
     with rt.uow() as uow:
         uow.session.execute(update(orm.Challenge).where(orm.Challenge.id == challenge_id,
                                                         orm.Challenge.used_at.is_(None)).values(used_at=now))
-        uow.idempotency.add(orm.IdempotencyRecord(
-            institution_id=actor.institution_id, scope=SUBMIT_SCOPE, key=key, request_hash=request_hash,
-            status_code=refusal.status,
-            response={"problem": {"slug": refusal.slug, "detail": refusal.detail, "extra": refusal.extra}},
-            created_at=now))
+        idempotency.remember(uow, actor, SUBMIT_SCOPE, key, request_hash, status=refusal.status, now=now,
+                             response={"problem": {"slug": refusal.slug, "detail": refusal.detail,
+                                                   "extra": refusal.extra}})
         audit.record(uow, at=now, action="verification.submit", outcome="refused",
                      institution_id=actor.institution_id, user_id=actor.user_id, device_id=actor.device_id,
                      target_type="challenge", target_id=challenge_id, reason=refusal.slug)

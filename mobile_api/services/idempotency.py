@@ -1,0 +1,58 @@
+"""Idempotency-Key handling shared by every use case that creates something from a device.
+
+A key is remembered per institution and scope with a hash of the request. The
+same key with the same request answers as the first time; with a different
+request it is refused. Across several workers the database's unique
+constraint decides which of two concurrent retries wins; the loser answers
+with the winner's result.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from ..adapters import orm
+from ..adapters.repository import UnitOfWork
+from ..domain.errors import IdempotencyConflict
+from .principal import Principal
+
+T = TypeVar("T")
+
+
+def request_hash(raw: Any) -> str:
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           default=lambda v: base64.b64encode(v).decode() if isinstance(v, bytes) else str(v))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def find(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str) -> orm.IdempotencyRecord | None:
+    stored = uow.idempotency.one_by(institution_id=actor.institution_id, scope=scope, key=key)
+    if stored is not None and stored.request_hash != hashed:
+        raise IdempotencyConflict(field="Idempotency-Key")
+    return stored
+
+
+def remember(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str, *, status: int,
+             response: dict[str, Any], now: datetime) -> None:
+    uow.idempotency.add(orm.IdempotencyRecord(institution_id=actor.institution_id, scope=scope, key=key,
+                                              request_hash=hashed, status_code=status, response=response,
+                                              created_at=now))
+
+
+def commit_or_replay(uow: UnitOfWork, result: T, replay: Callable[[], T | None]) -> T:
+    """Commit; if a concurrent request with the same key committed first, answer with its result."""
+    try:
+        uow.commit()
+    except IntegrityError:
+        uow.rollback()
+        replayed = replay()
+        if replayed is None:
+            raise
+        return replayed
+    return result
