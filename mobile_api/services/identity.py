@@ -103,6 +103,13 @@ def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:
         return user
 
 
+def get_institution(rt: Runtime, actor: Principal) -> orm.Institution:
+    with rt.uow() as uow:
+        institution = uow.institutions.get(actor.institution_id)
+        assert institution is not None  # the principal was resolved from it
+        return institution
+
+
 def set_visual_password(rt: Runtime, actor: Principal, password: str) -> None:
     """The institution's 目視確認モード password (OUR RULE, domain.md §2)."""
     actor.require_admin()

@@ -15,8 +15,7 @@ blp = Blueprint("institution", __name__, url_prefix="/api/v1/institution", descr
 def get_institution() -> Any:
     """The institution, its facility kind and the forms it may use."""
     rt = runtime()
-    with rt.uow() as uow:
-        institution = uow.institutions.get(principal().institution_id)
+    institution = identity.get_institution(rt, principal())
     kind = FacilityKind(institution.facility_kind)
     return {"id": institution.id, "code": institution.code, "name": institution.name,
             "facility_kind": kind.value, "facility_kind_label": FACILITY_LABELS_JA[kind],
