@@ -159,3 +159,12 @@ def test_audit_filters(h):
     actions = {e["action"] for e in every}
     assert {"auth.login", "device.create", "device.enrol", "user.create", "verification.start",
             "verification.submit"} <= actions
+
+
+def test_institution_tells_the_device_which_forms_it_may_use(h):
+    judo = h.institution("judo_therapy")
+    info = h.client.get("/api/v1/institution", headers=judo.auth()).get_json()
+    assert info["allowed_forms"] == ["qualification_only"]
+    assert info["facility_kind_label"] == "柔道整復師" and info["visual_password_set"] is False
+    judo.set_visual_password()
+    assert h.client.get("/api/v1/institution", headers=judo.auth()).get_json()["visual_password_set"] is True
