@@ -195,6 +195,18 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from device_agent.ui import serve
+
+    home = AgentHome(Path(args.home))
+    agent = Agent(home)
+    if not agent.enrolled:
+        say("この端末はまだ登録されていません。先に device-agent enroll を実行してください。")
+        return 2
+    serve(agent, _card_source(args, home), port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="device-agent", description="モバイル資格確認 端末エージェント")
     parser.add_argument("--home", default=str(default_home()), help="data folder (default: $DEVICE_AGENT_HOME)")
@@ -221,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--visual-password-env", help="environment variable holding the visual-mode password")
     verify.add_argument("--show", nargs="*", choices=list(KIND_LABELS), help="medical information to show (②)")
     verify.set_defaults(func=cmd_verify)
+
+    ui = sub.add_parser("ui", help="タブレット・スマートフォン用のタッチ操作画面を 127.0.0.1 で開く")
+    ui.add_argument("--port", type=int, default=8765)
+    ui.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder, instead of a reader")
+    ui.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    ui.set_defaults(func=cmd_ui)
 
     outbox = sub.add_parser("outbox", help="通信できないときの記録（オフライン送信箱）")
     osub = outbox.add_subparsers(dest="outbox_command", required=True)

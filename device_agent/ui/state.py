@@ -1,0 +1,78 @@
+"""What the touch UI remembers between pages, in this process's memory only.
+
+One agent serves one device and one signed-in staff member at a time, so the
+state is a single object kept on the Flask app, never in a cookie or on disk.
+The access token lives in ``agent.api`` (memory); the PIN is never stored here.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from device_agent.flows import CardRead, VisitRequest
+
+
+@dataclass
+class Draft:
+    """The verification being prepared: form, care type, consent, and the card read at the card step."""
+
+    form: str | None = None
+    care_type: int = 2
+    consent: dict[str, Any] | None = None
+    consent_chosen: bool = False
+    read: CardRead | None = None
+
+    def request(self) -> VisitRequest:
+        assert self.form is not None
+        return VisitRequest(form=self.form, care_type=self.care_type, consent=self.consent)
+
+
+@dataclass
+class Outcome:
+    """The server's answer to the last verification, with when (agent clock) it arrived."""
+
+    visit: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass
+class UiState:
+    csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    staff_login: str | None = None
+    institution: dict[str, Any] | None = None
+    draft: Draft = field(default_factory=Draft)
+    outcome: Outcome | None = None
+    notice: str | None = None  # one-shot message for the next page (e.g. the wrong-PIN text)
+    card_lock: threading.Lock = field(default_factory=threading.Lock)
+    _attempt: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.staff_login is not None
+
+    def sign_out(self) -> None:
+        self.staff_login = self.institution = self.outcome = self.notice = self._attempt = None
+        self.draft = Draft()
+
+    def new_visit(self) -> None:
+        self.draft, self.outcome, self.notice, self._attempt = Draft(), None, None, None
+
+    def take_notice(self) -> str | None:
+        notice, self.notice = self.notice, None
+        return notice
+
+    def issue_attempt(self) -> str:
+        """A one-time token for the next card/PIN submission, so a double tap cannot spend a second try."""
+        self._attempt = secrets.token_urlsafe(16)
+        return self._attempt
+
+    def consume_attempt(self, token: str) -> bool:
+        expected, self._attempt = self._attempt, None
+        return expected is not None and hmac.compare_digest(expected, token)
+
+    def csrf_ok(self, token: str) -> bool:
+        return hmac.compare_digest(self.csrf_token.encode(), token.encode())

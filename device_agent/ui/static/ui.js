@@ -1,0 +1,54 @@
+/* Touch UI: the PIN pad and "busy" forms. No framework; works from this file only (CSP: script-src 'self'). */
+(function () {
+  "use strict";
+
+  function busy(form) {
+    form.addEventListener("submit", function () {
+      // Disable after the browser has collected the form, so the pressed button's value is still sent.
+      setTimeout(function () {
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        var note = document.createElement("p");
+        note.className = "busy-note";
+        note.setAttribute("role", "status");
+        note.textContent = form.dataset.busy;
+        form.appendChild(note);
+      }, 0);
+    });
+  }
+
+  function pinpad(form) {
+    var value = document.createElement("input");
+    value.type = "hidden";
+    value.name = "pin";
+    form.appendChild(value);
+    var dots = form.querySelectorAll(".dots span");
+    var ok = form.querySelector("[data-action=ok]");
+
+    function show() {
+      dots.forEach(function (dot, i) { dot.classList.toggle("filled", i < value.value.length); });
+      ok.disabled = value.value.length !== 4;
+    }
+    function press(digit) { if (value.value.length < 4) { value.value += digit; show(); } }
+    function back() { value.value = value.value.slice(0, -1); show(); }
+
+    form.querySelectorAll("[data-digit]").forEach(function (key) {
+      key.addEventListener("click", function () { press(key.dataset.digit); });
+    });
+    form.querySelector("[data-action=back]").addEventListener("click", back);
+    document.addEventListener("keydown", function (e) {
+      if (/^[0-9]$/.test(e.key)) { press(e.key); e.preventDefault(); }
+      else if (e.key === "Backspace") { back(); e.preventDefault(); }
+    });
+    form.addEventListener("submit", function (e) { if (value.value.length !== 4) { e.preventDefault(); } });
+    // Leaving the page (or coming back to it from history) never keeps digits around.
+    window.addEventListener("pagehide", function () { value.value = ""; show(); });
+    window.addEventListener("pageshow", function () { value.value = ""; show(); });
+    show();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-busy]").forEach(busy);
+    var pad = document.getElementById("pinpad");
+    if (pad) { pinpad(pad); }
+  });
+})();
