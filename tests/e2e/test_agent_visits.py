@@ -247,3 +247,21 @@ def test_cli_verify_with_a_virtual_card(world, monkeypatch, capsys):
                  "--virtual-card", "P01-valid-30", "--pin-stdin", "--show", "medication", "surgery"]) == 0
     out = capsys.readouterr().out
     assert "資格確認が完了しました" in out and "■ 薬剤情報" in out and "■ 手術情報" in out
+
+
+def test_enroll_from_the_qr_image_the_server_gives(world, tmp_path, capsys):
+    import qrcode
+
+    from device_agent.cli import main
+
+    h, tenant, agent, wire = world
+    created = h.client.post("/api/v1/devices", json={"label": "スマホ"}, headers=tenant.auth()).get_json()
+    image = tmp_path / "qr.png"
+    qrcode.make(created["activation_uri"]).save(image)
+    home = tmp_path / "phone"
+    assert main(["--home", str(home), "enroll", "--server", agent.api.base_url, "--qr", str(image)]) == 0
+    assert "登録しました" in capsys.readouterr().out
+    key = home / "device-key.pem"
+    assert key.stat().st_mode & 0o077 == 0, "the device key is owner-only"
+    devices = h.client.get("/api/v1/devices", headers=tenant.auth()).get_json()
+    assert any(d["id"] == created["device"]["id"] and d["state"] == "enrolled" for d in devices)
