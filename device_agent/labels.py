@@ -11,21 +11,25 @@ TOKENS = {"card": "マイナンバーカード", "android": "スマートフォ�
 
 FIELDS = {
     # medication
-    "dispensed_on": "調剤日", "drug_name": "薬剤名", "strength": "規格", "dose": "用法・用量", "days": "日数",
-    "quantity": "数量", "unit": "単位", "dosage_form": "剤形", "pharmacy": "調剤薬局", "prescribed_by": "処方医療機関",
+    "dispensed_on": "調剤日", "drug_name": "薬剤名", "strength": "規格", "dosage_form": "剤形",
+    "dose": "用法・用量", "days": "日数", "quantity": "数量", "unit": "単位", "prescribed_by": "処方医療機関",
+    "pharmacy": "薬局",
     # checkups
-    "checked_on": "受診日", "institution": "医療機関", "height_cm": "身長(cm)", "weight_kg": "体重(kg)", "bmi": "BMI",
-    "waist_cm": "腹囲(cm)", "systolic_bp": "収縮期血圧", "diastolic_bp": "拡張期血圧", "hba1c_percent": "HbA1c(%)",
-    "fasting_glucose_mg_dl": "空腹時血糖", "ldl_mg_dl": "LDLコレステロール", "hdl_mg_dl": "HDLコレステロール",
-    "triglycerides_mg_dl": "中性脂肪", "ast_u_l": "AST", "alt_u_l": "ALT", "gamma_gtp_u_l": "γ-GTP",
-    "creatinine_mg_dl": "クレアチニン", "egfr": "eGFR", "urine_glucose": "尿糖", "urine_protein": "尿蛋白",
-    "metabolic_syndrome": "メタボリックシンドローム判定", "health_guidance": "保健指導レベル",
+    "checked_on": "受診日", "institution": "医療機関", "height_cm": "身長 (cm)", "weight_kg": "体重 (kg)",
+    "bmi": "BMI", "waist_cm": "腹囲 (cm)", "systolic_bp": "収縮期血圧", "diastolic_bp": "拡張期血圧",
+    "triglycerides_mg_dl": "中性脂肪 (mg/dL)", "hdl_mg_dl": "HDLコレステロール (mg/dL)",
+    "ldl_mg_dl": "LDLコレステロール (mg/dL)", "ast_u_l": "AST (U/L)", "alt_u_l": "ALT (U/L)",
+    "gamma_gtp_u_l": "γ-GTP (U/L)", "fasting_glucose_mg_dl": "空腹時血糖 (mg/dL)", "hba1c_percent": "HbA1c (%)",
+    "urine_glucose": "尿糖", "urine_protein": "尿蛋白", "creatinine_mg_dl": "血清クレアチニン (mg/dL)",
+    "egfr": "eGFR", "metabolic_syndrome": "メタボリックシンドローム判定", "health_guidance": "保健指導レベル",
     # clinical
-    "record_type": "種別", "name": "名称", "icd10": "ICD-10", "started_on": "開始日", "outcome": "転帰",
-    "recorded_on": "記録日", "substance": "原因物質", "reaction": "症状", "severity": "重症度", "item": "検査項目",
-    "value": "結果", "reference_range": "基準範囲", "flag": "判定", "tested_on": "検査日", "performed_on": "実施日",
+    "record_type": "種類", "performed_on": "実施日", "tested_on": "検査日", "recorded_on": "記録日",
+    "started_on": "開始日", "name": "名称", "item": "項目", "value": "値", "reference_range": "基準範囲",
+    "flag": "判定", "substance": "原因物質", "reaction": "症状", "severity": "重症度", "outcome": "転帰",
+    "icd10": "ICD-10",
     # surgery
     "procedure": "手術", "anesthesia": "麻酔", "disease_names": "病名", "infections": "感染症",
+    "result": "結果",
 }
 
 

@@ -5,25 +5,18 @@ or the server.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-JST = timezone(timedelta(hours=9), "JST")
+from device_agent.labels import FIELDS as FIELD_LABELS
+from device_agent.labels import FORMS, JST, KINDS  # noqa: F401  (re-exported for the routes and templates)
 
-FORMS = {"home_consent": "② 居宅同意取得型", "qualification_only": "③ 資格確認限定型"}
 FORM_HINTS = {
     "home_consent": "資格情報と、患者さまが同意した医療情報（お薬・健診など）を確認します。",
     "qualification_only": "資格情報だけを確認します。医療情報は表示されません。",
 }
 CARE_TYPES = {2: "訪問診療等", 3: "オンライン診療等", 1: "外来・往診"}
 
-# The four kinds, in the order and words the patient sees them (domain.md §3).
-KINDS = {
-    "medication": "薬剤情報",
-    "checkups": "特定健診等情報",
-    "clinical": "診療情報",
-    "surgery": "手術情報",
-}
 KIND_HINTS = {
     "medication": "これまでに処方・調剤されたお薬の情報",
     "checkups": "特定健診などの健康診断の結果",
@@ -34,28 +27,6 @@ KIND_HINTS = {
 RELATIONSHIP = {"insured": "本人", "dependant": "家族"}
 SEX = {"1": "男", "2": "女", "3": "未設定"}
 
-FIELD_LABELS = {
-    # medication
-    "dispensed_on": "調剤日", "drug_name": "薬剤名", "strength": "規格", "dosage_form": "剤形",
-    "dose": "用法・用量", "days": "日数", "quantity": "数量", "unit": "単位", "prescribed_by": "処方医療機関",
-    "pharmacy": "薬局",
-    # checkups
-    "checked_on": "受診日", "institution": "医療機関", "height_cm": "身長 (cm)", "weight_kg": "体重 (kg)",
-    "bmi": "BMI", "waist_cm": "腹囲 (cm)", "systolic_bp": "収縮期血圧", "diastolic_bp": "拡張期血圧",
-    "triglycerides_mg_dl": "中性脂肪 (mg/dL)", "hdl_mg_dl": "HDLコレステロール (mg/dL)",
-    "ldl_mg_dl": "LDLコレステロール (mg/dL)", "ast_u_l": "AST (U/L)", "alt_u_l": "ALT (U/L)",
-    "gamma_gtp_u_l": "γ-GTP (U/L)", "fasting_glucose_mg_dl": "空腹時血糖 (mg/dL)", "hba1c_percent": "HbA1c (%)",
-    "urine_glucose": "尿糖", "urine_protein": "尿蛋白", "creatinine_mg_dl": "血清クレアチニン (mg/dL)",
-    "egfr": "eGFR", "metabolic_syndrome": "メタボリックシンドローム判定", "health_guidance": "保健指導レベル",
-    # clinical
-    "record_type": "種類", "performed_on": "実施日", "tested_on": "検査日", "recorded_on": "記録日",
-    "started_on": "開始日", "name": "名称", "item": "項目", "value": "値", "reference_range": "基準範囲",
-    "flag": "判定", "substance": "原因物質", "reaction": "症状", "severity": "重症度", "outcome": "転帰",
-    "icd10": "ICD-10",
-    # surgery
-    "procedure": "手術", "anesthesia": "麻酔", "disease_names": "病名", "infections": "感染症",
-    "result": "結果",
-}
 RECORD_TYPES = {"diagnosis": "病名", "treatment": "診療行為", "allergy": "アレルギー", "lab_result": "検査結果"}
 DATE_FIELDS = ("dispensed_on", "checked_on", "performed_on", "tested_on", "recorded_on", "started_on")
 TITLE_FIELDS = ("drug_name", "procedure", "name", "item", "substance", "institution")

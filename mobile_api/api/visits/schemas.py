@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from ...domain.codes import EligibilityStatus
 from ...services.notices import notices_for
+from ..fields import Paging
 
 ELIGIBILITY_LABELS_JA = {
     EligibilityStatus.VALID: "有効",
@@ -108,7 +109,5 @@ class MedicalInformationSchema(ma.Schema):
     seconds_left = ma.fields.Function(lambda view: int(view.remaining.total_seconds()))
 
 
-class VisitQuerySchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+class VisitQuerySchema(Paging):
     patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
