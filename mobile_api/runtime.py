@@ -10,8 +10,8 @@ from .adapters.oqs import OQSGateway
 from .adapters.repository import UnitOfWork
 from .clock import Clock
 from .domain.facility import FacilityPolicy
-from .services.passwords import Passwords
-from .services.tokens import TokenService
+from .adapters.passwords import Passwords
+from .adapters.tokens import TokenService
 
 
 @dataclass(frozen=True)

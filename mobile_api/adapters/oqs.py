@@ -6,6 +6,8 @@ default and a production adapter can replace it without touching the services.
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,3 +43,32 @@ class OQSGateway(Protocol):
 
     def trust_anchors(self) -> list[x509.Certificate]:
         """JPKI CA certificates this gateway accepts user-auth certificates from."""
+
+
+class LazyGateway:
+    """Build the gateway on first use: the sandbox CA lives in the database, which
+    may not be migrated yet when the app object is created (e.g. for ``flask db upgrade``)."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._target: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._target is None:
+            with self._lock:
+                if self._target is None:
+                    self._target = self._build()
+        return getattr(self._target, name)
+
+
+class WithExtraAnchors:
+    def __init__(self, inner: Any, anchors: list[x509.Certificate]) -> None:
+        self._inner = inner
+        self._anchors = anchors
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        return [*self._inner.trust_anchors(), *self._anchors]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

@@ -16,7 +16,7 @@ from ..domain.errors import Conflict, NotFound, Unauthenticated, ValidationFaile
 from ..runtime import Runtime
 from . import audit
 from .principal import Principal
-from .tokens import sha256_hex, unverified_issuer
+from ..adapters.tokens import sha256_hex, unverified_issuer
 
 
 @dataclass(frozen=True)

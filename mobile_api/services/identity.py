@@ -16,7 +16,7 @@ from ..domain.facility import FacilityKind
 from ..runtime import Runtime
 from . import audit, devices
 from .principal import Principal
-from .tokens import new_opaque_token, sha256_hex
+from ..adapters.tokens import new_opaque_token, sha256_hex
 
 INSTITUTION_CODE = re.compile(r"^\d{10}$")
 MIN_PASSWORD_LENGTH = 10

@@ -2,7 +2,7 @@
 from typing import Any
 
 from ...services import devices
-from ...services.activation_qr import activation_qr_svg, activation_uri
+from .activation_qr import activation_qr_svg, activation_uri
 from ..core import Blueprint, principal, runtime
 from .schemas import DeviceCreateSchema, DeviceSchema, EnrolledSchema, EnrolSchema, NewDeviceSchema
 

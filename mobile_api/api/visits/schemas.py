@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...domain.codes import EligibilityStatus
-from ...services.notices import notices_for
+from .notices import notices_for
 from ..fields import Paging
 
 ELIGIBILITY_LABELS_JA = {

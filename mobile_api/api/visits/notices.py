@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ..adapters import orm
-from ..domain.codes import EligibilityStatus, Form
+from ...adapters import orm
+from ...domain.codes import EligibilityStatus, Form
 
 
 JST = timezone(timedelta(hours=9), "JST")

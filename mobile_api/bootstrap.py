@@ -1,0 +1,79 @@
+"""The composition root: the one place that chooses and wires the adapters.
+
+Services and the API receive a ``Runtime``; only this module knows which
+concrete clock, database, token service, password hasher and OQS gateway
+(today the embedded sandbox) stand behind it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .adapters.db import make_engine, make_session_factory
+from .adapters.oqs import LazyGateway, OQSGateway, WithExtraAnchors
+from .adapters.passwords import Passwords
+from .adapters.tokens import TokenService
+from .clock import Clock
+from .domain.facility import FacilityPolicy
+from .runtime import Rules, Runtime
+
+
+def rules_from(cfg: Mapping[str, Any]) -> Rules:
+    return Rules(
+        challenge_ttl=timedelta(seconds=cfg["CHALLENGE_TTL_SECONDS"]),
+        activation_code_ttl=timedelta(seconds=cfg["ACTIVATION_CODE_TTL_SECONDS"]),
+        refresh_ttl=timedelta(seconds=cfg["REFRESH_TOKEN_TTL_SECONDS"]),
+        device_assertion_max_age=timedelta(seconds=cfg["DEVICE_ASSERTION_MAX_AGE_SECONDS"]),
+        viewing_window=timedelta(hours=cfg["VIEWING_WINDOW_HOURS"]),
+        certificate_grace_months=cfg["CERTIFICATE_GRACE_MONTHS"],
+    )
+
+
+def _load_anchors(paths: list[str]) -> list[x509.Certificate]:
+    anchors: list[x509.Certificate] = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            anchors.extend(x509.load_pem_x509_certificates(handle.read()))
+    return anchors
+
+
+def build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], clock: Clock) -> OQSGateway:
+    """The OQS adapter named by ``OQS_BACKEND`` (only the embedded sandbox ships today)."""
+    backend = cfg["OQS_BACKEND"]
+    if backend != "sandbox":
+        raise ValueError(f"unknown OQS_BACKEND {backend!r} (available: sandbox)")
+
+    def build() -> Any:
+        from .sandbox.ca import SandboxCA
+        from .sandbox.gateway import SandboxOQS
+        from .sandbox.personas import PersonaBook
+
+        gateway = SandboxOQS(SandboxCA.load_or_create(session_factory, clock), PersonaBook.default(), clock=clock)
+        extra = _load_anchors(list(cfg["JPKI_TRUST_ANCHORS"]))
+        return WithExtraAnchors(gateway, extra) if extra else gateway
+
+    # Built on first use: the sandbox CA lives in the database, which may not be migrated yet.
+    return LazyGateway(build)  # type: ignore[return-value]
+
+
+def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: str,
+                  clock: Clock) -> tuple[Runtime, Engine]:
+    engine = make_engine(cfg["DATABASE_URL"])
+    session_factory = make_session_factory(engine)
+    runtime = Runtime(
+        session_factory=session_factory,
+        clock=clock,
+        oqs=build_oqs(cfg, session_factory, clock),
+        tokens=TokenService(keys=jwt_keys, active_kid=active_kid, issuer=cfg["JWT_ISSUER"],
+                            audience=cfg["JWT_AUDIENCE"],
+                            access_ttl=timedelta(seconds=min(cfg["ACCESS_TOKEN_TTL_SECONDS"], 900)), clock=clock),
+        passwords=Passwords(time_cost=cfg["ARGON2_TIME_COST"], memory_cost_kib=cfg["ARGON2_MEMORY_COST_KIB"]),
+        policy=FacilityPolicy(cfg["FACILITY_FORMS"]),
+        rules=rules_from(cfg),
+    )
+    return runtime, engine
