@@ -3,10 +3,19 @@
 pyjwt checks ``exp``/``iat`` against the system time, but the server's injected
 clock is the authority for every window, so those two claims are checked here
 against the clock while pyjwt checks signature, algorithm, issuer and audience.
+
+Times are checked strictly because JSON lets a sender write NaN, Infinity, 1e400
+(which parses as infinity), huge integers and booleans (which Python counts as
+ints): each is refused as an invalid token, never left to crash a later
+conversion. A token may also live no longer than it could have been issued for
+(``exp - iat`` and ``exp - now`` both within the lifetime), so a token signed
+with a far ``exp`` is refused even if its key leaked once.
 """
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,6 +30,11 @@ from ..domain.errors import Unauthenticated
 ACCESS_ALGORITHM = "HS256"
 DEVICE_ASSERTION_ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+CLOCK_SKEW_SECONDS = 60  # tolerated drift between a device's (or another worker's) clock and ours
+# Times outside year 1970..9999 are not times any issuer of ours produces (and datetime cannot hold them).
+_LATEST_TIMESTAMP = 253402300799
+# Device ids are uuid4 strings as the server generates them (str(uuid.uuid4())).
+_DEVICE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def sha256_hex(value: str) -> str:
@@ -84,7 +98,7 @@ class TokenService:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated("アクセストークンが無効です。もう一度ログインしてください。") from exc
-        self._check_times(claims)
+        self._check_times(claims, lifetime=self.access_ttl)
         if claims.get("knd") not in ("staff", "device") or not isinstance(claims.get("ins"), str):
             raise Unauthenticated("アクセストークンが無効です。")
         return AccessClaims(
@@ -106,26 +120,40 @@ class TokenService:
             raise Unauthenticated("端末の署名を確認できませんでした。") from exc
         if claims["sub"] != device_id:
             raise Unauthenticated("端末の署名を確認できませんでした。")
-        self._check_times(claims)
-        if claims["exp"] - claims["iat"] > max_age.total_seconds():
-            raise Unauthenticated("端末の署名の有効時間が長すぎます。")
+        self._check_times(claims, lifetime=max_age)
         return claims
 
-    def _check_times(self, claims: dict[str, Any]) -> None:
-        now = self._clock().timestamp()
-        if not isinstance(claims.get("exp"), (int, float)) or not isinstance(claims.get("iat"), (int, float)):
+    def _check_times(self, claims: dict[str, Any], *, lifetime: timedelta) -> None:
+        """``iat``/``exp`` are real times, not expired, not from the future, and no longer-lived than issued."""
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not (_is_timestamp(exp) and _is_timestamp(iat)):
             raise Unauthenticated("トークンの時刻が不正です。")
-        if now >= claims["exp"]:
+        now = self._clock().timestamp()
+        longest = math.ceil(lifetime.total_seconds())  # issued times are whole seconds
+        if now >= exp:
             raise Unauthenticated("トークンの有効期限が切れました。もう一度ログインしてください。")
-        if claims["iat"] > now + 60:  # a minute of skew for device clocks
+        if iat > now + CLOCK_SKEW_SECONDS:
             raise Unauthenticated("トークンの発行時刻が未来です。端末の時刻を確認してください。")
+        if exp - iat > longest or exp > now + longest + CLOCK_SKEW_SECONDS:
+            raise Unauthenticated("トークンの有効時間が長すぎます。もう一度ログインしてください。")
+
+
+def _is_timestamp(value: Any) -> bool:
+    """A finite number of seconds in 1970..9999: not a bool, NaN, infinity or an integer beyond any float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return 0 <= value <= _LATEST_TIMESTAMP  # False for NaN; bounds ±inf and huge ints
 
 
 def unverified_issuer(assertion: str) -> str | None:
-    """The device id an assertion claims to come from, to find the key to check it with."""
+    """The device id an assertion claims to come from, to find the key to check it with.
+
+    Unverified, so used only if it has the shape of a device id: anything else (NUL,
+    lone surrogates, megabytes) never reaches the database as a lookup key.
+    """
     try:
         claims = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError:
         return None
     issuer = claims.get("iss")
-    return issuer if isinstance(issuer, str) else None
+    return issuer if isinstance(issuer, str) and _DEVICE_ID.fullmatch(issuer) else None

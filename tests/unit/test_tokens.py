@@ -6,7 +6,7 @@ import pytest
 from device_agent.device_key import generate_key, make_assertion, public_key_pem
 from mobile_api.clock import FrozenClock
 from mobile_api.domain.errors import Unauthenticated
-from mobile_api.adapters.tokens import TokenService
+from mobile_api.adapters.tokens import TokenService, unverified_issuer
 from tests.support.harness import T0
 
 
@@ -77,3 +77,110 @@ def test_device_assertion_checked_against_enrolled_key():
     with pytest.raises(Unauthenticated):
         tokens.decode_device_assertion(assertion, public_key_pem=public_key_pem(key), device_id="d1",
                                        max_age=timedelta(minutes=5))
+
+
+# --- hostile times: never a crash, always "invalid" (401) ------------------------------------------------------
+
+def forge_access(payload_json: str, key: str = "s" * 40, kid: str = "a") -> str:
+    """Sign a raw JSON payload, so that NaN, Infinity and 1e400 reach the decoder exactly as an attacker sends them."""
+    return jwt.api_jws.encode(payload_json.encode(), key, algorithm="HS256", headers={"kid": kid})
+
+
+def access_payload(*, iat: str, exp: str) -> str:
+    return ('{"iss": "iss", "aud": "aud", "sub": "u1", "knd": "staff", "ins": "i1", '
+            f'"iat": {iat}, "exp": {exp}}}')
+
+
+NOW = int(T0.timestamp())
+HOSTILE_TIMES = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "true", "false", "1e300", str(10 ** 400),
+                 str(-10 ** 400), '"1"', "null"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_TIMES)
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+def test_hostile_access_token_times_are_invalid(claim, value):
+    times = {"iat": str(NOW), "exp": str(NOW + 600)}
+    times[claim] = value
+    with pytest.raises(Unauthenticated):
+        service(FrozenClock(T0)).decode_access(forge_access(access_payload(**times)))
+
+
+def device_payload(device_id: str, *, iat: str, exp: str) -> str:
+    return (f'{{"iss": "{device_id}", "sub": "{device_id}", "aud": "aud", "jti": "j1", '
+            f'"iat": {iat}, "exp": {exp}}}')
+
+
+@pytest.mark.parametrize("value", HOSTILE_TIMES)
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+def test_hostile_device_assertion_times_are_invalid(claim, value):
+    key = generate_key()
+    times = {"iat": str(NOW), "exp": str(NOW + 60)}
+    times[claim] = value
+    assertion = jwt.api_jws.encode(device_payload("d1", **times).encode(), key, algorithm="ES256")
+    with pytest.raises(Unauthenticated):
+        service(FrozenClock(T0)).decode_device_assertion(assertion, public_key_pem=public_key_pem(key),
+                                                         device_id="d1", max_age=timedelta(minutes=5))
+
+
+# --- exp capped at the issuance lifetime ------------------------------------------------------------------------
+
+def test_access_token_living_longer_than_the_lifetime_is_refused():
+    clock = FrozenClock(T0)
+    ten_years = forge_access(access_payload(iat=str(NOW), exp=str(NOW + 10 * 365 * 86400)))
+    with pytest.raises(Unauthenticated):
+        service(clock).decode_access(ten_years)
+    # exp - iat just over the 15-minute lifetime: refused although exp itself is near.
+    stretched = forge_access(access_payload(iat=str(NOW - 301), exp=str(NOW + 600)))
+    with pytest.raises(Unauthenticated):
+        service(clock).decode_access(stretched)
+    exactly = forge_access(access_payload(iat=str(NOW - 300), exp=str(NOW + 600)))
+    service(clock).decode_access(exactly)
+
+
+def test_access_token_expiring_further_than_the_lifetime_from_now_is_refused():
+    """A backdated-looking pair (short exp - iat) cannot sit in the future to outlive the lifetime either."""
+    clock = FrozenClock(T0)
+    future = forge_access(access_payload(iat=str(NOW + 3600), exp=str(NOW + 3600 + 900)))
+    with pytest.raises(Unauthenticated):
+        service(clock).decode_access(future)
+
+
+def test_issued_tokens_fit_the_cap_whatever_the_subsecond():
+    clock = FrozenClock(T0)
+    clock.advance(seconds=0.999)
+    tokens = service(clock)
+    token, _ = tokens.issue_access(subject="u1", kind="staff", institution_id="i1")
+    tokens.decode_access(token)
+
+
+def test_device_assertion_expiring_too_far_ahead_is_refused():
+    key = generate_key()
+    assertion = jwt.api_jws.encode(device_payload("d1", iat=str(NOW + 50), exp=str(NOW + 50 + 300)).encode(),
+                                   key, algorithm="ES256")
+    service(FrozenClock(T0)).decode_device_assertion(assertion, public_key_pem=public_key_pem(key),
+                                                     device_id="d1", max_age=timedelta(minutes=5))
+    far = jwt.api_jws.encode(device_payload("d1", iat=str(NOW), exp=str(NOW + 86400)).encode(),
+                             key, algorithm="ES256")
+    with pytest.raises(Unauthenticated):
+        service(FrozenClock(T0)).decode_device_assertion(far, public_key_pem=public_key_pem(key),
+                                                         device_id="d1", max_age=timedelta(minutes=5))
+
+
+# --- the unverified issuer is only a lookup key when it looks like a device id ---------------------------------
+
+@pytest.mark.parametrize("issuer", ["\u0000", "abc\u0000", "\ud800", "x" * 5000, "", "not-a-uuid",
+                                    "12345678-1234-1234-1234-1234567890ab\n", " 12345678-1234-1234-1234-1234567890ab",
+                                    "12345678-1234-1234-1234-1234567890AB", "123", "[]"])
+def test_unverified_issuer_only_returns_device_id_shaped_strings(issuer):
+    import json
+    payload = json.dumps({"iss": issuer, "sub": "x"}).encode()
+    assertion = jwt.api_jws.encode(payload, "k" * 40, algorithm="HS256")
+    assert unverified_issuer(assertion) is None
+
+
+def test_unverified_issuer_returns_a_device_id():
+    device_id = "12345678-1234-4234-9234-1234567890ab"
+    key = generate_key()
+    assert unverified_issuer(make_assertion(key, device_id=device_id, audience="aud", now=T0)) == device_id
+    non_string = jwt.api_jws.encode(b'{"iss": 12345}', "k" * 40, algorithm="HS256")
+    assert unverified_issuer(non_string) is None
