@@ -23,7 +23,7 @@ from device_agent import flows, labels, messages
 from device_agent.agent import Agent, AgentHome, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
-from device_agent.cards import VirtualCardFiles, reader_session, virtual_session
+from device_agent.card_source import VirtualCardFiles, reader_session, virtual_session
 from device_agent.client import ApiProblem, NetworkError, outbox_sender
 from device_agent.outbox import Outbox
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
@@ -153,7 +153,7 @@ def _outbox(home: AgentHome) -> Outbox:
 
 
 def cmd_outbox_record(args: argparse.Namespace) -> int:
-    """Record fallback evidence (domain.md §5) while there is no signal; it syncs later, exactly once."""
+    """Record fallback evidence (docs/rules.md §5) while there is no signal; it syncs later, exactly once."""
     evidence = {k: v for k, v in {"insurer_number": args.insurer_number, "symbol": args.symbol,
                                   "number": args.number, "branch_number": args.branch_number,
                                   "name": args.name, "free_text": args.note}.items() if v}
