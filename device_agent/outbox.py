@@ -1,4 +1,4 @@
-"""The device's encrypted outbox for fallback records made without signal (domain.md §5).
+"""The device's encrypted outbox for fallback records made without signal (docs/rules.md §5).
 
 At a patient's home the card cannot be confirmed online, so the nurse records
 the fallback evidence here; it is sent to ``POST /api/v1/fallback-records`` when
