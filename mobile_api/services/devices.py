@@ -1,18 +1,17 @@
-"""Registered devices (OUR RULE, domain.md §2): a one-time 12-digit activation code,
+"""Registered devices (OUR RULE, docs/rules.md §2.3): a one-time 12-digit activation code,
 then the device's own EC P-256 key; every later call is bound to that device."""
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.exc import IntegrityError
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
-from ..domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from ..domain.errors import ActivationCodeUsed, Conflict, DuplicateRecord, NotFound, Unauthenticated, ValidationFailed
 from ..runtime import Runtime
 from . import audit
 from .principal import Principal
@@ -73,17 +72,34 @@ def enrol_device(rt: Runtime, *, activation_code: str, public_key_pem: str) -> E
                          target_type="device", target_id=device.id if device else None,
                          reason="unknown-code" if device is None else "expired-or-revoked")
             uow.commit()
-            raise Unauthenticated("アクティベーションコードが無効か、有効期限（24時間）が切れています。")
-        device.public_key_pem = key_pem
-        device.enrolled_at = now
-        device.activation_code_hash = None
-        device.activation_expires_at = None
+            raise Unauthenticated(f"アクティベーションコードが無効か、有効期限（{_hours(rt.rules.activation_code_ttl)}）"
+                                  "が切れています。")
+        institution_id, device_id = device.institution_id, device.id
+        if not uow.devices.claim_activation(device_id, device.activation_code_hash or "", public_key_pem=key_pem,
+                                            now=now):
+            # Another enrolment with the same code won the conditional update a moment ago.
+            uow.rollback()
+            _audit_enrol_refusal(rt, institution_id, device_id, "code-already-used")
+            raise ActivationCodeUsed()
+        uow.session.refresh(device)
         audit.record(uow, at=now, action="device.enrol", institution_id=device.institution_id,
                      device_id=device.id, target_type="device", target_id=device.id)
         institution = uow.institutions.get(device.institution_id)
         assert institution is not None
         uow.commit()
         return Enrolled(device, institution)
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g}時間"
+
+
+def _audit_enrol_refusal(rt: Runtime, institution_id: str, device_id: str, reason: str) -> None:
+    with rt.uow() as uow:
+        audit.record(uow, at=rt.clock(), action="device.enrol", outcome="refused", institution_id=institution_id,
+                     target_type="device", target_id=device_id, reason=reason)
+        uow.commit()
 
 
 def check_assertion(rt: Runtime, uow: UnitOfWork, assertion: str) -> orm.Device:
@@ -104,7 +120,7 @@ def check_assertion(rt: Runtime, uow: UnitOfWork, assertion: str) -> orm.Device:
                                               expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo)))
     try:
         uow.flush()
-    except IntegrityError as exc:
+    except DuplicateRecord as exc:  # the jti was spent, perhaps by a concurrent request a moment ago
         uow.rollback()
         raise Unauthenticated("この端末署名はすでに使われています。") from exc
     return device
@@ -130,15 +146,14 @@ def revoke_device(rt: Runtime, actor: Principal, device_id: str) -> orm.Device:
     actor.require_admin()
     now = rt.clock()
     with rt.uow() as uow:
-        device = uow.devices.get(device_id)
-        if device is None or device.institution_id != actor.institution_id:
+        device = uow.devices.get_owned(device_id, actor.institution_id)
+        if device is None:
             raise NotFound("端末が見つかりません。")
         if device.revoked_at is not None:
             raise Conflict("この端末はすでに取り消されています。")
         device.revoked_at = now
         device.activation_code_hash = None
-        for token in uow.refresh_tokens.list_by(orm.RefreshToken.revoked_at.is_(None), device_id=device.id):
-            token.revoked_at = now
+        uow.refresh_tokens.revoke_where(now, device_id=device.id)
         audit.record(uow, at=now, action="device.revoke", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="device", target_id=device.id)
         uow.commit()
