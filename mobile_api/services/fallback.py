@@ -1,4 +1,4 @@
-"""Visits recorded from fallback evidence when the card cannot be confirmed online (domain.md §5).
+"""Visits recorded from fallback evidence when the card cannot be confirmed online (docs/rules.md §5).
 
 A card verification needs the server's challenge, so at a patient's home without
 signal the nurse records what was shown instead (the notice or portal screen
@@ -31,7 +31,7 @@ CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 
 
 class FallbackMethod(str, Enum):
-    """What was shown instead, in domain.md §5's order of preference."""
+    """What was shown instead (docs/rules.md §5), in the seed's order, which is not an order of preference."""
 
     NOTICE_WITH_CARD = "notice_with_card"  # 資格情報のお知らせ＋カード
     PORTAL_WITH_CARD = "portal_with_card"  # マイナポータル画面＋カード
@@ -82,7 +82,8 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
             uow.rollback()
             # Not remembered under the key: the same body is refused the same way anyway, and a
             # corrected record may still be sent under its own id.
-            _audit_refusal(rt, actor, refusal, method=request.method.value, fallback_reason=request.reason.value)
+            audit.record_refusal(rt, actor, ACTION, refusal, method=request.method.value,
+                                 fallback_reason=request.reason.value)
             raise
         destroy = bool(request.evidence.get("declaration")) or request.method is FallbackMethod.DECLARATION
         row = uow.fallback_records.add(orm.FallbackRecord(
@@ -105,13 +106,22 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
 
 def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, limit: int = 50,
                  offset: int = 0) -> list[orm.FallbackRecord]:
-    """The institution's fallback records, newest first (by the server's clock)."""
+    """The institution's fallback records, newest first (by the server's clock).
+
+    Patient data: read by an admin or staff on a registered device, one audit row per request
+    with the ids returned."""
+    actor.require_patient_data_reader()
     filters: dict[str, Any] = {"institution_id": actor.institution_id}
     if status:
         filters["status"] = status
     with rt.uow() as uow:
-        return list(uow.fallback_records.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit,
+        rows = list(uow.fallback_records.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit,
                                                  offset=offset, **filters))
+        audit.record(uow, at=rt.clock(), action="fallback.list", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record",
+                     count=len(rows), ids=[row.id for row in rows])
+        uow.commit()
+        return rows
 
 
 def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordRequest) -> None:
@@ -138,11 +148,3 @@ def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> o
     row = uow.fallback_records.get(stored.response["fallback_record_id"])
     assert row is not None
     return row
-
-
-def _audit_refusal(rt: Runtime, actor: Principal, refusal: DomainError, **detail: Any) -> None:
-    with rt.uow() as uow:
-        audit.record(uow, at=rt.clock(), action=ACTION, outcome="refused", institution_id=actor.institution_id,
-                     user_id=actor.user_id, device_id=actor.device_id, reason=refusal.slug,
-                     field=refusal.extra.get("field"), rule=refusal.extra.get("rule"), **detail)
-        uow.commit()
