@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
 from ..domain.codes import Role
@@ -54,10 +52,7 @@ def create_institution(rt: Runtime, *, code: str, name: str, facility_kind: str,
         uow.flush()
         audit.record(uow, at=now, action="institution.create", institution_id=institution.id,
                      target_type="institution", target_id=institution.id, facility_kind=kind.value)
-        try:
-            uow.commit()
-        except IntegrityError as exc:
-            raise Conflict("この医療機関等コードはすでに登録されています。", field="code") from exc
+        uow.commit()  # a duplicate code or login is a DuplicateRecord (409), mapped by the unit of work
         return institution.id, admin.id
 
 
@@ -74,10 +69,7 @@ def create_user(rt: Runtime, actor: Principal, *, login: str, display_name: str,
         audit.record(uow, at=now, action="user.create", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id,
                      role=role)
-        try:
-            uow.commit()
-        except IntegrityError as exc:
-            raise Conflict("このログインIDはすでに使われています。", field="login") from exc
+        uow.commit()  # a duplicate login is a DuplicateRecord (409), mapped by the unit of work
         return user
 
 
@@ -91,12 +83,12 @@ def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:
     actor.require_admin()
     now = rt.clock()
     with rt.uow() as uow:
-        user = uow.users.get(user_id)
-        if user is None or user.institution_id != actor.institution_id:
+        user = uow.users.get_owned(user_id, actor.institution_id)
+        if user is None:
             raise NotFound("スタッフが見つかりません。")
         if user.revoked_at is None:
             user.revoked_at = now
-            _revoke_refresh_tokens(uow, now, user_id=user.id)
+            uow.refresh_tokens.revoke_where(now, user_id=user.id)
             audit.record(uow, at=now, action="user.revoke", institution_id=actor.institution_id,
                          user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id)
             uow.commit()
@@ -111,7 +103,7 @@ def get_institution(rt: Runtime, actor: Principal) -> orm.Institution:
 
 
 def set_visual_password(rt: Runtime, actor: Principal, password: str) -> None:
-    """The institution's 目視確認モード password (OUR RULE, domain.md §2)."""
+    """The institution's 目視確認モード password (OUR RULE, docs/rules.md §2.2)."""
     actor.require_admin()
     if len(password) < 8:
         raise ValidationFailed("目視確認モードのパスワードは8文字以上にしてください。", field="password")
@@ -157,7 +149,11 @@ def login(rt: Runtime, *, institution_code: str, login: str, password: str,
 
 
 def refresh(rt: Runtime, refresh_token: str) -> TokenPair:
-    """Rotate: a refresh token works once; presenting a spent one revokes its whole family."""
+    """Rotate: a refresh token works once; presenting a spent one revokes its whole family.
+
+    The spend is a conditional update, so of several concurrent rotations exactly one wins;
+    the others count as reuse (a forked token is what a thief holds) and revoke the family.
+    """
     now = rt.clock()
     with rt.uow() as uow:
         record = uow.refresh_tokens.one_by(token_hash=sha256_hex(refresh_token))
@@ -165,29 +161,35 @@ def refresh(rt: Runtime, refresh_token: str) -> TokenPair:
             raise Unauthenticated("リフレッシュトークンが無効です。もう一度ログインしてください。")
         user = uow.users.get(record.user_id)
         assert user is not None
-        reason = None
-        if record.used_at is not None:
+        reason = _refresh_refusal(uow, record, user, now)
+        if reason is None and not uow.refresh_tokens.spend(record.id, now):
             reason = "reused"
-            _revoke_refresh_tokens(uow, now, family_id=record.family_id)
-        elif record.revoked_at is not None:
-            reason = "revoked"
-        elif now >= record.expires_at:
-            reason = "expired"
-        elif user.revoked_at is not None:
-            reason = "user-revoked"
-        elif record.device_id is not None:
-            device = uow.devices.get(record.device_id)
-            if device is None or device.revoked_at is not None:
-                reason = "device-revoked"
+        if reason == "reused":
+            uow.refresh_tokens.revoke_where(now, family_id=record.family_id)
         if reason is not None:
             audit.record(uow, at=now, action="auth.refresh", outcome="refused", institution_id=user.institution_id,
                          user_id=user.id, device_id=record.device_id, reason=reason)
             uow.commit()
             raise Unauthenticated("リフレッシュトークンが無効です。もう一度ログインしてください。", reason=reason)
-        record.used_at = now
         pair = _issue_pair(rt, uow, user, record.device_id, family_id=record.family_id)
         uow.commit()
         return pair
+
+
+def _refresh_refusal(uow: UnitOfWork, record: orm.RefreshToken, user: orm.User, now: datetime) -> str | None:
+    if record.used_at is not None:
+        return "reused"
+    if record.revoked_at is not None:
+        return "revoked"
+    if now >= record.expires_at:
+        return "expired"
+    if user.revoked_at is not None:
+        return "user-revoked"
+    if record.device_id is not None:
+        device = uow.devices.get(record.device_id)
+        if device is None or device.revoked_at is not None:
+            return "device-revoked"
+    return None
 
 
 def logout(rt: Runtime, refresh_token: str) -> None:
@@ -195,7 +197,7 @@ def logout(rt: Runtime, refresh_token: str) -> None:
     with rt.uow() as uow:
         record = uow.refresh_tokens.one_by(token_hash=sha256_hex(refresh_token))
         if record is not None:
-            _revoke_refresh_tokens(uow, now, family_id=record.family_id)
+            uow.refresh_tokens.revoke_where(now, family_id=record.family_id)
             uow.commit()
 
 
@@ -209,8 +211,3 @@ def _issue_pair(rt: Runtime, uow: UnitOfWork, user: orm.User, device_id: str | N
     uow.refresh_tokens.add(orm.RefreshToken(token_hash=sha256_hex(opaque), family_id=family_id, user_id=user.id,
                                             device_id=device_id, issued_at=now, expires_at=refresh_exp))
     return TokenPair(access, access_exp, opaque, refresh_exp, user.id, device_id)
-
-
-def _revoke_refresh_tokens(uow: UnitOfWork, now: datetime, **filters: str) -> None:
-    for token in uow.refresh_tokens.list_by(orm.RefreshToken.revoked_at.is_(None), **filters):
-        token.revoked_at = now
