@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # Password hashing (argon2id). Tests may lower the cost; production must not.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST_KIB": 65536,
-    # Domain rules (OUR RULE where domain.md says so): keep them configurable.
+    # Domain rules (the OUR RULE decisions of docs/rules.md): keep them configurable.
     "CHALLENGE_TTL_SECONDS": 120,
     "ACTIVATION_CODE_TTL_SECONDS": 24 * 3600,
     "VIEWING_WINDOW_HOURS": 24,
