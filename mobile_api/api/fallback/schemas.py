@@ -1,4 +1,4 @@
-"""Fallback evidence (domain.md §5): every field optional, but every field checked for shape.
+"""Fallback evidence (docs/rules.md §5): every field optional, but every field checked for shape.
 
 The nested schemas RAISE on unknown fields like the top level does, so nothing
 the provider may not collect (a PIN, the individual number) can slip in under an
@@ -10,7 +10,7 @@ import marshmallow as ma
 
 from ...domain.codes import CareType, Form
 from ...services.fallback import FallbackMethod, FallbackReason, FallbackStatus
-from ..fields import Paging
+from ..fields import AwareDateTime, Paging
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
 METHOD_LABELS_JA = {
@@ -96,7 +96,7 @@ class FallbackRecordRequestSchema(Strict):
                                                                for m, label in METHOD_LABELS_JA.items())})
     reason = ma.fields.Enum(FallbackReason, by_value=True, required=True,
                             metadata={"description": "オンライン資格確認ができなかった理由"})
-    device_recorded_at = ma.fields.AwareDateTime(required=True, metadata={"description": "端末で記録した時刻"})
+    device_recorded_at = AwareDateTime(required=True, metadata={"description": "端末で記録した時刻"})
     patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
     evidence = ma.fields.Nested(EvidenceSchema, load_default=dict)
 
@@ -107,7 +107,8 @@ class FallbackRecordSchema(ma.Schema):
     form = ma.fields.String()
     patient_reference = ma.fields.String(allow_none=True)
     method = ma.fields.String()
-    method_label = ma.fields.Function(lambda r: METHOD_LABELS_JA[FallbackMethod(r.method)])
+    method_label = ma.fields.Function(lambda r: METHOD_LABELS_JA[FallbackMethod(r.method)],
+                                      metadata={"type": "string"})
     reason = ma.fields.String()
     evidence = ma.fields.Dict()
     device_recorded_at = ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"})
@@ -116,7 +117,8 @@ class FallbackRecordSchema(ma.Schema):
     destroy_after_claim = ma.fields.Boolean(metadata={"description": "請求確定後に申立書の情報を廃棄する"})
     staff_id = ma.fields.String(attribute="user_id")
     device_id = ma.fields.String()
-    notices = ma.fields.Method("_notices", metadata={"description": "Japanese notes for the person at the device"})
+    notices = ma.fields.Method("_notices", metadata={"type": "array", "items": {"type": "string"},
+                                                     "description": "Japanese notes for the person at the device"})
 
     def _notices(self, row: Any) -> list[str]:
         notices = [NOTICE_POST_HOC] if row.status == FallbackStatus.PENDING_POST_HOC.value else []
