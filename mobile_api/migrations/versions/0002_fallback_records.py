@@ -1,4 +1,4 @@
-"""fallback records: visits recorded from fallback evidence (domain.md §5)
+"""fallback records: visits recorded from fallback evidence (docs/rules.md §5)
 
 Revision ID: 0002
 Revises: 0001
