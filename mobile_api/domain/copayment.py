@@ -1,4 +1,4 @@
-"""The co-payment ratio (一部負担金割合) rule of domain.md §4.
+"""The co-payment ratio (一部負担金割合) rule of docs/rules.md §4.
 
 OQS returns the ratio the insurer holds; this rule lets the server (and the
 sandbox's tests) check it and explain it. Ages follow Japanese law (年齢計算ニ
