@@ -1,4 +1,4 @@
-"""Which facility kinds may use which mobile forms (domain.md §1, seed table 各種施設類型).
+"""Which facility kinds may use which mobile forms (docs/rules.md §1, seed table 各種施設類型).
 
 The mapping is policy, so it is data: ``FacilityPolicy`` takes the default table
 and any overrides from configuration, and every verification asks it.
