@@ -1,4 +1,4 @@
-"""Standing of the card's user-auth certificate on a given day (domain.md §2).
+"""Standing of the card's user-auth certificate on a given day (docs/rules.md §2.4).
 
 From 2024-12-02 a card whose electronic certificate has expired still works for
 qualification confirmation for 3 months after the expiry, qualification only;
