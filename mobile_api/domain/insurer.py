@@ -1,4 +1,4 @@
-"""Insurer-number check digit (domain.md §4).
+"""Insurer-number check digit (docs/rules.md §4).
 
 "Wrong symbol/number" is the commonest reason a claim comes back, so software
 should catch a mistyped insurer number before it reaches a claim. An insurer
