@@ -1,4 +1,4 @@
-"""The qualification result OQS returns (domain.md §4), as plain values.
+"""The qualification result OQS returns (docs/rules.md §4), as plain values.
 
 An invalid result still carries the lost qualification so the provider can bill
 the former insurer; a result whose data the insurer withheld (e.g. DV
