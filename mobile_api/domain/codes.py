@@ -1,4 +1,4 @@
-"""Codes of the domain, named after the OQS message items (domain.md §1, §3, §4)."""
+"""Codes of the domain, named after the OQS message items (docs/rules.md §1, §3, §4)."""
 from __future__ import annotations
 
 from enum import Enum, IntEnum
