@@ -1,7 +1,7 @@
 """Checks on the card's JPKI user-auth certificate and its signature.
 
 The card signs a SHA-256 DigestInfo of the server's challenge with PKCS#1 v1.5
-(domain.md §6), so the server verifies exactly that. The chain is one level:
+(docs/rules.md §6), so the server verifies exactly that. The chain is one level:
 the user-auth certificate must be issued directly by a trusted JPKI CA.
 """
 from __future__ import annotations
