@@ -225,7 +225,7 @@ class AuditEvent(Base):
 
 
 class FallbackRecord(Base):
-    """A visit recorded from fallback evidence (domain.md §5) when the card could not be confirmed online.
+    """A visit recorded from fallback evidence (docs/rules.md §5) when the card could not be confirmed online.
 
     Kept open for what comes later: ``status`` moves on from "pending_post_hoc" (事後確認) to
     "confirmed" / "claim_settled", and ``destroy_after_claim`` marks declaration data
