@@ -1,4 +1,4 @@
-"""Visits recorded from fallback evidence (domain.md §5), synced later from the device's outbox."""
+"""Visits recorded from fallback evidence (docs/rules.md §5), synced later from the device's outbox."""
 import uuid
 from datetime import timedelta
 
@@ -7,7 +7,7 @@ import pytest
 from tests.support.harness import T0
 
 PATH = "/api/v1/fallback-records"
-GOOD_INSURER = "01130012"  # domain.md §4's worked example
+GOOD_INSURER = "01130012"  # docs/rules.md §4's worked example
 NOTICE_EVIDENCE = {"insurer_number": GOOD_INSURER, "symbol": "44100021", "number": "1287", "branch_number": "00",
                    "name": "佐藤 健一", "name_kana": "サトウ ケンイチ", "birth_date": "1984-05-12",
                    "copayment_ratio": "030"}
