@@ -1,4 +1,4 @@
-"""Boundaries of the co-payment rule (domain.md §4)."""
+"""Boundaries of the co-payment rule (docs/rules.md §4)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
