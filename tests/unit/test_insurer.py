@@ -1,4 +1,4 @@
-"""Insurer-number check digit (domain.md §4)."""
+"""Insurer-number check digit (docs/rules.md §4)."""
 from __future__ import annotations
 
 import pytest
