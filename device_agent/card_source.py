@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from device_agent.card.nfc_transport import NfcTransport, open_reader, wait_for_card
-from device_agent.card.nfc_virtual import open_virtual_frontend
+from device_agent.card.sim.nfc_virtual import open_virtual_frontend
 from device_agent.card.session import CardSession
 from device_agent.card.transport import CardRemovedError
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 
 @dataclass(frozen=True)

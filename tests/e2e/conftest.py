@@ -18,8 +18,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from device_agent.agent import Agent, AgentHome
-from device_agent.card.virtual_card import VirtualJpkiCard
-from device_agent.cards import virtual_session
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
+from device_agent.card_source import virtual_session
 from device_agent.ui import create_ui_app
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
@@ -30,7 +30,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 E2E_CONFIG = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024,
-              "JWT_KEYS": {"test1": "x" * 48}, "JWT_ACTIVE_KID": "test1"}
+              "JWT_KEYS": {"test1": "oRnogdo_mOgEaYrdoy3NSZWlpRej93cAEW9WJuA6W5y95EQAuOD0Jsa2ymhCg9YV"},  # test key
+              "JWT_ACTIVE_KID": "test1"}
 
 
 @dataclass

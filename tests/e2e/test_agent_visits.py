@@ -11,8 +11,8 @@ from device_agent import flows, messages
 from device_agent.agent import Agent, AgentHome
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.transport import CardRemovedError
-from device_agent.card.virtual_card import VirtualJpkiCard
-from device_agent.cards import virtual_session
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
+from device_agent.card_source import virtual_session
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
 from tests.integration.conftest import TEST_CONFIG

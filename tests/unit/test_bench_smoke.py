@@ -12,7 +12,7 @@ import math
 import pytest
 
 from bench.card_verification import format_report, main, run_benchmark
-from device_agent.card.nfc_virtual import VirtualReaderDevice
+from device_agent.card.sim.nfc_virtual import VirtualReaderDevice
 
 
 @pytest.fixture(scope="module")

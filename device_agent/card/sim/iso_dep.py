@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 FS_TABLE = (16, 24, 32, 40, 48, 64, 96, 128, 256)  # FSDI/FSCI -> frame size
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import nfc.clf
 import nfc.clf.device
 
-from device_agent.card.iso_dep import FS_TABLE, IsoDepPicc, Mute
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.iso_dep import FS_TABLE, IsoDepPicc, Mute
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 
 class VirtualReaderDevice(nfc.clf.device.Device):

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 _NOT_BEFORE = dt.datetime(2025, 1, 6, tzinfo=dt.timezone.utc)
 # A UUID-derived OID (2.25.*, ITU-T X.667): deliberately not in any real JPKI arc.

@@ -9,9 +9,9 @@ import nfc.tag.tt4
 import pytest
 
 from device_agent.card.nfc_transport import NfcTransport
-from device_agent.card.nfc_virtual import VirtualReaderDevice, open_virtual_frontend
-from device_agent.card.testing import TestIdentity, make_test_identity
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.nfc_virtual import VirtualReaderDevice, open_virtual_frontend
+from device_agent.card.sim.testing import TestIdentity, make_test_identity
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 PIN = "9753"
 

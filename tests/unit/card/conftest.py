@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from device_agent.card.guard import JPKI_AID
-from device_agent.card.testing import TestIdentity, make_test_identity
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.testing import TestIdentity, make_test_identity
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 PIN = "9753"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from device_agent.card.iso_dep import IsoDepPicc, Mute, fwt_seconds
+from device_agent.card.sim.iso_dep import IsoDepPicc, Mute, fwt_seconds
 
 SELECT_JPKI = bytes.fromhex("00A4040C0AD392F000260100000001")
 

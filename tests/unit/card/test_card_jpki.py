@@ -20,7 +20,7 @@ from device_agent.card.jpki import (
     sha256_digest_info,
 )
 from device_agent.card.transport import CardProtocolError
-from device_agent.card.virtual_card import VirtualJpkiCard
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
 
 @pytest.fixture
