@@ -12,7 +12,8 @@ from tests.support import database
 from tests.support.harness import T0, Harness
 
 TEST_CONFIG = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024,
-               "JWT_KEYS": {"test1": "x" * 48}, "JWT_ACTIVE_KID": "test1"}
+               "JWT_KEYS": {"test1": "9e-Eg3YIMFsdUott1KW8mFx2syZvSSR_8ELlj5ABOYwtSpgSSacAt95ksgsgmHPo"},  # test key
+               "JWT_ACTIVE_KID": "test1"}
 
 
 @pytest.fixture(scope="session")

@@ -184,3 +184,89 @@ def test_unverified_issuer_returns_a_device_id():
     assert unverified_issuer(make_assertion(key, device_id=device_id, audience="aud", now=T0)) == device_id
     non_string = jwt.api_jws.encode(b'{"iss": 12345}', "k" * 40, algorithm="HS256")
     assert unverified_issuer(non_string) is None
+
+
+# --- weak signing keys are refused at start ---------------------------------------------------------------------
+
+STRONG = "t4rjuRQ8d9_aMwjMPR2KzvCaFNXmVKfMhVrqV1iov0SjdyBkdDSkT_ic_bKRIfEK"  # test key (token_urlsafe(48))
+
+
+def app_with(keys, **extra):
+    from mobile_api import create_app
+
+    return create_app({"JWT_KEYS": keys, "DATABASE_URL": "sqlite:///:memory:", **extra})
+
+
+def documented_placeholders() -> set[str]:
+    """Every quoted value given to JWT_KEYS in deploy/, README.md and docs/: none may ever sign a token."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "README.md", *sorted((root / "deploy").glob("*")), *sorted((root / "docs").rglob("*.md"))]
+    found: set[str] = set()
+    for path in files:
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "JWT_KEYS" in line:
+                found.update(re.findall(r'"[^"]+":\s*"([^"]*)"', line))
+    return found
+
+
+def test_documented_placeholders_are_found():
+    assert documented_placeholders(), "the scan of deploy/README/docs found no JWT_KEYS example"
+
+
+@pytest.mark.parametrize("key", sorted(documented_placeholders()))
+def test_documented_placeholder_keys_refuse_to_start(key):
+    from mobile_api.keys import WeakSigningKey
+
+    with pytest.raises(WeakSigningKey):
+        app_with({"k1": key})
+
+
+@pytest.mark.parametrize("key", [
+    "x",  # one byte
+    "x" * 48,  # long but one distinct character
+    "ab" * 32,  # a repeated pair
+    "0123456789abcdef" * 4,  # a repeated block with every hex digit
+    STRONG[:42],  # base64 text too short to carry 32 random bytes
+    "0f" * 20 + "1e2d3c4b5a6978",  # hex text too short to carry 32 random bytes
+    "replace-with-at-least-48-random-bytes-base64",  # the old env-example placeholder
+    "change-me",
+    "secret",
+    "REPLACE-ME-" + STRONG,  # a placeholder marker around real randomness is still a placeholder
+    "",
+])
+def test_weak_keys_refuse_to_start(key):
+    from mobile_api.keys import WeakSigningKey
+
+    with pytest.raises(WeakSigningKey) as caught:
+        app_with({"prod": key})
+    message = str(caught.value)
+    assert "prod" in message and "token_urlsafe" in message
+    if len(key) > 8:
+        assert key not in message, "the error must not print the key"
+
+
+def test_every_configured_key_is_checked_not_only_the_active_one():
+    from mobile_api.keys import WeakSigningKey
+
+    with pytest.raises(WeakSigningKey):
+        app_with({"new": STRONG, "old": "x" * 48}, JWT_ACTIVE_KID="new")
+
+
+@pytest.mark.parametrize("keys", [["a", "b"], "not-a-map", {"k": 12345}, {"k": None}])
+def test_malformed_key_settings_refuse_to_start(keys):
+    from mobile_api.keys import WeakSigningKey
+
+    with pytest.raises(WeakSigningKey):
+        app_with(keys)
+
+
+@pytest.mark.parametrize("key", [STRONG, __import__("secrets").token_urlsafe(48), __import__("secrets").token_hex(32),
+                                 __import__("secrets").token_urlsafe(32)])
+def test_random_keys_start(key):
+    app = app_with({"k1": key})
+    app.extensions["mobile_api_engine"].dispose()
