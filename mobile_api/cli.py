@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .adapters import migrations
+from .domain.errors import DomainError
 from .domain.facility import FacilityKind
 from .sandbox.cli import sandbox_cli
 
@@ -41,9 +42,12 @@ def institution_create(code: str, name: str, facility_kind: str, admin_login: st
     """Create an institution and its first admin."""
     from .services import identity
 
-    institution_id, admin_id = identity.create_institution(
-        current_app.extensions["mobile_api"], code=code, name=name, facility_kind=facility_kind,
-        admin_login=admin_login, admin_password=admin_password)
+    try:
+        institution_id, admin_id = identity.create_institution(
+            current_app.extensions["mobile_api"], code=code, name=name, facility_kind=facility_kind,
+            admin_login=admin_login, admin_password=admin_password)
+    except DomainError as refusal:  # a duplicate code, a short password...: a message and exit 1, no traceback
+        raise click.ClickException(refusal.detail) from refusal
     click.echo(f"登録しました: institution={institution_id} admin={admin_id}")
 
 

@@ -2,16 +2,20 @@
 
 Services open ``with runtime.uow() as uow:``, use the repositories and call
 ``uow.commit()`` explicitly; leaving the block without a commit rolls back.
+A duplicate (unique violation) on commit or flush is raised as the domain's
+``DuplicateRecord``, named after its constraint (``integrity.py``), so no call
+site catches driver exceptions.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import orm
+from . import integrity, orm
 
 T = TypeVar("T", bound=orm.Base)
 
@@ -70,10 +74,25 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        self.session.commit()
+        """Commit; a unique violation becomes ``DuplicateRecord`` (see ``integrity``), rolled back."""
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self._raise_duplicate(exc)
 
     def rollback(self) -> None:
         self.session.rollback()
 
     def flush(self) -> None:
-        self.session.flush()
+        """Flush; a unique violation becomes ``DuplicateRecord`` and the unit's pending work is rolled back."""
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            self._raise_duplicate(exc)
+
+    def _raise_duplicate(self, exc: IntegrityError) -> NoReturn:
+        self.session.rollback()
+        duplicate = integrity.duplicate_from(exc)
+        if duplicate is None:
+            raise exc
+        raise duplicate from exc

@@ -33,6 +33,22 @@ class Conflict(DomainError):
     title = "現在の状態ではこの操作はできません。"
 
 
+class DuplicateRecord(Conflict):
+    """Something unique already exists (a login, an institution code, a spent one-time value).
+
+    Raised by the unit of work from the database's unique constraint, so the
+    check holds under concurrency; ``constraint`` names it for callers that
+    must tell which race they lost.
+    """
+
+    slug = "duplicate"
+    title = "同じものがすでに登録されています。"
+
+    def __init__(self, detail: str | None = None, *, constraint: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.constraint = constraint
+
+
 class Unauthenticated(DomainError):
     slug = "unauthenticated"
     status = 401

@@ -15,11 +15,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
-from ..domain.errors import IdempotencyConflict
+from ..domain.errors import DuplicateRecord, IdempotencyConflict
 from .principal import Principal
 
 T = TypeVar("T")
@@ -49,7 +47,7 @@ def commit_or_replay(uow: UnitOfWork, result: T, replay: Callable[[], T | None])
     """Commit; if a concurrent request with the same key committed first, answer with its result."""
     try:
         uow.commit()
-    except IntegrityError:
+    except DuplicateRecord:  # the unit of work maps the unique violation (and has rolled back)
         uow.rollback()
         replayed = replay()
         if replayed is None:

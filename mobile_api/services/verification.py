@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from ..adapters import jpki, orm
 from ..adapters.oqs import ConfirmationRequest
@@ -30,6 +29,7 @@ from ..domain.errors import (
     ChallengeUsed,
     ConsentNotApplicable,
     DomainError,
+    DuplicateRecord,
     Forbidden,
     MethodNotAllowed,
     NotFound,
@@ -243,7 +243,7 @@ def _refuse_and_remember(rt: Runtime, actor: Principal, challenge_id: str, key: 
                      target_type="challenge", target_id=challenge_id, reason=refusal.slug)
         try:
             uow.commit()
-        except IntegrityError:
+        except DuplicateRecord:
             uow.rollback()  # a concurrent retry already remembered it
 
 
