@@ -9,9 +9,10 @@ site catches driver exceptions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,8 +33,12 @@ class Repository(Generic[T]):
     def get(self, id_: Any) -> T | None:
         return self.session.get(self.model, id_)
 
-    def get_for_update(self, id_: Any) -> T | None:
-        return self.session.get(self.model, id_, with_for_update=True)
+    def get_owned(self, id_: Any, institution_id: str) -> T | None:
+        """The row if it exists AND belongs to the institution: another tenant's id reads as missing."""
+        obj = self.session.get(self.model, id_)
+        if obj is None or getattr(obj, "institution_id") != institution_id:
+            return None
+        return obj
 
     def one_by(self, **filters: Any) -> T | None:
         return self.session.scalars(select(self.model).filter_by(**filters).limit(1)).first()
@@ -48,6 +53,43 @@ class Repository(Generic[T]):
         return self.session.scalars(stmt).all()
 
 
+class Challenges(Repository[orm.Challenge]):
+    def claim(self, challenge_id: str, now: datetime) -> bool:
+        """Spend a challenge atomically: True for the one caller that found it unused."""
+        result = self.session.execute(update(orm.Challenge)
+                                      .where(orm.Challenge.id == challenge_id, orm.Challenge.used_at.is_(None))
+                                      .values(used_at=now))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+class Devices(Repository[orm.Device]):
+    def claim_activation(self, device_id: str, code_hash: str, *, public_key_pem: str, now: datetime) -> bool:
+        """Spend an activation code atomically: exactly one enrolment can win it."""
+        result = self.session.execute(
+            update(orm.Device)
+            .where(orm.Device.id == device_id, orm.Device.activation_code_hash == code_hash,
+                   orm.Device.revoked_at.is_(None), orm.Device.activation_expires_at > now)
+            .values(public_key_pem=public_key_pem, enrolled_at=now, activation_code_hash=None,
+                    activation_expires_at=None))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+class RefreshTokens(Repository[orm.RefreshToken]):
+    def spend(self, token_id: str, now: datetime) -> bool:
+        """Mark a refresh token used atomically: True for the one rotation that wins it."""
+        result = self.session.execute(
+            update(orm.RefreshToken)
+            .where(orm.RefreshToken.id == token_id, orm.RefreshToken.used_at.is_(None),
+                   orm.RefreshToken.revoked_at.is_(None))
+            .values(used_at=now))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def revoke_where(self, now: datetime, **filters: str) -> None:
+        """Revoke every live token of a family, a user or a device."""
+        self.session.execute(update(orm.RefreshToken).filter_by(**filters)
+                             .where(orm.RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
+
+
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -57,10 +99,10 @@ class UnitOfWork:
         s = self.session
         self.institutions = Repository(s, orm.Institution)
         self.users = Repository(s, orm.User)
-        self.devices = Repository(s, orm.Device)
-        self.refresh_tokens = Repository(s, orm.RefreshToken)
+        self.devices = Devices(s, orm.Device)
+        self.refresh_tokens = RefreshTokens(s, orm.RefreshToken)
         self.used_assertions = Repository(s, orm.UsedAssertion)
-        self.challenges = Repository(s, orm.Challenge)
+        self.challenges = Challenges(s, orm.Challenge)
         self.visits = Repository(s, orm.Visit)
         self.consents = Repository(s, orm.Consent)
         self.fallback_records = Repository(s, orm.FallbackRecord)

@@ -79,7 +79,7 @@ class ChallengeInvalid(DomainError):
 
 class ChallengeExpired(ChallengeInvalid):
     slug = "challenge-expired"
-    title = "確認の有効時間（2分）を過ぎました。最初からやり直してください。"
+    title = "確認の有効時間を過ぎました。最初からやり直してください。"
 
 
 class ChallengeUsed(ChallengeInvalid):
@@ -110,7 +110,7 @@ class CertificateMalformed(CardRejected):
 
 class CertificateExpired(CardRejected):
     slug = "certificate-expired"
-    title = "電子証明書の有効期限が切れてから3か月を過ぎています。"
+    title = "電子証明書の有効期限が切れてから猶予期間を過ぎています。"
 
 
 class CertificateNotYetValid(CardRejected):
@@ -146,7 +146,7 @@ class NoConsentForKind(MedicalInfoRefused):
 
 class ConsentWindowClosed(MedicalInfoRefused):
     slug = "consent-window-closed"
-    title = "同意登録から24時間を過ぎたため閲覧できません。カードで改めて確認と同意を行ってください。"
+    title = "同意登録後の閲覧期間を過ぎたため閲覧できません。カードで改めて確認と同意を行ってください。"
 
 
 class ConsentWindowNotOpen(MedicalInfoRefused):
@@ -170,6 +170,11 @@ class ValidationFailed(DomainError):
     slug = "validation-failed"
     status = 422
     title = "入力内容に誤りがあります。"
+
+
+class ActivationCodeUsed(Conflict):
+    slug = "activation-code-used"
+    title = "このアクティベーションコードは別の端末の登録に使われました。管理者に新しいコードを発行してもらってください。"
 
 
 def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:

@@ -1,6 +1,6 @@
 """The append-only audit log. Services call ``record`` inside their unit of work,
 so an audited action and its audit row commit together. Refusals are recorded
-in a unit of work of their own (see ``record_refusal``) because the action's own
+in a unit of work of their own (``record_refusal``) because the action's own
 work is rolled back."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
+from ..domain.errors import DomainError
 from ..runtime import Runtime
 from .principal import Principal
 
@@ -39,6 +40,15 @@ def record(
             detail={k: v for k, v in detail.items() if v is not None},
         )
     )
+
+
+def record_refusal(rt: Runtime, actor: Principal, action: str, refusal: DomainError, **detail: Any) -> None:
+    """Audit a refused action in its own transaction, with the refusal's slug, rule and field."""
+    with rt.uow() as uow:
+        record(uow, at=rt.clock(), action=action, outcome="refused", institution_id=actor.institution_id,
+               user_id=actor.user_id, device_id=actor.device_id, reason=refusal.slug,
+               rule=refusal.extra.get("rule"), field=refusal.extra.get("field"), **detail)
+        uow.commit()
 
 
 def list_audit(rt: Runtime, actor: Principal, *, action: str | None, outcome: str | None,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
-from ..domain.errors import DuplicateRecord, IdempotencyConflict
+from ..domain.errors import DomainError, DuplicateRecord, IdempotencyConflict, error_class_for
 from .principal import Principal
 
 T = TypeVar("T")
@@ -41,6 +41,18 @@ def remember(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: st
     uow.idempotency.add(orm.IdempotencyRecord(institution_id=actor.institution_id, scope=scope, key=key,
                                               request_hash=hashed, status_code=status, response=response,
                                               created_at=now))
+
+
+def remember_refusal(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str, refusal: DomainError,
+                     *, now: datetime) -> None:
+    remember(uow, actor, scope, key, hashed, status=refusal.status, now=now,
+             response={"problem": {"slug": refusal.slug, "detail": refusal.detail, "extra": refusal.extra}})
+
+
+def stored_refusal(record: orm.IdempotencyRecord) -> DomainError:
+    """Rebuild a remembered refusal, so a retry is answered with the very same problem."""
+    stored = record.response["problem"]
+    return error_class_for(stored["slug"])(stored["detail"], **stored.get("extra", {}))
 
 
 def commit_or_replay(uow: UnitOfWork, result: T, replay: Callable[[], T | None]) -> T:

@@ -15,14 +15,17 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from datetime import datetime
+
+from cryptography import x509
 
 from ..adapters import jpki, orm
 from ..adapters.oqs import ConfirmationRequest
 from ..adapters.repository import UnitOfWork
+from ..domain import consent as consent_rules
 from ..domain.certificate import CertificateStanding, assess_certificate
 from ..domain.codes import CareType, Form, IdentityMethod
-from ..domain.consent import ConsentChoice
+from ..domain.consent import ConsentChoice, ViewingWindow
 from ..domain.errors import (
     ChallengeExpired,
     ChallengeInvalid,
@@ -36,9 +39,9 @@ from ..domain.errors import (
     QualificationUnavailable,
     ValidationFailed,
     VisualPasswordWrong,
-    error_class_for,
 )
 from ..domain.facility import FacilityKind
+from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal
@@ -76,7 +79,8 @@ def start(rt: Runtime, actor: Principal, req: StartRequest) -> orm.Challenge:
             rt.policy.require(FacilityKind(institution.facility_kind), req.form)
             _check_method(req, institution)
         except DomainError as refusal:
-            _audit_refusal(rt, actor, "verification.start", refusal, form=req.form.value, method=req.method.value)
+            audit.record_refusal(rt, actor, "verification.start", refusal, form=req.form.value,
+                                 method=req.method.value)
             raise
         challenge = uow.challenges.add(orm.Challenge(
             nonce=secrets.token_bytes(32), institution_id=actor.institution_id, device_id=actor.device_id,
@@ -110,20 +114,20 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         replay = _replay(uow, actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        challenge = uow.challenges.get(challenge_id)
-        if challenge is None or challenge.institution_id != actor.institution_id:
+        challenge = uow.challenges.get_owned(challenge_id, actor.institution_id)
+        if challenge is None:
             raise NotFound("確認手続きが見つかりません。")
         try:
             visit = _verify(rt, uow, actor, challenge, req)
         except QualificationUnavailable as refusal:
             # Transient: the challenge stays usable and nothing is remembered under the key.
             uow.rollback()
-            _audit_refusal(rt, actor, "verification.submit", refusal, challenge_id=challenge_id)
+            audit.record_refusal(rt, actor, "verification.submit", refusal, target_type="challenge",
+                                 target_id=challenge_id)
             raise
         except DomainError as refusal:
             uow.rollback()
-            _refuse_and_remember(rt, actor, challenge_id, idempotency_key, request_hash, refusal)
-            raise
+            return _refuse(rt, uow, actor, challenge_id, idempotency_key, request_hash, refusal)
         idempotency.remember(uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash, status=201,
                              response={"visit_id": visit.id}, now=rt.clock())
         view = VisitView(visit, uow.consents.one_by(visit_id=visit.id))
@@ -132,67 +136,94 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
 
 def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge,
             req: SubmitRequest) -> orm.Visit:
+    """Check everything, ask OQS, then spend the challenge and record the visit (and the consent)."""
     now = rt.clock()
-    if challenge.device_id != actor.device_id:
-        raise ChallengeInvalid("この確認手続きは別の端末で開始されました。", rule="challenge-device")
-    if challenge.used_at is not None:
-        raise ChallengeUsed()
-    if now >= challenge.expires_at:
-        raise ChallengeExpired(expired_at=challenge.expires_at.isoformat())
+    _check_challenge(challenge, actor, now)
     form, method = Form(challenge.form), IdentityMethod(challenge.method)
     institution = uow.institutions.get(challenge.institution_id)
     assert institution is not None
     rt.policy.require(FacilityKind(institution.facility_kind), form)  # the policy may have changed since start
-
     certificate = jpki.load_certificate(req.certificate)
     jpki.verify_chain(certificate, rt.oqs.trust_anchors())
-    confirmed_by = None
-    if method is IdentityMethod.PIN:
-        if not req.signature:
-            raise ValidationFailed("暗証番号による確認にはカードの署名が必要です。", field="signature")
-        if req.visual_password is not None:
-            raise ValidationFailed("暗証番号による確認に目視確認のパスワードは不要です。", field="visual_password")
-        jpki.verify_signature(certificate, req.signature, challenge.nonce)
-    else:
-        confirmed_by = _check_visual(rt, uow, actor, institution, req)
+    confirmed_by = _identify(rt, uow, actor, institution, challenge, certificate, method, req)
     standing = assess_certificate(not_before=certificate.not_valid_before_utc,
                                   not_after=certificate.not_valid_after_utc, now=now,
                                   grace_months=rt.rules.certificate_grace_months)
-    consent = _consent_for(form, req.consent)
-    medical_allowed = (form is Form.HOME_CONSENT and standing is CertificateStanding.VALID
-                       and consent is not None and consent.consents_to_anything)
+    choice = _consent_for(form, req.consent)
+    requested = consent_rules.may_request_medical_information(form, standing, choice)
     result = rt.oqs.confirm(ConfirmationRequest(
         institution_code=institution.code, certificate=certificate, care_type=CareType(challenge.care_type),
-        form=form, method=method, consent_kinds=consent.kinds if medical_allowed and consent else frozenset(),
-        at=now))
-    medical_allowed = medical_allowed and result.person_ref is not None and not result.data_withheld
-
-    claimed = uow.session.execute(
-        update(orm.Challenge).where(orm.Challenge.id == challenge.id, orm.Challenge.used_at.is_(None))
-        .values(used_at=now))
-    if claimed.rowcount != 1:
+        form=form, method=method, consent_kinds=choice.kinds if requested and choice else frozenset(), at=now))
+    granted = consent_rules.medical_information_granted(requested, person_resolved=result.person_ref is not None,
+                                                        data_withheld=result.data_withheld)
+    if not uow.challenges.claim(challenge.id, now):
         raise ChallengeUsed()
+    visit = _record_visit(uow, actor, challenge, institution, req, result, standing, confirmed_by, granted, now)
+    if granted and choice is not None:
+        _register_consent(rt, uow, actor, visit, choice, now)
+    return visit
+
+
+def _check_challenge(challenge: orm.Challenge, actor: Principal, now: datetime) -> None:
+    """The challenge is bound to the device AND the staff member who started it, single use and short-lived."""
+    if challenge.device_id != actor.device_id:
+        raise ChallengeInvalid("この確認手続きは別の端末で開始されました。", rule="challenge-device")
+    if challenge.user_id != actor.user_id:
+        raise ChallengeInvalid("この確認手続きは別のスタッフが開始しました。最初からやり直してください。",
+                               rule="challenge-user")
+    if challenge.used_at is not None:
+        raise ChallengeUsed()
+    if now >= challenge.expires_at:
+        minutes = round((challenge.expires_at - challenge.created_at).total_seconds() / 60)
+        raise ChallengeExpired(f"確認の有効時間（{minutes}分）を過ぎました。最初からやり直してください。",
+                               expired_at=challenge.expires_at.isoformat())
+
+
+def _identify(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.Institution,
+              challenge: orm.Challenge, certificate: x509.Certificate, method: IdentityMethod,
+              req: SubmitRequest) -> str | None:
+    """The person behind the card: the card's PIN signature, or a staff member's visual check."""
+    if method is not IdentityMethod.PIN:
+        return _check_visual(rt, uow, actor, institution, req)
+    if not req.signature:
+        raise ValidationFailed("暗証番号による確認にはカードの署名が必要です。", field="signature")
+    if req.visual_password is not None:
+        raise ValidationFailed("暗証番号による確認に目視確認のパスワードは不要です。", field="visual_password")
+    jpki.verify_signature(certificate, req.signature, challenge.nonce)
+    return None
+
+
+def _record_visit(uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, institution: orm.Institution,
+                  req: SubmitRequest, result: QualificationResult, standing: CertificateStanding,
+                  confirmed_by: str | None, granted: bool, now: datetime) -> orm.Visit:
     visit = uow.visits.add(orm.Visit(
         institution_id=institution.id, challenge_id=challenge.id, device_id=actor.device_id, user_id=actor.user_id,
-        visual_confirmed_by=confirmed_by, care_type=challenge.care_type, form=form.value, method=method.value,
-        patient_reference=challenge.patient_reference, certificate_standing=standing.value,
-        certificate_kind=req.certificate_kind, eligibility_status=int(result.status),
-        medical_info_allowed=medical_allowed, person_ref=result.person_ref, result=result.to_dict(), created_at=now))
+        visual_confirmed_by=confirmed_by, care_type=challenge.care_type, form=challenge.form,
+        method=challenge.method, patient_reference=challenge.patient_reference,
+        certificate_standing=standing.value, certificate_kind=req.certificate_kind,
+        eligibility_status=int(result.status), medical_info_allowed=granted, person_ref=result.person_ref,
+        result=result.to_dict(), created_at=now))
     uow.flush()
     audit.record(uow, at=now, action="verification.submit", institution_id=institution.id, user_id=actor.user_id,
-                 device_id=actor.device_id, target_type="visit", target_id=visit.id, method=method.value,
-                 form=form.value, eligibility_status=int(result.status), certificate_standing=standing.value,
+                 device_id=actor.device_id, target_type="visit", target_id=visit.id, method=challenge.method,
+                 form=challenge.form, eligibility_status=int(result.status), certificate_standing=standing.value,
                  visual_confirmed_by=confirmed_by)
-    if medical_allowed and consent is not None:
-        registered = uow.consents.add(orm.Consent(
-            institution_id=institution.id, visit_id=visit.id, person_ref=result.person_ref, source="card",
-            blanket=consent.blanket, kinds=sorted(k.value for k in consent.kinds), registered_at=now,
-            expires_at=now + rt.rules.viewing_window))
-        uow.flush()
-        audit.record(uow, at=now, action="consent.register", institution_id=institution.id, user_id=actor.user_id,
-                     device_id=actor.device_id, target_type="consent", target_id=registered.id, visit_id=visit.id,
-                     kinds=registered.kinds, blanket=consent.blanket, expires_at=registered.expires_at.isoformat())
     return visit
+
+
+def _register_consent(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, choice: ConsentChoice,
+                      now: datetime) -> None:
+    assert visit.person_ref is not None
+    window = ViewingWindow.after_registration(now, rt.rules.viewing_window)
+    registered = uow.consents.add(orm.Consent(
+        institution_id=visit.institution_id, visit_id=visit.id, person_ref=visit.person_ref, source="card",
+        blanket=choice.blanket, kinds=sorted(k.value for k in choice.kinds), registered_at=window.opens_at,
+        expires_at=window.closes_at))
+    uow.flush()
+    audit.record(uow, at=now, action="consent.register", institution_id=visit.institution_id,
+                 user_id=actor.user_id, device_id=actor.device_id, target_type="consent", target_id=registered.id,
+                 visit_id=visit.id, kinds=registered.kinds, blanket=choice.blanket,
+                 expires_at=registered.expires_at.isoformat())
 
 
 def _check_visual(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.Institution,
@@ -217,38 +248,52 @@ def _consent_for(form: Form, choice: ConsentChoice | None) -> ConsentChoice | No
 
 
 def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> VisitView | None:
+    """The outcome already given under this key: the same visit, or the same refusal raised again."""
     record = idempotency.find(uow, actor, SUBMIT_SCOPE, key, request_hash)
     if record is None:
         return None
     if "problem" in record.response:
-        stored = record.response["problem"]
-        raise error_class_for(stored["slug"])(stored["detail"], **stored.get("extra", {}))
+        raise idempotency.stored_refusal(record)
     visit = uow.visits.get(record.response["visit_id"])
     assert visit is not None
     return VisitView(visit, uow.consents.one_by(visit_id=visit.id))
 
 
-def _refuse_and_remember(rt: Runtime, actor: Principal, challenge_id: str, key: str, request_hash: str,
-                         refusal: DomainError) -> None:
-    """A refused submission spends the challenge (no guessing) and is answered the same way on retry."""
+def _refuse(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge_id: str, key: str, request_hash: str,
+            refusal: DomainError) -> VisitView:
+    """Answer a refused submission, unless a concurrent request with the same key already has an outcome.
+
+    Concurrent retries of one submission race for the challenge: the losers see it spent
+    (``challenge-used``) only because the winner spent it, and the winner recorded its outcome
+    under the key in the same transaction. So a loser answers with the winner's outcome;
+    only a request that has no winner is refused, and the refusal is remembered under the key.
+    """
+    winner = _replay(uow, actor, key, request_hash)
+    if winner is not None:
+        return winner
+    if not _spend_and_remember(rt, actor, challenge_id, key, request_hash, refusal):
+        winner = _replay(uow, actor, key, request_hash)
+        if winner is not None:
+            return winner
+    raise refusal
+
+
+def _spend_and_remember(rt: Runtime, actor: Principal, challenge_id: str, key: str, request_hash: str,
+                        refusal: DomainError) -> bool:
+    """A refused submission spends the challenge (no guessing) and is answered the same way on retry.
+
+    False when a concurrent request with the same key remembered its outcome first.
+    """
     now = rt.clock()
     with rt.uow() as uow:
-        uow.session.execute(update(orm.Challenge).where(orm.Challenge.id == challenge_id,
-                                                        orm.Challenge.used_at.is_(None)).values(used_at=now))
-        idempotency.remember(uow, actor, SUBMIT_SCOPE, key, request_hash, status=refusal.status, now=now,
-                             response={"problem": {"slug": refusal.slug, "detail": refusal.detail,
-                                                   "extra": refusal.extra}})
+        uow.challenges.claim(challenge_id, now)
+        idempotency.remember_refusal(uow, actor, SUBMIT_SCOPE, key, request_hash, refusal, now=now)
         audit.record(uow, at=now, action="verification.submit", outcome="refused",
                      institution_id=actor.institution_id, user_id=actor.user_id, device_id=actor.device_id,
                      target_type="challenge", target_id=challenge_id, reason=refusal.slug)
         try:
             uow.commit()
         except DuplicateRecord:
-            uow.rollback()  # a concurrent retry already remembered it
-
-
-def _audit_refusal(rt: Runtime, actor: Principal, action: str, refusal: DomainError, **detail: Any) -> None:
-    with rt.uow() as uow:
-        audit.record(uow, at=rt.clock(), action=action, outcome="refused", institution_id=actor.institution_id,
-                     user_id=actor.user_id, device_id=actor.device_id, reason=refusal.slug, **detail)
-        uow.commit()
+            uow.rollback()
+            return False
+        return True
