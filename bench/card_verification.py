@@ -4,7 +4,7 @@
         [--apdu-delay-ms 5] [--sign-delay-ms 600] [--no-modelled-run]
 
 The card part of ``flows.read_card`` + ``flows.verify_with_pin`` (no HTTP): open the virtual
-frontend and activate the card (``card_source.virtual_session``), identify (with or without the token
+frontend and activate the card (``nfc_virtual.virtual_session``), identify (with or without the token
 information), tries_left, verify_pin, sign_challenge over a 32-byte challenge, close.
 
 Reported per verification:
@@ -51,7 +51,7 @@ from device_agent.card.jpki import CHUNK  # noqa: E402
 from device_agent.card.sim.nfc_virtual import VirtualReaderDevice  # noqa: E402
 from device_agent.card.sim.testing import TestIdentity, make_test_identity  # noqa: E402
 from device_agent.card.sim.virtual_card import CardReply, VirtualJpkiCard  # noqa: E402
-from device_agent.card_source import virtual_session  # noqa: E402
+from device_agent.card.sim.nfc_virtual import virtual_session  # noqa: E402
 
 PIN = "4826"
 CHALLENGE_LENGTH = 32
@@ -89,7 +89,7 @@ _active_meter: _Meter | None = None
 def _metered_reader() -> Iterator[None]:
     """Time everything below nfcpy's driver interface: VirtualReaderDevice.send_cmd_recv_rsp.
 
-    Patched on the class for the duration because ``card_source.virtual_session`` creates the device itself
+    Patched on the class for the duration because ``nfc_virtual.virtual_session`` creates the device itself
     and activation (ATTRIB) already goes through it; restored afterwards.
     """
     original = VirtualReaderDevice.send_cmd_recv_rsp

@@ -19,11 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from device_agent import flows, labels, messages
-from device_agent.agent import Agent, AgentHome, default_home
+from device_agent import card_source, flows, labels, messages
+from device_agent.agent import Agent, AgentHome, CardSource, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
-from device_agent.card_source import VirtualCardFiles, reader_session, virtual_session
 from device_agent.client import ApiProblem, NetworkError, outbox_sender
 from device_agent.outbox import Outbox
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
@@ -35,14 +34,8 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _card_source(args: argparse.Namespace, home: AgentHome) -> Callable[[], AbstractContextManager[CardSession]]:
-    if args.virtual_card:
-        directory = Path(args.virtual_card)
-        if not directory.exists():
-            directory = home.cards_dir() / args.virtual_card
-        card = VirtualCardFiles.load(directory).card()  # one card object: its try counter persists
-        return lambda: virtual_session(card)
-    return lambda: reader_session(args.reader)
+def _card_source(args: argparse.Namespace, home: AgentHome) -> CardSource:
+    return card_source.choose(virtual_card=args.virtual_card, reader=args.reader, cards_dir=home.cards_dir())
 
 
 def _consent(value: str | None) -> dict[str, Any] | None:

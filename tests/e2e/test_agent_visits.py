@@ -12,7 +12,7 @@ from device_agent.agent import Agent, AgentHome
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.transport import CardRemovedError
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
-from device_agent.card_source import virtual_session
+from device_agent.card.sim.nfc_virtual import virtual_session
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
 from tests.integration.conftest import TEST_CONFIG

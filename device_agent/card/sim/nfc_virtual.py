@@ -11,11 +11,18 @@ I-blocks; FWI 8 (FWT about 77 ms) makes a slow on-card RSA trigger S(WTX).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import nfc.clf
 import nfc.clf.device
+import nfc.tag.tt4
 
+from device_agent.card.nfc_transport import NfcTransport
+from device_agent.card.session import CardSession
 from device_agent.card.sim.iso_dep import FS_TABLE, IsoDepPicc, Mute
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
+from device_agent.card.transport import CardRemovedError
 
 
 class VirtualReaderDevice(nfc.clf.device.Device):
@@ -144,3 +151,16 @@ def open_virtual_frontend(card: VirtualJpkiCard, *, type: str = "B", **device_op
     clf = nfc.clf.ContactlessFrontend()
     clf.device = VirtualReaderDevice(card, technology=type, **device_options)  # type: ignore[arg-type]
     return clf
+
+
+@contextmanager
+def virtual_session(card: VirtualJpkiCard, *, technology: str = "B") -> Iterator[CardSession]:
+    """A CardSession over nfcpy's own ISO-DEP stack with ``card`` in the virtual reader's field."""
+    clf = open_virtual_frontend(card, type=technology)
+    try:
+        tag = clf.connect(rdwr={"targets": ["106B", "106A"], "on-connect": lambda tag: False})
+        if not isinstance(tag, nfc.tag.tt4.Type4Tag):
+            raise CardRemovedError("no card in the field")
+        yield CardSession(NfcTransport(tag))
+    finally:
+        clf.close()
