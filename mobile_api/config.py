@@ -16,12 +16,13 @@ DEFAULTS: dict[str, Any] = {
     "OQS_BACKEND": "sandbox",
     # Extra JPKI CA certificates (PEM paths) trusted for user-auth certificates.
     "JPKI_TRUST_ANCHORS": [],
-    # Tokens. JWT_KEYS = {"kid": "secret", ...}; None = generated once and kept in the instance folder.
+    # Tokens. JWT_KEYS = {"kid": key, ...}, each key random (secrets.token_urlsafe(48)): weak or example keys
+    # stop the app at start (mobile_api/keys.py). None = generated once and kept in the instance folder.
     "JWT_KEYS": None,
     "JWT_ACTIVE_KID": None,
     "JWT_ISSUER": "mobile-oqs",
     "JWT_AUDIENCE": "mobile-oqs-api",
-    "ACCESS_TOKEN_TTL_SECONDS": 900,
+    "ACCESS_TOKEN_TTL_SECONDS": 900,  # capped at 900; a token living longer than this is refused
     "REFRESH_TOKEN_TTL_SECONDS": 12 * 3600,  # one working day on a shared tablet
     "DEVICE_ASSERTION_MAX_AGE_SECONDS": 300,
     # Password hashing (argon2id). Tests may lower the cost; production must not.
