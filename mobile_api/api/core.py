@@ -1,12 +1,15 @@
 """Local ``Api`` and ``Blueprint`` that document auth and errors once for every view."""
 from __future__ import annotations
 
+import http
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 import flask_smorest
+import marshmallow as ma
 from flask import current_app, g, request
+from flask_smorest.utils import prepare_response
 
 from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
@@ -23,10 +26,45 @@ def principal() -> Principal:
 
 
 class Api(flask_smorest.Api):
+    """flask-smorest's Api, with every error documented and answered as application/problem+json."""
+
     ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: Any) -> Any:
         return from_http_exception(error)
+
+    def _init_spec(self, **kwargs: Any) -> None:
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.add_attribute_function(_json_type_of_enums_and_constants)
+
+    def _register_responses(self) -> None:
+        """The lazily registered error responses (DEFAULT_ERROR, UNPROCESSABLE_ENTITY, ...) are problem+json."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "application/problem+json (RFC 9457)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+def _json_type_of_enums_and_constants(self: Any, field: ma.fields.Field, ret: dict[str, Any],
+                                      **kwargs: Any) -> dict[str, Any]:
+    """apispec gives Enum and Constant fields no ``type``; derive it from their values."""
+    if "type" in ret or "$ref" in ret or "allOf" in ret:
+        return {}
+    if isinstance(field, ma.fields.Enum):
+        values = [m.value if field.by_value else m.name for m in field.enum]
+    elif isinstance(field, ma.fields.Constant):
+        values = [field.constant]
+    else:
+        return {}
+    for python_type, json_type in ((bool, "boolean"), (int, "integer"), ((int, float), "number"), (str, "string")):
+        if all(isinstance(v, python_type) for v in values):
+            return {"type": json_type}
+    return {}
 
 
 def _bearer() -> str:

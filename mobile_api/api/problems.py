@@ -32,6 +32,12 @@ HTTP_TITLES_JA = {
     500: ("internal-error", "サーバー内部で問題が発生しました。時間をおいて再度お試しください。"),
 }
 
+#: Problem types the edge uses besides the HTTP statuses and the domain errors.
+EXTRA_SLUGS = {
+    "malformed-json": "JSON の形式が正しくありません。",
+    "json-too-deep": "JSON の入れ子が深すぎます。",
+}
+
 
 class ProblemFieldError(ma.Schema):
     pointer = ma.fields.String(metadata={"description": "JSON pointer (or header/query name) of the field"})
@@ -39,7 +45,14 @@ class ProblemFieldError(ma.Schema):
 
 
 class ProblemSchema(ma.Schema):
-    """application/problem+json (RFC 9457)."""
+    """application/problem+json (RFC 9457).
+
+    Problems carry extension members (RFC 9457 §3.2) that say more about this
+    occurrence; the common ones are listed, and any other member may appear.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE  # documented as additionalProperties: true
 
     type = ma.fields.String(metadata={"example": "/problems/consent-window-closed"})
     title = ma.fields.String()
@@ -47,6 +60,10 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String()
     instance = ma.fields.String()
     errors = ma.fields.List(ma.fields.Nested(ProblemFieldError))
+    rule = ma.fields.String(metadata={"description": "Which rule refused the request"})
+    allowed_forms = ma.fields.List(ma.fields.String(), metadata={"description": "Forms the facility may use"})
+    window_opens_at = ma.fields.AwareDateTime(metadata={"description": "When the viewing window opens"})
+    window_closed_at = ma.fields.AwareDateTime(metadata={"description": "When the viewing window closed"})
 
 
 def problem_response(status: int, slug: str, title: str, detail: str | None = None,
@@ -99,9 +116,15 @@ def from_http_exception(error: HTTPException) -> Response:
             flat.extend(_field_errors(fields, root))
         errors = flat
         if status == 400:
-            slug, title = "malformed-json", "JSON の形式が正しくありません。"
-    detail = data.get("message") or (None if status >= 500 else error.description)
-    return problem_response(status, slug, title, detail, errors=errors)
+            slug, title = "malformed-json", EXTRA_SLUGS["malformed-json"]
+    # werkzeug's descriptions are English; the Japanese title says it for the people at the device.
+    detail = data.get("message")
+    response = problem_response(status, slug, title, detail, errors=errors)
+    # Keep the headers the exception carries (405's Allow, 429/503's Retry-After), but not its Content-Type.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -116,7 +139,7 @@ def init_app(app: Flask) -> None:
 
     slugs = {cls.slug: cls.title for cls in all_error_classes()}
     slugs.update({slug: title for slug, title in HTTP_TITLES_JA.values()})
-    slugs["malformed-json"] = "JSON の形式が正しくありません。"
+    slugs.update(EXTRA_SLUGS)
 
     @app.get("/problems/<slug>")
     def _problem_type(slug: str) -> Any:

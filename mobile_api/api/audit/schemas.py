@@ -1,16 +1,17 @@
 import marshmallow as ma
 
+from ..fields import AwareDateTime, paging
+
 
 class AuditQuerySchema(ma.Schema):
     action = ma.fields.String(load_default=None, validate=ma.validate.Length(max=48),
                               metadata={"example": "medical_info.view"})
     outcome = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["ok", "refused"]))
-    user_id = ma.fields.String(load_default=None)
-    device_id = ma.fields.String(load_default=None)
-    since = ma.fields.AwareDateTime(load_default=None)
-    until = ma.fields.AwareDateTime(load_default=None)
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    user_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    device_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    since = AwareDateTime(load_default=None)
+    until = AwareDateTime(load_default=None)
+    limit, offset = paging(default_limit=100, max_limit=1000)
 
 
 class AuditEventSchema(ma.Schema):

@@ -9,7 +9,8 @@ class DeviceCreateSchema(ma.Schema):
 class DeviceSchema(ma.Schema):
     id = ma.fields.String()
     label = ma.fields.String()
-    state = ma.fields.Method("_state", metadata={"description": "awaiting_enrolment | enrolled | revoked"})
+    state = ma.fields.Method("_state", metadata={"type": "string",
+                                                 "enum": ["awaiting_enrolment", "enrolled", "revoked"]})
     activation_expires_at = ma.fields.AwareDateTime(allow_none=True)
     enrolled_at = ma.fields.AwareDateTime(allow_none=True)
     revoked_at = ma.fields.AwareDateTime(allow_none=True)

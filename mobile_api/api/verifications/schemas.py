@@ -20,8 +20,9 @@ class StartSchema(ma.Schema):
 
 class ChallengeSchema(ma.Schema):
     challenge_id = ma.fields.String(attribute="id")
-    challenge = ma.fields.Method("_nonce", metadata={"description": "base64; the card signs SHA-256 DigestInfo of "
-                                                                    "these bytes (PKCS#1 v1.5)"})
+    challenge = ma.fields.Method("_nonce", metadata={
+        "type": "string", "format": "byte",
+        "description": "base64; the card signs SHA-256 DigestInfo of these bytes (PKCS#1 v1.5)"})
     expires_at = ma.fields.AwareDateTime()
     form = ma.fields.String()
     method = ma.fields.String()

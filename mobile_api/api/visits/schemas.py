@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from ...domain.codes import EligibilityStatus
+from ...domain.codes import EligibilityStatus, InfoKind
 from .notices import notices_for
 from ..fields import Paging
 
@@ -76,13 +76,15 @@ class VisitSchema(ma.Schema):
                                             metadata={"description": "valid | expired_in_grace (qualification only)"})
     certificate_kind = ma.fields.String(attribute="visit.certificate_kind", allow_none=True)
     eligibility_status = ma.fields.Integer(attribute="visit.eligibility_status")
-    eligibility_label = ma.fields.Method("_eligibility_label")
-    qualification = ma.fields.Method("_qualification", metadata={"description": "QualificationSchema or null"})
-    data_withheld = ma.fields.Method("_withheld")
-    candidates = ma.fields.Method("_candidates")
+    eligibility_label = ma.fields.Method("_eligibility_label", metadata={"type": "string"})
+    qualification = ma.fields.Method("_qualification", metadata={
+        "type": "object", "nullable": True, "description": "The qualification (see QualificationSchema) or null"})
+    data_withheld = ma.fields.Method("_withheld", metadata={"type": "boolean"})
+    candidates = ma.fields.Method("_candidates", metadata={"type": "integer"})
     medical_info_allowed = ma.fields.Boolean(attribute="visit.medical_info_allowed")
     consent = ma.fields.Nested(ConsentSchema, allow_none=True)
-    notices = ma.fields.Method("_notices", metadata={"description": "Japanese notes for the person at the device"})
+    notices = ma.fields.Method("_notices", metadata={"type": "array", "items": {"type": "string"},
+                                                     "description": "Japanese notes for the person at the device"})
 
     def _eligibility_label(self, view) -> str:  # type: ignore[no-untyped-def]
         return ELIGIBILITY_LABELS_JA[EligibilityStatus(view.visit.eligibility_status)]
@@ -103,10 +105,11 @@ class VisitSchema(ma.Schema):
 
 class MedicalInformationSchema(ma.Schema):
     visit_id = ma.fields.String()
-    kind = ma.fields.Function(lambda view: view.kind.value)
+    kind = ma.fields.Function(lambda view: view.kind.value,
+                              metadata={"type": "string", "enum": [k.value for k in InfoKind]})
     records = ma.fields.List(ma.fields.Dict())
     window_closes_at = ma.fields.AwareDateTime()
-    seconds_left = ma.fields.Function(lambda view: int(view.remaining.total_seconds()))
+    seconds_left = ma.fields.Function(lambda view: int(view.remaining.total_seconds()), metadata={"type": "integer"})
 
 
 class VisitQuerySchema(Paging):

@@ -1,0 +1,214 @@
+"""The HTTP edge refuses hostile input with a 4xx problem, every response carries the safe headers,
+and the OpenAPI document tells the truth about what the server answers."""
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(r, *statuses):
+    assert r.status_code in statuses, (r.status_code, r.get_data(as_text=True)[:300])
+    assert r.mimetype == PROBLEM_JSON
+    body = r.get_json()
+    assert body["status"] == r.status_code and body["type"].startswith("/problems/") and body["title"]
+    return body
+
+
+def pointers(body):
+    return {e["pointer"] for e in body.get("errors", [])}
+
+
+def post_raw(h, path, raw: str, headers=None):
+    return h.client.post(path, data=raw.encode(), headers={"Content-Type": "application/json", **(headers or {})})
+
+
+# --- strings the database or the UTF-8 encoder cannot take ------------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_login_field_is_refused_before_anything_runs(h):
+    tenant = h.institution()
+    raw = '{"institution_code": "%s", "login": "adm\\ud800in", "password": "x"}' % tenant.code
+    body = assert_problem(post_raw(h, "/api/v1/auth/login", raw), 422)
+    assert pointers(body) == {"/login"}
+
+
+def test_a_lone_surrogate_in_a_nested_key_is_refused_with_a_pointer(h):
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    raw = ('{"care_type": 2, "form": "home_consent", "method": "declaration", "reason": "offline",'
+           ' "device_recorded_at": "2026-12-01T09:00:00+09:00", "evidence": {"a/b": ["ok", "\\udfff"],'
+           ' "\\ud83d": 1}}')
+    r = post_raw(h, "/api/v1/fallback-records", raw,
+                 {"Authorization": f"Bearer {nurse}", "Idempotency-Key": "surrogate-key-1"})
+    body = assert_problem(r, 422)
+    # JSON pointer escaping ("/" is "~1"); the key itself is shown escaped, never as a broken character
+    assert pointers(body) == {"/evidence/a~1b/1", "/evidence/\\ud83d"}
+    assert h.client.get("/api/v1/fallback-records", headers=tenant.auth()).get_json() == []
+
+
+def test_a_nul_character_in_body_query_or_path_is_refused(h):
+    tenant = h.institution()
+    r = post_raw(h, "/api/v1/auth/login",
+                 '{"institution_code": "%s", "login": "admin\\u0000", "password": "x"}' % tenant.code)
+    assert pointers(assert_problem(r, 422)) == {"/login"}
+
+    r = h.client.get("/api/v1/visits?patient_reference=a%00b", headers=tenant.auth())
+    assert pointers(assert_problem(r, 422)) == {"/query/patient_reference"}
+
+    r = h.client.get("/api/v1/audit-events?user_id=%00", headers=tenant.auth())
+    assert pointers(assert_problem(r, 422)) == {"/query/user_id"}
+
+    r = h.client.get("/api/v1/visits/abc%00def", headers=tenant.auth())
+    assert pointers(assert_problem(r, 422)) == {"/path/visit_id"}
+
+    r = h.client.post("/api/v1/staff/x%00/revoke", headers=tenant.auth())
+    assert pointers(assert_problem(r, 422)) == {"/path/user_id"}
+
+
+def test_deeply_nested_json_is_refused_without_recursing(h):
+    for depth in (1000, 20_000):
+        raw = '{"institution_code": "1300000001", "login": ' + "[" * depth + "]" * depth + ', "password": "x"}'
+        body = assert_problem(post_raw(h, "/api/v1/auth/login", raw), 400, 422)
+        assert body["type"] == "/problems/json-too-deep"
+
+
+def test_moderately_nested_json_still_reaches_the_schema(h):
+    raw = '{"institution_code": "1300000001", "login": ' + "[" * 20 + "]" * 20 + ', "password": "x"}'
+    body = assert_problem(post_raw(h, "/api/v1/auth/login", raw), 422)
+    assert pointers(body) == {"/login"}
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(h):
+    tenant = h.institution()
+    r = post_raw(h, "/api/v1/auth/login", json.dumps({"institution_code": tenant.code, "login": "[{" * 30,
+                                                      "password": "\"[[[" * 40}))
+    assert assert_problem(r, 401)["type"] == "/problems/unauthenticated" or r.status_code == 401
+
+
+# --- paging and datetimes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/visits", "/api/v1/fallback-records", "/api/v1/audit-events"])
+@pytest.mark.parametrize("query", ["offset=100000000000000000000", "offset=-1", "limit=100000000000000000000",
+                                   "limit=0"])
+def test_paging_parameters_are_bounded(h, path, query):
+    tenant = h.institution()
+    r = h.client.get(f"{path}?{query}", headers=tenant.auth())
+    assert pointers(assert_problem(r, 422)) == {f"/query/{query.split('=')[0]}"}
+
+
+def test_a_large_but_sane_offset_is_an_empty_page(h):
+    tenant = h.institution()
+    r = h.client.get("/api/v1/visits?offset=1000000", headers=tenant.auth())
+    assert r.status_code == 200 and r.get_json() == []
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00",
+                                   "1899-12-31T23:59:59+00:00", "2201-01-01T00:00:00Z", "2026-12-01T09:00:00"])
+def test_extreme_or_naive_datetimes_are_refused_in_queries(h, value):
+    tenant = h.institution()
+    r = h.client.get("/api/v1/audit-events", query_string={"since": value}, headers=tenant.auth())
+    assert pointers(assert_problem(r, 422)) == {"/query/since"}
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                   "2026-12-01T09:00:00"])
+def test_extreme_or_naive_datetimes_are_refused_in_bodies(h, value):
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    r = h.client.post("/api/v1/fallback-records", json={
+        "care_type": 2, "form": "home_consent", "method": "declaration", "reason": "offline",
+        "device_recorded_at": value}, headers={"Authorization": f"Bearer {nurse}", "Idempotency-Key": "dt-key-01"})
+    assert pointers(assert_problem(r, 422)) == {"/device_recorded_at"}
+
+
+def test_an_ordinary_aware_datetime_filter_still_works(h):
+    tenant = h.institution()
+    r = h.client.get("/api/v1/audit-events", query_string={"since": "2026-11-30T00:00:00+09:00"},
+                     headers=tenant.auth())
+    assert r.status_code == 200, r.get_json()
+
+
+# --- headers ---------------------------------------------------------------------------------------------
+
+
+def test_every_api_response_is_no_store_and_nosniff(h):
+    tenant = h.institution()
+    responses = [
+        h.client.post("/api/v1/auth/login", json={"institution_code": tenant.code, "login": "admin",
+                                                  "password": "admin-password-1"}),
+        h.client.get("/api/v1/visits", headers=tenant.auth()),
+        h.client.get("/api/v1/visits"),  # 401
+        h.client.get("/api/v1/nothing-here"),  # 404
+        h.client.put("/api/v1/auth/login", json={}),  # 405
+    ]
+    for r in responses:
+        assert r.headers.get("Cache-Control") == "no-store", (r.status_code, r.headers)
+        assert r.headers.get("X-Content-Type-Options") == "nosniff", (r.status_code, r.headers)
+    assert h.client.get("/api/openapi.json").headers.get("X-Content-Type-Options") == "nosniff"
+
+
+def test_method_not_allowed_says_which_methods_are(h):
+    r = h.client.put("/api/v1/auth/login", json={})
+    assert_problem(r, 405)
+    assert {m.strip() for m in r.headers["Allow"].split(",")} >= {"POST"}
+
+
+# --- the OpenAPI document --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return json.loads((ROOT / "openapi" / "openapi.json").read_text())
+
+
+def test_problem_allows_extension_members(spec):
+    assert spec["components"]["schemas"]["Problem"].get("additionalProperties", True) is not False
+
+
+def test_every_problem_response_is_documented_as_problem_json(spec):
+    def problem_ref(content):
+        return any("Problem" in json.dumps(media.get("schema", {})) for media in content.values())
+
+    default = spec["components"]["responses"]["DEFAULT_ERROR"]
+    assert list(default["content"]) == [PROBLEM_JSON]
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            for status, response in op["responses"].items():
+                content = response.get("content", {})
+                if problem_ref(content) or status.startswith(("4", "5")):
+                    assert list(content) == [PROBLEM_JSON], (path, method, status)
+
+
+def test_path_parameter_kind_is_an_enum(spec):
+    params = spec["paths"]["/api/v1/visits/{visit_id}/medical-information/{kind}"]["parameters"]
+    kind = next(p for p in params if p["name"] == "kind")
+    assert set(kind["schema"]["enum"]) == {"medication", "checkups", "clinical", "surgery"}
+
+
+def test_every_schema_property_has_a_type(spec):
+    untyped = []
+
+    def walk(name, schema):
+        for prop, sub in schema.get("properties", {}).items():
+            if not ({"type", "$ref", "allOf", "oneOf", "anyOf"} & set(sub)):
+                untyped.append(f"{name}.{prop}")
+            if sub.get("type") == "array" and not ({"type", "$ref"} & set(sub.get("items", {}))):
+                untyped.append(f"{name}.{prop}[]")
+
+    for name, schema in spec["components"]["schemas"].items():
+        walk(name, schema)
+    assert untyped == []
+    certificate = spec["components"]["schemas"]["Submit"]["properties"]["certificate"]
+    assert certificate["type"] == "string" and certificate["format"] == "byte"
+
+
+def test_an_unknown_kind_is_still_refused(h):
+    tenant = h.institution()
+    r = h.client.get("/api/v1/visits/some-id/medical-information/genome", headers=tenant.auth())
+    assert_problem(r, 404, 422)
