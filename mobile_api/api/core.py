@@ -87,9 +87,13 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def authenticated(self, *, admin: bool = False, staff_on_device: bool = False
+    def authenticated(self, *, admin: bool = False, staff_on_device: bool = False, patient_data: bool = False
                       ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Resolve the caller from the token and the database on every request."""
+        """Resolve the caller from the token and the database on every request.
+
+        ``patient_data=True`` marks a view that returns patient data: only an admin or a staff
+        member on a registered device may call it (``Principal.require_patient_data_reader``).
+        """
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(func)
@@ -99,6 +103,8 @@ class Blueprint(flask_smorest.Blueprint):
                     who.require_admin()
                 if staff_on_device:
                     who.require_staff_on_device()
+                if patient_data:
+                    who.require_patient_data_reader()
                 g.principal = who
                 return func(*args, **kwargs)
 

@@ -24,6 +24,16 @@ class Principal:
         if not self.is_admin:
             raise Forbidden("この操作は管理者のみ行えます。")
 
+    def require_patient_data_reader(self) -> None:
+        """Patient data (names, addresses, dates of birth, insurer numbers) is read only by an admin,
+        or by a staff member signed in on a registered device; never by a device-only token, which
+        has no person behind it (docs/rules.md)."""
+        if self.user_id is None or not (self.is_admin or self.device_id is not None):
+            raise Forbidden(
+                "患者情報の閲覧には、登録済み端末でのスタッフのログイン（または管理者のログイン）が必要です。",
+                rule="patient-data-reader",
+            )
+
     def require_staff_on_device(self) -> None:
         if self.user_id is None or self.device_id is None:
             raise Forbidden(

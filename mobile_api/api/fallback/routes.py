@@ -32,7 +32,7 @@ def record(headers: dict[str, Any], body: dict[str, Any]) -> Any:
 
 
 @blp.get("")
-@blp.authenticated()
+@blp.authenticated(patient_data=True)
 @blp.arguments(FallbackQuerySchema, location="query")
 @blp.response(200, FallbackRecordSchema(many=True))
 @blp.problems(422)

@@ -10,7 +10,7 @@ blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits", description="ши
 
 
 @blp.get("")
-@blp.authenticated()
+@blp.authenticated(patient_data=True)
 @blp.arguments(VisitQuerySchema, location="query")
 @blp.response(200, VisitSchema(many=True))
 @blp.problems(422)
@@ -20,7 +20,7 @@ def list_visits(query: dict[str, Any]) -> Any:
 
 
 @blp.get("/<visit_id>")
-@blp.authenticated()
+@blp.authenticated(patient_data=True)
 @blp.response(200, VisitSchema)
 @blp.problems(404)
 def get_visit(visit_id: str) -> Any:
