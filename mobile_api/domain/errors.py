@@ -118,6 +118,13 @@ class CertificateNotYetValid(CardRejected):
     title = "電子証明書の有効期間がまだ始まっていません。"
 
 
+class PinNotAvailable(CardRejected):
+    """A face-recognition card (顔認証マイナンバーカード) has no PIN: only a visual check can confirm it."""
+
+    slug = "pin-not-available"
+    title = "このカードは顔認証マイナンバーカードのため暗証番号では確認できません。目視確認で確認してください。"
+
+
 class VisualPasswordWrong(Forbidden):
     slug = "visual-password-wrong"
     title = "目視確認モードのパスワードが正しくありません。"

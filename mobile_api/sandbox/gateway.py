@@ -5,6 +5,11 @@ person behind a certificate its own CA issued (the plastic card and the Android
 phone of one person resolve to the same ``person_ref``), returns the persona's
 qualification result, and serves the persona's medical records by kind.
 
+A face-recognition card (顔認証マイナンバーカード, a persona whose card has no PIN)
+is refused for a PIN confirmation with ``PinNotAvailable``: such a card cannot
+sign by PIN, so a PIN-method request for it means the method is wrong, and only
+a visual check confirms it.
+
 It is stateless on purpose: several workers each hold their own instance, so
 consent and the 24-hour window are the server's business, not the sandbox's.
 ``fail_next`` is the one piece of (per-process) state, for fault tests.
@@ -19,8 +24,8 @@ from cryptography.exceptions import InvalidSignature
 
 from ..adapters.oqs import ConfirmationRequest
 from ..clock import Clock
-from ..domain.codes import ConsentFlag, EligibilityStatus, Form, InfoKind
-from ..domain.errors import QualificationUnavailable
+from ..domain.codes import ConsentFlag, EligibilityStatus, Form, IdentityMethod, InfoKind
+from ..domain.errors import PinNotAvailable, QualificationUnavailable
 from ..domain.qualification import QualificationResult
 from .ca import SandboxCA, persona_id_of
 from .personas import Persona, PersonaBook
@@ -72,6 +77,8 @@ class SandboxOQS:
             return QualificationResult(
                 status=EligibilityStatus.NO_MATCH, qualification=None, person_ref=None, messages=(NO_MATCH_MESSAGE,)
             )
+        if persona.card.face_recognition and request.method is IdentityMethod.PIN:
+            raise PinNotAvailable(rule="face-recognition-card")
         consented = request.form is Form.HOME_CONSENT and bool(request.consent_kinds)
         return persona.result(
             person_ref=self.ca.person_ref(persona.id),

@@ -21,7 +21,7 @@ from mobile_api.domain.codes import (
     IdentityMethod,
     InfoKind,
 )
-from mobile_api.domain.errors import QualificationUnavailable
+from mobile_api.domain.errors import CardRejected, PinNotAvailable, QualificationUnavailable
 from mobile_api.domain.qualification import QualificationResult
 from mobile_api.sandbox.ca import IssuedCard, SandboxCA
 from mobile_api.sandbox.gateway import SandboxOQS
@@ -37,13 +37,14 @@ def confirm(
     *,
     form: Form = Form.HOME_CONSENT,
     kinds: frozenset[InfoKind] = ALL_INFO_KINDS,
+    method: IdentityMethod = IdentityMethod.PIN,
 ) -> QualificationResult:
     request = ConfirmationRequest(
         institution_code=INSTITUTION,
         certificate=certificate,
         care_type=CareType.HOME_VISIT,
         form=form,
-        method=IdentityMethod.PIN,
+        method=method,
         consent_kinds=kinds if form is Form.HOME_CONSENT else frozenset(),
         at=now,
     )
@@ -153,7 +154,8 @@ def test_every_persona_answers_with_its_status(
     gateway: SandboxOQS, card_for: Callable[..., IssuedCard], book: PersonaBook, now: datetime
 ) -> None:
     for persona in book:
-        result = confirm(gateway, card_for(persona.id).certificate, now)
+        method = IdentityMethod.VISUAL if persona.card.face_recognition else IdentityMethod.PIN
+        result = confirm(gateway, card_for(persona.id).certificate, now, method=method)
         assert result.status is persona.status, persona.id
         has_data = persona.status not in (4, 5) and not persona.data_withheld
         assert (result.qualification is not None) == has_data, persona.id
@@ -251,3 +253,27 @@ def test_fail_next_makes_the_next_calls_unavailable(
     assert confirm(gateway, certificate, now).status is EligibilityStatus.VALID
     assert medical(gateway, ref, InfoKind.CLINICAL, now)
     assert gateway.trust_anchors()  # never fails: the server needs it to check the chain
+
+
+def test_face_recognition_card_refuses_a_pin_confirmation(
+    gateway: SandboxOQS, card_for: Callable[..., IssuedCard], book: PersonaBook, now: datetime
+) -> None:
+    """A 顔認証マイナンバーカード has no PIN: a PIN confirmation for it cannot have happened; visual works."""
+    face = [p for p in book if p.card.face_recognition]
+    assert face
+    for persona in face:
+        certificate = card_for(persona.id).certificate
+        with pytest.raises(PinNotAvailable) as refused:
+            confirm(gateway, certificate, now, method=IdentityMethod.PIN)
+        assert isinstance(refused.value, CardRejected) and refused.value.status == 422
+        assert "目視" in refused.value.title
+        visual = confirm(gateway, certificate, now, method=IdentityMethod.VISUAL)
+        assert visual.status is persona.status and visual.person_ref is not None
+
+
+def test_cards_with_a_pin_still_confirm_by_pin(
+    gateway: SandboxOQS, card_for: Callable[..., IssuedCard], book: PersonaBook, now: datetime
+) -> None:
+    for persona in book:
+        if not persona.card.face_recognition:
+            assert confirm(gateway, card_for(persona.id).certificate, now).status is persona.status, persona.id
