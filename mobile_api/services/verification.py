@@ -271,6 +271,7 @@ def _refuse(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge_id: str, k
     winner = _replay(uow, actor, key, request_hash)
     if winner is not None:
         return winner
+    uow.rollback()  # hand the connection back before the refusal's own transaction takes one
     if not _spend_and_remember(rt, actor, challenge_id, key, request_hash, refusal):
         winner = _replay(uow, actor, key, request_hash)
         if winner is not None:
