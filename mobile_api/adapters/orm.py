@@ -72,6 +72,9 @@ class Institution(Base):
     name: Mapped[str] = mapped_column(String(200))
     facility_kind: Mapped[str] = mapped_column(String(40))
     visual_password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Consecutive wrong visual-mode passwords, and when they locked it (until an admin unlocks or rotates).
+    visual_password_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    visual_password_locked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
 
 

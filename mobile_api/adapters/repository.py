@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,6 +90,51 @@ class RefreshTokens(Repository[orm.RefreshToken]):
                              .where(orm.RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
 
 
+class Institutions(Repository[orm.Institution]):
+    def lock(self, institution_id: str) -> None:
+        """Hold the institution's row until commit, so that changes which must see each other
+        (admins revoking admins) run one after another. PostgreSQL: ``SELECT ... FOR UPDATE``.
+        SQLite ignores FOR UPDATE, so a no-op write takes its single writer lock instead."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(update(orm.Institution).where(orm.Institution.id == institution_id)
+                                 .values(code=orm.Institution.code))
+        else:
+            self.session.execute(select(orm.Institution.id).where(orm.Institution.id == institution_id)
+                                 .with_for_update())
+
+    def count_visual_password_failure(self, institution_id: str, *, limit: int, now: datetime) -> tuple[int, bool]:
+        """Count one wrong visual-mode password (an atomic ``failures = failures + 1``, so concurrent
+        failures are all counted) and lock at ``limit``. Returns the count and whether THIS call
+        locked it (True for exactly one caller)."""
+        inst = orm.Institution
+        self.session.execute(update(inst).where(inst.id == institution_id)
+                             .values(visual_password_failures=inst.visual_password_failures + 1))
+        locked = self.session.execute(
+            update(inst).where(inst.id == institution_id, inst.visual_password_locked_at.is_(None),
+                               inst.visual_password_failures >= limit)
+            .values(visual_password_locked_at=now))
+        failures = self.session.scalar(select(inst.visual_password_failures).where(inst.id == institution_id))
+        return int(failures or 0), locked.rowcount == 1  # type: ignore[attr-defined]
+
+    def reset_visual_password_failures(self, institution_id: str) -> bool:
+        """After a right visual-mode password: count from zero again. False if it is locked
+        (a lock set by a concurrent failure is not undone by a success)."""
+        inst = orm.Institution
+        result = self.session.execute(
+            update(inst).where(inst.id == institution_id, inst.visual_password_locked_at.is_(None))
+            .values(visual_password_failures=0))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+class Users(Repository[orm.User]):
+    def count_active(self, institution_id: str, *, role: str) -> int:
+        """Unrevoked accounts of the institution with this role."""
+        return int(self.session.scalar(
+            select(func.count()).select_from(orm.User)
+            .where(orm.User.institution_id == institution_id, orm.User.role == role,
+                   orm.User.revoked_at.is_(None))) or 0)
+
+
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -97,8 +142,8 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         s = self.session
-        self.institutions = Repository(s, orm.Institution)
-        self.users = Repository(s, orm.User)
+        self.institutions = Institutions(s, orm.Institution)
+        self.users = Users(s, orm.User)
         self.devices = Devices(s, orm.Device)
         self.refresh_tokens = RefreshTokens(s, orm.RefreshToken)
         self.used_assertions = Repository(s, orm.UsedAssertion)

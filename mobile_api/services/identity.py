@@ -83,10 +83,17 @@ def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:
     actor.require_admin()
     now = rt.clock()
     with rt.uow() as uow:
+        # Admins revoking each other at the same moment run one after another, each counting
+        # what the other left: the institution never ends up without an active admin.
+        uow.institutions.lock(actor.institution_id)
         user = uow.users.get_owned(user_id, actor.institution_id)
         if user is None:
             raise NotFound("スタッフが見つかりません。")
         if user.revoked_at is None:
+            if user.role == Role.ADMIN.value and uow.users.count_active(actor.institution_id,
+                                                                       role=Role.ADMIN.value) <= 1:
+                raise Conflict("最後の管理者は利用停止できません。先に別の管理者を作成してください。",
+                               rule="last-admin")
             user.revoked_at = now
             uow.refresh_tokens.revoke_where(now, user_id=user.id)
             audit.record(uow, at=now, action="user.revoke", institution_id=actor.institution_id,

@@ -1,0 +1,32 @@
+"""visual-mode password lock-out: consecutive failures and when they locked it
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = "0003"
+down_revision: Union[str, Sequence[str], None] = "0002"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table('institutions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('visual_password_failures', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('visual_password_locked_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table('institutions', schema=None) as batch_op:
+        batch_op.drop_column('visual_password_locked_at')
+        batch_op.drop_column('visual_password_failures')
