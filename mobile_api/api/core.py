@@ -52,19 +52,27 @@ class Api(flask_smorest.Api):
 
 def _json_type_of_enums_and_constants(self: Any, field: ma.fields.Field, ret: dict[str, Any],
                                       **kwargs: Any) -> dict[str, Any]:
-    """apispec gives Enum and Constant fields no ``type``; derive it from their values."""
-    if "type" in ret or "$ref" in ret or "allOf" in ret:
+    """apispec gives Enum and Constant fields no ``type`` and ignores a OneOf that narrows an Enum."""
+    if "$ref" in ret or "allOf" in ret:
         return {}
     if isinstance(field, ma.fields.Enum):
-        values = [m.value if field.by_value else m.name for m in field.enum]
+        members = list(field.enum)
+        for validator in field.validators:
+            if isinstance(validator, ma.validate.OneOf):
+                members = [m for m in members if m in validator.choices]
+        values = [m.value if field.by_value else m.name for m in members]
+        found: dict[str, Any] = {"enum": values}
     elif isinstance(field, ma.fields.Constant):
-        values = [field.constant]
+        values, found = [field.constant], {}
     else:
         return {}
-    for python_type, json_type in ((bool, "boolean"), (int, "integer"), ((int, float), "number"), (str, "string")):
-        if all(isinstance(v, python_type) for v in values):
-            return {"type": json_type}
-    return {}
+    if "type" not in ret:
+        for python_type, json_type in ((bool, "boolean"), (int, "integer"), ((int, float), "number"),
+                                       (str, "string")):
+            if all(isinstance(v, python_type) for v in values):
+                found["type"] = json_type
+                break
+    return found
 
 
 def _bearer() -> str:
@@ -112,3 +120,8 @@ class Blueprint(flask_smorest.Blueprint):
             return self.problems(401, 403)(wrapper)
 
         return decorator
+
+
+def request_json() -> Any:
+    """The JSON body as sent: what an Idempotency-Key's request hash covers, the same way for every view."""
+    return request.get_json(silent=True)

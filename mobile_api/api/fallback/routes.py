@@ -1,10 +1,9 @@
 """Visits recorded from fallback evidence, synced from the device's outbox when the signal returns."""
 from typing import Any
 
-from flask import request
 
 from ...services import fallback
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, principal, request_json, runtime
 from ..verifications.schemas import IdempotencyHeaderSchema
 from .schemas import EvidenceSchema, FallbackQuerySchema, FallbackRecordRequestSchema, FallbackRecordSchema
 
@@ -27,7 +26,7 @@ def record(headers: dict[str, Any], body: dict[str, Any]) -> Any:
     req = fallback.RecordRequest(
         care_type=body["care_type"], form=body["form"], method=body["method"], reason=body["reason"],
         device_recorded_at=body["device_recorded_at"], patient_reference=body["patient_reference"],
-        evidence=EvidenceSchema().dump(body["evidence"]), raw=request.get_json())
+        evidence=EvidenceSchema().dump(body["evidence"]), raw=request_json())
     return fallback.record(runtime(), principal(), headers["idempotency_key"], req)
 
 

@@ -3,7 +3,7 @@ from typing import Any
 
 from ...domain.consent import ConsentChoice
 from ...services import verification
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, principal, request_json, runtime
 from ..visits.schemas import VisitSchema
 from .schemas import ChallengeSchema, IdempotencyHeaderSchema, StartSchema, SubmitSchema
 
@@ -32,12 +32,9 @@ def submit(headers: dict[str, Any], body: dict[str, Any], challenge_id: str) -> 
     Retrying with the same Idempotency-Key returns the same visit (or the same refusal).
     """
     consent = body.get("consent")
-    raw = {k: v for k, v in body.items() if k != "consent"}
-    if consent is not None:
-        raw["consent"] = {"blanket": consent["blanket"], "kinds": sorted(k.value for k in consent["kinds"])}
     request = verification.SubmitRequest(
         certificate=body["certificate"], signature=body.get("signature"),
         visual_password=body.get("visual_password"), visual_confirmed_by=body.get("visual_confirmed_by"),
         consent=ConsentChoice.of(**consent) if consent is not None else None,
-        certificate_kind=body.get("certificate_kind"), raw=raw)
+        certificate_kind=body.get("certificate_kind"), raw=request_json())
     return verification.submit(runtime(), principal(), challenge_id, headers["idempotency_key"], request)
