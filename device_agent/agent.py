@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -103,8 +103,3 @@ class Agent:
     def login(self, login: str, password: str) -> dict[str, Any]:
         config = self.home.config()
         return self.api.login(config["institution_code"], login, password, self.assertion())
-
-
-def iter_virtual_cards(home: AgentHome) -> Iterator[Path]:
-    if home.cards_dir().exists():
-        yield from sorted(p for p in home.cards_dir().iterdir() if (p / "card.json").exists())
