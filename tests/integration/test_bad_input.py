@@ -119,4 +119,4 @@ def test_missing_or_garbage_token(h):
 
 def test_problem_types_are_documented(h):
     r = h.client.get("/problems/consent-window-closed")
-    assert r.status_code == 200 and "24時間" in r.get_json()["title"]
+    assert r.status_code == 200 and "閲覧期間" in r.get_json()["title"]

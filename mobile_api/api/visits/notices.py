@@ -18,7 +18,7 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
     notes: list[str] = []
     status = EligibilityStatus(visit.eligibility_status)
     if visit.certificate_standing == "expired_in_grace":
-        notes.append("電子証明書の有効期限が切れています（期限後3か月の猶予期間内）。資格情報のみ確認しました。"
+        notes.append("電子証明書の有効期限が切れています（期限後の猶予期間内）。資格情報のみ確認しました。"
                      "診療／薬剤情報は閲覧できません。市区町村窓口での電子証明書の更新を案内してください。")
     if visit.result.get("data_withheld"):
         notes.append("保険者の設定により、この方の情報は表示できません。")
@@ -35,7 +35,8 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
     if visit.form == Form.QUALIFICATION_ONLY.value:
         notes.append("資格確認限定型のため、診療／薬剤情報は提供されません。")
     elif consent is not None:
-        notes.append(f"同意登録から24時間（{_jst(consent.expires_at)}〈日本時間〉まで）診療／薬剤情報を閲覧できます。")
+        hours = (consent.expires_at - consent.registered_at).total_seconds() / 3600
+        notes.append(f"同意登録から{hours:g}時間（{_jst(consent.expires_at)}〈日本時間〉まで）診療／薬剤情報を閲覧できます。")
     elif visit.form == Form.HOME_CONSENT.value and visit.certificate_standing == "valid":
         notes.append("診療／薬剤情報の提供に同意がないため、資格情報のみ確認しました。")
     return notes
