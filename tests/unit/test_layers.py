@@ -1,0 +1,106 @@
+"""The server's layers, checked from the source: no import runs up a layer, and none forms a circle.
+
+domain ← services ← api, with adapters (and the sandbox, which implements an adapter) below the services.
+``runtime`` and ``clock`` are shared plumbing; ``bootstrap`` (the composition root), the app factory and the
+CLI may wire anything. See docs/architecture.md.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "mobile_api"
+
+# layer -> the layers it may import (itself always allowed)
+ALLOWED: dict[str, set[str]] = {
+    "domain": set(),
+    "clock": set(),
+    "adapters": {"domain", "clock"},
+    "sandbox": {"adapters", "domain", "clock"},
+    "runtime": {"adapters", "domain", "clock"},
+    "services": {"runtime", "adapters", "domain", "clock"},
+    "api": {"services", "runtime", "adapters", "domain", "clock"},
+}
+# Libraries that belong to one layer only: the domain stays free of the web and the database.
+FORBIDDEN_LIBRARIES = {"domain": ("flask", "sqlalchemy", "flask_smorest", "marshmallow", "alembic", "psycopg")}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "mobile_api" else None
+
+
+def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return found
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if "migrations" not in p.parts], ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_import_runs_up_a_layer(path: Path) -> None:
+    layer = _layer(_module_name(path))
+    if layer not in ALLOWED:
+        return  # bootstrap, the app factory, cli, config, keys: the wiring may see every layer
+    wrong = []
+    for target in _imports(path):
+        target_layer = _layer(target)
+        if target.startswith("mobile_api.") and target_layer and target_layer != layer:
+            if target_layer not in ALLOWED[layer] and target_layer in ALLOWED | {"bootstrap": set()}:
+                wrong.append(target)
+        for library in FORBIDDEN_LIBRARIES.get(layer, ()):
+            if target == library or target.startswith(library + "."):
+                wrong.append(target)
+    assert not wrong, f"{path.relative_to(ROOT)} ({layer}) imports {sorted(set(wrong))}"
+
+
+def test_no_import_cycles_between_modules() -> None:
+    modules = {_module_name(p): p for p in SOURCES if "migrations" not in p.parts}
+    graph = {name: {t for t in _imports(path, top_level_only=True) if t in modules and t != name}
+             for name, path in modules.items()}
+    # A package's __init__ importing its own submodules is how packages are assembled, not a cycle.
+    for name in graph:
+        graph[name] = {t for t in graph[name] if not t.startswith(name + ".")}
+    visiting: set[str] = set()
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        visiting.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt in visiting:
+                cycles.append(trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt])
+            elif nxt not in done:
+                visit(nxt, trail + [nxt])
+        visiting.discard(node)
+        done.add(node)
+
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    assert not cycles, cycles
