@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .adapters.db import make_engine, make_session_factory
 from .adapters.oqs import LazyGateway, OQSGateway, WithExtraAnchors
 from .adapters.passwords import Passwords
+from .adapters.repository import UnitOfWork
 from .adapters.tokens import TokenService
 from .clock import Clock
 from .domain.facility import FacilityPolicy
@@ -66,6 +68,7 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
     engine = make_engine(cfg["DATABASE_URL"])
     session_factory = make_session_factory(engine)
     runtime = Runtime(
+        uow=partial(UnitOfWork, session_factory),
         session_factory=session_factory,
         clock=clock,
         oqs=build_oqs(cfg, session_factory, clock),

@@ -1,6 +1,7 @@
 """What the services need, built once per app: the clock, the database, the gateways, the rules."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,13 +27,14 @@ class Rules:
 
 @dataclass
 class Runtime:
-    session_factory: sessionmaker[Session]
+    # A fresh unit of work per use case: ``UnitOfWork(session_factory)`` in the app (bootstrap.py),
+    # an in-memory fake in the services' unit tests.
+    uow: Callable[[], UnitOfWork]
     clock: Clock
     oqs: OQSGateway
     tokens: TokenService
     passwords: Passwords
     policy: FacilityPolicy
     rules: Rules
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+    # The database itself, for what keeps its own table outside the unit of work (the sandbox CA).
+    session_factory: sessionmaker[Session] | None = None

@@ -87,6 +87,11 @@ def duplicate_from(error: IntegrityError) -> DuplicateRecord | None:
     constraint = unique_constraint_of(error)
     if constraint is None:
         return None
+    return duplicate_named(constraint)
+
+
+def duplicate_named(constraint: str) -> DuplicateRecord:
+    """The domain error for a violation of this unique constraint ("" when it could not be named)."""
     field, message = MESSAGES.get(constraint, (None, None))
     extra = {"field": field} if field else {}
     return DuplicateRecord(message, constraint=constraint or None, **extra)

@@ -63,6 +63,14 @@ class Challenges(Repository[orm.Challenge]):
 
 
 class Devices(Repository[orm.Device]):
+    def of_institution(self, institution_id: str) -> Sequence[orm.Device]:
+        """The institution's devices, oldest first."""
+        return self.list_by(institution_id=institution_id, order_by=orm.Device.created_at)
+
+    def reload(self, device: orm.Device) -> None:
+        """Read the row again, after a conditional update changed it in the database."""
+        self.session.refresh(device)
+
     def claim_activation(self, device_id: str, code_hash: str, *, public_key_pem: str, now: datetime) -> bool:
         """Spend an activation code atomically: exactly one enrolment can win it."""
         result = self.session.execute(
@@ -127,12 +135,57 @@ class Institutions(Repository[orm.Institution]):
 
 
 class Users(Repository[orm.User]):
+    def of_institution(self, institution_id: str) -> Sequence[orm.User]:
+        """The institution's staff accounts, oldest first."""
+        return self.list_by(institution_id=institution_id, order_by=orm.User.created_at)
+
     def count_active(self, institution_id: str, *, role: str) -> int:
         """Unrevoked accounts of the institution with this role."""
         return int(self.session.scalar(
             select(func.count()).select_from(orm.User)
             .where(orm.User.institution_id == institution_id, orm.User.role == role,
                    orm.User.revoked_at.is_(None))) or 0)
+
+
+class Visits(Repository[orm.Visit]):
+    def recent(self, institution_id: str, *, limit: int, offset: int,
+               patient_reference: str | None = None) -> Sequence[orm.Visit]:
+        """A page of the institution's visits, newest first, optionally for one patient reference."""
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        if patient_reference:
+            filters["patient_reference"] = patient_reference
+        return self.list_by(order_by=orm.Visit.created_at.desc(), limit=limit, offset=offset, **filters)
+
+
+class FallbackRecords(Repository[orm.FallbackRecord]):
+    def recent(self, institution_id: str, *, limit: int, offset: int,
+               status: str | None = None) -> Sequence[orm.FallbackRecord]:
+        """A page of the institution's fallback records, newest received first, optionally in one status."""
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        if status:
+            filters["status"] = status
+        return self.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit, offset=offset,
+                            **filters)
+
+
+class AuditEvents(Repository[orm.AuditEvent]):
+    def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
+               actor_user_id: str | None = None, actor_device_id: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, limit: int,
+               offset: int) -> Sequence[orm.AuditEvent]:
+        """A page of the institution's audit events, newest first; ``since`` inclusive, ``until`` exclusive;
+        an empty filter value does not filter."""
+        criteria: list[Any] = []
+        if since is not None:
+            criteria.append(orm.AuditEvent.at >= since)
+        if until is not None:
+            criteria.append(orm.AuditEvent.at < until)
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        for name, value in (("action", action), ("outcome", outcome), ("actor_user_id", actor_user_id),
+                            ("actor_device_id", actor_device_id)):
+            if value:
+                filters[name] = value
+        return self.list_by(*criteria, order_by=orm.AuditEvent.id.desc(), limit=limit, offset=offset, **filters)
 
 
 class UnitOfWork:
@@ -148,11 +201,11 @@ class UnitOfWork:
         self.refresh_tokens = RefreshTokens(s, orm.RefreshToken)
         self.used_assertions = Repository(s, orm.UsedAssertion)
         self.challenges = Challenges(s, orm.Challenge)
-        self.visits = Repository(s, orm.Visit)
+        self.visits = Visits(s, orm.Visit)
         self.consents = Repository(s, orm.Consent)
-        self.fallback_records = Repository(s, orm.FallbackRecord)
+        self.fallback_records = FallbackRecords(s, orm.FallbackRecord)
         self.idempotency = Repository(s, orm.IdempotencyRecord)
-        self.audit = Repository(s, orm.AuditEvent)
+        self.audit = AuditEvents(s, orm.AuditEvent)
         return self
 
     def __exit__(self, *exc: Any) -> None:

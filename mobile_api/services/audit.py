@@ -55,16 +55,7 @@ def list_audit(rt: Runtime, actor: Principal, *, action: str | None, outcome: st
                user_id: str | None, device_id: str | None, since: datetime | None, until: datetime | None,
                limit: int, offset: int) -> list[orm.AuditEvent]:
     actor.require_admin()
-    criteria = []
-    if since is not None:
-        criteria.append(orm.AuditEvent.at >= since)
-    if until is not None:
-        criteria.append(orm.AuditEvent.at < until)
-    filters: dict[str, Any] = {"institution_id": actor.institution_id}
-    for name, value in (("action", action), ("outcome", outcome), ("actor_user_id", user_id),
-                        ("actor_device_id", device_id)):
-        if value:
-            filters[name] = value
     with rt.uow() as uow:
-        return list(uow.audit.list_by(*criteria, order_by=orm.AuditEvent.id.desc(), limit=limit, offset=offset,
-                                      **filters))
+        return list(uow.audit.search(actor.institution_id, action=action, outcome=outcome, actor_user_id=user_id,
+                                     actor_device_id=device_id, since=since, until=until, limit=limit,
+                                     offset=offset))

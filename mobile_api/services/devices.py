@@ -81,7 +81,7 @@ def enrol_device(rt: Runtime, *, activation_code: str, public_key_pem: str) -> E
             uow.rollback()
             _audit_enrol_refusal(rt, institution_id, device_id, "code-already-used")
             raise ActivationCodeUsed()
-        uow.session.refresh(device)
+        uow.devices.reload(device)
         audit.record(uow, at=now, action="device.enrol", institution_id=device.institution_id,
                      device_id=device.id, target_type="device", target_id=device.id)
         institution = uow.institutions.get(device.institution_id)
@@ -139,7 +139,7 @@ def device_token(rt: Runtime, assertion: str) -> tuple[str, datetime, orm.Device
 def list_devices(rt: Runtime, actor: Principal) -> list[orm.Device]:
     actor.require_admin()
     with rt.uow() as uow:
-        return list(uow.devices.list_by(institution_id=actor.institution_id, order_by=orm.Device.created_at))
+        return list(uow.devices.of_institution(actor.institution_id))
 
 
 def revoke_device(rt: Runtime, actor: Principal, device_id: str) -> orm.Device:

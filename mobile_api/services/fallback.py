@@ -111,12 +111,8 @@ def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, li
     Patient data: read by an admin or staff on a registered device, one audit row per request
     with the ids returned."""
     actor.require_patient_data_reader()
-    filters: dict[str, Any] = {"institution_id": actor.institution_id}
-    if status:
-        filters["status"] = status
     with rt.uow() as uow:
-        rows = list(uow.fallback_records.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit,
-                                                 offset=offset, **filters))
+        rows = list(uow.fallback_records.recent(actor.institution_id, limit=limit, offset=offset, status=status))
         audit.record(uow, at=rt.clock(), action="fallback.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record",
                      count=len(rows), ids=[row.id for row in rows])

@@ -76,7 +76,7 @@ def create_user(rt: Runtime, actor: Principal, *, login: str, display_name: str,
 def list_users(rt: Runtime, actor: Principal) -> list[orm.User]:
     actor.require_admin()
     with rt.uow() as uow:
-        return list(uow.users.list_by(institution_id=actor.institution_id, order_by=orm.User.created_at))
+        return list(uow.users.of_institution(actor.institution_id))
 
 
 def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:

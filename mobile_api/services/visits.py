@@ -51,10 +51,8 @@ def list_visits(rt: Runtime, actor: Principal, *, limit: int, offset: int,
     """A page of visits (patient data): one audit row per request, with the ids returned."""
     actor.require_patient_data_reader()
     with rt.uow() as uow:
-        filters: dict[str, Any] = {"institution_id": actor.institution_id}
-        if patient_reference:
-            filters["patient_reference"] = patient_reference
-        visits = uow.visits.list_by(order_by=orm.Visit.created_at.desc(), limit=limit, offset=offset, **filters)
+        visits = uow.visits.recent(actor.institution_id, limit=limit, offset=offset,
+                                   patient_reference=patient_reference)
         views = [VisitView(v, uow.consents.one_by(visit_id=v.id)) for v in visits]
         audit.record(uow, at=rt.clock(), action="visit.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit",
