@@ -8,6 +8,8 @@ from typing import Any
 
 import marshmallow as ma
 
+from ..domain.codes import CareType
+
 
 class Base64Bytes(ma.fields.Field):
     """Binary data as base64 (standard or URL-safe alphabet, padding optional)."""
@@ -16,6 +18,8 @@ class Base64Bytes(ma.fields.Field):
         metadata = kwargs.setdefault("metadata", {})
         metadata.setdefault("type", "string")
         metadata.setdefault("format", "byte")
+        metadata.setdefault("minLength", 4)  # padded base64 of at least one byte
+        metadata.setdefault("maxLength", -(-max_bytes // 3) * 4)
         super().__init__(**kwargs)
         self.max_bytes = max_bytes
 
@@ -41,15 +45,16 @@ class Base64Bytes(ma.fields.Field):
 #: Instants the API accepts: far enough out for any birth date or expiry, near enough that converting
 #: between offsets can never leave ``datetime``'s range (years 1..9999) or a database's.
 MIN_YEAR, MAX_YEAR = 1900, 2200
+YEAR_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-"
 #: No listing pages further than this; the database's integer range is far above it.
 MAX_OFFSET = 1_000_000
 
 
 class AwareDateTime(ma.fields.AwareDateTime):
-    """An ISO 8601 instant with an explicit offset, in years 1900..2200 (UTC and as written).
+    """An ISO 8601 instant with an explicit offset, in years 1900..2200 as written.
 
-    Naive values are refused (whose clock would they be?), and so are values whose UTC
-    conversion overflows (``0001-01-01T00:00:00+14:00``) or lies outside the range.
+    Naive values are refused (whose clock would they be?), and so are years outside the range,
+    whose conversion to UTC could overflow (``0001-01-01T00:00:00+14:00``) or reach a database's limits.
     Use it for every datetime that comes in; the value keeps the offset the client sent.
     """
 
@@ -60,16 +65,17 @@ class AwareDateTime(ma.fields.AwareDateTime):
     }
 
     def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("pattern", YEAR_PATTERN)
+        rule = f"ISO 8601 with an offset, years {MIN_YEAR}..{MAX_YEAR}"
+        metadata["description"] = f"{metadata['description']} ({rule})" if metadata.get("description") else rule
         super().__init__(default_timezone=None, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            utc = parsed.astimezone(dt.timezone.utc)
-        except (OverflowError, ValueError) as exc:
-            raise self.make_error("out_of_range") from exc
-        if not all(MIN_YEAR <= year <= MAX_YEAR for year in (parsed.year, utc.year)):
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
             raise self.make_error("out_of_range")
+        # Within these years no offset (at most ±24 h) can push the UTC value out of datetime's range.
         return parsed
 
 
@@ -79,6 +85,14 @@ def paging(*, default_limit: int = 50, max_limit: int = 500) -> tuple[ma.fields.
                               validate=ma.validate.Range(min=1, max=max_limit))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET))
     return limit, offset
+
+
+def mobile_care_type(description: str) -> ma.fields.Enum:
+    """``care_type`` as the mobile forms accept it: 救急 (4) is a code of the national system, never offered here."""
+    offered = [c for c in CareType if c is not CareType.EMERGENCY]
+    return ma.fields.Enum(CareType, by_value=True, required=True,
+                          metadata={"description": description},
+                          validate=ma.validate.OneOf(offered, error="救急の資格確認はモバイル端末では行えません。"))
 
 
 class Paging(ma.Schema):

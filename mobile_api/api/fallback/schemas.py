@@ -8,9 +8,9 @@ from typing import Any
 
 import marshmallow as ma
 
-from ...domain.codes import CareType, Form
+from ...domain.codes import Form
 from ...services.fallback import FallbackMethod, FallbackReason, FallbackStatus
-from ..fields import AwareDateTime, Paging
+from ..fields import AwareDateTime, Paging, mobile_care_type
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
 METHOD_LABELS_JA = {
@@ -87,8 +87,7 @@ class EvidenceSchema(Strict):
 
 
 class FallbackRecordRequestSchema(Strict):
-    care_type = ma.fields.Enum(CareType, by_value=True, required=True,
-                               metadata={"description": "1 外来・往診, 2 訪問診療等, 3 オンライン診療等"})
+    care_type = mobile_care_type("1 外来・往診, 2 訪問診療等, 3 オンライン診療等")
     form = ma.fields.Enum(Form, by_value=True, required=True,
                           metadata={"description": "home_consent = ②, qualification_only = ③"})
     method = ma.fields.Enum(FallbackMethod, by_value=True, required=True,

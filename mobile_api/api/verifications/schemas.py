@@ -3,13 +3,12 @@ import base64
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
-from ...domain.codes import CareType, Form, IdentityMethod, InfoKind
-from ..fields import Base64Bytes
+from ...domain.codes import Form, IdentityMethod, InfoKind
+from ..fields import Base64Bytes, mobile_care_type
 
 
 class StartSchema(ma.Schema):
-    care_type = ma.fields.Enum(CareType, by_value=True, required=True,
-                               metadata={"description": "1 外来・往診, 2 訪問診療等, 3 オンライン診療等"})
+    care_type = mobile_care_type("1 外来・往診, 2 訪問診療等, 3 オンライン診療等")
     form = ma.fields.Enum(Form, by_value=True, required=True,
                           metadata={"description": "home_consent = ② 居宅同意取得型, qualification_only = ③ 資格確認限定型"})
     method = ma.fields.Enum(IdentityMethod, by_value=True, required=True,
