@@ -26,6 +26,8 @@ from .runtime import Rules, Runtime
 
 
 def rules_from(cfg: Mapping[str, Any]) -> Rules:
+    if int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]) < 1:
+        raise ValueError("VISUAL_PASSWORD_MAX_FAILURES must be at least 1")
     return Rules(
         challenge_ttl=timedelta(seconds=cfg["CHALLENGE_TTL_SECONDS"]),
         activation_code_ttl=timedelta(seconds=cfg["ACTIVATION_CODE_TTL_SECONDS"]),
@@ -33,6 +35,7 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         device_assertion_max_age=timedelta(seconds=cfg["DEVICE_ASSERTION_MAX_AGE_SECONDS"]),
         viewing_window=timedelta(hours=cfg["VIEWING_WINDOW_HOURS"]),
         certificate_grace_months=cfg["CERTIFICATE_GRACE_MONTHS"],
+        visual_password_max_failures=int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]),
     )
 
 

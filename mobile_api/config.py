@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVATION_CODE_TTL_SECONDS": 24 * 3600,
     "VIEWING_WINDOW_HOURS": 24,
     "CERTIFICATE_GRACE_MONTHS": 3,
+    # Consecutive wrong visual-mode (目視確認) passwords that lock it until an admin unlocks or rotates it.
+    "VISUAL_PASSWORD_MAX_FAILURES": 5,
     "FACILITY_FORMS": {},  # overrides of domain.facility.DEFAULT_ALLOWED_FORMS
     # Bodies larger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 64 * 1024,

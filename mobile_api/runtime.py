@@ -23,6 +23,7 @@ class Rules:
     device_assertion_max_age: timedelta
     viewing_window: timedelta
     certificate_grace_months: int
+    visual_password_max_failures: int = 5
 
 
 @dataclass

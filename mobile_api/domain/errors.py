@@ -202,3 +202,12 @@ def error_class_for(slug: str) -> type[DomainError]:
 
 def all_error_classes() -> list[type[DomainError]]:
     return [DomainError, *_all_subclasses(DomainError)]
+
+
+class VisualPasswordLocked(Forbidden):
+    """Too many consecutive wrong visual-mode passwords: refused, even the right one, until an
+    admin unlocks or rotates it (docs/rules.md)."""
+
+    slug = "visual-password-locked"
+    title = ("目視確認モードのパスワードが続けて誤入力されたため、ロックされています。"
+             "管理者にロックの解除（またはパスワードの再設定）を依頼してください。")

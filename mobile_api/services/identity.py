@@ -12,7 +12,7 @@ from ..domain.codes import Role
 from ..domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from ..domain.facility import FacilityKind
 from ..runtime import Runtime
-from . import audit, devices
+from . import audit, devices, visual_password
 from .principal import Principal
 from ..adapters.tokens import new_opaque_token, sha256_hex
 
@@ -118,10 +118,12 @@ def set_visual_password(rt: Runtime, actor: Principal, password: str) -> None:
     with rt.uow() as uow:
         institution = uow.institutions.get(actor.institution_id)
         assert institution is not None
+        was_locked = institution.visual_password_locked_at is not None
         institution.visual_password_hash = rt.passwords.hash(password)
+        visual_password.clear(institution)  # a new password starts a new count and lifts a lock
         audit.record(uow, at=now, action="institution.visual_password.set", institution_id=institution.id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="institution",
-                     target_id=institution.id)
+                     target_id=institution.id, unlocked=was_locked or None)
         uow.commit()
 
 

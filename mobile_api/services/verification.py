@@ -38,12 +38,11 @@ from ..domain.errors import (
     NotFound,
     QualificationUnavailable,
     ValidationFailed,
-    VisualPasswordWrong,
 )
 from ..domain.facility import FacilityKind
 from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
-from . import audit, idempotency
+from . import audit, idempotency, visual_password
 from .principal import Principal
 from .visits import VisitView
 
@@ -230,8 +229,7 @@ def _check_visual(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: o
                   req: SubmitRequest) -> str:
     if req.signature:
         raise ValidationFailed("目視確認ではカードの署名は送りません。", field="signature")
-    if not req.visual_password or not rt.passwords.verify(institution.visual_password_hash, req.visual_password):
-        raise VisualPasswordWrong()
+    visual_password.check(rt, actor, institution, req.visual_password)  # counted, and locked after too many
     confirmed_by = req.visual_confirmed_by or actor.user_id
     assert confirmed_by is not None
     staff = uow.users.get(confirmed_by)

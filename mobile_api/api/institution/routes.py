@@ -2,7 +2,7 @@
 from typing import Any
 
 from ...domain.facility import FACILITY_LABELS_JA, FacilityKind
-from ...services import identity
+from ...services import identity, visual_password
 from ..core import Blueprint, principal, runtime
 from .schemas import InstitutionSchema, VisualPasswordSchema
 
@@ -20,7 +20,8 @@ def get_institution() -> Any:
     return {"id": institution.id, "code": institution.code, "name": institution.name,
             "facility_kind": kind.value, "facility_kind_label": FACILITY_LABELS_JA[kind],
             "allowed_forms": sorted(f.value for f in rt.policy.allowed_forms(kind)),
-            "visual_password_set": institution.visual_password_hash is not None}
+            "visual_password_set": institution.visual_password_hash is not None,
+            "visual_password_locked": institution.visual_password_locked_at is not None}
 
 
 @blp.put("/visual-password")
@@ -31,3 +32,14 @@ def get_institution() -> Any:
 def set_visual_password(body: dict[str, Any]) -> None:
     """Set the institution's 目視確認モード password (entered by staff at each visual check)."""
     identity.set_visual_password(runtime(), principal(), body["password"])
+
+
+@blp.post("/visual-password/unlock")
+@blp.authenticated(admin=True)
+@blp.response(204)
+def unlock_visual_password() -> None:
+    """Lift the 目視確認モード password's lock after too many consecutive wrong entries (audited).
+
+    Setting a new password (PUT /visual-password) lifts it too.
+    """
+    visual_password.unlock(runtime(), principal())

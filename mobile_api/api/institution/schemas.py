@@ -9,6 +9,8 @@ class InstitutionSchema(ma.Schema):
     facility_kind_label = ma.fields.String()
     allowed_forms = ma.fields.List(ma.fields.String())
     visual_password_set = ma.fields.Boolean()
+    visual_password_locked = ma.fields.Boolean(
+        metadata={"description": "目視確認モードのパスワードが連続誤入力でロック中（管理者が解除または再設定する）"})
 
 
 class VisualPasswordSchema(ma.Schema):
