@@ -96,6 +96,9 @@ def check_request() -> Response | None:
     for name, value in request.args.items(multi=True):
         if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
             found.append(f"/query/{_pointer_segment(name)}")
+    for name, value in request.headers.items():
+        if _FORBIDDEN.search(value):
+            found.append(f"/headers/{_pointer_segment(name)}")
     if request.is_json:
         raw = request.get_data(cache=True)
         if raw:

@@ -67,6 +67,13 @@ def test_a_nul_character_in_body_query_or_path_is_refused(h):
     r = h.client.post("/api/v1/staff/x%00/revoke", headers=tenant.auth())
     assert pointers(assert_problem(r, 422)) == {"/path/user_id"}
 
+    nurse = tenant.nurse()
+    r = h.client.post("/api/v1/fallback-records", json={
+        "care_type": 2, "form": "home_consent", "method": "declaration", "reason": "offline",
+        "device_recorded_at": "2026-12-01T09:00:00+09:00"},
+        headers={"Authorization": f"Bearer {nurse}", "Idempotency-Key": "nul-\x00-key-1"})
+    assert pointers(assert_problem(r, 422)) == {"/headers/Idempotency-Key"}
+
 
 def test_deeply_nested_json_is_refused_without_recursing(h):
     for depth in (1000, 20_000):
