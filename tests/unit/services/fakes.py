@@ -1,0 +1,554 @@
+"""In-memory stand-ins for what the services depend on, so that use cases get fast unit tests.
+
+``FakeDatabase`` holds committed rows; each ``FakeUnitOfWork`` made from it behaves like the real
+``UnitOfWork`` (mobile_api/adapters/repository.py) in what the services rely on:
+- its repositories offer the same methods (``get``, ``get_owned``, ``one_by``, ``list_by`` with keyword
+  filters, ``add`` and the named ones: ``claim``, ``claim_activation``, ``spend``, ``revoke_where``,
+  ``recent``, ``search`` ...); ``test_fake_uow.py`` fails when the real ones gain a method the fake lacks;
+- a unit sees its own uncommitted changes and the rows other units committed; ``commit`` publishes its
+  changes (only the columns it changed), ``rollback`` and leaving the block without a commit discard
+  everything since the last commit;
+- unique constraints (primary keys, ``unique=True`` columns, ``UniqueConstraint``s, read from the ORM
+  metadata) are checked on ``flush`` and ``commit`` and raise the same ``DuplicateRecord`` the real unit
+  of work raises, named after the constraint (``integrity.duplicate_named``), after rolling back;
+- conditional updates (spend a challenge, an activation code, a refresh token) test the row as last
+  committed as well as the unit's own copy, as a database ``UPDATE ... WHERE`` would: a unit holding a
+  stale copy loses to one that committed first;
+- column defaults (ids, counters) are applied on ``add``; audit events get increasing integer ids;
+  JSON columns are stored as JSON would store them.
+Not modelled: locks and real concurrency (``Institutions.lock`` is a no-op), foreign keys, deletes.
+
+``FakeOQS`` answers with canned results; ``TestCA`` issues JPKI-like user-auth certificates from an
+in-memory CA, so the real chain and signature checks run. ``fake_runtime`` builds a real ``Runtime``
+around them with a ``FrozenClock``, the real ``FacilityPolicy``, ``Passwords`` at low cost and a
+``TokenService`` with a random 48-byte key.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import JSON, PrimaryKeyConstraint, UniqueConstraint
+from sqlalchemy import inspect as sa_inspect
+
+from mobile_api.adapters import integrity, orm
+from mobile_api.adapters.oqs import ConfirmationRequest
+from mobile_api.adapters.passwords import Passwords
+from mobile_api.adapters.tokens import TokenService
+from mobile_api.bootstrap import rules_from
+from mobile_api.clock import FrozenClock
+from mobile_api.config import DEFAULTS
+from mobile_api.domain.codes import ConsentFlag, EligibilityStatus, InfoKind, Role
+from mobile_api.domain.errors import QualificationUnavailable
+from mobile_api.domain.facility import FacilityKind, FacilityPolicy
+from mobile_api.domain.qualification import Qualification, QualificationResult
+from mobile_api.runtime import Rules, Runtime
+from mobile_api.services.principal import Principal
+
+T = TypeVar("T", bound=orm.Base)
+T0 = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+
+
+# --- the unit of work -----------------------------------------------------------------------------
+
+def _columns(model: type[orm.Base]) -> list[str]:
+    return [attr.key for attr in sa_inspect(model).column_attrs]
+
+
+def _primary_key(model: type[orm.Base]) -> str:
+    (column,) = sa_inspect(model).primary_key
+    return column.key
+
+
+@cache
+def _unique_keys(model: type[orm.Base]) -> list[tuple[str, tuple[str, ...]]]:
+    """(constraint name, columns) for every primary key, unique constraint and unique index of the table."""
+    table = model.__table__  # type: ignore[attr-defined]
+    found = [(str(c.name), tuple(col.name for col in c.columns)) for c in table.constraints
+             if isinstance(c, (PrimaryKeyConstraint, UniqueConstraint))]
+    found += [(str(i.name), tuple(col.name for col in i.columns)) for i in table.indexes if i.unique]
+    return found
+
+
+@cache
+def _json_columns(model: type[orm.Base]) -> frozenset[str]:
+    return frozenset(c.key for c in model.__table__.columns if isinstance(c.type, JSON))  # type: ignore[attr-defined]
+
+
+class FakeDatabase:
+    """Committed rows (column values by primary key, per model), shared by the units of work made from it."""
+
+    def __init__(self) -> None:
+        self.tables: dict[type[orm.Base], dict[Any, dict[str, Any]]] = {}
+        self.commits = 0
+        self._audit_ids = itertools.count(1)
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def table(self, model: type[orm.Base]) -> dict[Any, dict[str, Any]]:
+        return self.tables.setdefault(model, {})
+
+    def rows(self, model: type[T], **filters: Any) -> list[T]:
+        """Detached copies of the committed rows that match, in insertion order (for assertions)."""
+        found = [model(**copy.deepcopy(values)) for values in self.table(model).values()]
+        return [row for row in found if all(getattr(row, k) == v for k, v in filters.items())]
+
+    def audit(self, **filters: Any) -> list[orm.AuditEvent]:
+        return self.rows(orm.AuditEvent, **filters)
+
+    def next_audit_id(self) -> int:
+        return next(self._audit_ids)
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.committed = False  # True once commit() has succeeded
+        self._loaded: dict[tuple[type[orm.Base], Any], tuple[orm.Base, dict[str, Any]]] = {}
+        self._new: list[orm.Base] = []
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self.institutions = FakeInstitutions(self, orm.Institution)
+        self.users = FakeUsers(self, orm.User)
+        self.devices = FakeDevices(self, orm.Device)
+        self.refresh_tokens = FakeRefreshTokens(self, orm.RefreshToken)
+        self.used_assertions = FakeRepository(self, orm.UsedAssertion)
+        self.challenges = FakeChallenges(self, orm.Challenge)
+        self.visits = FakeVisits(self, orm.Visit)
+        self.consents = FakeRepository(self, orm.Consent)
+        self.fallback_records = FakeFallbackRecords(self, orm.FallbackRecord)
+        self.idempotency = FakeRepository(self, orm.IdempotencyRecord)
+        self.audit = FakeAuditEvents(self, orm.AuditEvent)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._discard()  # like Session.close(): uncommitted work is gone, loaded objects stay readable
+
+    def commit(self) -> None:
+        self._check_unique()
+        for obj in self._new:
+            self.db.table(type(obj))[self._pk(obj)] = self._stored(obj)
+        for (model, pk), (obj, snapshot) in self._loaded.items():
+            current = self._stored(obj)
+            changed = {k: v for k, v in current.items() if v != snapshot.get(k)}
+            if changed:
+                self.db.table(model)[pk].update(changed)
+        self.committed = True
+        self.db.commits += 1
+        self._discard()
+
+    def rollback(self) -> None:
+        self._discard()
+
+    def flush(self) -> None:
+        self._check_unique()
+
+    # -- for the repositories
+
+    def _discard(self) -> None:
+        self._loaded.clear()
+        self._new.clear()
+
+    @staticmethod
+    def _pk(obj: orm.Base) -> Any:
+        return getattr(obj, _primary_key(type(obj)))
+
+    @staticmethod
+    def _stored(obj: orm.Base) -> dict[str, Any]:
+        """The row as the database would keep it (JSON columns round-tripped through JSON)."""
+        model = type(obj)
+        values = {k: getattr(obj, k) for k in _columns(model)}
+        for name in _json_columns(model):
+            if values[name] is not None:
+                values[name] = json.loads(json.dumps(values[name]))
+        return copy.deepcopy(values)
+
+    def _add(self, obj: orm.Base) -> None:
+        model = type(obj)
+        for column in model.__table__.columns:  # type: ignore[attr-defined]
+            if getattr(obj, column.key) is None and column.default is not None:
+                default = column.default.arg(None) if column.default.is_callable else column.default.arg
+                setattr(obj, column.key, default)
+        if model is orm.AuditEvent and obj.id is None:  # type: ignore[attr-defined]
+            obj.id = self.db.next_audit_id()  # type: ignore[attr-defined]
+        self._new.append(obj)
+
+    def _get(self, model: type[T], pk: Any) -> T | None:
+        if (model, pk) in self._loaded:
+            return self._loaded[(model, pk)][0]  # type: ignore[return-value]
+        for obj in self._new:
+            if type(obj) is model and self._pk(obj) == pk:
+                return obj  # type: ignore[return-value]
+        values = self.db.table(model).get(pk)
+        if values is None:
+            return None
+        obj = model(**copy.deepcopy(values))
+        self._loaded[(model, pk)] = (obj, copy.deepcopy(values))
+        return obj
+
+    def _all(self, model: type[T]) -> list[T]:
+        """Every row this unit can see: committed ones (as its own copies) and its new ones."""
+        rows = [self._get(model, pk) for pk in list(self.db.table(model))]
+        return [r for r in rows if r is not None] + [o for o in self._new if type(o) is model]  # type: ignore[misc]
+
+    def _committed(self, obj: orm.Base) -> dict[str, Any] | None:
+        return self.db.table(type(obj)).get(self._pk(obj))
+
+    def _check_unique(self) -> None:
+        touched = {type(o) for o in self._new} | {model for model, _ in self._loaded}
+        for model in touched:
+            rows = {pk: dict(values) for pk, values in self.db.table(model).items()}
+            for (m, pk), (obj, _) in self._loaded.items():
+                if m is model:
+                    rows[pk] = self._stored(obj)
+            new = [self._stored(o) for o in self._new if type(o) is model]
+            everything = list(rows.values()) + new
+            for name, columns in _unique_keys(model):
+                seen: set[tuple[Any, ...]] = set()
+                for values in everything:
+                    key = tuple(values[c] for c in columns)
+                    if None in key:
+                        continue  # NULLs never collide in SQL
+                    if key in seen:
+                        self.rollback()
+                        raise integrity.duplicate_named(name)
+                    seen.add(key)
+
+
+def _matches(obj: Any, filters: dict[str, Any]) -> bool:
+    return all(getattr(obj, k) == v for k, v in filters.items())
+
+
+def _page(rows: list[T], limit: int | None, offset: int) -> list[T]:
+    return rows[offset:offset + limit] if limit is not None else rows
+
+
+class FakeRepository(Generic[T]):
+    def __init__(self, uow: FakeUnitOfWork, model: type[T]) -> None:
+        self.uow = uow
+        self.model = model
+
+    def add(self, obj: T) -> T:
+        self.uow._add(obj)
+        return obj
+
+    def get(self, id_: Any) -> T | None:
+        return self.uow._get(self.model, id_)
+
+    def get_owned(self, id_: Any, institution_id: str) -> T | None:
+        obj = self.get(id_)
+        if obj is None or obj.institution_id != institution_id:  # type: ignore[attr-defined]
+            return None
+        return obj
+
+    def one_by(self, **filters: Any) -> T | None:
+        return next((o for o in self.uow._all(self.model) if _matches(o, filters)), None)
+
+    def list_by(self, *criteria: Any, order_by: Any = None, limit: int | None = None, offset: int = 0,
+                **filters: Any) -> list[T]:
+        if criteria or order_by is not None:
+            raise NotImplementedError("the fake filters by keyword only: give the repository a named method")
+        return _page([o for o in self.uow._all(self.model) if _matches(o, filters)], limit, offset)
+
+    def _where(self, predicate: Callable[[T], bool]) -> list[T]:
+        return [o for o in self.uow._all(self.model) if predicate(o)]
+
+    def _holds(self, obj: T, condition: Callable[[Any], bool]) -> bool:
+        """An UPDATE ... WHERE: the condition must hold for the unit's copy and the row as last committed."""
+        committed = self.uow._committed(obj)
+        return condition(obj) and (committed is None or condition(_Row(committed)))
+
+
+class _Row:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+class FakeInstitutions(FakeRepository[orm.Institution]):
+    def lock(self, institution_id: str) -> None:
+        """Nothing runs concurrently here."""
+
+    def count_visual_password_failure(self, institution_id: str, *, limit: int, now: datetime) -> tuple[int, bool]:
+        inst = self.get(institution_id)
+        assert inst is not None
+        committed = self.uow._committed(inst) or {}
+        inst.visual_password_failures = max(inst.visual_password_failures or 0,
+                                            committed.get("visual_password_failures") or 0) + 1
+        locked = self._holds(inst, lambda r: r.visual_password_locked_at is None) and \
+            inst.visual_password_failures >= limit
+        if locked:
+            inst.visual_password_locked_at = now
+        return inst.visual_password_failures, locked
+
+    def reset_visual_password_failures(self, institution_id: str) -> bool:
+        inst = self.get(institution_id)
+        if inst is None or not self._holds(inst, lambda r: r.visual_password_locked_at is None):
+            return False
+        inst.visual_password_failures = 0
+        return True
+
+
+class FakeUsers(FakeRepository[orm.User]):
+    def of_institution(self, institution_id: str) -> list[orm.User]:
+        return sorted(self.list_by(institution_id=institution_id), key=lambda u: u.created_at)
+
+    def count_active(self, institution_id: str, *, role: str) -> int:
+        return len(self._where(lambda u: u.institution_id == institution_id and u.role == role
+                               and u.revoked_at is None))
+
+
+class FakeDevices(FakeRepository[orm.Device]):
+    def of_institution(self, institution_id: str) -> list[orm.Device]:
+        return sorted(self.list_by(institution_id=institution_id), key=lambda d: d.created_at)
+
+    def reload(self, device: orm.Device) -> None:
+        """The fake's conditional updates change the unit's own copy, so there is nothing to read again."""
+
+    def claim_activation(self, device_id: str, code_hash: str, *, public_key_pem: str, now: datetime) -> bool:
+        device = self.get(device_id)
+        if device is None or not self._holds(device, lambda d: d.activation_code_hash == code_hash
+                                             and d.revoked_at is None and d.activation_expires_at is not None
+                                             and d.activation_expires_at > now):
+            return False
+        device.public_key_pem, device.enrolled_at = public_key_pem, now
+        device.activation_code_hash, device.activation_expires_at = None, None
+        return True
+
+
+class FakeRefreshTokens(FakeRepository[orm.RefreshToken]):
+    def spend(self, token_id: str, now: datetime) -> bool:
+        token = self.get(token_id)
+        if token is None or not self._holds(token, lambda t: t.used_at is None and t.revoked_at is None):
+            return False
+        token.used_at = now
+        return True
+
+    def revoke_where(self, now: datetime, **filters: str) -> None:
+        for token in self.list_by(**filters):
+            if token.revoked_at is None:
+                token.revoked_at = now
+
+
+class FakeChallenges(FakeRepository[orm.Challenge]):
+    def claim(self, challenge_id: str, now: datetime) -> bool:
+        challenge = self.get(challenge_id)
+        if challenge is None or not self._holds(challenge, lambda c: c.used_at is None):
+            return False
+        challenge.used_at = now
+        return True
+
+
+class FakeVisits(FakeRepository[orm.Visit]):
+    def recent(self, institution_id: str, *, limit: int, offset: int,
+               patient_reference: str | None = None) -> list[orm.Visit]:
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        if patient_reference:
+            filters["patient_reference"] = patient_reference
+        return _page(sorted(self.list_by(**filters), key=lambda v: v.created_at, reverse=True), limit, offset)
+
+
+class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
+    def recent(self, institution_id: str, *, limit: int, offset: int,
+               status: str | None = None) -> list[orm.FallbackRecord]:
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        if status:
+            filters["status"] = status
+        return _page(sorted(self.list_by(**filters), key=lambda r: r.received_at, reverse=True), limit, offset)
+
+
+class FakeAuditEvents(FakeRepository[orm.AuditEvent]):
+    def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
+               actor_user_id: str | None = None, actor_device_id: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, limit: int,
+               offset: int) -> list[orm.AuditEvent]:
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        for name, value in (("action", action), ("outcome", outcome), ("actor_user_id", actor_user_id),
+                            ("actor_device_id", actor_device_id)):
+            if value:
+                filters[name] = value
+        rows = [e for e in self.list_by(**filters)
+                if (since is None or e.at >= since) and (until is None or e.at < until)]
+        return _page(sorted(rows, key=lambda e: e.id, reverse=True), limit, offset)
+
+
+# --- JPKI certificates from an in-memory CA --------------------------------------------------------
+
+@cache
+def _rsa_key(label: str) -> rsa.RSAPrivateKey:
+    """One 2048-bit key per label for the whole test session (generating them is the slow part)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass(frozen=True)
+class Card:
+    key: rsa.RSAPrivateKey
+    certificate_der: bytes
+
+    def sign(self, message: bytes) -> bytes:
+        """What a My Number card returns for the user-auth PIN: PKCS#1 v1.5 over SHA-256."""
+        return self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+
+@dataclass(frozen=True)
+class TestCA:
+    __test__ = False  # not a pytest test class
+    name: str = "JPKI unit-test user-auth CA"
+
+    @property
+    def key(self) -> rsa.RSAPrivateKey:
+        return _rsa_key(f"ca:{self.name}")
+
+    @property
+    def subject(self) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return _ca_certificate(self)
+
+    def issue(self, *, not_before: datetime = T0 - timedelta(days=365),
+              not_after: datetime = T0 + timedelta(days=4 * 365), holder: str = "card") -> Card:
+        key = _rsa_key(f"card:{holder}")
+        cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP")]))
+                .issuer_name(self.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(not_before).not_valid_after(not_after).sign(self.key, hashes.SHA256()))
+        return Card(key, cert.public_bytes(serialization.Encoding.DER))
+
+
+@cache
+def _ca_certificate(ca: TestCA) -> x509.Certificate:
+    return (x509.CertificateBuilder().subject_name(ca.subject).issuer_name(ca.subject)
+            .public_key(ca.key.public_key()).serial_number(1)
+            .not_valid_before(T0 - timedelta(days=3650)).not_valid_after(T0 + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(ca.key, hashes.SHA256()))
+
+
+# --- OQS -----------------------------------------------------------------------------------------
+
+def qualification() -> Qualification:
+    return Qualification(
+        insurance_card_kind="被保険者証", insurer_number="06139993", insurer_name="テスト健康保険組合", symbol="1",
+        number="2", branch_number="00", relationship="insured", head_of_household_name=None, name="試験 花子",
+        name_kana="シケン ハナコ", sex="2", birth_date=date(1950, 4, 1), address="東京都千代田区1-1",
+        postcode="1000001", acquired_on=date(2020, 4, 1), lost_on=None, loss_reason=None,
+        issued_on=date(2020, 4, 1), valid_from=date(2020, 4, 1), valid_until=None, copayment_ratio="030",
+        preschool=False)
+
+
+def valid_result(person_ref: str = "person-1") -> QualificationResult:
+    return QualificationResult(status=EligibilityStatus.VALID, qualification=qualification(),
+                               person_ref=person_ref, consent_flag=ConsentFlag.CONSENTED)
+
+
+@dataclass
+class FakeOQS:
+    """Canned answers; ``unavailable=True`` makes every call raise ``QualificationUnavailable``."""
+
+    anchors: list[x509.Certificate]
+    result: QualificationResult = field(default_factory=valid_result)
+    records: dict[InfoKind, list[dict[str, Any]]] = field(default_factory=lambda: {
+        InfoKind.MEDICATION: [{"drug": "テストプリル錠", "dispensed_on": "2026-11-20"}]})
+    unavailable: bool = False
+    confirmations: list[ConfirmationRequest] = field(default_factory=list)
+
+    def confirm(self, request: ConfirmationRequest) -> QualificationResult:
+        if self.unavailable:
+            raise QualificationUnavailable()
+        self.confirmations.append(request)
+        return self.result
+
+    def medical_information(self, *, institution_code: str, person_ref: str, kind: InfoKind,
+                            at: datetime) -> list[dict[str, Any]]:
+        if self.unavailable:
+            raise QualificationUnavailable()
+        return copy.deepcopy(self.records.get(kind, []))
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        return list(self.anchors)
+
+
+# --- a runtime and a tenant ----------------------------------------------------------------------
+
+def default_rules(**changes: Any) -> Rules:
+    return replace(rules_from(DEFAULTS), **changes)
+
+
+def fake_runtime(db: FakeDatabase | None = None, *, clock: FrozenClock | None = None, oqs: Any = None,
+                 rules: Rules | None = None, ca: TestCA | None = None) -> Runtime:
+    db = db or FakeDatabase()
+    clock = clock or FrozenClock(T0)
+    return Runtime(
+        uow=db.uow,  # type: ignore[arg-type]
+        clock=clock,
+        oqs=oqs or FakeOQS(anchors=[(ca or TestCA()).certificate]),
+        tokens=TokenService(keys={"unit": secrets.token_urlsafe(48)}, active_kid="unit",
+                            issuer=DEFAULTS["JWT_ISSUER"], audience=DEFAULTS["JWT_AUDIENCE"],
+                            access_ttl=timedelta(seconds=DEFAULTS["ACCESS_TOKEN_TTL_SECONDS"]), clock=clock),
+        passwords=_passwords(),
+        policy=FacilityPolicy(),
+        rules=rules or default_rules(),
+    )
+
+
+@cache
+def _passwords() -> Passwords:
+    return Passwords(time_cost=1, memory_cost_kib=1024)
+
+
+STAFF_PASSWORD = "staff-password-1"
+VISUAL_PASSWORD = "mokushi-2026"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    institution_id: str
+    code: str
+    admin: Principal  # admin on no device
+    nurse: Principal  # staff member on the tablet
+    other_nurse: Principal  # another staff member on the same tablet
+    device_id: str
+    nurse_login: str = "nurse"
+
+
+_codes = itertools.count(1)
+
+
+def seed_tenant(rt: Runtime, *, facility_kind: FacilityKind = FacilityKind.HOME_VISIT_CARE,
+                visual_password: str | None = None) -> Tenant:
+    """An institution with an admin, two nurses and one enrolled tablet, written straight into the fake."""
+    now = rt.clock()
+    code = f"{9000000000 + next(_codes)}"
+    with rt.uow() as uow:
+        inst = uow.institutions.add(orm.Institution(
+            code=code, name="テスト訪問看護ステーション", facility_kind=facility_kind.value, created_at=now,
+            visual_password_hash=rt.passwords.hash(visual_password) if visual_password else None))
+        users = [uow.users.add(orm.User(institution_id=inst.id, login=login, display_name=login, role=role.value,
+                                        password_hash=rt.passwords.hash(STAFF_PASSWORD), created_at=now))
+                 for login, role in (("admin", Role.ADMIN), ("nurse", Role.STAFF), ("nurse2", Role.STAFF))]
+        device = uow.devices.add(orm.Device(institution_id=inst.id, label="tablet", public_key_pem="(unit test)",
+                                            enrolled_at=now, created_by=users[0].id, created_at=now))
+        uow.commit()
+    admin, nurse, nurse2 = users
+    return Tenant(
+        institution_id=inst.id, code=code, device_id=device.id,
+        admin=Principal(institution_id=inst.id, user_id=admin.id, role=Role.ADMIN, device_id=None),
+        nurse=Principal(institution_id=inst.id, user_id=nurse.id, role=Role.STAFF, device_id=device.id),
+        other_nurse=Principal(institution_id=inst.id, user_id=nurse2.id, role=Role.STAFF, device_id=device.id))
+
+
+def all_of(rows: Iterable[Any], attribute: str) -> list[Any]:
+    return [getattr(r, attribute) for r in rows]
