@@ -88,6 +88,15 @@ def test_moderately_nested_json_still_reaches_the_schema(h):
     assert pointers(body) == {"/login"}
 
 
+def test_an_unterminated_string_full_of_escaped_quotes_is_scanned_in_linear_time(h):
+    import time
+
+    started = time.perf_counter()
+    r = post_raw(h, "/api/v1/auth/login", '"' + '\\"' * 30_000)  # ~60 KB; a rescanning scan took minutes
+    assert time.perf_counter() - started < 2
+    assert_problem(r, 400)
+
+
 def test_brackets_inside_strings_do_not_count_as_depth(h):
     tenant = h.institution()
     r = post_raw(h, "/api/v1/auth/login", json.dumps({"institution_code": tenant.code, "login": "[{" * 30,
