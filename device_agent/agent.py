@@ -2,7 +2,8 @@
 
 Everything lives in one data folder (``$DEVICE_AGENT_HOME``, default
 ``~/.local/share/mobile-oqs-agent``), created owner-only. The device's private
-key never leaves it; access tokens live in memory only.
+key never leaves it; the login's tokens live in memory only (``ApiClient``
+rotates them), never on disk.
 """
 from __future__ import annotations
 
@@ -68,6 +69,14 @@ class NotEnrolled(Exception):
     pass
 
 
+class VirtualCardMissing(Exception):
+    """``--virtual-card`` names neither a folder nor a card issued into the agent's cards folder."""
+
+    def __init__(self, name: str, tried: list[Path]) -> None:
+        super().__init__(name)
+        self.name, self.tried = name, tried
+
+
 @dataclass
 class Agent:
     home: AgentHome
@@ -75,7 +84,7 @@ class Agent:
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
     def __post_init__(self) -> None:
-        self.api = ApiClient(self.home.config().get("server_url", "http://127.0.0.1:8000"))
+        self.api = ApiClient(self.home.config().get("server_url", "http://127.0.0.1:8000"), clock=self.clock)
 
     @property
     def enrolled(self) -> bool:
@@ -101,5 +110,5 @@ class Agent:
                                          audience=config.get("audience", DEFAULT_AUDIENCE), now=self.clock())
 
     def login(self, login: str, password: str) -> dict[str, Any]:
-        config = self.home.config()
-        return self.api.login(config["institution_code"], login, password, self.assertion())
+        assertion = self.assertion()  # NotEnrolled first: an unenrolled folder has no institution code
+        return self.api.login(self.home.config()["institution_code"], login, password, assertion)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from device_agent.agent import CardSource
+from device_agent.agent import CardSource, VirtualCardMissing
 from device_agent.card.nfc_transport import open_reader, wait_for_card
 from device_agent.card.session import CardSession
 
@@ -19,9 +19,10 @@ from device_agent.card.session import CardSession
 def choose(*, virtual_card: str | None, reader: str | None, cards_dir: Path) -> CardSource:
     """The virtual card named (a directory, or a card issued into ``cards_dir``), else the NFC reader."""
     if virtual_card:
-        directory = Path(virtual_card)
-        if not directory.exists():
-            directory = cards_dir / virtual_card
+        candidates = [Path(virtual_card), cards_dir / virtual_card]
+        directory = next((c for c in candidates if (c / "card.json").is_file()), None)
+        if directory is None:
+            raise VirtualCardMissing(virtual_card, candidates)
         return virtual_card_source(directory)
     return lambda: reader_session(reader)
 

@@ -4,19 +4,93 @@ Network errors are retried with exponential backoff, but only where a retry is
 safe: GETs, and POSTs that carry an Idempotency-Key (the server answers a
 retry with the same result). Problems (RFC 9457) become ``ApiProblem`` with the
 server's Japanese title and detail.
+
+Sessions last a working round: the access token lives 15 minutes, so before it
+runs out (or when the server answers 401 anyway, e.g. clocks apart) the client
+rotates the refresh token (``POST /api/v1/auth/refresh``). The server spends a
+refresh token once and revokes the whole family when one is presented twice, so
+the client forgets a refresh token *before* sending it, never retries that POST,
+and swaps in the new pair as one object under a lock (two threads of the touch
+UI cannot both spend the same token). When the rotation is refused the caller
+gets ``SessionExpired``: the person logs in again, and nothing else is lost.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
+REFRESH_MARGIN = timedelta(minutes=2)  # rotate this long before the access token runs out
+
 
 class NetworkError(Exception):
-    """The server could not be reached after the retries (no signal, server down)."""
+    """The server could not be reached after the retries.
+
+    ``kind`` says why, so the message can say what to check: "dns" (no such host: a typo in the
+    URL, or no signal at all), "refused" (the host answered but nothing listens: wrong port, server
+    stopped), "timeout" (no answer in time: weak signal or a busy server), "tls", or "other".
+    """
+
+    def __init__(self, message: str = "", *, url: str = "", kind: str = "other") -> None:
+        super().__init__(message or f"cannot reach {url} ({kind})")
+        self.url, self.kind = url, kind
+
+
+class SessionExpired(Exception):
+    """There is no usable login any more (refresh refused or impossible): log in again."""
+
+
+def network_kind(exc: BaseException) -> str:
+    """Tell a wrong host name from a refused connection from a timeout, from requests' exception chain."""
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    text = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "refused"
+        if isinstance(current, TimeoutError):
+            return "timeout"
+        text += f" {type(current).__name__} {current}"
+        current = current.__cause__ or current.__context__ or (current.args[0] if current.args and isinstance(
+            current.args[0], BaseException) else None)
+    lowered = text.lower()
+    if "nameresolution" in lowered or "name or service not known" in lowered or "getaddrinfo" in lowered \
+            or "nodename nor servname" in lowered or "temporary failure in name resolution" in lowered:
+        return "dns"
+    if "refused" in lowered:
+        return "refused"
+    if "timed out" in lowered or "timeout" in lowered:
+        return "timeout"
+    return "other"
+
+
+class BadServerUrl(ValueError):
+    """A server URL the agent cannot use (the message is Japanese and says what to type)."""
+
+
+def check_server_url(url: str) -> str:
+    """The server URL as the agent will use it; BadServerUrl when it cannot be one."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadServerUrl(f"サーバーのURL「{url}」は http:// または https:// から始めてください"
+                         "（例: https://oqs.example.jp）。")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise BadServerUrl(f"サーバーのURL「{url}」のポート番号が正しくありません。") from None
+    return url.rstrip("/")
 
 
 @dataclass
@@ -32,6 +106,14 @@ class ApiProblem(Exception):
         return self.problem.get("detail") or self.problem.get("title") or f"HTTP {self.status}"
 
 
+class ActivationCodeRejected(ApiProblem):
+    """Enrolment refused: the code is wrong or expired (401), or already used (activation-code-used)."""
+
+
+class LoginRejected(ApiProblem):
+    """Login refused (401): wrong login or password, or this device may not sign in there."""
+
+
 @dataclass
 class ApiClient:
     base_url: str
@@ -42,9 +124,72 @@ class ApiClient:
     access_token: str | None = None
     sleep: Callable[[float], None] = time.sleep
     observers: list[Callable[[str, str, dict[str, Any] | None], None]] = field(default_factory=list)
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    access_expires_at: datetime | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    refresh_expires_at: datetime | None = None
+    _session_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # -- the login session -------------------------------------------------------------------------
+    def _keep_pair(self, pair: dict[str, Any]) -> None:
+        with self._session_lock:
+            self.access_token = pair["access_token"]
+            self.access_expires_at = _when(pair.get("access_expires_at"))
+            self.refresh_token = pair.get("refresh_token")
+            self.refresh_expires_at = _when(pair.get("refresh_expires_at"))
+
+    def forget_session(self) -> None:
+        with self._session_lock:
+            self.access_token = self.refresh_token = None
+            self.access_expires_at = self.refresh_expires_at = None
+
+    def refresh(self) -> None:
+        """Rotate the refresh token once. Raises SessionExpired when that is refused or impossible,
+        NetworkError when the server cannot be reached (the spent token is not sent again)."""
+        with self._session_lock:
+            token, self.refresh_token = self.refresh_token, None  # forgotten before it is sent: never twice
+            if not token or (self.refresh_expires_at is not None and self.clock() >= self.refresh_expires_at):
+                self.forget_session()
+                raise SessionExpired("refresh token missing or expired")
+            try:
+                pair = self.request("POST", "/api/v1/auth/refresh", json={"refresh_token": token}, auth=False,
+                                    retry=False)
+            except ApiProblem as problem:
+                self.forget_session()
+                raise SessionExpired(str(problem)) from problem
+            self._keep_pair(pair)
+
+    def ensure_session(self) -> None:
+        """Make sure the access token has time left, rotating it first if needed (before a step that must
+        not fail half-way, such as the PIN). Raises SessionExpired when there is no login to keep."""
+        with self._session_lock:
+            if self.access_token is None:
+                if self.refresh_token is None:
+                    raise SessionExpired("not signed in")
+                self.refresh()
+            elif self.access_expires_at is not None and self.refresh_token is not None \
+                    and self.clock() >= self.access_expires_at - REFRESH_MARGIN:
+                self.refresh()
+            elif self.access_expires_at is not None and self.clock() >= self.access_expires_at:
+                self.forget_session()
+                raise SessionExpired("access token expired and no refresh token")
 
     def request(self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None,
                 auth: bool = True, retry: bool | None = None) -> Any:
+        if auth and (self.access_token or self.refresh_token):
+            self.ensure_session()
+        try:
+            return self._request(method, path, json=json, idempotency_key=idempotency_key, auth=auth, retry=retry)
+        except ApiProblem as problem:
+            # A 401 although the token looked fresh (the server's clock runs ahead, a key rotated):
+            # rotate once and repeat. Safe for any method: a 401 is given before anything is done.
+            if not (auth and problem.status == 401 and self.refresh_token):
+                raise
+        self.refresh()
+        return self._request(method, path, json=json, idempotency_key=idempotency_key, auth=auth, retry=retry)
+
+    def _request(self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None,
+                 auth: bool = True, retry: bool | None = None) -> Any:
         headers = {"Accept": "application/json, application/problem+json"}
         if auth and self.access_token:
             headers["Authorization"] = f"Bearer {self.access_token}"
@@ -55,14 +200,18 @@ class ApiClient:
         for attempt in range(attempts):
             for observe in self.observers:
                 observe(method, path, json)
+            url = self.base_url.rstrip("/") + path
             try:
-                response = self.session.request(method, self.base_url.rstrip("/") + path, json=json,
-                                                headers=headers, timeout=self.timeout)
+                response = self.session.request(method, url, json=json, headers=headers, timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt + 1 < attempts:
+                kind = network_kind(exc)
+                if attempt + 1 < attempts and kind != "dns":  # a name that does not resolve will not by waiting
                     self.sleep(self.backoff * 2**attempt)
                     continue
-                raise NetworkError("サーバーに接続できません。電波の状況を確認してください。") from exc
+                raise NetworkError(url=self.base_url, kind=kind) from exc
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as exc:
+                raise NetworkError(url=self.base_url, kind="bad-url") from exc
             if response.status_code in (502, 503, 504) and attempt + 1 < attempts:
                 self.sleep(self.backoff * 2**attempt)
                 continue
@@ -77,15 +226,35 @@ class ApiClient:
 
     # -- endpoints ---------------------------------------------------------------------------------
     def enrol(self, activation_code: str, public_key_pem: str) -> dict[str, Any]:
-        return self.request("POST", "/api/v1/devices/enrol", auth=False, retry=False,
-                            json={"activation_code": activation_code, "public_key_pem": public_key_pem})
+        try:
+            return self.request("POST", "/api/v1/devices/enrol", auth=False, retry=False,
+                                json={"activation_code": activation_code, "public_key_pem": public_key_pem})
+        except ApiProblem as problem:
+            if problem.status in (401, 409):
+                raise ActivationCodeRejected(problem.status, problem.problem) from None
+            raise
 
     def login(self, institution_code: str, login: str, password: str, device_assertion: str) -> dict[str, Any]:
-        pair = self.request("POST", "/api/v1/auth/login", auth=False, retry=False, json={
-            "institution_code": institution_code, "login": login, "password": password,
-            "device_assertion": device_assertion})
-        self.access_token = pair["access_token"]
+        self.forget_session()
+        try:
+            pair = self.request("POST", "/api/v1/auth/login", auth=False, retry=False, json={
+                "institution_code": institution_code, "login": login, "password": password,
+                "device_assertion": device_assertion})
+        except ApiProblem as problem:
+            if problem.status == 401:
+                raise LoginRejected(problem.status, problem.problem) from None
+            raise
+        self._keep_pair(pair)
         return pair
+
+    def institution(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/institution")
+
+    def visits(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self.request("GET", f"/api/v1/visits?limit={limit}")
+
+    def visit(self, visit_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/visits/{visit_id}")
 
     def start_verification(self, *, care_type: int, form: str, method: str,
                            patient_reference: str | None = None) -> dict[str, Any]:
@@ -104,6 +273,13 @@ class ApiClient:
 
     def post(self, path: str, body: dict[str, Any], idempotency_key: str) -> Any:
         return self.request("POST", path, json=body, idempotency_key=idempotency_key)
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def outbox_sender(api: ApiClient) -> Callable[[str, dict[str, Any], str], tuple[int, Any]]:

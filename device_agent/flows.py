@@ -16,11 +16,17 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from device_agent.card.apdu import PinLocked
 from device_agent.card.session import CardIdentity, CardSession
+from device_agent.certificate import CertificateDates, dates_of
 from device_agent.client import ApiClient
+
+
+class PinFormatError(ValueError):
+    """Not four ASCII digits: refused before the card is touched, so no try is spent."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,21 @@ class CardRead:
     @property
     def certificate_kind(self) -> str | None:
         return self.identity.token.value if self.identity.token else None
+
+    @property
+    def certificate_dates(self) -> CertificateDates | None:
+        return dates_of(self.identity.certificate_der)
+
+    def certificate_standing(self, now: datetime) -> str:
+        """"valid", "renew-soon", "expired-in-grace" (or "unknown"); raises CertificateUnusable past the
+        grace, so the person hears it before typing a PIN."""
+        dates = self.certificate_dates
+        return dates.standing(now) if dates else "unknown"
+
+
+def check_pin_format(pin: str) -> None:
+    if not (len(pin) == 4 and pin.isascii() and pin.isdigit()):
+        raise PinFormatError("PIN must be 4 digits")
 
 
 def read_card(card: CardSession, *, with_token_info: bool = False) -> CardRead:
@@ -69,7 +90,10 @@ def _body(read: CardRead, request: VisitRequest, **extra: Any) -> dict[str, Any]
 
 def verify_with_pin(api: ApiClient, card: CardSession, read: CardRead, request: VisitRequest,
                     pin: str) -> dict[str, Any]:
-    """Raises WrongPin / PinLocked (nothing sent to the server), CardRemovedError, ApiProblem, NetworkError."""
+    """Raises PinFormatError, WrongPin / PinLocked (nothing sent to the server), CardRemovedError,
+    ApiProblem, NetworkError, SessionExpired (checked before the card is touched)."""
+    check_pin_format(pin)
+    api.ensure_session()  # rotate the login first: a PIN accepted by the card must not meet a stale token
     card.verify_pin(pin)
     del pin  # the PIN's job is done; nothing below may see it
     challenge = api.start_verification(care_type=request.care_type, form=request.form, method="pin",

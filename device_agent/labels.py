@@ -1,7 +1,7 @@
 """Japanese labels for what the agent shows: record fields, kinds, forms, times in JST."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9), "JST")  # Japan has no daylight saving time
 
@@ -40,3 +40,39 @@ def field_label(key: str) -> str:
 def jst(value: str | datetime) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M（日本時間）")
+
+
+# Era starts (the first day of each era); 明治 is counted from 1868-01-25 (明治元年), good enough for birth dates.
+ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"), (date(1926, 12, 25), "昭和"),
+        (date(1912, 7, 30), "大正"), (date(1868, 1, 25), "明治"))
+
+
+def japanese_date(value: str | date | None, *, western: bool = True) -> str:
+    """"1984-05-12" → "昭和59年5月12日（1984年）": the era the way people and forms write it, with the
+    western year beside it. Anything that is not a date is returned as it came."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(JST).date()
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value)[:10])
+        except ValueError:
+            return str(value)
+    for start, era in ERAS:
+        if value >= start:
+            year = value.year - start.year + 1
+            text = f"{era}{'元' if year == 1 else year}年{value.month}月{value.day}日"
+            return f"{text}（{value.year}年）" if western else text
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def short_date(value: str | date | None) -> str:
+    """A recent date (dispensing, checkup) in western style: "2026年11月10日"."""
+    if not value:
+        return "—"
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -1,18 +1,56 @@
-"""Every failure the person at the device can meet, said plainly in Japanese."""
+"""Every failure the person at the device can meet, said plainly in Japanese: what happened, what to do.
+
+``explain`` gives a heading as well as the text: a refusal that is the rules working
+as designed (an expired certificate, a closed viewing window) gets a neutral
+heading, and only a real failure (no signal, a card that left the reader) is
+headed "うまくいきませんでした". Nothing here shows a traceback; ``--debug`` does.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
 from device_agent.card.guard import PrivacyGuardError
-from device_agent.card.transport import CardError, CardProtocolError, CardRemovedError
-from device_agent.client import ApiProblem, NetworkError
+from device_agent.card.transport import (CardError, CardProtocolError, CardRemovedError, NoCardError,
+                                         ReaderNotFoundError)
+from device_agent.certificate import CertificateUnusable
+from device_agent.client import (ActivationCodeRejected, ApiProblem, BadServerUrl, LoginRejected, NetworkError,
+                                 SessionExpired)
+from device_agent.enrolment import ActivationCodeError
+from device_agent.flows import PinFormatError
+
+FAILED = "うまくいきませんでした"
+NOT_POSSIBLE = "この確認はできません"
+CARD_NOT_USABLE = "このカードでは確認できません"
+NOT_SHOWN = "この情報は表示できません"
+SIGN_IN_AGAIN = "もう一度ログインしてください"
 
 CARD_REMOVED = "カードが読み取り中に離れました。もう一度、カードを端末の読み取り位置にしっかりかざしてください。"
+NO_CARD = ("カードが見つかりませんでした。マイナンバーカード（またはマイナ保険証を登録したスマートフォン）を、"
+           "読み取り位置に置いたまま「読み取る」を押してください。")
+NO_READER = ("カードリーダーが見つかりません。NFCリーダーが接続されているか、電源が入っているか、"
+             "ほかのアプリが使っていないかを確認してください。")
 WRONG_CARD = "マイナンバーカード（またはマイナ保険証を登録したスマートフォン）ではないようです。カードを確認してください。"
+OFFLINE_HINT = "電波が戻らないときは「通信できないときの記録」で、確認した方法を記録できます。"
 NO_SIGNAL = ("サーバーに接続できません（電波がない可能性があります）。カードでの資格確認にはサーバーとの通信が必要です。"
              "電波の届く場所で再度お試しいただくか、「通信できないときの記録」で確認方法を記録してください。")
 PIN_LOCKED = ("暗証番号がロックされています（または暗証番号のない顔認証マイナンバーカードです）。"
               "ロックの解除はお住まいの市区町村の窓口で行えます。このまま職員の目視確認で資格確認を続けられます。")
 LAST_TRY_WARNING = "次に間違えると暗証番号がロックされます。ロック解除には市区町村の窓口での手続きが必要です。"
+PIN_FORMAT = "暗証番号は数字4桁です。4桁の数字を入力してください。"
+SESSION_EXPIRED = ("ログインの有効期限が切れました。もう一度ログインしてください。"
+                   "確認の途中の内容はそのまま残っています（暗証番号は保存されないため、もう一度入力が必要です）。")
+LOGIN_REJECTED = "ログインIDまたはパスワードが正しくありません。入力を確認して、もう一度お試しください。"
+ACTIVATION_REJECTED = ("アクティベーションコードが正しくないか、有効期限が切れています。12桁の数字を確認してください。"
+                       "それでも登録できないときは、管理者に新しいコードを発行してもらってください。")
+ACTIVATION_USED = ("このアクティベーションコードはすでに別の端末の登録に使われています。"
+                   "コードは1回しか使えません。管理者に新しいコードを発行してもらってください。")
+NOT_ENROLLED = ("この端末はまだ登録されていません。管理者から受け取った12桁のアクティベーションコードで、"
+                "device-agent enroll --server <URL> --code <コード> を実行して登録してください。")
+QUALIFICATION_CERTIFICATE = ("資格確認書（またはマイナンバーカードと「資格情報のお知らせ」／マイナポータルの資格情報画面）"
+                             "の提示を受けて、「通信できないときの記録」で確認方法を記録してください。"
+                             "電子証明書の更新は市区町村の窓口で行えます。")
 
 PROBLEM_MESSAGES = {
     "certificate-expired": "電子証明書の有効期限切れから3か月を過ぎているため、カードで資格確認できません。"
@@ -22,13 +60,44 @@ PROBLEM_MESSAGES = {
     "signature-invalid": "カードの署名を確認できませんでした。同じカードで最初からやり直してください。",
     "certificate-untrusted": "このカードの電子証明書は確認できません。",
     "challenge-expired": "確認の有効時間を過ぎました。最初からやり直してください。",
-    "unauthenticated": "ログインの有効期限が切れました。もう一度ログインしてください。",
-    "qualification-unavailable": "オンライン資格確認等システムに接続できません。時間をおいて再度お試しください。",
+    "unauthenticated": SESSION_EXPIRED,
+    "activation-code-used": ACTIVATION_USED,
+    "qualification-unavailable": "オンライン資格確認等システムに接続できません。時間をおいて再度お試しください。"
+                                 + OFFLINE_HINT,
+}
+# Refusals that are the rules working, not something broken: headed neutrally.
+BY_DESIGN = {
+    "certificate-expired": CARD_NOT_USABLE, "certificate-not-yet-valid": CARD_NOT_USABLE,
+    "certificate-untrusted": CARD_NOT_USABLE, "pin-not-available": CARD_NOT_USABLE,
+    "form-not-allowed": NOT_POSSIBLE, "identity-method-not-allowed": NOT_POSSIBLE,
+    "consent-not-applicable": NOT_POSSIBLE, "visual-password-locked": NOT_POSSIBLE,
+    "medical-info-refused": NOT_SHOWN, "form-never-serves-medical-info": NOT_SHOWN,
+    "no-consent-for-kind": NOT_SHOWN, "consent-window-closed": NOT_SHOWN, "consent-window-not-open": NOT_SHOWN,
+    "forbidden": NOT_POSSIBLE,
+}
+NETWORK = {
+    "dns": "サーバー名が見つかりません（試したURL: {url}）。URLのつづりを確認してください。"
+           "URLが正しければ、電波が届いていない可能性があります。",
+    "refused": "サーバーに接続を断られました（試したURL: {url}）。URLのポート番号が正しいか、"
+               "サーバーが動いているかを管理者に確認してください。",
+    "timeout": "サーバーから応答がありません（試したURL: {url}）。電波の状況を確認して、もう一度お試しください。",
+    "tls": "サーバーの証明書を確認できません（試したURL: {url}）。URL（https:// か http:// か）が正しいか、"
+           "管理者に確認してください。",
+    "bad-url": "サーバーのURLが正しくありません（{url}）。端末を登録し直すか、管理者に確認してください。",
+    "other": "サーバーに接続できません（試したURL: {url}）。電波の状況とURLを確認して、もう一度お試しください。",
 }
 
 
+@dataclass(frozen=True)
+class Explained:
+    heading: str
+    text: str
+    by_design: bool = False
+
+
 def pin_prompt(tries_left: int | None) -> str:
-    prompt = "患者さまご本人が、マイナンバーカードの暗証番号（数字4桁）を入力してください。"
+    # A proxy (family, carer) may type the PIN for the patient (docs/rules.md §2).
+    prompt = "マイナンバーカードの暗証番号（数字4桁）を入力してください。ご本人が難しいときは、ご家族や介助の方が代わりに入力できます。"
     if tries_left is not None:
         prompt += f"（残り{tries_left}回）"
         if tries_left == 1:
@@ -41,22 +110,77 @@ def wrong_pin(tries_left: int) -> str:
     return text + LAST_TRY_WARNING if tries_left == 1 else text
 
 
+def jdate(day: object) -> str:
+    from device_agent.labels import japanese_date
+
+    return japanese_date(str(day))
+
+
+def certificate_unusable(error: CertificateUnusable) -> str:
+    return (f"このカードの電子証明書は{jdate(error.expires_on)}に有効期限が切れ、猶予期間（{jdate(error.usable_until)}まで）"
+            "も過ぎているため、カードでは資格確認できません。" + QUALIFICATION_CERTIFICATE)
+
+
+def network(error: NetworkError) -> str:
+    text = NETWORK.get(error.kind, NETWORK["other"]).format(url=error.url or "（未設定）")
+    return text + OFFLINE_HINT if error.kind in ("dns", "timeout", "other") else text
+
+
+def explain(error: BaseException) -> Explained:
+    """What to show for an error met anywhere in the CLI or the UI."""
+    if isinstance(error, WrongPin):
+        return Explained("暗証番号が違います", wrong_pin(error.tries_left))
+    if isinstance(error, PinLocked):
+        return Explained("暗証番号がロックされています", PIN_LOCKED, by_design=True)
+    if isinstance(error, PinFormatError):
+        return Explained("暗証番号は数字4桁です", PIN_FORMAT)
+    if isinstance(error, CertificateUnusable):
+        return Explained(CARD_NOT_USABLE, certificate_unusable(error), by_design=True)
+    if isinstance(error, ReaderNotFoundError):
+        return Explained("カードリーダーが見つかりません", NO_READER)
+    if isinstance(error, NoCardError):
+        return Explained("カードが見つかりません", NO_CARD)
+    if isinstance(error, CardRemovedError):
+        return Explained(FAILED, CARD_REMOVED)
+    if isinstance(error, (FileNotFound, CardProtocolError)):
+        return Explained(FAILED, WRONG_CARD)
+    if isinstance(error, PrivacyGuardError):
+        return Explained(NOT_POSSIBLE, "この操作はできません（個人番号の領域にはアクセスしません）。", by_design=True)
+    if isinstance(error, CardError):
+        return Explained(FAILED, "カードを読み取れませんでした。もう一度かざしてください。")
+    if isinstance(error, NetworkError):
+        return Explained(FAILED, network(error))
+    if isinstance(error, SessionExpired):
+        return Explained(SIGN_IN_AGAIN, SESSION_EXPIRED)
+    if isinstance(error, LoginRejected):
+        detail = error.problem.get("detail") or ""
+        text = LOGIN_REJECTED if "パスワード" in detail or not detail else f"{detail}管理者に確認してください。"
+        return Explained("ログインできませんでした", text)
+    if isinstance(error, ActivationCodeRejected):
+        text = ACTIVATION_USED if error.slug == "activation-code-used" else ACTIVATION_REJECTED
+        return Explained("登録できませんでした", text)
+    if isinstance(error, ApiProblem):
+        text = PROBLEM_MESSAGES.get(error.slug) or str(error)
+        if error.slug in BY_DESIGN:
+            return Explained(BY_DESIGN[error.slug], text, by_design=True)
+        if error.status == 401:
+            return Explained(SIGN_IN_AGAIN, SESSION_EXPIRED)
+        return Explained(FAILED, text)
+    if isinstance(error, NotEnrolled):
+        return Explained("この端末は登録されていません", NOT_ENROLLED)
+    if isinstance(error, VirtualCardMissing):
+        tried = "、".join(str(path) for path in error.tried)
+        return Explained("仮想カードが見つかりません",
+                         f"仮想カード「{error.name}」が見つかりません（探した場所: {tried}）。"
+                         "フォルダー名を確認するか、flask sandbox issue-card で発行してください。")
+    if isinstance(error, (ActivationCodeError, BadServerUrl)):
+        return Explained("入力を確認してください", str(error))
+    if isinstance(error, (KeyboardInterrupt, EOFError)):
+        return Explained("中止しました", "操作を中止しました。")
+    return Explained(FAILED, "予期しないエラーが発生しました。もう一度お試しください。"
+                             "繰り返すときは --debug を付けて実行し、表示された内容を管理者に伝えてください。")
+
+
 def describe(error: BaseException) -> str:
     """The message to show for an error raised during a verification."""
-    if isinstance(error, WrongPin):
-        return wrong_pin(error.tries_left)
-    if isinstance(error, PinLocked):
-        return PIN_LOCKED
-    if isinstance(error, CardRemovedError):
-        return CARD_REMOVED
-    if isinstance(error, (FileNotFound, CardProtocolError)):
-        return WRONG_CARD
-    if isinstance(error, PrivacyGuardError):
-        return "この操作はできません（個人番号の領域にはアクセスしません）。"
-    if isinstance(error, CardError):
-        return "カードを読み取れませんでした。もう一度かざしてください。"
-    if isinstance(error, NetworkError):
-        return NO_SIGNAL
-    if isinstance(error, ApiProblem):
-        return PROBLEM_MESSAGES.get(error.slug) or str(error)
-    return "予期しないエラーが発生しました。もう一度お試しください。"
+    return explain(error).text

@@ -24,7 +24,9 @@ import nfc.clf
 import nfc.tag
 import nfc.tag.tt4
 
-from device_agent.card.transport import CardError, CardRemovedError
+from device_agent.card.transport import CardRemovedError, NoCardError, ReaderNotFoundError
+
+__all__ = ["NfcTransport", "NoCardError", "ReaderNotFoundError", "open_reader", "wait_for_card"]
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,6 @@ SUPPORTED_READERS = {
     "usb:054c:06c1": "Sony RC-S380 (S)",
     "usb:072f:2200": "ACS ACR122U",
 }
-
-
-class ReaderNotFoundError(CardError):
-    """No supported NFC reader could be opened."""
-
-
-class NoCardError(CardError):
-    """Nothing answering ISO-DEP was presented before the timeout."""
 
 
 class NfcTransport:

@@ -31,3 +31,11 @@ class CardRemovedError(CardError):
 
 class CardProtocolError(CardError):
     """The card answered, but not the way a JPKI card does (bad DER header, unknown token, short reply)."""
+
+
+class ReaderNotFoundError(CardError):
+    """No supported NFC reader could be opened (not plugged in, busy, or no permission): not the card's fault."""
+
+
+class NoCardError(CardError):
+    """The reader is there, but nothing answering ISO-DEP was presented before the timeout."""

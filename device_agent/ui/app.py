@@ -57,8 +57,13 @@ def create_ui_app(agent: Agent, card_source: CardSource) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
+        from device_agent.ui.common import login_ran_out, to_login
+
+        if login_ran_out(error):
+            return to_login()
         app.logger.error("touch UI: unexpected %s", type(error).__name__)  # never the request body
-        return render_template("error.html", message=messages.describe(error)), 500
+        explained = messages.explain(error)
+        return render_template("error.html", message=explained.text, heading=explained.heading), 500
 
     from device_agent.ui import routes_session, routes_verify
 

@@ -5,11 +5,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, redirect, render_template, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
 from device_agent import messages
 from device_agent.agent import Agent, CardSource
-from device_agent.client import ApiProblem
+from device_agent.client import ApiProblem, SessionExpired
 from device_agent.ui.state import UiState
 
 
@@ -39,12 +39,26 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def login_ran_out(error: BaseException) -> bool:
+    return isinstance(error, SessionExpired) or (isinstance(error, ApiProblem) and error.status == 401)
+
+
+def to_login(resume_path: str | None = None) -> Any:
+    """The login ran out (its refresh was refused): sign in again, the visit kept for the same person."""
+    agent().api.forget_session()
+    if resume_path is None:
+        resume_path = request.path if request.method == "GET" else None
+    state().expire(resume_path)
+    state().notice = messages.SESSION_EXPIRED
+    return see_other("session.login")
+
+
 def error_page(error: BaseException, *, back: str | None = None, back_label: str = "戻る",
-               status: int = 200) -> Any:
-    """Every failure as the plain Japanese message, with a way back; a stale login goes to the login page."""
-    if isinstance(error, ApiProblem) and error.slug == "unauthenticated":
-        agent().api.access_token = None
-        state().sign_out()
-        back, back_label = url_for("session.login"), "ログイン画面へ"
-    return render_template("error.html", message=messages.describe(error), back=back,
+               status: int = 200, resume: str | None = None) -> Any:
+    """Every failure as the plain Japanese message, with a way back; a stale login goes to the login page
+    (``resume``: the page to come back to afterwards)."""
+    if login_ran_out(error):
+        return to_login(resume or back)
+    explained = messages.explain(error)
+    return render_template("error.html", message=explained.text, heading=explained.heading, back=back,
                            back_label=back_label), status

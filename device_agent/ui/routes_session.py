@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from device_agent import messages
 from device_agent.agent import NotEnrolled
-from device_agent.client import ApiProblem, NetworkError
+from device_agent.client import ApiProblem, NetworkError, SessionExpired
 from device_agent.ui import display
 from device_agent.ui.common import agent, error_page, see_other, signed_in, state
 
@@ -21,26 +22,31 @@ def home() -> Any:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
-        return render_template("login.html", enrolled=agent().enrolled, error=None, login="")
+        return render_template("login.html", enrolled=agent().enrolled, error=None, notice=state().take_notice(),
+                               login=state().expired_login or "")
     login_id = request.form.get("login", "").strip()
     password = request.form.get("password", "")
     try:
         if not agent().enrolled:
             raise NotEnrolled("この端末はまだ登録されていません。")
         agent().login(login_id, password)
-        institution = agent().api.request("GET", "/api/v1/institution")
+        institution = agent().api.institution()
     except NotEnrolled:
         return render_template("login.html", enrolled=False, error=None, login=login_id), 409
-    except (ApiProblem, NetworkError) as exc:
-        return render_template("login.html", enrolled=True, error=str(exc), login=login_id), 401
-    state().sign_out()
-    state().staff_login, state().institution = login_id, institution
-    return see_other("verify.start")
+    except (ApiProblem, NetworkError, SessionExpired) as exc:
+        status = 503 if isinstance(exc, NetworkError) else 401
+        return render_template("login.html", enrolled=True, error=messages.describe(exc), login=login_id), status
+    finally:
+        del password
+    state().institution = institution
+    resume = state().resume_for(login_id)  # the same person after an expired login carries on
+    state().staff_login = login_id
+    return redirect(resume, code=303) if resume else see_other("verify.start")
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    agent().api.access_token = None
+    agent().api.forget_session()
     state().sign_out()
     return see_other("session.login")
 
@@ -75,6 +81,7 @@ def medical(kind: str) -> Any:
         abort(404)
     try:
         info = agent().api.medical_information(outcome.visit["id"], kind)
-    except (ApiProblem, NetworkError) as exc:
-        return error_page(exc, back=url_for("session.result"), back_label="確認結果に戻る")
+    except (ApiProblem, NetworkError, SessionExpired) as exc:
+        return error_page(exc, back=url_for("session.result"), back_label="確認結果に戻る",
+                          resume=url_for("session.medical", kind=kind))
     return render_template("medical.html", kind=kind, info=info, visit=outcome.visit)

@@ -15,13 +15,13 @@ from device_agent import flows, messages
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.guard import PrivacyGuardError
 from device_agent.card.transport import CardError
-from device_agent.client import ApiProblem, NetworkError
+from device_agent.client import ApiProblem, NetworkError, SessionExpired
 from device_agent.ui import display
 from device_agent.ui.common import agent, card_source, error_page, see_other, signed_in, state
 from device_agent.ui.state import Draft, Outcome
 
 bp = Blueprint("verify", __name__)
-FAILURES = (CardError, PrivacyGuardError, ApiProblem, NetworkError)
+FAILURES = (CardError, PrivacyGuardError, ApiProblem, NetworkError, SessionExpired)
 OTHER_CARD = "最初に読み取ったカードと違うカードです。「最初から」を押して、もう一度お試しください。"
 
 
@@ -100,8 +100,14 @@ def _submit_pin(pin: str, attempt: str) -> Any:
     draft = state().draft
     assert draft.read is not None
     if not (len(pin) == 4 and pin.isascii() and pin.isdigit()):
-        state().notice = "暗証番号は数字4桁です。"
+        state().notice = messages.PIN_FORMAT
         return see_other("verify.pin")
+    try:
+        agent().api.ensure_session()  # before the card: a PIN the card accepted must not meet a stale login
+    except (SessionExpired, NetworkError, ApiProblem) as exc:
+        del pin
+        return error_page(exc, back=url_for("verify.pin"), back_label="暗証番号の入力に戻る",
+                          resume=url_for("verify.pin"))
     try:
         with state().card_lock:
             if not state().consume_attempt(attempt):
@@ -123,7 +129,8 @@ def _submit_pin(pin: str, attempt: str) -> Any:
         state().notice = messages.PIN_LOCKED
         return see_other("verify.visual")
     except FAILURES as exc:
-        return error_page(exc, back=url_for("verify.card"), back_label="カードの読み取りに戻る")
+        return error_page(exc, back=url_for("verify.card"), back_label="カードの読み取りに戻る",
+                          resume=url_for("verify.pin"))
     finally:
         del pin
     return _done(visit)
@@ -151,8 +158,9 @@ def visual() -> Any:
                 return error_page(exc, back=url_for("verify.start"), back_label="最初から")
             return render_template("visual.html", notice=None, error=messages.describe(exc),
                                    attempt=state().issue_attempt()), 403
-        except NetworkError as exc:
-            return error_page(exc, back=url_for("verify.visual"), back_label="目視確認に戻る")
+        except (NetworkError, SessionExpired) as exc:
+            return error_page(exc, back=url_for("verify.visual"), back_label="目視確認に戻る",
+                              resume=url_for("verify.visual"))
     return _done(visit)
 
 

@@ -49,6 +49,9 @@ class UiState:
     notice: str | None = None  # one-shot message for the next page (e.g. the wrong-PIN text)
     card_lock: threading.Lock = field(default_factory=threading.Lock)
     _attempt: str | None = None
+    # After the login ran out: who was signed in and where they were, so the same person carries on.
+    expired_login: str | None = None
+    resume_path: str | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -56,7 +59,26 @@ class UiState:
 
     def sign_out(self) -> None:
         self.staff_login = self.institution = self.outcome = self.notice = self._attempt = None
+        self.expired_login = self.resume_path = None
         self.draft = Draft()
+
+    def expire(self, resume_path: str | None) -> None:
+        """The login ran out mid-visit: sign out, but keep the visit (form, consent, card read, result)
+        for the same staff member. No PIN is kept: there is none here to keep."""
+        if self.staff_login is not None:
+            self.expired_login = self.staff_login
+        self.resume_path = resume_path
+        self.staff_login, self._attempt = None, None
+
+    def resume_for(self, login: str) -> str | None:
+        """After a login: where to carry on, if the same person signed in again; else a fresh start."""
+        resume, same = self.resume_path, self.expired_login == login
+        institution = self.institution
+        if not same:
+            self.sign_out()
+            self.institution = institution
+        self.expired_login = self.resume_path = None
+        return resume if same else None
 
     def new_visit(self) -> None:
         self.draft, self.outcome, self.notice, self._attempt = Draft(), None, None, None

@@ -178,7 +178,7 @@ def test_a_refusal_is_shown_plainly_with_a_way_back(touch_world, phone, tmp_path
     ui, _ = touch_world.start_ui(card)
     sign_in_and_reach_card(phone, ui)
     tap_pin(phone, PIN)
-    phone.get_by_role("heading", name="うまくいきませんでした").wait_for()
+    phone.get_by_role("heading", name=messages.CARD_NOT_USABLE).wait_for()  # the rules at work: a neutral heading
     assert phone.get_by_role("alert").inner_text() == messages.PROBLEM_MESSAGES["certificate-expired"]
     assert "Traceback" not in phone.content()
     visit_page(phone, shots(tmp_path), "13-error")
