@@ -29,7 +29,7 @@ import copy
 import itertools
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -548,7 +548,3 @@ def seed_tenant(rt: Runtime, *, facility_kind: FacilityKind = FacilityKind.HOME_
         admin=Principal(institution_id=inst.id, user_id=admin.id, role=Role.ADMIN, device_id=None),
         nurse=Principal(institution_id=inst.id, user_id=nurse.id, role=Role.STAFF, device_id=device.id),
         other_nurse=Principal(institution_id=inst.id, user_id=nurse2.id, role=Role.STAFF, device_id=device.id))
-
-
-def all_of(rows: Iterable[Any], attribute: str) -> list[Any]:
-    return [getattr(r, attribute) for r in rows]
