@@ -68,13 +68,16 @@ def build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], cl
 
 def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: str,
                   clock: Clock) -> tuple[Runtime, Engine]:
-    engine = make_engine(cfg["DATABASE_URL"])
+    engine = make_engine(cfg["DATABASE_URL"], busy_timeout=cfg["DB_BUSY_TIMEOUT_SECONDS"],
+                         connect_timeout=cfg["DB_CONNECT_TIMEOUT_SECONDS"])
     session_factory = make_session_factory(engine)
     runtime = Runtime(
         uow=partial(UnitOfWork, session_factory),
         session_factory=session_factory,
         clock=clock,
-        oqs=build_oqs(cfg, session_factory, clock),
+        # Its own unpooled connections: the gateway is built lazily inside a request that holds a pooled one.
+        oqs=build_oqs(cfg, make_session_factory(make_engine(cfg["DATABASE_URL"], unpooled=True,
+                                                            busy_timeout=cfg["DB_BUSY_TIMEOUT_SECONDS"])), clock),
         tokens=TokenService(keys=jwt_keys, active_kid=active_kid, issuer=cfg["JWT_ISSUER"],
                             audience=cfg["JWT_AUDIENCE"],
                             access_ttl=timedelta(seconds=min(cfg["ACCESS_TOKEN_TTL_SECONDS"], 900)), clock=clock),

@@ -1,29 +1,86 @@
-"""Engine and session factory. SQLite gets WAL, foreign keys and a busy timeout."""
+"""Engine and session factory, and which database errors mean "unavailable, try again".
+
+SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a connect
+timeout, a lock timeout and ``pool_pre_ping`` (a connection that died with the
+server is replaced on the next checkout, so service resumes by itself). The
+timeouts are short on purpose: a request that cannot get the database answers
+503 with Retry-After (``database_unavailable``) instead of holding the client.
+"""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 5.0,
+                unpooled: bool = False) -> Engine:
+    """``busy_timeout``: seconds a statement waits for another transaction's lock before failing.
+
+    ``unpooled``: a connection per use, outside the request pool, for work that may run while a
+    request holds a pooled connection and waits for it (a lazily built gateway), so it can never
+    starve the pool.
+    """
+    pool: dict[str, Any] = {"poolclass": NullPool} if unpooled else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {"connect_timeout": max(2, math.ceil(connect_timeout)),  # libpq's minimum is 2
+                                    "options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
+    return create_engine(url, pool_pre_ping=not unpooled, connect_args=connect_args, **pool)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+# PostgreSQL SQLSTATEs of a database that is unreachable, shutting down, overloaded or locked
+# (class 08 connection exception, class 53 insufficient resources, 57P0x shutdown / cannot connect now,
+# 55P03 lock not available, 57014 statement/lock wait cancelled, 40001/40P01 serialization failure/deadlock).
+_PG_UNAVAILABLE_PREFIXES = ("08", "53", "57P")
+_PG_UNAVAILABLE_STATES = {"55P03", "57014", "40001", "40P01"}
+# SQLite extended result codes of a locked, unopenable or failing database file (not a programming error).
+_SQLITE_UNAVAILABLE_PREFIXES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
+                                "SQLITE_PROTOCOL")
+_SQLITE_UNAVAILABLE_MESSAGES = ("database is locked", "database table is locked", "unable to open database file",
+                                "disk i/o error", "database or disk is full")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot serve now (down, restarting, locked, full of connections).
+
+    False for what a retry cannot fix: integrity errors, bad SQL, a missing table or column.
+    """
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection freed in time
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:  # SQLAlchemy recognised a disconnect
+        return True
+    if not isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError)):
+        return False
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if type(orig).__module__.startswith("psycopg"):
+        if sqlstate is None:  # no server answer at all: refused, reset, closed
+            return True
+        return sqlstate.startswith(_PG_UNAVAILABLE_PREFIXES) or sqlstate in _PG_UNAVAILABLE_STATES
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str) and name.startswith(_SQLITE_UNAVAILABLE_PREFIXES):
+        return True
+    return str(orig).strip().lower() in _SQLITE_UNAVAILABLE_MESSAGES

@@ -127,9 +127,9 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         except DomainError as refusal:
             uow.rollback()
             return _refuse(rt, uow, actor, challenge_id, idempotency_key, request_hash, refusal)
+        view = VisitView(visit, uow.consents.one_by(visit_id=visit.id))  # read before the key row is pending
         idempotency.remember(uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash, status=201,
                              response={"visit_id": visit.id}, now=rt.clock())
-        view = VisitView(visit, uow.consents.one_by(visit_id=visit.id))
         return idempotency.commit_or_replay(uow, view, lambda: _replay(uow, actor, idempotency_key, request_hash))
 
 

@@ -114,3 +114,20 @@ def test_one_refresh_token_rotates_exactly_once_and_the_fork_revokes_the_family(
     # The others presented a spent token: the whole family, the winner's new token included, is revoked.
     again = h.client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert again.status_code == 401
+
+
+def test_one_key_raced_over_two_challenges_gives_one_visit_and_clear_refusals(h, live: str) -> None:
+    token = h.institution().nurse()
+    card = h.card(PERSONA)
+    challenges = [h.start(token).get_json() for _ in range(2)]
+    bodies = [h.pin_body(card, c["challenge"]) for c in challenges]
+    key = uuid.uuid4().hex
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+
+    answers = _burst(16, lambda i: requests.post(
+        f"{live}/api/v1/verifications/{challenges[i % 2]['challenge_id']}/submit", json=bodies[i % 2],
+        headers=headers, timeout=60))
+
+    assert {r.status_code for r in answers} <= {201, 422}, [r.json() for r in answers]
+    assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 1
+    assert {r.json()["type"] for r in answers if r.status_code == 422} <= {"/problems/idempotency-key-reused"}
