@@ -12,6 +12,13 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     # Persistence. None = SQLite (WAL) under the instance folder.
     "DATABASE_URL": None,
+    # How long a request waits for a lock another one holds (SQLite busy timeout, PostgreSQL lock_timeout),
+    # and for a PostgreSQL connection; past that it answers 503 with Retry-After instead of hanging.
+    "DB_BUSY_TIMEOUT_SECONDS": 5,
+    "DB_CONNECT_TIMEOUT_SECONDS": 5,
+    # Retry-After (seconds) of a 503 when the database, or the national system (OQS), is unavailable.
+    "DB_RETRY_AFTER_SECONDS": 5,
+    "OQS_RETRY_AFTER_SECONDS": 10,
     # The national system. "sandbox" = the embedded faithful sandbox.
     "OQS_BACKEND": "sandbox",
     # Extra JPKI CA certificates (PEM paths) trusted for user-auth certificates.

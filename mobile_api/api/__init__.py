@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import edge, problems
+from . import edge, outages, problems
 from .audit.routes import blp as audit_blp
 from .auth.routes import blp as auth_blp
 from .core import Api
@@ -21,8 +21,10 @@ BLUEPRINTS = (auth_blp, institution_blp, staff_blp, devices_blp, verifications_b
 def init_app(app: Flask) -> Api:
     problems.init_app(app)
     edge.init_app(app)
+    outages.init_app(app)
     api = Api(app, spec_kwargs={"info": {"description": "Mobile online qualification confirmation: "
-                                                        "居宅同意取得型 (②) and 資格確認限定型 (③)."}})
+                                                        "居宅同意取得型 (②) and 資格確認限定型 (③)."},
+                                "extra_plugins": [outages.UnavailableResponses()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -167,6 +167,14 @@ class QualificationUnavailable(DomainError):
     title = "オンライン資格確認等システムに接続できません。時間をおいて再度お試しください。"
 
 
+class ServiceUnavailable(DomainError):
+    """Our own storage cannot serve right now (down, restarting, locked): transient, retry later."""
+
+    slug = "service-unavailable"
+    status = 503
+    title = "サーバーが一時的に利用できません。しばらく待ってから再度お試しください。"
+
+
 class IdempotencyConflict(DomainError):
     slug = "idempotency-key-reused"
     status = 422

@@ -20,6 +20,7 @@ from ..adapters.repository import UnitOfWork
 from ..domain.codes import CareType, Form
 from ..domain.errors import DomainError, ValidationFailed
 from ..domain.facility import FacilityKind
+from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
 from ..domain.insurer import is_valid_insurer_number
 from ..runtime import Runtime
 from . import audit, idempotency
@@ -28,26 +29,6 @@ from .principal import Principal
 SCOPE = "fallback.record"
 ACTION = "fallback.record"
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
-
-
-class FallbackMethod(str, Enum):
-    """What was shown instead (docs/rules.md §5), in the seed's order, which is not an order of preference."""
-
-    NOTICE_WITH_CARD = "notice_with_card"  # 資格情報のお知らせ＋カード
-    PORTAL_WITH_CARD = "portal_with_card"  # マイナポータル画面＋カード
-    ORAL_REVISIT = "oral_revisit"  # 再来時の口頭確認
-    DECLARATION = "declaration"  # 被保険者資格申立書
-    QUALIFICATION_CERTIFICATE = "qualification_certificate"  # 資格確認書
-
-
-class FallbackReason(str, Enum):
-    """Why online confirmation was not possible."""
-
-    OFFLINE = "offline"
-    CARD_UNREADABLE = "card_unreadable"
-    CERTIFICATE_EXPIRED = "certificate_expired"
-    SYSTEM_DOWN = "system_down"
-    OTHER = "other"
 
 
 class FallbackStatus(str, Enum):

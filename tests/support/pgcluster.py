@@ -168,19 +168,22 @@ class PgCluster:
             for d in (self.base_dir, self.socket_dir):
                 os.chown(d, pw.pw_uid, pw.pw_gid)
 
-    def _start_server(self) -> None:
+    def _pg_ctl_start(self, port: int) -> None:
         opts = {"listen_addresses": "127.0.0.1", "fsync": "off",
                 "synchronous_commit": "off", "full_page_writes": "off", **self.settings}
+        o = [f"-p {port}", f"-k {self.socket_dir}"] + [f"-c {k}={v}" for k, v in opts.items()]
+        # -l is essential: without it the postmaster inherits our stdout
+        # pipe and subprocess.run() never returns.
+        self._run("pg_ctl", "-D", self.data_dir, "-l", self.log_file, "-w", "-t", "60",
+                  "-o", " ".join(o), "start", what="pg_ctl start")
+
+    def _start_server(self) -> None:
         for attempt in range(1, _START_ATTEMPTS + 1):
             port = _free_port()
             if os.path.exists(self.log_file):
                 os.remove(self.log_file)  # so the bind check below only sees this attempt
-            o = [f"-p {port}", f"-k {self.socket_dir}"] + [f"-c {k}={v}" for k, v in opts.items()]
             try:
-                # -l is essential: without it the postmaster inherits our stdout
-                # pipe and subprocess.run() never returns.
-                self._run("pg_ctl", "-D", self.data_dir, "-l", self.log_file, "-w", "-t", "60",
-                          "-o", " ".join(o), "start", what="pg_ctl start")
+                self._pg_ctl_start(port)
             except PgClusterError:
                 if attempt < _START_ATTEMPTS and "could not bind" in self.log_tail():
                     continue  # port race: someone took it between probe and bind
@@ -201,6 +204,18 @@ class PgCluster:
                 self._kill_postmaster()
         shutil.rmtree(self.base_dir, ignore_errors=True)
         self.base_dir, self.port, self._running = None, None, False
+
+    def halt(self) -> None:
+        """Simulate an outage: immediate shutdown (like a crash), keeping the data for ``resume()``."""
+        if not self._running:
+            raise PgClusterError("cluster not started")
+        self._run("pg_ctl", "-D", self.data_dir, "-m", "immediate", "-w", "stop", what="pg_ctl stop")
+
+    def resume(self) -> None:
+        """Start a halted cluster again on the same port (crash recovery replays the WAL)."""
+        if not self._running or self.port is None:
+            raise PgClusterError("cluster not started")
+        self._pg_ctl_start(self.port)
 
     def _kill_postmaster(self) -> None:
         """Fallback when pg_ctl stop fails: SIGQUIT (= immediate shutdown) from postmaster.pid."""

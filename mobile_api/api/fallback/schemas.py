@@ -9,17 +9,11 @@ from typing import Any
 import marshmallow as ma
 
 from ...domain.codes import Form
-from ...services.fallback import FallbackMethod, FallbackReason, FallbackStatus
+from ...domain.fallback import METHOD_LABELS_JA, FallbackMethod, FallbackReason
+from ...services.fallback import FallbackStatus
 from ..fields import AwareDateTime, Paging, mobile_care_type
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
-METHOD_LABELS_JA = {
-    FallbackMethod.NOTICE_WITH_CARD: "資格情報のお知らせ＋マイナンバーカード",
-    FallbackMethod.PORTAL_WITH_CARD: "マイナポータルの資格情報画面＋マイナンバーカード",
-    FallbackMethod.ORAL_REVISIT: "再来時の口頭確認",
-    FallbackMethod.DECLARATION: "被保険者資格申立書",
-    FallbackMethod.QUALIFICATION_CERTIFICATE: "資格確認書",
-}
 NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
 NOTICE_SHARE = "患者負担は通常の割合（3割等）です。10割を求めないでください。"
 NOTICE_DESTROY = "被保険者資格申立書の情報は請求のためにだけ使い、請求が確定したら廃棄してください。"
