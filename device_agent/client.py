@@ -1,8 +1,9 @@
 """The agent's HTTP client for the server API.
 
-Network errors are retried with exponential backoff, but only where a retry is
-safe: GETs, and POSTs that carry an Idempotency-Key (the server answers a
-retry with the same result). Problems (RFC 9457) become ``ApiProblem`` with the
+Network errors and 502/503/504 are retried with exponential backoff (a 503's
+``Retry-After`` when the server sends one), but only where a retry is safe:
+GETs, and POSTs that carry an Idempotency-Key (the server answers a retry with
+the same result). Problems (RFC 9457) become ``ApiProblem`` with the
 server's Japanese title and detail.
 
 Sessions last a working round: the access token lives 15 minutes, so before it
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,6 +122,7 @@ class ApiClient:
     timeout: float = 15.0
     retries: int = 3
     backoff: float = 0.5
+    max_retry_after: float = 10.0  # wait at most this long when a 503 says Retry-After; longer: give up now
     session: requests.Session = field(default_factory=requests.Session)
     access_token: str | None = None
     sleep: Callable[[float], None] = time.sleep
@@ -188,6 +191,25 @@ class ApiClient:
         self.refresh()
         return self._request(method, path, json=json, idempotency_key=idempotency_key, auth=auth, retry=retry)
 
+    def _retry_after(self, response: requests.Response, *, default: float) -> float | None:
+        """Seconds to wait before retrying a 502/503/504: the server's Retry-After (seconds or an HTTP date)
+        when it sends one, else ``default``; None when the server asks for longer than ``max_retry_after``
+        (a long outage: the caller gets the problem at once, e.g. to offer the fallback methods)."""
+        header = response.headers.get("Retry-After", "").strip()
+        if not header:
+            return default
+        if header.isdigit():
+            wait = float(header)
+        else:
+            try:
+                when = parsedate_to_datetime(header)
+            except (TypeError, ValueError):
+                return default
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            wait = max(0.0, (when - self.clock()).total_seconds())
+        return wait if wait <= self.max_retry_after else None
+
     def _request(self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None,
                  auth: bool = True, retry: bool | None = None) -> Any:
         headers = {"Accept": "application/json, application/problem+json"}
@@ -213,8 +235,10 @@ class ApiClient:
                     requests.exceptions.InvalidSchema) as exc:
                 raise NetworkError(url=self.base_url, kind="bad-url") from exc
             if response.status_code in (502, 503, 504) and attempt + 1 < attempts:
-                self.sleep(self.backoff * 2**attempt)
-                continue
+                wait = self._retry_after(response, default=self.backoff * 2**attempt)
+                if wait is not None:
+                    self.sleep(wait)
+                    continue
             if response.status_code >= 400:
                 try:
                     problem = response.json()
