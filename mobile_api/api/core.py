@@ -10,7 +10,9 @@ import flask_smorest
 import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest.utils import prepare_response
+from werkzeug.routing import BaseConverter
 
+from ..domain.codes import InfoKind
 from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
 from ..services.principal import Principal, authenticate
@@ -25,6 +27,10 @@ def principal() -> Principal:
     return g.principal
 
 
+class InfoKindConverter(BaseConverter):
+    """A path segment documented as an ``InfoKind``; any other value still reaches the view, which answers 422."""
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, with every error documented and answered as application/problem+json."""
 
@@ -32,6 +38,12 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: Any) -> Any:
         return from_http_exception(error)
+
+    def init_app(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        app.url_map.converters["info_kind"] = InfoKindConverter
+        super().init_app(app, *args, **kwargs)
+        self.register_converter(InfoKindConverter, lambda converter: {
+            "type": "string", "enum": [kind.value for kind in InfoKind]})
 
     def _init_spec(self, **kwargs: Any) -> None:
         super()._init_spec(**kwargs)

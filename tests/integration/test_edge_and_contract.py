@@ -224,7 +224,7 @@ def test_every_schema_property_has_a_type(spec):
     assert certificate["type"] == "string" and certificate["format"] == "byte"
 
 
-def test_an_unknown_kind_is_still_refused(h):
-    tenant = h.institution()
-    r = h.client.get("/api/v1/visits/some-id/medical-information/genome", headers=tenant.auth())
-    assert_problem(r, 404, 422)
+def test_a_kind_outside_the_documented_enum_is_still_a_validation_error(h):
+    nurse = h.institution().nurse()
+    r = h.client.get("/api/v1/visits/some-id/medical-information/genome", headers={"Authorization": f"Bearer {nurse}"})
+    assert pointers(assert_problem(r, 422)) == {"/kind"}

@@ -4,6 +4,7 @@ from typing import Any
 from ...services import visits
 from ..core import Blueprint, principal, runtime
 from ...domain.codes import InfoKind
+from ...domain.errors import ValidationFailed
 from .schemas import MedicalInformationSchema, VisitQuerySchema, VisitSchema
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits", description="訪問・資格確認結果")
@@ -28,8 +29,7 @@ def get_visit(visit_id: str) -> Any:
     return visits.get_visit(runtime(), principal(), visit_id)
 
 
-# The `any` converter makes `kind` an enum in the spec; an unknown kind is a 404 like any unknown path.
-@blp.get(f"/<visit_id>/medical-information/<any({', '.join(k.value for k in InfoKind)}):kind>")
+@blp.get("/<visit_id>/medical-information/<info_kind:kind>")  # documented as an enum (api.core)
 @blp.authenticated(staff_on_device=True)
 @blp.response(200, MedicalInformationSchema)
 @blp.problems(404, 422)
@@ -39,4 +39,9 @@ def medical_information(visit_id: str, kind: str) -> Any:
     Served only for form ②, only for consented kinds, and only while
     registration <= now < registration + 24 h by the server clock. Every view and refusal is audited.
     """
-    return visits.view_medical_information(runtime(), principal(), visit_id, InfoKind(kind))
+    try:
+        info_kind = InfoKind(kind)
+    except ValueError:
+        raise ValidationFailed("情報の種類は medication, checkups, clinical, surgery のいずれかです。",
+                               field="kind") from None
+    return visits.view_medical_information(runtime(), principal(), visit_id, info_kind)
