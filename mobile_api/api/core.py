@@ -8,6 +8,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, g, request
 from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
@@ -25,6 +26,14 @@ def runtime() -> Runtime:
 
 def principal() -> Principal:
     return g.principal
+
+
+class _MarshmallowPlugin(MarshmallowPlugin):
+    """Adds the attribute function before any plugin or component converts a schema."""
+
+    def init_spec(self, spec: Any) -> None:
+        super().init_spec(spec)
+        self.converter.add_attribute_function(_json_type_of_enums_and_constants)
 
 
 class InfoKindConverter(BaseConverter):
@@ -46,8 +55,8 @@ class Api(flask_smorest.Api):
             "type": "string", "enum": [kind.value for kind in InfoKind]})
 
     def _init_spec(self, **kwargs: Any) -> None:
+        kwargs.setdefault("marshmallow_plugin", _MarshmallowPlugin())
         super()._init_spec(**kwargs)
-        self.ma_plugin.converter.add_attribute_function(_json_type_of_enums_and_constants)
 
     def _register_responses(self) -> None:
         """The lazily registered error responses (DEFAULT_ERROR, UNPROCESSABLE_ENTITY, ...) are problem+json."""

@@ -196,8 +196,12 @@ def test_every_problem_response_is_documented_as_problem_json(spec):
             if method == "parameters":
                 continue
             for status, response in op["responses"].items():
+                if "$ref" in response:
+                    response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
                 content = response.get("content", {})
-                if problem_ref(content) or status.startswith(("4", "5")):
+                if status.startswith(("4", "5")) or status == "default":
+                    assert content, (path, method, status)  # an error always has a documented body
+                if problem_ref(content):
                     assert list(content) == [PROBLEM_JSON], (path, method, status)
 
 
