@@ -13,6 +13,7 @@ import argparse
 import getpass
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
@@ -23,7 +24,8 @@ from device_agent import card_source, flows, labels, messages
 from device_agent.agent import Agent, AgentHome, CardSource, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
-from device_agent.client import ApiProblem, NetworkError, outbox_sender
+from device_agent.certificate import CertificateUnusable
+from device_agent.client import ApiProblem, NetworkError, check_server_url, outbox_sender
 from device_agent.outbox import Outbox
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
 
@@ -57,7 +59,7 @@ def print_visit(visit: dict[str, Any]) -> None:
     q = visit.get("qualification")
     if q:
         ratio = int(q["copayment_ratio"]) // 10
-        say(f"  氏名: {q['name']}（{q['name_kana']}）  生年月日: {q['birth_date']}")
+        say(f"  氏名: {q['name']}（{q['name_kana']}）  生年月日: {labels.japanese_date(q['birth_date'])}")
         say(f"  保険者: {q['insurer_name']}（保険者番号 {q['insurer_number']}）")
         symbol = f"記号 {q['symbol']}  " if q.get("symbol") else ""
         branch = f"  枝番 {q['branch_number']}" if q.get("branch_number") else ""
@@ -75,10 +77,11 @@ def print_visit(visit: dict[str, Any]) -> None:
 def cmd_enroll(args: argparse.Namespace) -> int:
     agent = Agent(AgentHome(Path(args.home)))
     try:
+        server = check_server_url(args.server)
         code = code_from_qr_image(Path(args.qr)) if args.qr else code_from_text(args.code)
-        answer = agent.enroll(args.server, code)
-    except (ActivationCodeError, ApiProblem, NetworkError) as exc:
-        say(f"登録できませんでした: {messages.describe(exc) if not isinstance(exc, ActivationCodeError) else exc}")
+        answer = agent.enroll(server, code)
+    except (ValueError, ApiProblem, NetworkError) as exc:
+        say(f"✖ 登録できませんでした: {messages.describe(exc) if not isinstance(exc, ActivationCodeError) else exc}")
         return 2
     say(f"この端末を {answer['institution_name']}（{answer['institution_code']}）に登録しました。")
     return 0
@@ -87,17 +90,23 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     home = AgentHome(Path(args.home))
     agent = Agent(home)
-    source = _card_source(args, home)
     request = flows.VisitRequest(form=args.form, care_type=args.care_type, consent=_consent(args.consent),
                                  patient_reference=args.patient_reference)
     try:
+        source = _card_source(args, home)
         password = os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: ")
         agent.login(args.login, password)
         del password
         say(f"【{FORM_LABELS[args.form]}】マイナンバーカードをかざしてください…")
         visit = _verify_with_card(agent, source, request, args)
+    except CertificateUnusable as unusable:
+        say(f"✖ {messages.certificate_unusable(unusable)}")
+        say("  記録の例: device-agent outbox record --method qualification_certificate --reason certificate_expired "
+            "--insurer-number <保険者番号> --number <番号> --name <氏名>")
+        return 2
     except Exception as exc:  # noqa: BLE001 - every failure gets a plain Japanese message, never a traceback
         say(f"✖ {messages.describe(exc)}")
+        _debug(args)
         return 2
     if visit is None:
         return 2
@@ -109,12 +118,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except ApiProblem as problem:
             say(f"✖ {KIND_LABELS.get(kind, kind)}: {problem.problem.get('title')} {problem.problem.get('detail', '')}")
             continue
+        except Exception as exc:  # noqa: BLE001 - the visit is done; say why this kind could not be shown
+            say(f"✖ {KIND_LABELS.get(kind, kind)}: {messages.describe(exc)}")
+            _debug(args)
+            continue
         hours, rest = divmod(info["seconds_left"], 3600)
         say(f"■ {KIND_LABELS[kind]}（{len(info['records'])}件、閲覧可能な残り時間 {hours}時間{rest // 60}分）")
-        for record in info["records"]:
-            say("  - " + "、".join(f"{labels.field_label(k)}: {'・'.join(map(str, v)) if isinstance(v, list) else v}"
-                                  for k, v in record.items() if not isinstance(v, dict)))
+        for line in labels.record_lines(kind, info["records"]):
+            say(line)
     return 0
+
+
+def _debug(args: argparse.Namespace) -> None:
+    """With --debug, the details for developers (on standard error); never the PIN: it is not in any frame."""
+    if getattr(args, "debug", False):
+        traceback.print_exc(file=sys.stderr)
 
 
 def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[CardSession]],
@@ -123,6 +141,9 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
         read = flows.read_card(card, with_token_info=args.token_info)
         if read.certificate_kind:
             say(f"カードを読み取りました（{TOKEN_LABELS[read.certificate_kind]}）。")
+        notice = messages.certificate_notice(read, agent.clock())  # raises CertificateUnusable before the PIN
+        if notice:
+            say(f"※ {notice}")
         if read.pin_usable and not args.visual:
             say(messages.pin_prompt(read.tries_left))
             try:
@@ -168,8 +189,9 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     try:
         agent.login(args.login, os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: "))
         report = outbox.sync(outbox_sender(agent.api))
-    except (ApiProblem, NetworkError) as exc:
+    except Exception as exc:  # noqa: BLE001 - plain Japanese, never a traceback
         say(f"✖ {messages.describe(exc)}")
+        _debug(args)
         return 2
     finally:
         outbox.close()
@@ -203,6 +225,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="device-agent", description="モバイル資格確認 端末エージェント")
     parser.add_argument("--home", default=str(default_home()), help="data folder (default: $DEVICE_AGENT_HOME)")
+    parser.add_argument("--debug", action="store_true", help="エラーの詳細（開発者向け）を標準エラーに表示する")
     sub = parser.add_subparsers(dest="command", required=True)
 
     enroll = sub.add_parser("enroll", help="この端末を登録する")
@@ -256,7 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        say("\n中止しました。")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches the user
+        explained = messages.explain(exc)
+        say(f"✖ {explained.heading}: {explained.text}")
+        _debug(args)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,12 +2,34 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 JST = timezone(timedelta(hours=9), "JST")  # Japan has no daylight saving time
 
 KINDS = {"medication": "薬剤情報", "checkups": "特定健診等情報", "clinical": "診療情報", "surgery": "手術情報"}
 FORMS = {"home_consent": "② 居宅同意取得型", "qualification_only": "③ 資格確認限定型"}
 TOKENS = {"card": "マイナンバーカード", "android": "スマートフォン（Android）", "iphone": "スマートフォン（iPhone）"}
+
+FALLBACK_METHODS = {
+    "notice_with_card": "資格情報のお知らせ＋マイナンバーカード",
+    "portal_with_card": "マイナポータルの資格情報画面＋マイナンバーカード",
+    "oral_revisit": "再来時の口頭確認",
+    "declaration": "被保険者資格申立書",
+    "qualification_certificate": "資格確認書",
+}
+FALLBACK_CONDITIONS = {
+    "notice_with_card": "マイナンバーカードと一緒に提示された場合",
+    "portal_with_card": "マイナンバーカードと一緒に提示された場合",
+    "oral_revisit": "再来の患者で、資格情報をすでに把握している場合のみ",
+    "declaration": "初診の患者が記入し、マイナンバーカードを提示した場合",
+    "qualification_certificate": "マイナ保険証をお持ちでない患者、または電子証明書の期限切れ（猶予後）の場合",
+}
+FALLBACK_REASONS = {
+    "offline": "電波がない・サーバーに接続できない", "card_unreadable": "カードを読み取れない",
+    "certificate_expired": "電子証明書の期限切れ（猶予期間後）", "system_down": "オンライン資格確認等システムの障害",
+    "other": "その他",
+}
+OUTBOX_STATES = {"pending": "未送信", "sent": "送信済み", "rejected": "要修正"}
 
 FIELDS = {
     # medication
@@ -76,3 +98,61 @@ def short_date(value: str | date | None) -> str:
     except ValueError:
         return str(value)
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+def ordered_fields(record: dict[str, Any]) -> list[str]:
+    """A record's keys in reading order (the order of FIELDS: date, name, dose...), never alphabetical."""
+    order = {name: index for index, name in enumerate(FIELDS)}
+    return sorted(record, key=lambda key: (order.get(key, len(order)), key))
+
+
+def plain(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, list):
+        return "、".join(plain(item) for item in value)
+    if isinstance(value, dict):
+        if set(value) == {"name", "result"}:
+            return f"{value['name']} {plain(value['result'])}"
+        return "、".join(f"{field_label(k)}: {plain(v)}" for k, v in value.items())
+    return str(value)
+
+
+def group_medication(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per drug (newest dispensing first): how it is taken, and every dispensing with its date.
+
+    A patient on long-term medication has the same drug refilled every month; listed one record per
+    dispensing, seven drugs take metres of scrolling and hide what changed."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("dispensed_on") or ""), reverse=True):
+        key = (str(record.get("drug_name") or "—"), str(record.get("strength") or ""))
+        group = groups.setdefault(key, {"drug": key[0], "latest": record, "dispensings": []})
+        amount = f"{record['quantity']}{record.get('unit') or ''}" if record.get("quantity") is not None else ""
+        days = f"{record['days']}日分" if record.get("days") is not None else ""
+        group["dispensings"].append({
+            "date": short_date(record.get("dispensed_on")), "iso": record.get("dispensed_on"),
+            "amount": "・".join(part for part in (days, amount) if part),
+            "where": record.get("pharmacy") or record.get("prescribed_by") or "",
+            "dose": record.get("dose")})
+    for group in groups.values():
+        latest = group["latest"]
+        group["rows"] = [(field_label(key), plain(latest[key])) for key in ("dose", "dosage_form", "prescribed_by",
+                                                                            "pharmacy") if latest.get(key)]
+        group["dose_changed"] = len({d["dose"] for d in group["dispensings"]}) > 1
+    return list(groups.values())
+
+
+def record_lines(kind: str, records: list[dict[str, Any]]) -> list[str]:
+    """The CLI's text for medical records: medication grouped by drug, other kinds in reading order."""
+    if kind == "medication":
+        lines = []
+        for group in group_medication(records):
+            lines.append(f"  ● {field_label('drug_name')}: {group['drug']}")
+            lines.extend(f"      {name}: {shown}" for name, shown in group["rows"])
+            lines.append("      調剤: " + "、".join(f"{d['date']}（{d['amount']}）" if d["amount"] else d["date"]
+                                                  for d in group["dispensings"]))
+        return lines
+    return ["  - " + "、".join(f"{field_label(k)}: {plain(record[k])}" for k in ordered_fields(record))
+            for record in records]

@@ -8,6 +8,7 @@ headed "うまくいきませんでした". Nothing here shows a traceback; ``--
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
@@ -18,7 +19,8 @@ from device_agent.certificate import CertificateUnusable
 from device_agent.client import (ActivationCodeRejected, ApiProblem, BadServerUrl, LoginRejected, NetworkError,
                                  SessionExpired)
 from device_agent.enrolment import ActivationCodeError
-from device_agent.flows import PinFormatError
+from device_agent.labels import japanese_date
+from device_agent.flows import CardRead, PinFormatError
 
 FAILED = "うまくいきませんでした"
 NOT_POSSIBLE = "この確認はできません"
@@ -42,8 +44,8 @@ PIN_FORMAT = "暗証番号は数字4桁です。4桁の数字を入力してく�
 SESSION_EXPIRED = ("ログインの有効期限が切れました。もう一度ログインしてください。"
                    "確認の途中の内容はそのまま残っています（暗証番号は保存されないため、もう一度入力が必要です）。")
 LOGIN_REJECTED = "ログインIDまたはパスワードが正しくありません。入力を確認して、もう一度お試しください。"
-ACTIVATION_REJECTED = ("アクティベーションコードが正しくないか、有効期限が切れています。12桁の数字を確認してください。"
-                       "それでも登録できないときは、管理者に新しいコードを発行してもらってください。")
+ACTIVATION_REJECTED = ("このアクティベーションコードでは登録できません（番号の誤り、有効期限切れ、または登録に使用済み）。"
+                       "12桁の数字を確認してください。それでも登録できないときは、管理者に新しいコードを発行してもらってください。")
 ACTIVATION_USED = ("このアクティベーションコードはすでに別の端末の登録に使われています。"
                    "コードは1回しか使えません。管理者に新しいコードを発行してもらってください。")
 NOT_ENROLLED = ("この端末はまだ登録されていません。管理者から受け取った12桁のアクティベーションコードで、"
@@ -111,14 +113,27 @@ def wrong_pin(tries_left: int) -> str:
 
 
 def jdate(day: object) -> str:
-    from device_agent.labels import japanese_date
-
     return japanese_date(str(day))
 
 
 def certificate_unusable(error: CertificateUnusable) -> str:
-    return (f"このカードの電子証明書は{jdate(error.expires_on)}に有効期限が切れ、猶予期間（{jdate(error.usable_until)}まで）"
+    return (f"このカードの電子証明書は{jdate(error.expired_on)}に有効期限が切れ、猶予期間（{jdate(error.usable_until)}まで）"
             "も過ぎているため、カードでは資格確認できません。" + QUALIFICATION_CERTIFICATE)
+
+
+def certificate_notice(read: CardRead, now: datetime) -> str | None:
+    """Said when the card is read, before any PIN: raises CertificateUnusable past the grace; a note while
+    in the grace (qualification only) or within 3 months of expiry (renewal)."""
+    standing = read.certificate_standing(now)
+    dates = read.certificate_dates
+    if standing == "expired-in-grace" and dates:
+        return (f"このカードの電子証明書は{jdate(dates.expires_on)}に有効期限が切れています。"
+                f"{jdate(dates.usable_until)}までは資格情報だけ確認できます（医療情報は見られません）。"
+                "電子証明書の更新を市区町村の窓口でご案内ください。")
+    if standing == "renew-soon" and dates:
+        return (f"電子証明書の有効期限（{jdate(dates.expires_on)}）が近づいています。"
+                "市区町村の窓口での更新をご案内ください。")
+    return None
 
 
 def network(error: NetworkError) -> str:

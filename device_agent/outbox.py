@@ -104,6 +104,23 @@ class Outbox:
                          (record_id, _now(), PENDING, nonce, ciphertext))
         return record_id
 
+    def fix(self, record_id: str, payload: dict[str, Any]) -> None:
+        """Replace a refused record's payload after the nurse corrected it, and queue it again under the
+        same id (the same Idempotency-Key: the server does not remember refusals under a key, so the
+        corrected body is accepted, and a lost answer is still replayed exactly once)."""
+        record = self.get(record_id)
+        if record is None or record.state != REJECTED:
+            raise KeyError(record_id)
+        payload = {**record.payload, **payload}
+        nonce = os.urandom(12)
+        ciphertext = self._aead.encrypt(nonce, json.dumps(payload, ensure_ascii=False).encode(), record_id.encode())
+        self._db.execute("UPDATE outbox SET state = ?, last_error = NULL, nonce = ?, ciphertext = ? "
+                         "WHERE id = ? AND state = ?", (PENDING, nonce, ciphertext, record_id, REJECTED))
+
+    def recent(self, limit: int = 50) -> list[OutboxRecord]:
+        """Every state, newest first: what the sync-state screen lists."""
+        return self._select("ORDER BY seq DESC LIMIT ?", (limit,))
+
     def get(self, record_id: str) -> OutboxRecord | None:
         rows = self._select("WHERE id = ?", (record_id,))
         return rows[0] if rows else None

@@ -8,14 +8,56 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from device_agent.labels import FALLBACK_CONDITIONS, FALLBACK_METHODS, FALLBACK_REASONS, OUTBOX_STATES  # noqa: F401
 from device_agent.labels import FIELDS as FIELD_LABELS
 from device_agent.labels import FORMS, JST, KINDS  # noqa: F401  (re-exported for the routes and templates)
+from device_agent.labels import group_medication, japanese_date, short_date  # noqa: F401
 
 FORM_HINTS = {
     "home_consent": "資格情報と、患者さまが同意した医療情報（お薬・健診など）を確認します。",
     "qualification_only": "資格情報だけを確認します。医療情報は表示されません。",
 }
 CARE_TYPES = {2: "訪問診療等", 3: "オンライン診療等", 1: "外来・往診"}
+# ③ 資格確認限定型 (judo, acupuncture, massage practices, health checks...) has no medical care type to
+# choose: those practices are not 訪問診療 or オンライン診療, so the visit is sent as 1 (外来・往診).
+QUALIFICATION_ONLY_CARE_TYPE = 1
+
+STEPS = {
+    "home_consent": ("確認方式", "同意（患者さまが選びます）", "カードの読み取り", "本人確認", "確認結果"),
+    "qualification_only": ("確認の開始", "カードの読み取り", "本人確認", "確認結果"),
+}
+
+
+def step(form: str | None, label_index: str) -> tuple[int, int, str]:
+    """(number, total, label) for a step of this form's flow: "start", "consent", "card", "identity", "result"."""
+    keys = ("start", "consent", "card", "identity", "result") if form != "qualification_only" else (
+        "start", "card", "identity", "result")
+    steps = STEPS["qualification_only" if form == "qualification_only" else "home_consent"]
+    index = keys.index(label_index) if label_index in keys else 0
+    return index + 1, len(keys), steps[index]
+
+
+def care_types(form: str | None) -> dict[int, str]:
+    """The care types to choose from: only for ② (③ practices have none)."""
+    return {} if form == "qualification_only" else CARE_TYPES
+
+
+def care_type_for(form: str, raw: Any) -> int | None:
+    if form == "qualification_only":
+        return QUALIFICATION_ONLY_CARE_TYPE
+    text = str(raw or "")
+    return int(text) if text.isdigit() and int(text) in CARE_TYPES else None
+
+
+def outbox_problem(error: dict[str, Any] | None) -> str | None:
+    """Why the server refused a record, in its own Japanese words (with the field it concerns)."""
+    if not error:
+        return None
+    text = error.get("detail") or error.get("title") or "サーバーが受け付けませんでした。"
+    errors = error.get("errors")
+    if isinstance(errors, dict) and errors:
+        text += "（" + "、".join(f"{key}: {value}" for key, value in list(errors.items())[:5]) + "）"
+    return str(text)
 
 KIND_HINTS = {
     "medication": "これまでに処方・調剤されたお薬の情報",

@@ -1,6 +1,7 @@
 """Sign-in, sign-out, the result of a verification, and the consented medical information."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from device_agent.agent import NotEnrolled
 from device_agent.client import ApiProblem, NetworkError, SessionExpired
 from device_agent.ui import display
 from device_agent.ui.common import agent, error_page, see_other, signed_in, state
+from device_agent.ui.state import Outcome
 
 bp = Blueprint("session", __name__)
 
@@ -58,17 +60,59 @@ def result() -> Any:
     if outcome is None:
         return see_other("verify.start")
     visit = outcome.visit
-    consent = visit.get("consent") or None
-    seconds_left = None
-    if consent and visit.get("medical_info_allowed"):
-        # The server's time, not the tablet's: its created_at plus the time since the answer came.
-        server_now = display.parse_time(visit.get("created_at"))
-        closes = display.parse_time(consent.get("window_closes_at"))
-        if server_now and closes:
-            elapsed = agent().clock() - outcome.received_at
-            seconds_left = (closes - server_now - elapsed).total_seconds()
-    return render_template("result.html", visit=visit, q=visit.get("qualification") or {}, consent=consent,
-                           seconds_left=seconds_left)
+    return render_template("result.html", visit=visit, q=visit.get("qualification") or {},
+                           consent=visit.get("consent") or None, seconds_left=_seconds_left(outcome))
+
+
+def _seconds_left(outcome: Outcome) -> float | None:
+    """Time left in the consent's viewing window, on the server's time where known: its time when it
+    answered (a new visit: created_at) plus the time since, by this device's clock."""
+    consent = outcome.visit.get("consent")
+    if not consent or not outcome.visit.get("medical_info_allowed"):
+        return None
+    server_then = outcome.server_time or display.parse_time(outcome.visit.get("created_at"))
+    closes = display.parse_time(consent.get("window_closes_at"))
+    if server_then is None or closes is None:
+        return None
+    return (closes - server_then - (agent().clock() - outcome.received_at)).total_seconds()
+
+
+@bp.get("/visits")
+@signed_in
+def visits() -> Any:
+    """Today's and the last 24 hours' visits, from the server (so they survive a restart of this device)."""
+    now = agent().clock()
+    try:
+        listed = agent().api.visits(limit=200)
+    except (ApiProblem, NetworkError, SessionExpired) as exc:
+        return error_page(exc, back=url_for("verify.start"), back_label="資格確認に戻る",
+                          resume=url_for("session.visits"))
+    today, earlier = [], []
+    for visit in listed:
+        created = display.parse_time(visit.get("created_at"))
+        if created is None or now - created > timedelta(hours=24):
+            continue
+        seconds = _seconds_left(Outcome(visit, now, now))
+        visit = {**visit, "seconds_left": seconds, "window_open": bool(seconds and seconds > 0)}
+        same_day = created.astimezone(display.JST).date() == now.astimezone(display.JST).date()
+        (today if same_day else earlier).append(visit)
+    groups = [(title, group) for title, group in (("今日", today), ("昨日から24時間以内", earlier)) if group]
+    return render_template("visits.html", groups=groups, error=None)
+
+
+@bp.get("/visits/<visit_id>")
+@signed_in
+def visit(visit_id: str) -> Any:
+    """Reopen a visit: its result, and its medical information while the viewing window is open."""
+    try:
+        found = agent().api.visit(visit_id)
+    except (ApiProblem, NetworkError, SessionExpired) as exc:
+        return error_page(exc, back=url_for("session.visits"), back_label="一覧に戻る",
+                          resume=url_for("session.visit", visit_id=visit_id))
+    now = agent().clock()
+    state().new_visit()
+    state().outcome = Outcome(found, now, now)
+    return see_other("session.result")
 
 
 @bp.get("/medical/<kind>")

@@ -15,6 +15,7 @@ from device_agent import flows, messages
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.guard import PrivacyGuardError
 from device_agent.card.transport import CardError
+from device_agent.certificate import CertificateUnusable
 from device_agent.client import ApiProblem, NetworkError, SessionExpired
 from device_agent.ui import display
 from device_agent.ui.common import agent, card_source, error_page, see_other, signed_in, state
@@ -36,12 +37,13 @@ def start() -> Any:
     forms = _allowed_forms()
     if request.method == "GET":  # no side effects on GET: a page elsewhere could request it
         return render_template("start.html", forms=forms, chosen=forms[0] if len(forms) == 1 else None)
-    form, care = request.form.get("form", ""), request.form.get("care_type", "")
-    if form not in forms or not care.isdigit() or int(care) not in display.CARE_TYPES:
+    form = request.form.get("form", "")
+    care = display.care_type_for(form, request.form.get("care_type")) if form in forms else None
+    if care is None:
         return render_template("start.html", forms=forms, chosen=form,
                                error="確認方式と診療の種類を選んでください。"), 422
     state().new_visit()
-    state().draft.form, state().draft.care_type = form, int(care)
+    state().draft.form, state().draft.care_type = form, care
     return see_other("verify.consent" if form == "home_consent" else "verify.card")
 
 
@@ -75,6 +77,14 @@ def card() -> Any:
     try:
         with state().card_lock, card_source()() as session:
             draft.read = flows.read_card(session)
+        draft.certificate_notice = messages.certificate_notice(draft.read, agent().clock())
+    except CertificateUnusable as unusable:  # said before any PIN is typed
+        draft.read = None
+        return render_template("error.html", heading=messages.CARD_NOT_USABLE,
+                               message=messages.certificate_unusable(unusable), by_design=True,
+                               back=url_for("offline.new", method="qualification_certificate",
+                                            reason="certificate_expired"),
+                               back_label="資格確認書で確認して記録する")
     except FAILURES as exc:
         return error_page(exc, back=url_for("verify.card"), back_label="もう一度かざす")
     if not draft.read.pin_usable:
@@ -92,6 +102,7 @@ def pin() -> Any:
     if request.method == "GET":
         tries = draft.read.tries_left
         return render_template("pin.html", prompt=messages.pin_prompt(tries), tries=tries,
+                               certificate_notice=draft.certificate_notice,
                                last_try=tries == 1, error=state().take_notice(), attempt=state().issue_attempt())
     return _submit_pin(request.form.get("pin", ""), request.form.get("attempt", ""))
 
@@ -143,7 +154,7 @@ def visual() -> Any:
     if draft.read is None:
         return see_other("verify.card")
     if request.method == "GET":
-        return render_template("visual.html", notice=state().take_notice(), error=None,
+        return render_template("visual.html", notice=state().take_notice() or draft.certificate_notice, error=None,
                                attempt=state().issue_attempt())
     if request.form.get("photo_checked") != "yes" or not request.form.get("visual_password"):
         return render_template("visual.html", notice=None, attempt=state().issue_attempt(),

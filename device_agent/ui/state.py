@@ -25,6 +25,7 @@ class Draft:
     consent: dict[str, Any] | None = None
     consent_chosen: bool = False
     read: CardRead | None = None
+    certificate_notice: str | None = None  # expired-in-grace or renewal note, shown before the PIN
 
     def request(self) -> VisitRequest:
         assert self.form is not None
@@ -37,6 +38,7 @@ class Outcome:
 
     visit: dict[str, Any]
     received_at: datetime
+    server_time: datetime | None = None  # the server's time when it answered, if known (else created_at)
 
 
 @dataclass
@@ -82,6 +84,16 @@ class UiState:
 
     def new_visit(self) -> None:
         self.draft, self.outcome, self.notice, self._attempt = Draft(), None, None, None
+
+    @property
+    def flow_form(self) -> str | None:
+        """The form whose steps are shown: the visit's, else the only one this institution may use."""
+        if self.draft.form:
+            return self.draft.form
+        if self.outcome is not None:
+            return self.outcome.visit.get("form")
+        allowed = (self.institution or {}).get("allowed_forms") or []
+        return allowed[0] if len(allowed) == 1 else None
 
     def take_notice(self) -> str | None:
         notice, self.notice = self.notice, None

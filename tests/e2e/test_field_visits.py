@@ -156,3 +156,192 @@ def test_the_cli_refreshes_during_a_20_minute_visit(touch_world, monkeypatch, ca
     assert code == 0, out
     assert "資格確認が完了しました" in out and "■ 薬剤情報" in out
     assert len(refreshes(touch_world)) == 1
+
+
+# -- 2. errors that say what happened and what to do ---------------------------------------------------
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    from device_agent.cli import main
+
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "Traceback" not in out, out
+    return code, captured.out
+
+
+def test_enrolment_errors_are_told_apart(touch_world, tmp_path, capsys) -> None:
+    home = str(tmp_path / "new-device")
+    code, out = run_cli(capsys, "--home", home, "enroll", "--server", "127.0.0.1:8000", "--code", "123456789012")
+    assert code == 2 and "http:// または https://" in out
+    code, out = run_cli(capsys, "--home", home, "enroll", "--server", touch_world.server_url, "--code", "123456789012")
+    assert code == 2 and messages.ACTIVATION_REJECTED in out and "ログイン" not in out
+    created = touch_world.h.client.post("/api/v1/devices", json={"label": "2台目"},
+                                        headers=touch_world.tenant.auth()).get_json()
+    svg = tmp_path / "activation.svg"
+    svg.write_text(created["activation_qr_svg"], encoding="utf-8")  # the only image the API gives
+    code, out = run_cli(capsys, "--home", home, "enroll", "--server", touch_world.server_url, "--qr", str(svg))
+    assert code == 0 and "登録しました" in out
+    code, out = run_cli(capsys, "--home", str(tmp_path / "third"), "enroll", "--server", touch_world.server_url,
+                        "--code", created["activation_code"])
+    # The server forgets a code once it is spent, so afterwards it answers like an unknown code (401); only a
+    # concurrent enrolment gets /problems/activation-code-used. Both say the code cannot be used, never "login".
+    assert code == 2 and messages.ACTIVATION_REJECTED in out
+    from device_agent.client import ActivationCodeRejected
+
+    used = ActivationCodeRejected(409, {"type": "/problems/activation-code-used"})
+    assert messages.describe(used) == messages.ACTIVATION_USED
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("hello", encoding="utf-8")
+    code, out = run_cli(capsys, "--home", home, "enroll", "--server", touch_world.server_url, "--qr", str(not_an_image))
+    assert code == 2 and "PNG" in out and "SVG" in out
+
+
+def test_unreachable_servers_show_the_url_tried_and_why(tmp_path, capsys) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = str(tmp_path / "d")
+    code, out = run_cli(capsys, "--home", home, "enroll", "--server", f"http://127.0.0.1:{port}", "--code",
+                        "123456789012")
+    assert code == 2 and "接続を断られました" in out and f"http://127.0.0.1:{port}" in out
+    code, out = run_cli(capsys, "--home", home, "enroll", "--server", "http://no-such-host.invalid", "--code",
+                        "123456789012")
+    assert code == 2 and "サーバー名が見つかりません" in out and "no-such-host.invalid" in out
+
+
+def test_verify_errors_in_plain_japanese(touch_world, tmp_path, monkeypatch, capsys) -> None:
+    from device_agent import cli
+
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=touch_world.clock))
+    home = str(touch_world.agent.home.path)
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", "not-the-password")
+    base = ["verify", "--login", "nurse1", "--consent", "blanket", "--pin-stdin"]
+    code, out = run_cli(capsys, "--home", home, *base, "--virtual-card", P01)
+    assert code == 2 and "仮想カード「P01-valid-30」が見つかりません" in out
+    touch_world.h.card(P01).save(touch_world.agent.home.cards_dir() / P01)
+    code, out = run_cli(capsys, "--home", home, *base, "--virtual-card", P01)
+    assert code == 2 and messages.LOGIN_REJECTED in out and "有効期限" not in out
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("12\n"))
+    code, out = run_cli(capsys, "--home", home, *base, "--virtual-card", P01)
+    assert code == 2 and messages.PIN_FORMAT in out
+    code, out = run_cli(capsys, "--home", str(tmp_path / "empty"), *base, "--virtual-card",
+                        str(touch_world.agent.home.cards_dir() / P01))
+    assert code == 2 and "まだ登録されていません" in out and "device-agent enroll" in out
+
+
+def test_the_cli_reports_an_expired_card_before_the_pin(touch_world, monkeypatch, capsys) -> None:
+    from device_agent import cli
+
+    persona = "P22-cert-expired-4m"
+    touch_world.h.card(persona).save(touch_world.agent.home.cards_dir() / persona)
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=touch_world.clock))
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    asked = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": asked.append(prompt) or PIN)
+    code, out = run_cli(capsys, "--home", str(touch_world.agent.home.path), "verify", "--login", "nurse1",
+                        "--virtual-card", persona)
+    assert code == 2 and "資格確認書" in out and "outbox record --method qualification_certificate" in out
+    assert asked == [], "the PIN is not asked for a card that cannot be used"
+    assert "暗証番号（数字4桁）を入力" not in out
+
+
+def test_no_reader_is_not_no_card() -> None:
+    from device_agent.card.transport import NoCardError, ReaderNotFoundError
+
+    assert messages.describe(ReaderNotFoundError("x")) == messages.NO_READER
+    assert messages.describe(NoCardError("x")) == messages.NO_CARD
+    assert "かざし" not in messages.NO_READER
+
+
+def test_debug_shows_the_details_for_developers(tmp_path, capsys) -> None:
+    from device_agent.cli import main
+
+    assert main(["--home", str(tmp_path), "--debug", "verify", "--login", "x", "--virtual-card", "nope"]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" in captured.err and "Traceback" not in captured.out
+
+
+# -- 3. fit for each facility kind -------------------------------------------------------------------
+
+def test_a_judo_clinic_is_not_asked_for_a_care_type_and_the_steps_add_up(make_world) -> None:
+    world = make_world("judo_therapy")
+    url, _ = world.start_ui(world.card(P01))
+    ui = Ui(url)
+    start = ui.login()
+    assert start.url.endswith("/start")
+    assert "診療の種類" not in start.text and "訪問診療等" not in start.text
+    assert "ステップ 1／4" in start.text
+    card = ui.post("/start", form="qualification_only")
+    assert card.url.endswith("/card") and "ステップ 2／4" in card.text
+    pin = ui.post("/card")
+    assert "ステップ 3／4" in pin.text and "ご家族" in pin.text
+    assert "ログアウト" not in pin.text, "no staff controls while the patient holds the device"
+    result = ui.pin(PIN)
+    assert "ステップ 4／4" in result.text and "昭和59年5月12日（1984年）" in result.text
+    assert "訪問診療等" not in result.text
+    visits = ui.get("/visits")
+    assert "佐藤 健一" in visits.text
+
+
+# -- 4. the visit list, reopening a visit, and the window ----------------------------------------------
+
+def test_the_visit_list_reopens_a_visit_inside_its_window_and_refuses_after(touch_world) -> None:
+    url, _ = touch_world.start_ui(touch_world.card(P01))
+    ui = Ui(url)
+    to_pin_pad(ui)
+    assert "有効" in ui.pin(PIN).text
+    ui.get("/start")  # 次の確認へ: the result is no longer on screen
+    touch_world.clock.advance(hours=23)  # the next day: a new working round, a new login
+    assert ui.get("/visits").url.endswith("/login")
+    listing = ui.login()
+    assert listing.url.endswith("/visits"), "back where the nurse was"
+    assert "佐藤 健一" in listing.text and "医療情報 残り" in listing.text
+    link = re.search(r'href="(/visits/[^"]+)"', listing.text)
+    assert link
+    reopened = ui.get(link.group(1))
+    assert reopened.url.endswith("/result") and "data-seconds-left" in reopened.text
+    assert ui.get("/medical/medication").ok and "アムロジピン" in ui.get("/medical/medication").text
+    touch_world.clock.advance(hours=1, minutes=1)
+    closed = ui.get(link.group(1))
+    assert "閲覧期間は終了しました" in closed.text and "/medical/medication" not in closed.text
+    refused = ui.get("/medical/medication")
+    assert messages.NOT_SHOWN in refused.text and "閲覧期間" in refused.text
+    assert "佐藤 健一" not in ui.get("/visits").text, "older than 24 hours: not listed"
+
+
+# -- 5. offline recording from the UI ------------------------------------------------------------------
+
+def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_world) -> None:
+    url, _ = touch_world.start_ui(touch_world.card(P01))
+    ui = Ui(url)
+    ui.login()
+    form = ui.get("/offline/new")
+    assert "資格情報のお知らせ＋マイナンバーカード" in form.text
+    saved = ui.post("/offline/new", method="notice_with_card", reason="offline", form="home_consent",
+                    care_type="2", insurer_number="01130013", number="1287", name="佐藤 健一")  # check digit wrong
+    assert saved.url.endswith("/offline") and "未送信" in saved.text
+    synced = ui.post("/offline/sync")
+    assert "要修正" in synced.text and "保険者番号に誤りがあります" in synced.text
+    fix = re.search(r'href="(/offline/[^"]+/fix)"', synced.text)
+    assert fix
+    record_id = fix.group(1).split("/")[2]
+    page = ui.get(fix.group(1))
+    assert 'value="01130013"' in page.text and "保険者番号に誤りがあります" in page.text
+    sent = ui.post(fix.group(1), method="notice_with_card", reason="offline", form="home_consent", care_type="2",
+                   insurer_number="01130012", number="1287", name="佐藤 健一")
+    assert "送信済み 1 件" in sent.text
+    keys = [body for method, path, body in touch_world.server_wire.requests if path == "/api/v1/fallback-records"]
+    assert len(keys) == 2
+    records = touch_world.h.client.get("/api/v1/fallback-records", headers=touch_world.tenant.auth()).get_json()
+    assert len(records) == 1 and records[0]["evidence"]["insurer_number"] == "01130012"
+    from device_agent.outbox import Outbox
+
+    box = Outbox(touch_world.agent.home.outbox_path, touch_world.agent.home.outbox_key_path)
+    try:
+        assert box.get(record_id).state == "sent", "the same record, under the same id"
+    finally:
+        box.close()

@@ -173,17 +173,20 @@ def test_face_recognition_card_goes_to_visual_check(touch_world, phone, tmp_path
     visit_page(phone, directory, "12-surgery")
 
 
-def test_a_refusal_is_shown_plainly_with_a_way_back(touch_world, phone, tmp_path: Path) -> None:
+def test_an_expired_card_is_reported_before_the_pin_with_the_qualification_certificate_path(
+        touch_world, phone, tmp_path: Path) -> None:
     card = touch_world.card("P22-cert-expired-4m")
     ui, _ = touch_world.start_ui(card)
     sign_in_and_reach_card(phone, ui)
-    tap_pin(phone, PIN)
     phone.get_by_role("heading", name=messages.CARD_NOT_USABLE).wait_for()  # the rules at work: a neutral heading
-    assert phone.get_by_role("alert").inner_text() == messages.PROBLEM_MESSAGES["certificate-expired"]
+    text = phone.get_by_role("alert").inner_text()
+    assert "猶予期間" in text and "資格確認書" in text and "年" in text
     assert "Traceback" not in phone.content()
-    visit_page(phone, shots(tmp_path), "13-error")
-    phone.get_by_role("link", name="カードの読み取りに戻る").tap()
-    phone.get_by_role("heading", name="カードをかざしてください").wait_for()
+    assert card.tries_left == 3 and phone.locator("#pinpad").count() == 0, "no PIN is asked for an unusable card"
+    visit_page(phone, shots(tmp_path), "13-card-unusable")
+    phone.get_by_role("link", name="資格確認書で確認して記録する").tap()
+    phone.get_by_role("heading", name="確認した方法を記録する").wait_for()
+    assert phone.get_by_label("資格確認書", exact=False).first.is_checked()
 
 
 def test_the_pin_never_comes_back_in_a_page(touch_world, phone, caplog) -> None:

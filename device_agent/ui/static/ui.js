@@ -46,8 +46,31 @@
     show();
   }
 
+  // The viewing window's time left, counted down live (minutes, as the server's answer said at page load).
+  function countdown(banner) {
+    var left = parseInt(banner.dataset.secondsLeft, 10);
+    var shown = banner.querySelector(".remaining");
+    var started = Date.now();
+    function render() {
+      var rest = left - Math.floor((Date.now() - started) / 1000);
+      if (rest <= 0) {
+        banner.classList.remove("open");
+        banner.classList.add("closed");
+        shown.textContent = "終了";
+        document.querySelectorAll(".kind-buttons a").forEach(function (a) { a.remove(); });
+        return false;
+      }
+      var minutes = Math.floor(rest / 60), hours = Math.floor(minutes / 60);
+      shown.textContent = hours ? hours + "時間" + (minutes % 60) + "分" : minutes + "分";
+      return true;
+    }
+    render();
+    var timer = setInterval(function () { if (!render()) { clearInterval(timer); } }, 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-busy]").forEach(busy);
+    document.querySelectorAll("[data-seconds-left]").forEach(countdown);
     var pad = document.getElementById("pinpad");
     if (pad) { pinpad(pad); }
   });
