@@ -345,3 +345,45 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
         assert box.get(record_id).state == "sent", "the same record, under the same id"
     finally:
         box.close()
+
+
+# -- the screens in headless Chromium at phone and tablet size ------------------------------------------
+
+def test_main_screens_at_phone_and_tablet_size(touch_world, chromium, tmp_path) -> None:
+    from tests.e2e.test_touch_ui import assert_touch_friendly, shots, sign_in_and_reach_card, tap_pin
+
+    url, _ = touch_world.start_ui(touch_world.card(P01))
+    directory = shots(tmp_path)
+    phone = chromium.new_context(viewport={"width": 360, "height": 800}, device_scale_factor=1, is_mobile=True,
+                                 has_touch=True, locale="ja-JP").new_page()
+    phone.set_default_timeout(15_000)
+    sign_in_and_reach_card(phone, url, directory=directory)
+    phone.get_by_role("heading", name="暗証番号の入力").wait_for()
+    assert phone.get_by_role("button", name="ログアウト").count() == 0, "no staff controls on the PIN pad"
+    assert "ご家族" in phone.locator("main").inner_text()
+    phone.screenshot(path=str(directory / "360-pin.png"), full_page=True)
+    tap_pin(phone, PIN)
+    phone.locator(".countdown").wait_for()
+    box = phone.locator(".countdown").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 800, "the time left is visible without scrolling"
+    pages = ["/result", "/medical/medication", "/visits", "/offline", "/offline/new", "/start"]
+    for width, height in ((360, 800), (800, 1280)):
+        page = phone if width == 360 else chromium.new_context(
+            viewport={"width": width, "height": height}, locale="ja-JP", has_touch=True).new_page()
+        for path in pages:
+            page.goto(url + path)
+            page.wait_for_load_state()
+            assert "Traceback" not in page.content()
+            if width == 360:
+                assert_touch_friendly(page)
+            else:
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.screenshot(path=str(directory / f"{width}-{path.strip('/').replace('/', '-')}.png"),
+                            full_page=True)
+        if width == 800:
+            page.goto(url + "/result")
+            sections = page.locator(".columns > section").all()
+            left, right = sections[0].bounding_box(), sections[1].bounding_box()
+            assert left and right and right["x"] > left["x"] + 300, "two columns on a tablet"
+            assert page.locator("main").bounding_box()["width"] > 700
+    assert (directory / "800-result.png").exists() and (directory / "360-medical-medication.png").exists()
