@@ -22,7 +22,7 @@ from .adapters.repository import UnitOfWork
 from .adapters.tokens import TokenService
 from .clock import Clock
 from .domain.facility import FacilityPolicy
-from .runtime import Rules, Runtime
+from .runtime import BatchSettings, Rules, Runtime
 
 
 def rules_from(cfg: Mapping[str, Any]) -> Rules:
@@ -36,6 +36,9 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         viewing_window=timedelta(hours=cfg["VIEWING_WINDOW_HOURS"]),
         certificate_grace_months=cfg["CERTIFICATE_GRACE_MONTHS"],
         visual_password_max_failures=int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]),
+        care_relationship_idle=timedelta(days=cfg["CARE_RELATIONSHIP_IDLE_DAYS"]),
+        consent_link_ttl=timedelta(days=cfg["CONSENT_LINK_TTL_DAYS"]),
+        patient_page_session=timedelta(minutes=cfg["PATIENT_PAGE_SESSION_MINUTES"]),
     )
 
 
@@ -66,6 +69,32 @@ def build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], cl
     return LazyGateway(build)  # type: ignore[return-value]
 
 
+def batch_settings_from(cfg: Mapping[str, Any]) -> BatchSettings:
+    return BatchSettings(max_rows=int(cfg["BATCH_MAX_ROWS"]), chunk_size=max(1, int(cfg["BATCH_CHUNK_SIZE"])),
+                         lease=timedelta(seconds=float(cfg["BATCH_LEASE_SECONDS"])),
+                         retention=timedelta(days=float(cfg["BATCH_RESULT_RETENTION_DAYS"])))
+
+
+def queue_url(cfg: Mapping[str, Any]) -> str:
+    """``JOBS_QUEUE_URL``, or derived: a SQLite database gets a queue file beside it; PostgreSQL the same database."""
+    if cfg.get("JOBS_QUEUE_URL"):
+        return str(cfg["JOBS_QUEUE_URL"])
+    url = str(cfg["DATABASE_URL"])
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return "memory://"
+    if url.startswith("sqlite:///"):
+        return url + ".jobs"
+    return url
+
+
+def build_jobs(cfg: Mapping[str, Any]) -> Any:
+    from .adapters.jobs import JobRunner, build_huey
+
+    url = queue_url(cfg)
+    return JobRunner(lambda: build_huey(url), embedded_workers=int(cfg["JOBS_EMBEDDED_WORKERS"]),
+                     poll_max_seconds=float(cfg["JOBS_POLL_MAX_SECONDS"]))
+
+
 def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: str,
                   clock: Clock) -> tuple[Runtime, Engine]:
     engine = make_engine(cfg["DATABASE_URL"], busy_timeout=cfg["DB_BUSY_TIMEOUT_SECONDS"],
@@ -84,5 +113,10 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
         passwords=Passwords(time_cost=cfg["ARGON2_TIME_COST"], memory_cost_kib=cfg["ARGON2_MEMORY_COST_KIB"]),
         policy=FacilityPolicy(cfg["FACILITY_FORMS"]),
         rules=rules_from(cfg),
+        jobs=build_jobs(cfg),
+        batch=batch_settings_from(cfg),
     )
+    from .services import tasks
+
+    tasks.register(runtime)
     return runtime, engine

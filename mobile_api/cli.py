@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -51,7 +53,46 @@ def institution_create(code: str, name: str, facility_kind: str, admin_login: st
     click.echo(f"登録しました: institution={institution_id} admin={admin_id}")
 
 
+client_cli = AppGroup("client", help="Machine clients (OAuth 2.0 client credentials).")
+jobs_cli = AppGroup("jobs", help="Background jobs (Huey).")
+
+
+@client_cli.command("create")
+@click.option("--institution-code", required=True, help="10-digit institution code")
+@click.option("--name", required=True)
+@click.option("--auth-method", type=click.Choice(["private_key_jwt", "client_secret"]), required=True)
+@click.option("--public-key", "public_key", type=click.File("r"), help="PEM public key (private_key_jwt)")
+@click.option("--scope", "scopes", multiple=True, default=["qualification:check", "qualification:batch"],
+              show_default=True)
+def client_create(institution_code: str, name: str, auth_method: str, public_key: Any, scopes: tuple[str, ...]
+                  ) -> None:
+    """Create a machine client; a client_secret is printed once."""
+    from .services import clients
+
+    rt = current_app.extensions["mobile_api"]
+    try:
+        institution_id = clients.institution_id_for_code(rt, institution_code)
+        made = clients.create_client(rt, None, institution_id=institution_id, name=name, auth_method=auth_method,
+                                     scopes=list(scopes), public_key_pem=public_key.read() if public_key else None)
+    except DomainError as refusal:
+        raise click.ClickException(refusal.detail) from refusal
+    click.echo(f"client_id={made.client.id}")
+    click.echo(f"key_id={made.credential.credential.key_id}")
+    if made.credential.secret:
+        click.echo(f"client_secret={made.credential.secret}  (この表示は一度だけです)")
+
+
+@jobs_cli.command("worker")
+@click.option("--workers", default=2, show_default=True, help="worker threads in this process")
+def jobs_worker(workers: int) -> None:
+    """Run a job consumer in the foreground (production: one or more of these; JOBS_EMBEDDED_WORKERS=0)."""
+    runner = current_app.extensions["mobile_api"].jobs
+    runner.consumer(workers=workers).run()
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(institution_cli)
     app.cli.add_command(sandbox_cli)
+    app.cli.add_command(client_cli)
+    app.cli.add_command(jobs_cli)

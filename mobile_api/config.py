@@ -40,11 +40,32 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVATION_CODE_TTL_SECONDS": 24 * 3600,
     "VIEWING_WINDOW_HOURS": 24,
     "CERTIFICATE_GRACE_MONTHS": 3,
+    # Continuing home care: a relationship with no visit for this many days ends (re-query refused after).
+    "CARE_RELATIONSHIP_IDLE_DAYS": 90,
+    # The patient's own phone: how long a consent link lives (an appointment link also ends with its
+    # planned date), and how long the page may list and withdraw consents after the PIN.
+    "CONSENT_LINK_TTL_DAYS": 30,
+    "PATIENT_PAGE_SESSION_MINUTES": 10,
+    # The public origin of patient links (e.g. "https://oqs.example.jp"); None = the request's own host.
+    "PUBLIC_BASE_URL": None,
     # Consecutive wrong visual-mode (目視確認) passwords that lock it until an admin unlocks or rotates it.
     "VISUAL_PASSWORD_MAX_FAILURES": 5,
     "FACILITY_FORMS": {},  # overrides of domain.facility.DEFAULT_ALLOWED_FORMS
     # Bodies larger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Machine clients and batch qualification checks (docs/health-check-api.md).
+    "BATCH_MAX_ROWS": 10_000,
+    "BATCH_MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # the batch endpoint only: 10,000 rows as JSON or CSV
+    "BATCH_CHUNK_SIZE": 500,  # rows per transaction: a killed worker redoes at most this many lookups
+    "BATCH_LEASE_SECONDS": 60,  # a worker that stops renewing for this long is presumed dead
+    "BATCH_RESULT_RETENTION_DAYS": 7,
+    # Background jobs (docs/background-jobs.md). None = derived from DATABASE_URL: SQLite → a SQLite queue
+    # file beside it; PostgreSQL → the same database (tables job_queue_*).
+    "JOBS_QUEUE_URL": None,
+    "JOBS_EMBEDDED_WORKERS": 2,  # consumer threads inside the app process; 0 when `flask jobs worker` runs
+    "JOBS_POLL_MAX_SECONDS": 1.0,
+    # Per-client limits, "N/second|minute|hour" per scope (docs/health-check-api.md).
+    "RATE_LIMITS": {"qualification:check": "600/minute", "qualification:batch": "60/minute"},
     # OpenAPI / flask-smorest.
     "API_TITLE": "Mobile OQS API",
     "API_VERSION": "1.0.0",

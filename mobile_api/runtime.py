@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,19 @@ class Rules:
     viewing_window: timedelta
     certificate_grace_months: int
     visual_password_max_failures: int = 5
+    care_relationship_idle: timedelta = timedelta(days=90)
+    consent_link_ttl: timedelta = timedelta(days=30)
+    patient_page_session: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Batch qualification checks (docs/health-check-api.md): size, chunking, lease, retention."""
+
+    max_rows: int = 10_000
+    chunk_size: int = 500
+    lease: timedelta = timedelta(seconds=60)
+    retention: timedelta = timedelta(days=7)
 
 
 @dataclass
@@ -39,3 +53,8 @@ class Runtime:
     rules: Rules
     # The database itself, for what keeps its own table outside the unit of work (the sandbox CA).
     session_factory: sessionmaker[Session] | None = None
+    # Background jobs (adapters/jobs.py ``JobRunner``; None where no runner is wired, e.g. unit tests).
+    jobs: Any = None
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    # Per-client request limits (adapters/ratelimit.py ``RateLimits``; None = no limits).
+    rate_limits: Any = None

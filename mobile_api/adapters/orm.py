@@ -6,13 +6,15 @@ columns for OQS payloads that are kept as received.
 """
 from __future__ import annotations
 
+import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -22,7 +24,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ..domain.certificate import CertificateStanding
+from ..domain.codes import Form, IdentityMethod, Role
+from ..domain.facility import FacilityKind
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -55,6 +62,13 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def _enum(cls: type[enum.StrEnum], length: int) -> SAEnum:
+    """A domain enum stored as its value in a plain VARCHAR (no database enum type, no CHECK), so
+    services get the enum back instead of re-wrapping strings, and the schema stays as migrated."""
+    return SAEnum(cls, native_enum=False, create_constraint=False, length=length, validate_strings=True,
+                  values_callable=lambda members: [m.value for m in members])
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -70,7 +84,7 @@ class Institution(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(10), unique=True)  # 医療機関コード
     name: Mapped[str] = mapped_column(String(200))
-    facility_kind: Mapped[str] = mapped_column(String(40))
+    facility_kind: Mapped[FacilityKind] = mapped_column(_enum(FacilityKind, 40))
     visual_password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Consecutive wrong visual-mode passwords, and when they locked it (until an admin unlocks or rotates).
     visual_password_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -86,7 +100,7 @@ class User(Base):
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
     login: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(_enum(Role, 16))
     password_hash: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
@@ -140,8 +154,8 @@ class Challenge(Base):
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     care_type: Mapped[int] = mapped_column(Integer)
-    form: Mapped[str] = mapped_column(String(32))
-    method: Mapped[str] = mapped_column(String(16))
+    form: Mapped[Form] = mapped_column(_enum(Form, 32))
+    method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16))
     patient_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -149,27 +163,34 @@ class Challenge(Base):
 
 
 class Visit(Base):
-    """One confirmed qualification check (card-verified)."""
+    """One confirmed qualification check: card-verified, or a re-query (再照会, ``method`` "requery", no
+    challenge) inside a continuing-care relationship, pointing at the visit that opened it (``requery_of``)."""
 
     __tablename__ = "visits"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
-    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), unique=True)
+    challenge_id: Mapped[str | None] = mapped_column(ForeignKey("challenges.id"), unique=True, nullable=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     visual_confirmed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     care_type: Mapped[int] = mapped_column(Integer)
-    form: Mapped[str] = mapped_column(String(32))
-    method: Mapped[str] = mapped_column(String(16))
+    form: Mapped[Form] = mapped_column(_enum(Form, 32))
+    method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16))
     patient_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    certificate_standing: Mapped[str] = mapped_column(String(24))
+    certificate_standing: Mapped[CertificateStanding] = mapped_column(_enum(CertificateStanding, 24))
     certificate_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The card certificate's notAfter (not the certificate itself): the renewal alert and the grace's end.
+    certificate_not_after: Mapped[datetime | None] = mapped_column(nullable=True)
     eligibility_status: Mapped[int] = mapped_column(Integer)
     medical_info_allowed: Mapped[bool] = mapped_column(Boolean)
     person_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     result: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(index=True)
+    # Continuing home care: the relationship this visit opened, renewed or re-queried under (no FK:
+    # care_relationships points back at visits), and for a re-query the visit that opened it.
+    care_relationship_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    requery_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Consent(Base):
@@ -192,6 +213,11 @@ class Consent(Base):
     expires_at: Mapped[datetime]
     renews_id: Mapped[str | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # "patient_phone" (the patient's page) or "staff_on_request" (staff, at the patient's request).
+    withdrawn_via: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    # Given on the patient's own phone: the link used, and the planned consultation date it carried.
+    link_id: Mapped[str | None] = mapped_column(ForeignKey("consent_links.id"), nullable=True, index=True)
+    planned_date: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class IdempotencyRecord(Base):
@@ -252,3 +278,171 @@ class FallbackRecord(Base):
     status: Mapped[str] = mapped_column(String(24), index=True)
     destroy_after_claim: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
+    # The visit's day in Japan (from the device's reading): which methods were valid, and the claim month.
+    visit_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    # The share the patient paid ("030" = 30 %) and how it was decided: age | stated | provisional.
+    copayment_ratio: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    copayment_basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # For an oral revisit check: the earlier visit ("visit:<id>") or record ("fallback:<id>") that holds
+    # the qualification.
+    prior_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # The latest lookup by identifiers (at record time for the interim methods, or post hoc): the OQS
+    # result, when, and what it meant (confirmed | different_qualification | not_found | ...).
+    lookup: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    post_hoc_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Claim settled (請求確定): when, by whom, and the route billed (1 ① / 2 ② / 3 ③ 不詳レセプト).
+    settled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    settled_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    claim_route: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ApiClient(Base):
+    """A machine client of an institution (OAuth 2.0 client credentials, RFC 6749 §4.4): a health-check
+    institution's reservation system. ``auth_method`` is "private_key_jwt" (RFC 7523 assertion signed
+    by a registered key) or "client_secret" (argon2id hash, shown once); up to two credentials are
+    active at once so they rotate without downtime. Revocation is read on every request."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # the OAuth client_id
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    auth_method: Mapped[str] = mapped_column(String(24))
+    scopes: Mapped[list[Any]]
+    created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # admin user id (None: CLI)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ApiClientCredential(Base):
+    """One public key (PEM, ES256 or RS256) or one secret hash of a client; ``key_id`` is the JWT ``kid``."""
+
+    __tablename__ = "api_client_credentials"
+    __table_args__ = (UniqueConstraint("client_id", "key_id", name="uq_api_client_credentials_client_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class UsedClientAssertion(Base):
+    """Client assertions already spent (``jti`` replay guard, RFC 7523 §3), kept until they expire."""
+
+    __tablename__ = "used_client_assertions"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # "<client_id>:<jti>"
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BatchJob(Base):
+    """A batch of qualification checks. ``state``: queued → running → done, or cancelled; results are
+    deleted at ``results_expire_at``. ``lease_owner``/``lease_until`` say which worker holds it: a
+    worker killed halfway stops renewing, and the next one resumes from the first pending row."""
+
+    __tablename__ = "batch_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)  # rows answered with a row error
+    source: Mapped[str] = mapped_column(String(8))  # "json" | "csv"
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    results_expire_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class BatchRow(Base):
+    """One examinee of a batch: the caller's reference, the identifiers as sent, then the outcome."""
+
+    __tablename__ = "batch_rows"
+    __table_args__ = (UniqueConstraint("job_id", "position", name="uq_batch_rows_job_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("batch_jobs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0-based, in the order sent
+    reference: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(8))  # "pending" | "done" | "error"
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    processed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the lease that wrote it
+
+
+class CareRelationship(Base):
+    """Continuing home care (docs/rules.md §3.2) between an institution and a patient (``person_ref``):
+    opened by a card-verified form ② home-visit visit, renewed by each later card visit
+    (``card_visit_id``: the card visit whose consent caps what re-queries may open), ended by discharge
+    or withdrawal (``ended_at``, ``end_reason``), or by itself after the idle limit (computed, not stored)."""
+
+    __tablename__ = "care_relationships"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    person_ref: Mapped[str] = mapped_column(String(64), index=True)
+    opened_by_visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id"))
+    card_visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id"))
+    opened_at: Mapped[datetime]
+    last_visit_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # discharged | withdrawn
+    end_note: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the discharge reason
+    ended_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # staff id (None: the patient)
+
+
+class ConsentLink(Base):
+    """A link (URL + QR code) an institution gives a patient for consent on their own phone
+    (docs/rules.md §3.4). Only the SHA-256 of its token is kept; ``purpose`` "general" or
+    "appointment" (with ``planned_date``)."""
+
+    __tablename__ = "consent_links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    planned_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    care_type: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class PatientSession(Base):
+    """One PIN authentication from the patient's page: a single-use challenge for the JPKI client on the
+    phone (``status`` pending → authenticated | refused). After it, the page may list and withdraw the
+    patient's consents until ``authenticated_until``. Only the SHA-256 of its token is kept."""
+
+    __tablename__ = "patient_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    link_id: Mapped[str] = mapped_column(ForeignKey("consent_links.id"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
+    purpose: Mapped[str] = mapped_column(String(16))  # "register" | "manage"
+    blanket: Mapped[bool] = mapped_column(Boolean)
+    kinds: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    person_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    consent_id: Mapped[str | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    problem: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    authenticated_until: Mapped[datetime | None] = mapped_column(nullable=True)

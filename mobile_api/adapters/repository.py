@@ -9,10 +9,10 @@ site catches driver exceptions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -156,6 +156,23 @@ class Visits(Repository[orm.Visit]):
             filters["patient_reference"] = patient_reference
         return self.list_by(order_by=orm.Visit.created_at.desc(), limit=limit, offset=offset, **filters)
 
+    def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
+                           before: datetime, valid_only: bool) -> orm.Visit | None:
+        """The patient's latest visit before ``before`` that holds a qualification (statuses 1 and 6 with
+        ``valid_only``; 1, 2, 3 and 6 otherwise): what "the institution already holds" means (docs/rules.md §5)."""
+        statuses = (1, 6) if valid_only else (1, 2, 3, 6)
+        v = orm.Visit
+        return self.session.scalars(
+            select(v).where(v.institution_id == institution_id, v.patient_reference == patient_reference,
+                            v.created_at < before, v.eligibility_status.in_(statuses))
+            .order_by(v.created_at.desc()).limit(1)).first()
+
+    def between(self, institution_id: str, since: datetime, until: datetime) -> Sequence[orm.Visit]:
+        """The institution's visits with ``since <= created_at < until``, oldest first."""
+        v = orm.Visit
+        return self.list_by(v.created_at >= since, v.created_at < until, order_by=v.created_at,
+                            institution_id=institution_id)
+
 
 class FallbackRecords(Repository[orm.FallbackRecord]):
     def recent(self, institution_id: str, *, limit: int, offset: int,
@@ -166,6 +183,53 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
             filters["status"] = status
         return self.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit, offset=offset,
                             **filters)
+
+    def confirmed_of_patient(self, institution_id: str, patient_reference: str, *,
+                             before: date) -> orm.FallbackRecord | None:
+        """The patient's latest record confirmed post hoc with a valid qualification, visited before ``before``."""
+        rec = orm.FallbackRecord
+        return self.session.scalars(
+            select(rec).where(rec.institution_id == institution_id, rec.patient_reference == patient_reference,
+                              rec.post_hoc_outcome == "confirmed", rec.visit_on < before)
+            .order_by(rec.visit_on.desc(), rec.received_at.desc()).limit(1)).first()
+
+    def of_visit_days(self, institution_id: str, first: date, last: date) -> Sequence[orm.FallbackRecord]:
+        """The institution's records visited from ``first`` to ``last`` (days in Japan, inclusive), oldest first."""
+        rec = orm.FallbackRecord
+        return self.list_by(rec.visit_on >= first, rec.visit_on <= last, order_by=rec.visit_on,
+                            institution_id=institution_id)
+
+    def awaiting_post_hoc(self, *, limit: int, institution_id: str | None = None) -> Sequence[orm.FallbackRecord]:
+        """Records still waiting for post-hoc confirmation, oldest received first (all institutions by default)."""
+        filters: dict[str, Any] = {"status": "pending_post_hoc"}
+        if institution_id:
+            filters["institution_id"] = institution_id
+        return self.list_by(order_by=orm.FallbackRecord.received_at, limit=limit, **filters)
+
+    def move(self, record_id: str, from_statuses: tuple[str, ...], **values: Any) -> bool:
+        """Change a record only while it is in one of ``from_statuses`` (an atomic ``UPDATE ... WHERE``): a
+        post-hoc run and a settlement racing for the same record cannot both win. The caller reloads it."""
+        rec = orm.FallbackRecord
+        result = self.session.execute(update(rec).where(rec.id == record_id, rec.status.in_(from_statuses))
+                                      .values(**values))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def reload(self, record: orm.FallbackRecord) -> None:
+        """Read the row again, after ``move`` changed it in the database."""
+        self.session.refresh(record)
+
+    def release_freed_space(self) -> None:
+        """After destroying personal data (a settled declaration), make sure no copy is left in the database
+        files. SQLite runs with ``secure_delete`` (``db.py``), so the old row's bytes in the main file are zeroed
+        as they are freed; but in WAL mode the page images written before are still in the ``-wal`` file until a
+        checkpoint copies the new pages over and the log is truncated. A TRUNCATE checkpoint does both, outside
+        any transaction; if a reader holds an old snapshot it does what it can now and the next checkpoint
+        finishes. PostgreSQL: see docs/rules.md §7 (dead tuples until VACUUM)."""
+        engine = self.session.get_bind()
+        if engine.dialect.name != "sqlite":
+            return
+        with engine.connect() as connection:  # type: ignore[union-attr]
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class AuditEvents(Repository[orm.AuditEvent]):
@@ -188,6 +252,191 @@ class AuditEvents(Repository[orm.AuditEvent]):
         return self.list_by(*criteria, order_by=orm.AuditEvent.id.desc(), limit=limit, offset=offset, **filters)
 
 
+class ApiClients(Repository[orm.ApiClient]):
+    def of_institution(self, institution_id: str) -> Sequence[orm.ApiClient]:
+        """The institution's machine clients, oldest first."""
+        return self.list_by(institution_id=institution_id, order_by=orm.ApiClient.created_at)
+
+
+class ClientCredentials(Repository[orm.ApiClientCredential]):
+    def active_of(self, client_id: str) -> Sequence[orm.ApiClientCredential]:
+        """A client's unrevoked keys or secrets, oldest first (at most two)."""
+        return self.list_by(orm.ApiClientCredential.revoked_at.is_(None), client_id=client_id,
+                            order_by=orm.ApiClientCredential.created_at)
+
+
+class BatchJobs(Repository[orm.BatchJob]):
+    def take_lease(self, job_id: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        """Hold a queued or running job whose lease is free or expired: True for the one worker that wins it.
+        (PostgreSQL: the row lock makes a concurrent renewal and a take run one after the other.)"""
+        job = orm.BatchJob
+        result = self.session.execute(
+            update(job).where(job.id == job_id, job.state.in_(("queued", "running")),
+                              or_(job.lease_until.is_(None), job.lease_until <= now))
+            .values(lease_owner=owner, lease_until=until, state="running",
+                    started_at=func.coalesce(job.started_at, now)))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def advance(self, job_id: str, owner: str, *, done: int, failed: int, until: datetime) -> bool:
+        """Count a chunk of rows and renew the lease, only while ``owner`` still holds a running job.
+        Runs first in the chunk's transaction, so a worker that lost its lease writes nothing."""
+        job = orm.BatchJob
+        result = self.session.execute(
+            update(job).where(job.id == job_id, job.lease_owner == owner, job.state == "running")
+            .values(done=job.done + done, failed=job.failed + failed, lease_until=until))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def finish(self, job_id: str, owner: str, *, now: datetime, results_expire_at: datetime) -> bool:
+        job = orm.BatchJob
+        result = self.session.execute(
+            update(job).where(job.id == job_id, job.lease_owner == owner, job.state == "running")
+            .values(state="done", finished_at=now, results_expire_at=results_expire_at, lease_owner=None,
+                    lease_until=None))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def cancel(self, job_id: str, *, now: datetime, results_expire_at: datetime) -> bool:
+        """Cancel a job that has not finished: the worker sees it at its next chunk and stops."""
+        job = orm.BatchJob
+        result = self.session.execute(
+            update(job).where(job.id == job_id, job.state.in_(("queued", "running")))
+            .values(state="cancelled", finished_at=now, results_expire_at=results_expire_at))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def orphaned(self, now: datetime) -> Sequence[str]:
+        """Ids of unfinished jobs no live worker holds: queued ones, and running ones whose lease ran out."""
+        job = orm.BatchJob
+        return self.session.scalars(
+            select(job.id).where(job.state.in_(("queued", "running")),
+                                 or_(job.lease_until.is_(None), job.lease_until <= now))
+            .order_by(job.created_at)).all()
+
+    def expired(self, now: datetime) -> Sequence[orm.BatchJob]:
+        """Finished jobs whose results are past their keeping time and not purged yet."""
+        job = orm.BatchJob
+        return self.list_by(job.results_expire_at <= now, job.purged_at.is_(None), order_by=job.results_expire_at)
+
+    def mark_purged(self, job_id: str, now: datetime) -> None:
+        self.session.execute(update(orm.BatchJob).where(orm.BatchJob.id == job_id).values(purged_at=now))
+
+
+class BatchRows(Repository[orm.BatchRow]):
+    def add_all(self, job_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert a job's rows in one statement (``position``, ``reference``, ``request``), all pending."""
+        if rows:
+            self.session.execute(insert(orm.BatchRow),
+                                 [{**row, "job_id": job_id, "status": "pending"} for row in rows])
+
+    def pending(self, job_id: str, limit: int) -> Sequence[orm.BatchRow]:
+        """The next pending rows of a job, in the order sent."""
+        row = orm.BatchRow
+        return self.session.scalars(select(row).where(row.job_id == job_id, row.status == "pending")
+                                    .order_by(row.position).limit(limit)).all()
+
+    def record_outcomes(self, outcomes: Sequence[dict[str, Any]], owner: str) -> int:
+        """Write outcomes (``id``, ``status``, ``outcome``) of pending rows only; returns how many rows
+        changed, so a caller can tell a row that was already written (never written twice)."""
+        row = orm.BatchRow
+        if not outcomes:
+            return 0
+        stmt = (update(row.__table__).where(row.__table__.c.id == bindparam("b_id"), row.__table__.c.status == "pending")
+                .values(status=bindparam("b_status"), outcome=bindparam("b_outcome"), processed_by=owner))
+        result = self.session.connection().execute(
+            stmt, [{"b_id": o["id"], "b_status": o["status"], "b_outcome": o["outcome"]} for o in outcomes])
+        return int(result.rowcount)
+
+    def page(self, job_id: str, *, limit: int, offset: int) -> Sequence[orm.BatchRow]:
+        row = orm.BatchRow
+        return self.session.scalars(select(row).where(row.job_id == job_id).order_by(row.position)
+                                    .limit(limit).offset(offset)).all()
+
+    def delete_of(self, job_id: str) -> int:
+        """Delete a job's rows (retention): how many went."""
+        result = self.session.execute(delete(orm.BatchRow).where(orm.BatchRow.job_id == job_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class Consents(Repository[orm.Consent]):
+    def withdraw_all(self, institution_id: str, person_ref: str, *, now: datetime, via: str) -> int:
+        """Withdraw every consent of the patient at the institution not withdrawn yet, at once
+        (one ``UPDATE``): how many were withdrawn."""
+        c = orm.Consent
+        result = self.session.execute(
+            update(c).where(c.institution_id == institution_id, c.person_ref == person_ref,
+                            c.withdrawn_at.is_(None))
+            .values(withdrawn_at=now, withdrawn_via=via).execution_options(synchronize_session="fetch"))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def of_person(self, institution_id: str, person_ref: str) -> Sequence[orm.Consent]:
+        """The patient's consents at the institution, newest first."""
+        return self.list_by(institution_id=institution_id, person_ref=person_ref,
+                            order_by=orm.Consent.registered_at.desc())
+
+    def registered(self, institution_id: str, *, source: str | None, by_planned_date: bool, limit: int,
+                   offset: int) -> Sequence[orm.Consent]:
+        """A page of the institution's consents: newest registration first, or by planned consultation
+        date (soonest first, those without one last, then newest registration)."""
+        c = orm.Consent
+        order = ((c.planned_date.is_(None), c.planned_date, c.registered_at.desc()) if by_planned_date
+                 else (c.registered_at.desc(),))
+        stmt = select(c).where(c.institution_id == institution_id)
+        if source:
+            stmt = stmt.where(c.source == source)
+        return self.session.scalars(stmt.order_by(*order, c.id).limit(limit).offset(offset)).all()
+
+
+class CareRelationships(Repository[orm.CareRelationship]):
+    def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        """The patient's most recently opened relationship with the institution (ended or not)."""
+        r = orm.CareRelationship
+        return self.session.scalars(select(r).where(r.institution_id == institution_id, r.person_ref == person_ref)
+                                    .order_by(r.opened_at.desc(), r.id.desc()).limit(1)).first()
+
+    def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        """The patient's relationship not ended by discharge or withdrawal (it may have gone idle)."""
+        r = orm.CareRelationship
+        return self.session.scalars(select(r).where(r.institution_id == institution_id, r.person_ref == person_ref,
+                                                    r.ended_at.is_(None))
+                                    .order_by(r.opened_at.desc(), r.id.desc()).limit(1)).first()
+
+    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.CareRelationship]:
+        """A page of the institution's relationships, most recent visit first."""
+        r = orm.CareRelationship
+        return self.list_by(institution_id=institution_id, order_by=r.last_visit_at.desc(), limit=limit,
+                            offset=offset)
+
+    def end_open(self, institution_id: str, person_ref: str, *, now: datetime, reason: str,
+                 note: str | None = None, ended_by: str | None = None) -> int:
+        """End the patient's relationships not ended yet (e.g. on withdrawal): how many."""
+        r = orm.CareRelationship
+        result = self.session.execute(
+            update(r).where(r.institution_id == institution_id, r.person_ref == person_ref, r.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason, end_note=note, ended_by=ended_by)
+            .execution_options(synchronize_session="fetch"))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class ConsentLinks(Repository[orm.ConsentLink]):
+    def by_token_hash(self, token_hash: str) -> orm.ConsentLink | None:
+        return self.one_by(token_hash=token_hash)
+
+    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.ConsentLink]:
+        """A page of the institution's links, newest first."""
+        return self.list_by(institution_id=institution_id, order_by=orm.ConsentLink.created_at.desc(),
+                            limit=limit, offset=offset)
+
+
+class PatientSessions(Repository[orm.PatientSession]):
+    def by_token_hash(self, token_hash: str) -> orm.PatientSession | None:
+        return self.one_by(token_hash=token_hash)
+
+    def claim(self, session_id: str, now: datetime) -> bool:
+        """Spend a pending session's challenge atomically: True for the one answer that wins it."""
+        s = orm.PatientSession
+        result = self.session.execute(update(s).where(s.id == session_id, s.status == "pending")
+                                      .values(status="answering", answered_at=now))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -202,10 +451,18 @@ class UnitOfWork:
         self.used_assertions = Repository(s, orm.UsedAssertion)
         self.challenges = Challenges(s, orm.Challenge)
         self.visits = Visits(s, orm.Visit)
-        self.consents = Repository(s, orm.Consent)
+        self.consents = Consents(s, orm.Consent)
         self.fallback_records = FallbackRecords(s, orm.FallbackRecord)
         self.idempotency = Repository(s, orm.IdempotencyRecord)
         self.audit = AuditEvents(s, orm.AuditEvent)
+        self.api_clients = ApiClients(s, orm.ApiClient)
+        self.client_credentials = ClientCredentials(s, orm.ApiClientCredential)
+        self.used_client_assertions = Repository(s, orm.UsedClientAssertion)
+        self.batch_jobs = BatchJobs(s, orm.BatchJob)
+        self.batch_rows = BatchRows(s, orm.BatchRow)
+        self.care_relationships = CareRelationships(s, orm.CareRelationship)
+        self.consent_links = ConsentLinks(s, orm.ConsentLink)
+        self.patient_sessions = PatientSessions(s, orm.PatientSession)
         return self
 
     def __exit__(self, *exc: Any) -> None:

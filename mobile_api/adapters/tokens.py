@@ -47,12 +47,13 @@ def new_opaque_token() -> str:
 
 @dataclass(frozen=True)
 class AccessClaims:
-    subject: str  # a user id, or a device id for device-only tokens
-    kind: str  # "staff" (a person, maybe on a device) or "device"
+    subject: str  # a user id, a device id for device-only tokens, or a machine client's id
+    kind: str  # "staff" (a person, maybe on a device), "device", or "client" (a machine client)
     institution_id: str
     role: str | None
     device_id: str | None
     expires_at: datetime
+    scopes: frozenset[str] = frozenset()  # a client token's OAuth scopes (RFC 6749 §3.3)
 
 
 class TokenService:
@@ -70,7 +71,8 @@ class TokenService:
         self._clock = clock
 
     def issue_access(self, *, subject: str, kind: str, institution_id: str,
-                     role: str | None = None, device_id: str | None = None) -> tuple[str, datetime]:
+                     role: str | None = None, device_id: str | None = None,
+                     scopes: frozenset[str] | None = None) -> tuple[str, datetime]:
         now = self._clock()
         expires = now + self.access_ttl
         claims: dict[str, Any] = {
@@ -82,6 +84,8 @@ class TokenService:
             claims["role"] = role
         if device_id:
             claims["dev"] = device_id
+        if scopes is not None:
+            claims["scope"] = " ".join(sorted(scopes))
         token = jwt.encode(claims, self._keys[self._active_kid], algorithm=ACCESS_ALGORITHM,
                            headers={"kid": self._active_kid})
         return token, expires
@@ -99,12 +103,15 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise Unauthenticated("アクセストークンが無効です。もう一度ログインしてください。") from exc
         self._check_times(claims, lifetime=self.access_ttl)
-        if claims.get("knd") not in ("staff", "device") or not isinstance(claims.get("ins"), str):
+        if claims.get("knd") not in ("staff", "device", "client") or not isinstance(claims.get("ins"), str):
+            raise Unauthenticated("アクセストークンが無効です。")
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str) or (claims["knd"] == "client") != ("scope" in claims):
             raise Unauthenticated("アクセストークンが無効です。")
         return AccessClaims(
             subject=claims["sub"], kind=claims["knd"], institution_id=claims["ins"],
             role=claims.get("role"), device_id=claims.get("dev"),
-            expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
+            expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc), scopes=frozenset(scope.split()),
         )
 
     def decode_device_assertion(self, assertion: str, *, public_key_pem: str, device_id: str,

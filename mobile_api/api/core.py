@@ -116,18 +116,32 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def authenticated(self, *, admin: bool = False, staff_on_device: bool = False, patient_data: bool = False
-                      ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Parse a request part; a view that takes a body also documents the 413 every oversized body gets."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location not in ("json", "form", "files"):
+            return parse
+        return lambda func: self.problems(413)(parse(func))
+
+    def authenticated(self, *, admin: bool = False, staff_on_device: bool = False, patient_data: bool = False,
+                      client_scope: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Resolve the caller from the token and the database on every request.
 
         ``patient_data=True`` marks a view that returns patient data: only an admin or a staff
         member on a registered device may call it (``Principal.require_patient_data_reader``).
+        ``client_scope`` marks a machine-client endpoint: only a client token with that scope; without
+        it, client tokens are refused (403 ``insufficient-scope``).
         """
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 who = authenticate(runtime(), _bearer())
+                if client_scope is not None:
+                    who.require_scope(client_scope)  # machine-client endpoints (OAuth scopes)
+                else:
+                    who.require_not_client()  # every other endpoint is for people and devices
                 if admin:
                     who.require_admin()
                 if staff_on_device:
@@ -137,7 +151,8 @@ class Blueprint(flask_smorest.Blueprint):
                 g.principal = who
                 return func(*args, **kwargs)
 
-            wrapper = self.doc(security=[{"bearerAuth": []}])(wrapper)
+            security = [{"clientCredentials": [client_scope]}] if client_scope else [{"bearerAuth": []}]
+            wrapper = self.doc(security=security)(wrapper)
             return self.problems(401, 403)(wrapper)
 
         return decorator

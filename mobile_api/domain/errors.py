@@ -219,3 +219,76 @@ class VisualPasswordLocked(Forbidden):
     slug = "visual-password-locked"
     title = ("目視確認モードのパスワードが続けて誤入力されたため、ロックされています。"
              "管理者にロックの解除（またはパスワードの再設定）を依頼してください。")
+
+
+class InsurerNumberInvalid(ValidationFailed):
+    """An insurer number fails its check digit or shape; ``likely_wrong_positions`` (1-based) says where
+    to look (docs/rules.md §4)."""
+
+    slug = "insurer-number-invalid"
+    title = "保険者番号に誤りがあります。"
+
+
+class InvalidScope(Forbidden):
+    """A machine client's token lacks the scope an endpoint needs, or a machine client called an
+    endpoint for staff, devices or admins."""
+
+    slug = "insufficient-scope"
+    title = "このクライアントにはこの操作の権限がありません。"
+
+
+class RateLimited(DomainError):
+    slug = "rate-limited"
+    status = 429
+    title = "リクエストが多すぎます。時間をおいて再度お試しください。"
+
+
+class BatchTooLarge(DomainError):
+    slug = "batch-too-large"
+    status = 413
+    title = "一括照会の件数が上限を超えています。"
+
+
+class ConsentWithdrawn(MedicalInfoRefused):
+    """The patient withdrew every consent at this institution (docs/rules.md §3.3): no window is open."""
+
+    slug = "consent-withdrawn"
+    title = "患者が同意を取り消したため、診療／薬剤情報は閲覧できません。"
+
+
+class RequeryNotAllowed(Forbidden):
+    """No active continuing-care relationship: only a card verification works (docs/rules.md §3.2)."""
+
+    slug = "requery-not-allowed"
+    title = "継続的な訪問診療等の関係がないため再照会できません。マイナンバーカードで資格確認を行ってください。"
+
+
+class ConsentWouldWiden(ValidationFailed):
+    """A re-query asked for a kind the card-verified visit's consent did not cover (docs/rules.md §3.2)."""
+
+    slug = "consent-would-widen"
+    title = "再照会では、カードで確認したときに同意された情報の範囲を超えることはできません。"
+
+
+class CareRelationshipEnded(Conflict):
+    slug = "care-relationship-ended"
+    title = "この継続的な訪問診療等の関係はすでに終了しています。"
+
+
+class ConsentLinkUnknown(NotFound):
+    slug = "consent-link-unknown"
+    title = "この同意登録用リンクは見つかりません。医療機関にお問い合わせください。"
+
+
+class ConsentLinkGone(DomainError):
+    """An expired or revoked patient consent link (docs/rules.md §3.4)."""
+
+    slug = "consent-link-gone"
+    status = 410
+    title = "この同意登録用リンクは有効期限切れ、または取り消されています。医療機関に新しいリンクを依頼してください。"
+
+
+class PatientSessionInvalid(DomainError):
+    slug = "patient-session-invalid"
+    status = 409
+    title = "本人確認の手続きが無効です。最初からやり直してください。"

@@ -22,10 +22,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from ..adapters.oqs import ConfirmationRequest
+from ..adapters.oqs import ConfirmationRequest, IdentifierQuery, RequeryRequest
 from ..clock import Clock
 from ..domain.codes import ConsentFlag, EligibilityStatus, Form, IdentityMethod, InfoKind
 from ..domain.errors import PinNotAvailable, QualificationUnavailable
+from ..domain.identifiers import normalise
 from ..domain.qualification import QualificationResult
 from .ca import SandboxCA, persona_id_of
 from .personas import Persona, PersonaBook
@@ -33,6 +34,9 @@ from .personas import Persona, PersonaBook
 NO_MATCH_MESSAGE = (
     "該当する資格がありません。資格情報のお知らせ等の提示、または被保険者資格申立書の記入を案内してください。"
 )
+
+
+MULTIPLE_MESSAGE = "該当する資格が複数あります。枝番を指定して再度照会してください。"
 
 
 class SandboxOQS:
@@ -44,6 +48,12 @@ class SandboxOQS:
         self.clock = clock  # the server passes ``at``; kept for adapters that need their own time
         self._failures_left = 0
         self._by_ref = {ca.person_ref(p.id): p for p in personas}
+        self._lookup_index: dict[tuple[Any, ...], list[Persona]] = {}
+        for p in personas:
+            q = p.qualification
+            if q is not None:
+                key = (q.insurer_number, normalise(q.symbol), normalise(q.number), q.birth_date)
+                self._lookup_index.setdefault(key, []).append(p)
 
     def fail_next(self, n: int = 1) -> None:
         """Make the next ``n`` calls to confirm/medical_information raise ``QualificationUnavailable``."""
@@ -83,6 +93,40 @@ class SandboxOQS:
         return persona.result(
             person_ref=self.ca.person_ref(persona.id),
             consent_flag=ConsentFlag.CONSENTED if consented else ConsentFlag.NONE,
+        )
+
+    def lookup(self, query: IdentifierQuery) -> QualificationResult:
+        """A lookup by identifiers (docs/sandbox.md, "Lookup by identifiers").
+
+        A persona matches on insurer number, 記号 and 番号 (both compared after NFKC, so full-width and
+        half-width forms match), date of birth, and the branch number when the query has one. No match
+        is status 4; several (a family whose members share the birth date, queried without 枝番) is
+        status 5 with the number of candidates. Never a consent: the flag is always 0.
+        """
+        self._maybe_fail()
+        matches = [p for p in self._lookup_index.get((query.insurer_number, normalise(query.symbol),
+                                                       normalise(query.number), query.birth_date), [])
+                   if query.branch_number is None or normalise(p.qualification.branch_number) == query.branch_number]
+        if not matches:
+            return QualificationResult(status=EligibilityStatus.NO_MATCH, qualification=None, person_ref=None,
+                                       messages=(NO_MATCH_MESSAGE,))
+        if len(matches) > 1:
+            return QualificationResult(status=EligibilityStatus.MULTIPLE_MATCHES, qualification=None,
+                                       person_ref=None, candidates=len(matches), messages=(MULTIPLE_MESSAGE,))
+        persona = matches[0]
+        return persona.result(person_ref=self.ca.person_ref(persona.id), consent_flag=ConsentFlag.NONE)
+
+    def requery(self, request: RequeryRequest) -> QualificationResult:
+        """A re-query (再照会) by the handle a card confirmation gave: the persona's current result, no card."""
+        self._maybe_fail()
+        persona = self._by_ref.get(request.person_ref)
+        if persona is None:
+            return QualificationResult(
+                status=EligibilityStatus.NO_MATCH, qualification=None, person_ref=None, messages=(NO_MATCH_MESSAGE,)
+            )
+        return persona.result(
+            person_ref=request.person_ref,
+            consent_flag=ConsentFlag.CONSENTED if request.consent_kinds else ConsentFlag.NONE,
         )
 
     def medical_information(

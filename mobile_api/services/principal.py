@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.codes import Role
-from ..domain.errors import Forbidden, Unauthenticated
+from ..domain.errors import Forbidden, InvalidScope, Unauthenticated
 from ..runtime import Runtime
 
 
@@ -15,6 +15,27 @@ class Principal:
     user_id: str | None
     role: Role | None
     device_id: str | None
+    # A machine client (OAuth 2.0 client credentials): no person, no device; only its scopes.
+    client_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def is_client(self) -> bool:
+        return self.client_id is not None
+
+    def require_not_client(self) -> None:
+        """Staff, device, admin, visit and medical-information endpoints are for people and devices:
+        a machine client's token is refused there, whatever its scopes (docs/rules.md)."""
+        if self.is_client:
+            raise InvalidScope("クライアントのアクセストークンではこの操作はできません。", rule="machine-client")
+
+    def require_scope(self, scope: str) -> None:
+        """Only a machine client holding ``scope`` (e.g. ``qualification:check``)."""
+        if not self.is_client:
+            raise InvalidScope("この操作にはクライアントのアクセストークン（client credentials）が必要です。",
+                               rule="client-only", scope=scope)
+        if scope not in self.scopes:
+            raise InvalidScope(f"このクライアントには {scope} の権限がありません。", rule="scope", scope=scope)
 
     @property
     def is_admin(self) -> bool:
@@ -44,6 +65,8 @@ class Principal:
 
 def authenticate(rt: Runtime, bearer: str) -> Principal:
     claims = rt.tokens.decode_access(bearer)
+    if claims.kind == "client":
+        return _authenticate_client(rt, claims.subject, claims.institution_id, claims.scopes)
     with rt.uow() as uow:
         user_id = role = None
         if claims.kind == "staff":
@@ -59,3 +82,15 @@ def authenticate(rt: Runtime, bearer: str) -> Principal:
                 raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
                                       rule="device-revoked")
         return Principal(institution_id=claims.institution_id, user_id=user_id, role=role, device_id=device_id)
+
+
+def _authenticate_client(rt: Runtime, client_id: str, institution_id: str, scopes: frozenset[str]) -> Principal:
+    """A machine client's token: the client row is re-read, so a revocation takes effect on the next
+    request; the scopes are those granted when the token was issued, narrowed to what the client
+    still holds."""
+    with rt.uow() as uow:
+        client = uow.api_clients.get(client_id)
+        if client is None or client.revoked_at is not None or client.institution_id != institution_id:
+            raise Unauthenticated("このクライアントは利用停止されています。", rule="client-revoked")
+        return Principal(institution_id=institution_id, user_id=None, role=None, device_id=None,
+                         client_id=client.id, scopes=scopes & frozenset(client.scopes))

@@ -127,10 +127,18 @@ class FakeUnitOfWork:
         self.used_assertions = FakeRepository(self, orm.UsedAssertion)
         self.challenges = FakeChallenges(self, orm.Challenge)
         self.visits = FakeVisits(self, orm.Visit)
-        self.consents = FakeRepository(self, orm.Consent)
+        self.consents = FakeConsents(self, orm.Consent)
         self.fallback_records = FakeFallbackRecords(self, orm.FallbackRecord)
         self.idempotency = FakeRepository(self, orm.IdempotencyRecord)
         self.audit = FakeAuditEvents(self, orm.AuditEvent)
+        self.api_clients = FakeApiClients(self, orm.ApiClient)
+        self.client_credentials = FakeClientCredentials(self, orm.ApiClientCredential)
+        self.used_client_assertions = FakeRepository(self, orm.UsedClientAssertion)
+        self.batch_jobs = FakeBatchJobs(self, orm.BatchJob)
+        self.batch_rows = FakeBatchRows(self, orm.BatchRow)
+        self.care_relationships = FakeCareRelationships(self, orm.CareRelationship)
+        self.consent_links = FakeConsentLinks(self, orm.ConsentLink)
+        self.patient_sessions = FakePatientSessions(self, orm.PatientSession)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -341,6 +349,89 @@ class FakeRefreshTokens(FakeRepository[orm.RefreshToken]):
                 token.revoked_at = now
 
 
+class FakeApiClients(FakeRepository[orm.ApiClient]):
+    def of_institution(self, institution_id: str) -> list[orm.ApiClient]:
+        return sorted(self._where(lambda c: c.institution_id == institution_id), key=lambda c: c.created_at)
+
+
+class FakeClientCredentials(FakeRepository[orm.ApiClientCredential]):
+    def active_of(self, client_id: str) -> list[orm.ApiClientCredential]:
+        return sorted(self._where(lambda c: c.client_id == client_id and c.revoked_at is None),
+                      key=lambda c: c.created_at)
+
+
+class FakeBatchJobs(FakeRepository[orm.BatchJob]):
+    def take_lease(self, job_id: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        job = self.get(job_id)
+        if job is None or not self._holds(job, lambda j: j.state in ("queued", "running")
+                                          and (j.lease_until is None or j.lease_until <= now)):
+            return False
+        job.lease_owner, job.lease_until, job.state = owner, until, "running"
+        job.started_at = job.started_at or now
+        return True
+
+    def advance(self, job_id: str, owner: str, *, done: int, failed: int, until: datetime) -> bool:
+        job = self.get(job_id)
+        if job is None or not self._holds(job, lambda j: j.lease_owner == owner and j.state == "running"):
+            return False
+        job.done, job.failed, job.lease_until = job.done + done, job.failed + failed, until
+        return True
+
+    def finish(self, job_id: str, owner: str, *, now: datetime, results_expire_at: datetime) -> bool:
+        job = self.get(job_id)
+        if job is None or not self._holds(job, lambda j: j.lease_owner == owner and j.state == "running"):
+            return False
+        job.state, job.finished_at, job.results_expire_at = "done", now, results_expire_at
+        job.lease_owner = job.lease_until = None
+        return True
+
+    def cancel(self, job_id: str, *, now: datetime, results_expire_at: datetime) -> bool:
+        job = self.get(job_id)
+        if job is None or not self._holds(job, lambda j: j.state in ("queued", "running")):
+            return False
+        job.state, job.finished_at, job.results_expire_at = "cancelled", now, results_expire_at
+        return True
+
+    def orphaned(self, now: datetime) -> list[str]:
+        return [j.id for j in sorted(self._where(lambda j: j.state in ("queued", "running") and (
+            j.lease_until is None or j.lease_until <= now)), key=lambda j: j.created_at)]
+
+    def expired(self, now: datetime) -> list[orm.BatchJob]:
+        return sorted(self._where(lambda j: j.results_expire_at is not None and j.results_expire_at <= now
+                                  and j.purged_at is None), key=lambda j: j.results_expire_at)
+
+    def mark_purged(self, job_id: str, now: datetime) -> None:
+        job = self.get(job_id)
+        if job is not None:
+            job.purged_at = now
+
+
+class FakeBatchRows(FakeRepository[orm.BatchRow]):
+    def add_all(self, job_id: str, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(orm.BatchRow(id=len(self.uow._all(orm.BatchRow)) + 1, job_id=job_id, status="pending", **row))
+
+    def pending(self, job_id: str, limit: int) -> list[orm.BatchRow]:
+        return sorted(self._where(lambda r: r.job_id == job_id and r.status == "pending"),
+                      key=lambda r: r.position)[:limit]
+
+    def record_outcomes(self, outcomes: list[dict[str, Any]], owner: str) -> int:
+        written = 0
+        for item in outcomes:
+            row = self.get(item["id"])
+            if row is not None and row.status == "pending":
+                row.status, row.outcome, row.processed_by = item["status"], item["outcome"], owner
+                written += 1
+        return written
+
+    def page(self, job_id: str, *, limit: int, offset: int) -> list[orm.BatchRow]:
+        rows = sorted(self._where(lambda r: r.job_id == job_id), key=lambda r: r.position)
+        return rows[offset:offset + limit]
+
+    def delete_of(self, job_id: str) -> int:
+        raise NotImplementedError("the fake keeps rows; retention is tested on the real databases")
+
+
 class FakeChallenges(FakeRepository[orm.Challenge]):
     def claim(self, challenge_id: str, now: datetime) -> bool:
         challenge = self.get(challenge_id)
@@ -358,6 +449,17 @@ class FakeVisits(FakeRepository[orm.Visit]):
             filters["patient_reference"] = patient_reference
         return _page(sorted(self.list_by(**filters), key=lambda v: v.created_at, reverse=True), limit, offset)
 
+    def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
+                           before: datetime, valid_only: bool) -> orm.Visit | None:
+        statuses = (1, 6) if valid_only else (1, 2, 3, 6)
+        found = self._where(lambda v: v.institution_id == institution_id and v.patient_reference == patient_reference
+                            and v.created_at < before and v.eligibility_status in statuses)
+        return max(found, key=lambda v: v.created_at, default=None)
+
+    def between(self, institution_id: str, since: datetime, until: datetime) -> list[orm.Visit]:
+        return sorted(self._where(lambda v: v.institution_id == institution_id and since <= v.created_at < until),
+                      key=lambda v: v.created_at)
+
 
 class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
     def recent(self, institution_id: str, *, limit: int, offset: int,
@@ -366,6 +468,102 @@ class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
         if status:
             filters["status"] = status
         return _page(sorted(self.list_by(**filters), key=lambda r: r.received_at, reverse=True), limit, offset)
+
+    def confirmed_of_patient(self, institution_id: str, patient_reference: str, *,
+                             before: date) -> orm.FallbackRecord | None:
+        found = self._where(lambda r: r.institution_id == institution_id and r.patient_reference == patient_reference
+                            and r.post_hoc_outcome == "confirmed" and r.visit_on is not None and r.visit_on < before)
+        return max(found, key=lambda r: (r.visit_on, r.received_at), default=None)
+
+    def of_visit_days(self, institution_id: str, first: date, last: date) -> list[orm.FallbackRecord]:
+        return sorted(self._where(lambda r: r.institution_id == institution_id and r.visit_on is not None
+                                  and first <= r.visit_on <= last), key=lambda r: r.visit_on)
+
+    def awaiting_post_hoc(self, *, limit: int, institution_id: str | None = None) -> list[orm.FallbackRecord]:
+        found = self._where(lambda r: r.status == "pending_post_hoc"
+                            and (institution_id is None or r.institution_id == institution_id))
+        return sorted(found, key=lambda r: r.received_at)[:limit]
+
+    def move(self, record_id: str, from_statuses: tuple[str, ...], **values: Any) -> bool:
+        record = self.get(record_id)
+        if record is None or not self._holds(record, lambda r: r.status in from_statuses):
+            return False
+        for name, value in values.items():
+            setattr(record, name, value)
+        return True
+
+    def reload(self, record: orm.FallbackRecord) -> None:
+        """The fake's conditional updates change the unit's own copy, so there is nothing to read again."""
+
+    def release_freed_space(self) -> None:
+        """Nothing is kept in memory once a value is replaced."""
+
+
+class FakeConsents(FakeRepository[orm.Consent]):
+    def withdraw_all(self, institution_id: str, person_ref: str, *, now: datetime, via: str) -> int:
+        count = 0
+        for consent in self._where(lambda c: c.institution_id == institution_id and c.person_ref == person_ref):
+            if self._holds(consent, lambda c: c.withdrawn_at is None):
+                consent.withdrawn_at, consent.withdrawn_via = now, via
+                count += 1
+        return count
+
+    def of_person(self, institution_id: str, person_ref: str) -> list[orm.Consent]:
+        return sorted(self.list_by(institution_id=institution_id, person_ref=person_ref),
+                      key=lambda c: c.registered_at, reverse=True)
+
+    def registered(self, institution_id: str, *, source: str | None, by_planned_date: bool, limit: int,
+                   offset: int) -> list[orm.Consent]:
+        rows = self._where(lambda c: c.institution_id == institution_id and (not source or c.source == source))
+        rows.sort(key=lambda c: c.id)
+        rows.sort(key=lambda c: c.registered_at, reverse=True)
+        if by_planned_date:
+            rows.sort(key=lambda c: (c.planned_date is None, c.planned_date or date.min))
+        return _page(rows, limit, offset)
+
+
+class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
+    def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        rows = self.list_by(institution_id=institution_id, person_ref=person_ref)
+        return max(rows, key=lambda r: (r.opened_at, r.id), default=None)
+
+    def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        rows = [r for r in self.list_by(institution_id=institution_id, person_ref=person_ref) if r.ended_at is None]
+        return max(rows, key=lambda r: (r.opened_at, r.id), default=None)
+
+    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> list[orm.CareRelationship]:
+        return _page(sorted(self.list_by(institution_id=institution_id), key=lambda r: r.last_visit_at,
+                            reverse=True), limit, offset)
+
+    def end_open(self, institution_id: str, person_ref: str, *, now: datetime, reason: str,
+                 note: str | None = None, ended_by: str | None = None) -> int:
+        count = 0
+        for rel in self.list_by(institution_id=institution_id, person_ref=person_ref):
+            if self._holds(rel, lambda r: r.ended_at is None):
+                rel.ended_at, rel.end_reason, rel.end_note, rel.ended_by = now, reason, note, ended_by
+                count += 1
+        return count
+
+
+class FakeConsentLinks(FakeRepository[orm.ConsentLink]):
+    def by_token_hash(self, token_hash: str) -> orm.ConsentLink | None:
+        return self.one_by(token_hash=token_hash)
+
+    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> list[orm.ConsentLink]:
+        return _page(sorted(self.list_by(institution_id=institution_id), key=lambda r: r.created_at,
+                            reverse=True), limit, offset)
+
+
+class FakePatientSessions(FakeRepository[orm.PatientSession]):
+    def by_token_hash(self, token_hash: str) -> orm.PatientSession | None:
+        return self.one_by(token_hash=token_hash)
+
+    def claim(self, session_id: str, now: datetime) -> bool:
+        session = self.get(session_id)
+        if session is None or not self._holds(session, lambda s: s.status == "pending"):
+            return False
+        session.status, session.answered_at = "answering", now
+        return True
 
 
 class FakeAuditEvents(FakeRepository[orm.AuditEvent]):
@@ -464,11 +662,23 @@ class FakeOQS:
         InfoKind.MEDICATION: [{"drug": "テストプリル錠", "dispensed_on": "2026-11-20"}]})
     unavailable: bool = False
     confirmations: list[ConfirmationRequest] = field(default_factory=list)
+    requeries: list[Any] = field(default_factory=list)
 
     def confirm(self, request: ConfirmationRequest) -> QualificationResult:
         if self.unavailable:
             raise QualificationUnavailable()
         self.confirmations.append(request)
+        return self.result
+
+    def requery(self, request: Any) -> QualificationResult:
+        if self.unavailable:
+            raise QualificationUnavailable()
+        self.requeries.append(request)
+        return self.result
+
+    def lookup(self, query: Any) -> QualificationResult:
+        if self.unavailable:
+            raise QualificationUnavailable()
         return self.result
 
     def medical_information(self, *, institution_code: str, person_ref: str, kind: InfoKind,

@@ -1,0 +1,141 @@
+"""Batch qualification checks: up to 10,000 examinees a job, JSON or CSV in, paged JSON or CSV out."""
+import csv
+import io
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, current_app, request
+
+from ...domain.errors import ValidationFailed
+from ...services import batch, idempotency
+from ..core import Blueprint, principal, runtime
+from ..qualification_checks.schemas import IdempotencyHeaderSchema
+from .schemas import (CSV_EXAMPLE, JOB_EXAMPLE, RESULTS_EXAMPLE, BatchCreateSchema, BatchJobSchema,
+                      ResultsPageSchema, ResultsQuerySchema)
+
+blp = Blueprint("batch_jobs", __name__, url_prefix="/api/v1/batch-jobs", description="一括資格確認（APIクライアント）")
+
+CSV_COLUMNS = ("reference", "outcome", "eligibility_status", "valid", "insurer_number", "insurer_name", "symbol",
+               "number", "branch_number", "name", "name_kana", "sex", "birth_date", "relationship", "copayment_ratio",
+               "acquired_on", "lost_on", "loss_reason", "valid_until", "candidates", "data_withheld", "messages",
+               "error_type", "error_field", "error_detail")
+QUALIFICATION_COLUMNS = ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "name", "name_kana",
+                         "sex", "birth_date", "relationship", "copayment_ratio", "acquired_on", "lost_on",
+                         "loss_reason", "valid_until")
+
+
+@blp.url_value_preprocessor
+def _raise_body_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Runs before the edge checks read the body: only job creation may send up to 10,000 rows."""
+    if request.method == "POST" and endpoint == "batch_jobs.create":
+        request.max_content_length = current_app.config["BATCH_MAX_CONTENT_LENGTH"]
+
+
+def csv_row(outcome: dict[str, Any]) -> list[str]:
+    """One outcome as a CSV line: the same values as the JSON, flattened."""
+    q = outcome.get("qualification") or {}
+    error = outcome.get("error") or {}
+    values: dict[str, Any] = {
+        "reference": outcome.get("reference"), "outcome": outcome.get("outcome"),
+        "eligibility_status": outcome.get("eligibility_status"), "valid": outcome.get("valid"),
+        **{name: q.get(name) for name in QUALIFICATION_COLUMNS},
+        "candidates": outcome.get("candidates"), "data_withheld": outcome.get("data_withheld"),
+        "messages": " / ".join(outcome.get("messages") or []), "error_type": error.get("type"),
+        "error_field": error.get("field"), "error_detail": error.get("detail")}
+    return ["" if values[c] is None else ("true" if values[c] is True else "false" if values[c] is False
+                                          else str(values[c])) for c in CSV_COLUMNS]
+
+
+@blp.post("")
+@blp.authenticated(client_scope="qualification:batch")
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
+@blp.doc(requestBody={"required": True, "content": {
+    "application/json": {"schema": BatchCreateSchema, "example": {"examinees": [
+        {"reference": "R-0001", "insurer_number": "01130012", "symbol": "44100021", "number": "1287",
+         "branch_number": "00", "birth_date": "1984-05-12"}]}},
+    "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE,
+                 "description": "UTF-8 (with or without BOM) or Shift_JIS; headers reference, insurer_number, "
+                                "symbol, number, branch_number, birth_date (or 受診者番号, 保険者番号, 記号, 番号, 枝番, "
+                                "生年月日)"},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
+                                                                               "format": "binary"}}}}}})
+@blp.response(202, BatchJobSchema, example={**JOB_EXAMPLE, "state": "queued", "done": 0, "failed": 0,
+                                            "started_at": None, "finished_at": None, "results_expire_at": None})
+@blp.problems(413, 415, 422, 429)
+def create(headers: dict[str, Any]) -> Any:
+    """Create a batch job (idempotent: the same Idempotency-Key and body give the same job). 202 + Location."""
+    rt = runtime()
+    if request.mimetype == "application/json":
+        body = _load_json()
+        rows, source, hashed = body["examinees"], "json", idempotency.request_hash(request.get_json())
+    elif request.mimetype in ("text/csv", "multipart/form-data"):
+        raw = request.files["file"].read() if request.mimetype == "multipart/form-data" and "file" in request.files \
+            else request.get_data()
+        rows = batch.rows_from_csv(raw, rt.batch.max_rows)
+        source, hashed = "csv", idempotency.request_hash({"csv": raw})
+    else:
+        raise ValidationFailed("Content-Type は application/json または text/csv（multipart/form-data）です。",
+                               field="Content-Type")
+    job, _ = batch.create(rt, principal(), rows, source=source, idempotency_key=headers["idempotency_key"],
+                          request_hash=hashed)
+    return job, 202, {"Location": f"/api/v1/batch-jobs/{job.id}"}
+
+
+def _load_json() -> dict[str, Any]:
+    document = request.get_json(silent=True)
+    if document is None:
+        raise ValidationFailed("JSON を読み取れません。", field="body")
+    try:
+        return BatchCreateSchema().load(document)
+    except ma.ValidationError as exc:
+        first = next(iter(exc.normalized_messages()), "examinees")
+        raise ValidationFailed(f"入力内容に誤りがあります: {str(exc.normalized_messages())[:300]}",
+                               field=str(first)) from exc
+
+
+@blp.get("/<job_id>")
+@blp.authenticated(client_scope="qualification:batch")
+@blp.response(200, BatchJobSchema, example=JOB_EXAMPLE)
+@blp.problems(404)
+def show(job_id: str) -> Any:
+    """Progress: done / total."""
+    return batch.get(runtime(), principal(), job_id)
+
+
+@blp.post("/<job_id>/cancel")
+@blp.authenticated(client_scope="qualification:batch")
+@blp.response(200, BatchJobSchema)
+@blp.problems(404, 409)
+def cancel(job_id: str) -> Any:
+    """Cancel a job that has not finished (rows already checked keep their results)."""
+    return batch.cancel(runtime(), principal(), job_id)
+
+
+@blp.get("/<job_id>/results")
+@blp.authenticated(client_scope="qualification:batch")
+@blp.arguments(ResultsQuerySchema, location="query")
+@blp.response(200, ResultsPageSchema, example=RESULTS_EXAMPLE)
+@blp.problems(404, 409)
+def results(query: dict[str, Any], job_id: str) -> Any:
+    """A page of results, keyed by your reference, in the order sent."""
+    job, page = batch.results(runtime(), principal(), job_id, limit=query["limit"], offset=query["offset"])
+    return {"job": job, "limit": query["limit"], "offset": query["offset"], "results": page}
+
+
+@blp.get("/<job_id>/results.csv")
+@blp.authenticated(client_scope="qualification:batch")
+@blp.response(200, {"type": "string"}, content_type="text/csv",
+              example="\ufeff" + ",".join(CSV_COLUMNS) + "\r\n")
+@blp.problems(404, 409)
+def results_csv(job_id: str) -> Any:
+    """Every result as CSV (UTF-8 with BOM, so Excel opens it), the same values as the JSON."""
+    rt = runtime()
+    total = batch.get(rt, principal(), job_id).total
+    _, page = batch.results(rt, principal(), job_id, limit=max(total, 1), offset=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for outcome in page:
+        writer.writerow(csv_row(outcome))
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})

@@ -1,0 +1,35 @@
+"""OAuth 2.0 token endpoint for machine clients (client credentials)."""
+from typing import Any
+
+from flask import current_app
+
+from ..core import Blueprint
+from .schemas import OAuthErrorSchema, TokenRequestSchema, TokenSchema
+
+blp = Blueprint("oauth", __name__, url_prefix="/api/v1/oauth", description="クライアント認証（OAuth 2.0）")
+
+
+@blp.post("/token")
+@blp.doc(requestBody={"required": True, "content": {"application/x-www-form-urlencoded": {
+    "schema": TokenRequestSchema,
+    "examples": {
+        "private_key_jwt": {"value": {
+            "grant_type": "client_credentials", "scope": "qualification:check qualification:batch",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "eyJhbGciOiJFUzI1NiIsImtpZCI6IjNmMmEuLi4ifQ.eyJpc3MiOiIuLi4ifQ.c2ln"}},
+        "client_secret_post": {"value": {"grant_type": "client_credentials", "scope": "qualification:check",
+                                         "client_id": "6f1c2b9e-3d4a-4f5b-8c7d-9e0f1a2b3c4d",
+                                         "client_secret": "shown-once-when-created"}}}}}})
+@blp.response(200, TokenSchema, example={"access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6InRlc3QxIn0.e30.sig",
+                                         "token_type": "Bearer", "expires_in": 900,
+                                         "scope": "qualification:batch qualification:check"})
+@blp.alt_response(400, schema=OAuthErrorSchema, description="RFC 6749 §5.2 error (invalid_scope, "
+                  "unsupported_grant_type, invalid_request)")
+@blp.alt_response(401, schema=OAuthErrorSchema, description="invalid_client: unknown or revoked client, wrong "
+                  "secret or key, expired or replayed assertion")
+def token() -> Any:
+    """Exchange client credentials for an access token (RFC 6749 §4.4; private_key_jwt per RFC 7523).
+
+    Errors follow RFC 6749 §5.2 (``{"error": "invalid_client"}``), not problem+json.
+    """
+    return current_app.extensions["mobile_api_oauth"].create_token_response()

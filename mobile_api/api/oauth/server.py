@@ -1,0 +1,162 @@
+"""The OAuth 2.0 token endpoint (client credentials, RFC 6749 §4.4) on Authlib's Flask server.
+
+Authlib parses the form-encoded request, authenticates the client by one of the registered methods,
+checks the grant type and the scope, and answers RFC 6749 §5.2 errors (``invalid_client``,
+``invalid_scope``, ``unsupported_grant_type`` ...). This module supplies what is ours: the clients
+(``services/clients.py``), the RFC 7523 ``private_key_jwt`` assertion checked against the server's
+one clock with a single-use ``jti``, secrets verified against argon2id hashes, and the token itself
+(our access-token JWT, kind "client", at most 15 minutes).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import Flask, request
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from ...adapters.tokens import CLOCK_SKEW_SECONDS
+from ...runtime import Runtime
+from ...services import clients
+
+TOKEN_PATH = "/api/v1/oauth/token"
+ASSERTION_ALGORITHMS = ["ES256", "RS256"]
+MAX_ASSERTION_LIFETIME_SECONDS = 300  # RFC 7523 asks for a short exp; ours: at most 5 minutes
+
+
+class Client(ClientMixin):  # type: ignore[misc]
+    def __init__(self, rt: Runtime, view: clients.ClientView) -> None:
+        self.rt = rt
+        self.view = view
+
+    def get_client_id(self) -> str:
+        return self.view.id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """No scope asked: every scope the client holds. One it does not hold: ``invalid_scope``."""
+        if not scope:
+            return " ".join(sorted(self.view.scopes))
+        asked = set(scope_to_list(scope))
+        if not asked <= self.view.scopes:
+            raise InvalidScopeError(description=f"not granted to this client: {' '.join(sorted(asked - self.view.scopes))}")
+        return " ".join(sorted(asked))
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return any(self.rt.passwords.verify(hashed, client_secret) for hashed in self.view.secret_hashes)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.view.auth_method == clients.PRIVATE_KEY_JWT:
+            return method == PrivateKeyJWT.CLIENT_AUTH_METHOD
+        return method in ("client_secret_basic", "client_secret_post")
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+    """RFC 7523 client assertion: signed by one of the client's active keys (``kid`` picks it), ``iss``
+    = ``sub`` = client id, ``aud`` = the token endpoint URL, ``exp`` within 5 minutes by the server's
+    clock, ``jti`` single use across every worker (kept in the database)."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(validate_jti=True, leeway=CLOCK_SKEW_SECONDS)
+        self.rt = rt
+
+    def get_audiences(self) -> list[str]:
+        return [request.url_root.rstrip("/") + TOKEN_PATH, self.rt.tokens.issuer]
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        return KeySet.import_key_set({"keys": [_jwk(pem, kid) for kid, pem in client.view.public_keys.items()]})
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(description="the assertion's signature does not verify") from exc
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def verify_claims(self, claims: dict[str, Any]) -> None:
+        """As the library's, but times are judged by the injected clock (docs/architecture.md)."""
+        for name in ("iss", "sub", "aud", "exp", "jti"):
+            if name not in claims:
+                raise InvalidClientError(description=f"missing claim: {name}")
+        if claims["sub"] != claims["iss"]:
+            raise InvalidClientError(description="iss and sub must both be the client_id")
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if not set(audiences) & set(self.get_audiences()):
+            raise InvalidClientError(description="aud must be the token endpoint URL")
+        exp, iat = claims["exp"], claims.get("iat")
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+            raise InvalidClientError(description="exp must be a number")
+        now = self.rt.clock().timestamp()
+        if now >= exp + CLOCK_SKEW_SECONDS:
+            raise InvalidClientError(description="the assertion has expired")
+        if exp > now + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
+            raise InvalidClientError(description="exp is too far ahead (at most 5 minutes)")
+        if iat is not None and (isinstance(iat, bool) or not isinstance(iat, (int, float))
+                                or iat > now + CLOCK_SKEW_SECONDS):
+            raise InvalidClientError(description="iat is in the future")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+            raise InvalidClientError(description="jti must be a string of 8 to 128 characters")
+        if not self.validate_jti(claims, jti):
+            raise InvalidClientError(description="the assertion (jti) was already used")
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        expires = datetime.fromtimestamp(min(claims["exp"], 253402300799), timezone.utc)
+        return clients.spend_assertion(self.rt, claims["sub"], jti, expires)
+
+
+def _jwk(pem: str, kid: str) -> dict[str, Any]:
+    from joserfc.jwk import import_key
+
+    key = import_key(pem, "RSA" if "RSA" in pem or len(pem) > 400 else "EC")
+    return {**key.as_dict(private=False), "kid": kid}
+
+
+def build_server(app: Flask, rt: Runtime) -> AuthorizationServer:
+    def query_client(client_id: Any) -> Client | None:
+        if not isinstance(client_id, str) or not clients.looks_like_client_id(client_id):
+            return None
+        view = clients.find_for_token(rt, client_id)
+        return Client(rt, view) if view is not None else None
+
+    def save_token(token: dict[str, Any], oauth_request: Any) -> None:
+        return None  # access tokens are self-contained JWTs; issuing is audited in the generator
+
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+
+    def generate(grant_type: str, client: Client, user: Any = None, scope: str | None = None,
+                 expires_in: int | None = None, include_refresh_token: bool = False) -> dict[str, Any]:
+        scopes = frozenset(scope_to_list(client.get_allowed_scope(scope)) or [])
+        token, expires = clients.issue_token(rt, client.view, scopes)
+        return {"access_token": token, "token_type": "Bearer",
+                "expires_in": max(0, int((expires - rt.clock()).total_seconds())), "scope": " ".join(sorted(scopes))}
+
+    server.register_token_generator("default", generate)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(rt))
+    return server

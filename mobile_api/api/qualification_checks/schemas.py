@@ -1,0 +1,58 @@
+import marshmallow as ma
+
+from ..verifications.schemas import IdempotencyHeaderSchema  # noqa: F401  (the one Idempotency-Key header)
+
+QUALIFICATION_EXAMPLE = {
+    "insurance_card_kind": "被保険者証", "insurer_number": "01130012", "insurer_name": "全国健康保険協会 東京支部",
+    "symbol": "44100021", "number": "1287", "branch_number": "00", "relationship": "insured",
+    "head_of_household_name": None, "name": "佐藤 健一", "name_kana": "サトウ ケンイチ", "sex": "1",
+    "birth_date": "1984-05-12", "address": "東京都世田谷区三軒茶屋九丁目9番9号", "postcode": "154-0024",
+    "acquired_on": "2006-04-01", "lost_on": None, "loss_reason": None, "issued_on": "2024-12-02",
+    "valid_from": "2006-04-01", "valid_until": None, "copayment_ratio": "030", "preschool": False,
+    "elderly_certificate": None, "limit_category": "ウ", "specified_diseases": []}
+
+
+class ExamineeSchema(ma.Schema):
+    """Identifiers as the reservation system holds them: full-width characters and a missing 枝番 are fine."""
+
+    reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64),
+                                 metadata={"description": "your own examinee reference (echoed back)",
+                                           "example": "R-20261201-0001"})
+    insurer_number = ma.fields.String(required=True, validate=ma.validate.Length(max=16),
+                                      metadata={"description": "保険者番号 (8 digits, 6 for 国保; check digit verified)",
+                                                "example": "01130012"})
+    symbol = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40),
+                              metadata={"description": "記号", "example": "44100021"})
+    number = ma.fields.String(required=True, validate=ma.validate.Length(max=40),
+                              metadata={"description": "番号", "example": "1287"})
+    branch_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=4),
+                                     metadata={"description": "枝番 (2 digits; omit if unknown)", "example": "00"})
+    birth_date = ma.fields.Date(required=True, metadata={"example": "1984-05-12"})
+
+
+class RowErrorSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "insurer-number-invalid"})
+    title = ma.fields.String()
+    detail = ma.fields.String()
+    field = ma.fields.String()
+    likely_wrong_positions = ma.fields.List(ma.fields.Integer(), metadata={"description": "1-based digits"})
+
+
+class OutcomeSchema(ma.Schema):
+    reference = ma.fields.String(allow_none=True)
+    outcome = ma.fields.String(metadata={"enum": ["checked", "error", "pending"]})
+    eligibility_status = ma.fields.Integer(allow_none=True, metadata={
+        "description": "資格有効性 1 valid, 2 lost, 3 newer exists, 4 no match, 5 several matches, "
+                       "6 valid (医療扶助, not registered)"})
+    valid = ma.fields.Boolean(allow_none=True)
+    qualification = ma.fields.Dict(allow_none=True, metadata={"description": "the qualification OQS holds "
+                                                                             "(docs/rules.md §4); no medical information"})
+    candidates = ma.fields.Integer()
+    data_withheld = ma.fields.Boolean()
+    messages = ma.fields.List(ma.fields.String())
+    error = ma.fields.Nested(RowErrorSchema, allow_none=True)
+
+
+CHECK_EXAMPLE = {"reference": "R-20261201-0001", "outcome": "checked", "eligibility_status": 1, "valid": True,
+                 "qualification": QUALIFICATION_EXAMPLE, "candidates": 0, "data_withheld": False, "messages": [],
+                 "error": None}

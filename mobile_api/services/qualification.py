@@ -1,0 +1,158 @@
+"""Qualification checks by insurance identifiers for machine clients (docs/health-check-api.md).
+
+Form ③ (資格確認限定型, docs/rules.md §1): qualification only, never medical information, never a
+consent or a viewing window. The identifiers are normalised and the insurer number's check digit
+is checked before OQS is asked (``domain/identifiers.py``); a bad one is answered with the digit
+that is likely wrong. ``check_row`` is the one place a row becomes an outcome: the single check
+and every row of a batch job use it, so the JSON and CSV answers of both agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ..adapters.oqs import IdentifierQuery
+from ..domain.codes import EligibilityStatus, Form
+from ..domain.errors import DomainError, NotFound, QualificationUnavailable, ValidationFailed
+from ..domain.facility import FacilityKind
+from ..domain.identifiers import Identifiers
+from ..domain.qualification import QualificationResult
+from ..runtime import Runtime
+from . import audit, idempotency
+from .clients import SCOPE_CHECK
+from .principal import Principal
+
+CHECK_SCOPE = "qualification.check"
+IDENTIFIER_FIELDS = ("insurer_number", "symbol", "number", "branch_number", "birth_date")
+
+
+@dataclass(frozen=True)
+class Institution:
+    id: str
+    code: str
+
+
+def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
+    """The client's institution, if its facility kind may use form ③ (403 form-not-allowed otherwise)."""
+    with rt.uow() as uow:
+        institution = uow.institutions.get(actor.institution_id)
+        if institution is None:
+            raise NotFound("施設が見つかりません。")
+        rt.policy.require(FacilityKind(institution.facility_kind), Form.QUALIFICATION_ONLY)
+        return Institution(institution.id, institution.code)
+
+
+def parse_birth_date(value: Any) -> date | None:
+    """ISO (1984-05-12), slashes (1984/05/12) or 8 digits (19840512), as reservation systems export;
+    None when empty. A value that is none of them raises ``ValidationFailed``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        if len(text) == 8 and text.isdigit():
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return date.fromisoformat(text.replace("/", "-"))
+    except ValueError as exc:
+        raise ValidationFailed("生年月日を読み取れません（例: 1984-05-12）。", field="birth_date") from exc
+
+
+def _error(refusal: DomainError) -> dict[str, Any]:
+    error = {"type": refusal.slug, "title": refusal.title, "detail": refusal.detail}
+    for name in ("field", "likely_wrong_positions"):
+        if name in refusal.extra:
+            error[name] = refusal.extra[name]
+    return error
+
+
+def outcome_of(reference: str | None, result: QualificationResult) -> dict[str, Any]:
+    """What a client sees of an OQS result: the qualification, never the person handle or a consent."""
+    raw = result.to_dict()
+    return {"reference": reference, "outcome": "checked", "eligibility_status": int(result.status),
+            "valid": result.status.is_valid, "qualification": raw["qualification"],
+            "candidates": result.candidates, "data_withheld": result.data_withheld,
+            "messages": list(result.messages), "error": None}
+
+
+def error_outcome(reference: str | None, refusal: DomainError) -> dict[str, Any]:
+    return {"reference": reference, "outcome": "error", "eligibility_status": None, "valid": None,
+            "qualification": None, "candidates": 0, "data_withheld": False, "messages": [],
+            "error": _error(refusal)}
+
+
+def check_row(rt: Runtime, institution_code: str, row: dict[str, Any], *, at: datetime,
+              purpose: str = "qualification_check") -> dict[str, Any]:
+    """One examinee: a row error (check digit, missing date of birth ...) or OQS's answer.
+    ``QualificationUnavailable`` propagates: an outage is not the row's fault."""
+    reference = row.get("reference")
+    try:
+        ids = Identifiers.parse(insurer_number=row.get("insurer_number"), symbol=row.get("symbol"),
+                                number=row.get("number"), branch_number=row.get("branch_number"),
+                                birth_date=parse_birth_date(row.get("birth_date")))
+    except QualificationUnavailable:
+        raise
+    except DomainError as refusal:
+        return error_outcome(reference, refusal)
+    result = rt.oqs.lookup(IdentifierQuery(
+        institution_code=institution_code, insurer_number=ids.insurer_number, symbol=ids.symbol, number=ids.number,
+        branch_number=ids.branch_number, birth_date=ids.birth_date, at=at, purpose=purpose))
+    return outcome_of(reference, result)
+
+
+def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: str,
+          raw: Any) -> dict[str, Any]:
+    """A single check, answered at once. A retry with the same Idempotency-Key gets the same answer;
+    an identifier error is 422 with the likely wrong digit; an OQS outage is 503 and not remembered."""
+    actor.require_scope(SCOPE_CHECK)
+    institution = institution_for_checks(rt, actor)
+    hashed = idempotency.request_hash(raw)
+    with rt.uow() as uow:
+        stored = idempotency.find(uow, actor, CHECK_SCOPE, idempotency_key, hashed)
+        if stored is not None:
+            if "problem" in stored.response:
+                raise idempotency.stored_refusal(stored)
+            return stored.response["outcome"]
+    now = rt.clock()
+    try:
+        outcome = check_row(rt, institution.code, row, at=now)
+    except QualificationUnavailable as refusal:
+        audit.record_refusal(rt, actor, "qualification.check", refusal, client_id=actor.client_id)
+        raise
+    with rt.uow() as uow:
+        audit.record(uow, at=now, action="qualification.check", outcome="ok" if outcome["error"] is None else "refused",
+                     institution_id=actor.institution_id, target_type="examinee", target_id=row.get("reference"),
+                     client_id=actor.client_id, eligibility_status=outcome["eligibility_status"],
+                     reason=outcome["error"]["type"] if outcome["error"] else None)
+        if outcome["error"] is not None:
+            error = outcome["error"]
+            refusal = _refusal_from(error)
+            idempotency.remember_refusal(uow, actor, CHECK_SCOPE, idempotency_key, hashed, refusal, now=now)
+            replay = idempotency.commit_or_replay(uow, None, lambda: _replay(uow, actor, idempotency_key, hashed))
+            if replay is not None:
+                return replay
+            raise refusal
+        idempotency.remember(uow, actor, CHECK_SCOPE, idempotency_key, hashed, status=200,
+                             response={"outcome": outcome}, now=now)
+        return idempotency.commit_or_replay(uow, outcome, lambda: _replay(uow, actor, idempotency_key, hashed))
+
+
+def _refusal_from(error: dict[str, Any]) -> DomainError:
+    from ..domain.errors import error_class_for
+
+    extra = {k: error[k] for k in ("field", "likely_wrong_positions") if k in error}
+    return error_class_for(error["type"])(error["detail"], **extra)
+
+
+def _replay(uow: Any, actor: Principal, key: str, hashed: str) -> dict[str, Any] | None:
+    stored = idempotency.find(uow, actor, CHECK_SCOPE, key, hashed)
+    if stored is None:
+        return None
+    if "problem" in stored.response:
+        raise idempotency.stored_refusal(stored)
+    return stored.response["outcome"]
+
+
+def is_valid_status(status: int | None) -> bool | None:
+    return None if status is None else EligibilityStatus(status).is_valid

@@ -1,0 +1,334 @@
+"""Health-check institutions through the API: machine clients (OAuth 2.0 client credentials), single checks
+by identifiers, and batch jobs run by the real job runner (Huey consumer threads)."""
+from __future__ import annotations
+
+import base64
+import codecs
+import csv
+import io
+import time
+import uuid
+from datetime import timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from device_agent.device_key import generate_key, public_key_pem
+
+TOKEN_URL = "http://localhost/api/v1/oauth/token"
+P01 = {"insurer_number": "01130012", "symbol": "44100021", "number": "1287", "branch_number": "00",
+       "birth_date": "1984-05-12"}
+STATUS_ROWS = {
+    1: P01,
+    2: {"insurer_number": "06135107", "symbol": "12", "number": "3456", "branch_number": "00", "birth_date": "1991-07-03"},
+    3: {"insurer_number": "01270016", "symbol": "27010355", "number": "88", "branch_number": "00",
+        "birth_date": "1979-01-22"},
+    4: {"insurer_number": "01130012", "symbol": "44100021", "number": "9999", "branch_number": "00",
+        "birth_date": "1984-05-12"},
+    5: {"insurer_number": "01130012", "symbol": "44100888", "number": "7", "birth_date": "2016-04-10"},
+    6: {"insurer_number": "12131017", "number": "1234567", "birth_date": "1962-03-18"},
+}
+
+
+@pytest.fixture
+def app(app):  # type: ignore[no-untyped-def]
+    yield app
+    app.extensions["mobile_api"].jobs.stop()
+
+
+def assertion(client_id: str, key: ec.EllipticCurvePrivateKey, kid: str, now, *, exp_in: int = 120,
+              jti: str | None = None) -> str:
+    claims = {"iss": client_id, "sub": client_id, "aud": TOKEN_URL, "iat": int(now.timestamp()),
+              "exp": int(now.timestamp()) + exp_in, "jti": jti or uuid.uuid4().hex}
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
+
+
+def token_request(h, client_id, key, kid, **kw):  # type: ignore[no-untyped-def]
+    return h.client.post("/api/v1/oauth/token", data={
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion(client_id, key, kid, h.clock(), **kw)})
+
+
+class Integrator:
+    def __init__(self, h, kind: str = "health_check") -> None:  # type: ignore[no-untyped-def]
+        self.h = h
+        self.tenant = h.institution(kind)
+        self.key = generate_key()
+        r = h.client.post("/api/v1/clients", json={"name": "予約システム", "auth_method": "private_key_jwt",
+                                                   "public_key_pem": public_key_pem(self.key)},
+                          headers=self.tenant.auth())
+        assert r.status_code == 201, r.get_json()
+        self.client_id = r.get_json()["client_id"]
+        self.kid = r.get_json()["credentials"][0]["key_id"]
+
+    def token(self, scope: str | None = None) -> str:
+        r = token_request(self.h, self.client_id, self.key, self.kid)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["access_token"]
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}", "Idempotency-Key": key or uuid.uuid4().hex}
+
+
+@pytest.fixture
+def integrator(h):  # type: ignore[no-untyped-def]
+    return Integrator(h)
+
+
+# --- client authentication ------------------------------------------------------------------------
+
+def test_a_good_assertion_gets_a_short_token_with_the_scopes(h, integrator):
+    r = token_request(h, integrator.client_id, integrator.key, integrator.kid)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] <= 900
+    assert set(body["scope"].split()) == {"qualification:check", "qualification:batch"}
+    assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_replayed_jti_wrong_key_and_expired_assertion_are_invalid_client(h, integrator):
+    jti = uuid.uuid4().hex
+    assert token_request(h, integrator.client_id, integrator.key, integrator.kid, jti=jti).status_code == 200
+    replay = token_request(h, integrator.client_id, integrator.key, integrator.kid, jti=jti)
+    wrong_key = token_request(h, integrator.client_id, generate_key(), integrator.kid)
+    expired = token_request(h, integrator.client_id, integrator.key, integrator.kid, exp_in=-120)
+    too_long = token_request(h, integrator.client_id, integrator.key, integrator.kid, exp_in=3600)
+    for r in (replay, wrong_key, expired, too_long):  # 400 (401 only for HTTP Basic), RFC 6749 §5.2
+        assert r.status_code == 400, r.get_json()
+        assert r.get_json()["error"] == "invalid_client"
+
+
+def test_a_secret_client_authenticates_and_a_wrong_secret_is_refused(h):
+    tenant = h.institution("health_check")
+    r = h.client.post("/api/v1/clients", json={"name": "CSV連携", "auth_method": "client_secret",
+                                               "scopes": ["qualification:check"]}, headers=tenant.auth())
+    assert r.status_code == 201, r.get_json()
+    client_id, secret = r.get_json()["client_id"], r.get_json()["client_secret"]
+    good = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                                      "client_secret": secret})
+    assert good.status_code == 200, good.get_json()
+    assert good.get_json()["scope"] == "qualification:check"
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    assert h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                         headers={"Authorization": f"Basic {basic}"}).status_code == 200
+    wrong = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                                       "client_secret": secret + "x"})
+    assert wrong.status_code in (400, 401) and wrong.get_json()["error"] == "invalid_client"
+    wrong_basic = base64.b64encode(f"{client_id}:{secret}x".encode()).decode()
+    r = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                      headers={"Authorization": f"Basic {wrong_basic}"})
+    assert r.status_code == 401 and r.get_json()["error"] == "invalid_client"
+    scope = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                                       "client_secret": secret, "scope": "qualification:batch"})
+    assert scope.status_code == 400 and scope.get_json()["error"] == "invalid_scope"
+
+
+def test_two_keys_rotate_without_downtime_and_revocation_is_immediate(h, integrator):
+    new_key = generate_key()
+    r = h.client.post(f"/api/v1/clients/{integrator.client_id}/credentials",
+                      json={"public_key_pem": public_key_pem(new_key)}, headers=integrator.tenant.auth())
+    assert r.status_code == 201, r.get_json()
+    new_kid = r.get_json()["key_id"]
+    third = h.client.post(f"/api/v1/clients/{integrator.client_id}/credentials",
+                          json={"public_key_pem": public_key_pem(generate_key())}, headers=integrator.tenant.auth())
+    assert third.status_code == 409
+    assert token_request(h, integrator.client_id, integrator.key, integrator.kid).status_code == 200
+    assert token_request(h, integrator.client_id, new_key, new_kid).status_code == 200
+    assert h.client.delete(f"/api/v1/clients/{integrator.client_id}/credentials/{integrator.kid}",
+                           headers=integrator.tenant.auth()).status_code == 204
+    assert token_request(h, integrator.client_id, integrator.key, integrator.kid).get_json()["error"] == \
+        "invalid_client"
+    token = token_request(h, integrator.client_id, new_key, new_kid).get_json()["access_token"]
+    check = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+    assert h.client.post("/api/v1/qualification-checks", json=P01, headers=check).status_code == 200
+    assert h.client.delete(f"/api/v1/clients/{integrator.client_id}", headers=integrator.tenant.auth()
+                           ).status_code == 204
+    again = h.client.post("/api/v1/qualification-checks", json=P01,
+                          headers={**check, "Idempotency-Key": uuid.uuid4().hex})
+    assert again.status_code == 401 and again.get_json()["rule"] == "client-revoked"
+
+
+# --- scopes ---------------------------------------------------------------------------------------
+
+def test_a_client_token_is_refused_by_every_non_check_endpoint(h, app, integrator):
+    token = integrator.token()
+    refused = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule.startswith(
+                ("/api/v1/qualification-checks", "/api/v1/batch-jobs", "/api/v1/oauth", "/api/v1/auth/",
+                 "/api/v1/devices/enrol", "/api/v1/patient", "/api/v1/problems")):
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<{name}>", "x").replace(f"<info_kind:{name}>", "medication")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            r = h.client.open(path, method=method, json={}, headers={"Authorization": f"Bearer {token}"})
+            if r.status_code == 401:
+                continue  # endpoints of other flows with their own credentials
+            assert r.status_code == 403, (method, path, r.status_code, r.get_json())
+            refused.append(f"{method} {path}")
+    for must in ("GET /api/v1/visits", "POST /api/v1/verifications", "GET /api/v1/staff", "GET /api/v1/devices",
+                 "GET /api/v1/audit-events", "POST /api/v1/fallback-records", "GET /api/v1/clients"):
+        assert must in refused
+
+
+def test_staff_tokens_cannot_use_the_client_endpoints(h, integrator):
+    r = h.client.post("/api/v1/qualification-checks", json=P01,
+                      headers={**integrator.tenant.auth(), "Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 403 and r.get_json()["rule"] == "client-only"
+
+
+# --- single checks ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", sorted(STATUS_ROWS))
+def test_a_single_check_answers_every_status(h, integrator, status):
+    r = h.client.post("/api/v1/qualification-checks", json={"reference": f"R-{status}", **STATUS_ROWS[status]},
+                      headers=integrator.auth())
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["eligibility_status"] == status and body["reference"] == f"R-{status}"
+    assert body["valid"] is (status in (1, 6))
+    assert (body["qualification"] is not None) is (status not in (4, 5))
+    assert "person_ref" not in str(body) and "consent" not in str(body)
+    if status == 5:
+        assert body["candidates"] == 2
+    assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_full_width_symbol_and_missing_branch_number_match(h, integrator):
+    fullwidth = {"insurer_number": "０６１３５１０７", "symbol": "ﾐﾅﾄ123", "number": "45", "birth_date": "1982-02-02"}
+    no_branch = {"insurer_number": "131177", "symbol": "世田谷", "number": "567890", "birth_date": "1966-06-06"}
+    twin = {**STATUS_ROWS[5], "branch_number": "4"}
+    for row, name in ((fullwidth, "石川 美穂"), (no_branch, "前田 茂"), (twin, "岡田 葵")):
+        r = h.client.post("/api/v1/qualification-checks", json=row, headers=integrator.auth())
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["eligibility_status"] == 1 and r.get_json()["qualification"]["name"] == name
+
+
+def test_a_wrong_check_digit_names_the_likely_digit_and_the_retry_gets_the_same_answer(h, integrator):
+    headers = integrator.auth("check-digit-0001")
+    r = h.client.post("/api/v1/qualification-checks", json={**P01, "insurer_number": "01130013"}, headers=headers)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    body = r.get_json()
+    assert body["type"].endswith("/insurer-number-invalid") and 8 in body["likely_wrong_positions"]
+    assert "「2」" in body["detail"]
+    again = h.client.post("/api/v1/qualification-checks", json={**P01, "insurer_number": "01130013"},
+                          headers={**integrator.auth(), "Idempotency-Key": "check-digit-0001"})
+    assert again.status_code == 422 and again.get_json()["detail"] == body["detail"]
+
+
+def test_a_check_is_refused_for_a_facility_that_may_not_use_form_3(h):
+    clinic = Integrator(h, "home_visit_care")
+    r = h.client.post("/api/v1/qualification-checks", json=P01, headers=clinic.auth())
+    assert r.status_code == 403 and r.get_json()["type"].endswith("/form-not-allowed")
+
+
+# --- batch jobs ---------------------------------------------------------------------------------------
+
+def wait_done(h, headers, location, timeout=50.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = h.client.get(location, headers=headers).get_json()
+        if job["state"] in ("done", "cancelled"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job not done in {timeout}s: {job}")
+
+
+def rows(n: int) -> list[dict[str, str]]:
+    out = []
+    for i in range(n):
+        base = STATUS_ROWS[(i % 6) + 1]
+        row = {"reference": f"R{i:05d}", **{k: str(v) for k, v in base.items()}}
+        if i % 97 == 0:
+            row["insurer_number"] = "01130013"  # check-digit row error
+        if i % 101 == 0:
+            row.pop("birth_date")  # missing date of birth: row error
+        out.append(row)
+    return out
+
+
+def test_a_10000_row_batch_completes_and_its_csv_equals_its_json(h, integrator):
+    headers = integrator.auth()
+    r = h.client.post("/api/v1/batch-jobs", json={"examinees": rows(10_000)}, headers=headers)
+    assert r.status_code == 202, r.get_json()
+    location = r.headers["Location"]
+    job = wait_done(h, headers, location)
+    assert job["state"] == "done" and job["done"] == job["total"] == 10_000
+    assert job["failed"] == len({i for i in range(10_000) if i % 97 == 0 or i % 101 == 0})
+    results = []
+    for offset in range(0, 10_000, 5_000):
+        page = h.client.get(f"{location}/results", query_string={"limit": 5000, "offset": offset}, headers=headers)
+        assert page.status_code == 200
+        results.extend(page.get_json()["results"])
+    assert [r["reference"] for r in results] == [f"R{i:05d}" for i in range(10_000)]
+    assert results[97]["error"]["type"] == "insurer-number-invalid"
+    assert results[101]["error"]["field"] == "birth_date"
+    assert results[1]["eligibility_status"] == 2
+    got = h.client.get(f"{location}/results.csv", headers=headers)
+    assert got.status_code == 200 and got.mimetype == "text/csv" and got.data.startswith(codecs.BOM_UTF8)
+    assert got.headers["Cache-Control"] == "no-store"
+    from mobile_api.api.batch_jobs.routes import csv_row
+
+    table = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
+    assert table[1:] == [csv_row(outcome) for outcome in results]
+    assert table[1 + 97][table[0].index("error_type")] == "insurer-number-invalid"
+
+
+def test_the_same_job_created_twice_is_one_job(h, integrator):
+    headers = integrator.auth("batch-key-0001")
+    body = {"examinees": rows(20)}
+    first = h.client.post("/api/v1/batch-jobs", json=body, headers=headers)
+    second = h.client.post("/api/v1/batch-jobs", json=body, headers={**integrator.auth(), "Idempotency-Key":
+                                                                      "batch-key-0001"})
+    assert first.status_code == second.status_code == 202
+    assert first.get_json()["id"] == second.get_json()["id"]
+    other = h.client.post("/api/v1/batch-jobs", json={"examinees": rows(3)}, headers={
+        **integrator.auth(), "Idempotency-Key": "batch-key-0001"})
+    assert other.status_code == 422
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig", "utf-8"])
+def test_csv_uploads_in_shift_jis_and_utf8_with_or_without_bom(h, integrator, encoding):
+    text = ("受診者番号,保険者番号,記号,番号,枝番,生年月日\r\n"
+            "健診-001,01130012,44100021,1287,00,1984/05/12\r\n"
+            "健診-002,０６１３５１０７,ﾐﾅﾄ123,45,,19820202\r\n"
+            "健診-003,131177,世田谷,567890,,1966-06-06\r\n")
+    headers = integrator.auth()
+    r = h.client.post("/api/v1/batch-jobs", data=text.encode(encoding), headers={**headers,
+                                                                                 "Content-Type": "text/csv"})
+    assert r.status_code == 202, r.get_json()
+    job = wait_done(h, headers, r.headers["Location"])
+    results = h.client.get(f"{r.headers['Location']}/results", headers=headers).get_json()["results"]
+    assert job["failed"] == 0
+    assert [(x["reference"], x["qualification"]["name"]) for x in results] == [
+        ("健診-001", "佐藤 健一"), ("健診-002", "石川 美穂"), ("健診-003", "前田 茂")]
+
+
+def test_another_institutions_job_is_404(h, integrator):
+    r = h.client.post("/api/v1/batch-jobs", json={"examinees": rows(2)}, headers=integrator.auth())
+    location = r.headers["Location"]
+    stranger = Integrator(h)
+    for path in (location, f"{location}/results", f"{location}/results.csv"):
+        assert h.client.get(path, headers=stranger.auth()).status_code == 404
+    assert h.client.post(f"{location}/cancel", headers=stranger.auth()).status_code == 404
+
+
+def test_results_are_deleted_after_the_keeping_time_and_the_deletion_is_audited(h, integrator, clock):
+    headers = integrator.auth()
+    r = h.client.post("/api/v1/batch-jobs", json={"examinees": rows(5)}, headers=headers)
+    location = r.headers["Location"]
+    wait_done(h, headers, location)
+    rt = h.rt
+    clock.advance(days=7, seconds=1)
+    rt.jobs.run_now("batch.purge")
+    headers = integrator.auth()
+    gone = h.client.get(f"{location}/results", headers=headers)
+    assert gone.status_code == 409 and gone.get_json()["rule"] == "results-expired"
+    with rt.uow() as uow:  # the admin's 15-minute token is long gone after 7 days
+        job_id = location.rsplit("/", 1)[1]
+        events = [e for e in uow.audit.search(uow.batch_jobs.get(job_id).institution_id, action="batch.purge",
+                                              limit=10, offset=0)]
+    assert [e.detail["rows_deleted"] for e in events] == [5]
