@@ -1,10 +1,10 @@
 """Codes of the domain, named after the OQS message items (docs/rules.md §1, §3, §4)."""
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class Form(str, Enum):
+class Form(StrEnum):
     """Mobile confirmation forms. ① (normal, front desk) is out of scope."""
 
     HOME_CONSENT = "home_consent"  # ② 居宅同意取得型: qualification + medical info with consent
@@ -20,12 +20,15 @@ class CareType(IntEnum):
     EMERGENCY = 4  # 救急 (not offered by the mobile forms)
 
 
-class IdentityMethod(str, Enum):
+class IdentityMethod(StrEnum):
     PIN = "pin"  # 4-digit user-auth PIN: the card signs the server's challenge
     VISUAL = "visual"  # 目視確認: staff compare the card photo; needs the visual-mode password
+    # 再照会: no card on a later continuing-care visit, on the strength of a card-verified one (docs/rules.md
+    # §3.2). A visit's method only: never offered when starting a verification.
+    REQUERY = "requery"
 
 
-class InfoKind(str, Enum):
+class InfoKind(StrEnum):
     """Medical-information kinds a patient can consent to."""
 
     MEDICATION = "medication"  # 薬剤情報
@@ -61,6 +64,6 @@ class EligibilityStatus(IntEnum):
         return self in (EligibilityStatus.VALID, EligibilityStatus.VALID_UNREGISTERED)
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     STAFF = "staff"

@@ -9,22 +9,30 @@ This module is the one home of the rule, in three parts:
   (``ViewingWindow.after_registration``); a withdrawn consent has no window
   (``ViewingWindow.of_consent``);
 - each view: ``authorize_medical_view`` raises the refusal that applies.
-Later ways of opening a window (re-query on a continuing-care visit, the
-patient's own phone) create new windows for the same kinds; none widens the kinds.
+Later ways of opening a window create new windows, each from its own registration:
+- re-query on a continuing-care visit (再照会): only inside an active care relationship
+  (``care_relationship_status``, ``authorize_requery``), for the kinds the card-verified visit's
+  consent covered or fewer (``requery_kinds``);
+- the patient's own phone (``PATIENT_PHONE``): PIN only, like any card consent.
+A withdrawal closes every window at once (``ConsentWithdrawn``), and ``report_window`` says
+truthfully whether a window is open *now*, or when and why it closed and how to reopen it.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from .certificate import CertificateStanding
-from .codes import ALL_INFO_KINDS, Form, InfoKind
+from .codes import ALL_INFO_KINDS, CareType, Form, InfoKind
 from .errors import (
     ConsentWindowClosed,
     ConsentWindowNotOpen,
+    ConsentWithdrawn,
+    ConsentWouldWiden,
     FormNeverServesMedicalInfo,
     NoConsentForKind,
+    RequeryNotAllowed,
     ValidationFailed,
 )
 
@@ -116,11 +124,22 @@ def authorize_medical_view(
     window: ViewingWindow | None,
     kind: InfoKind,
     now: datetime,
+    withdrawn_at: datetime | None = None,
+    requery_possible: bool = False,
 ) -> None:
-    """Raise the refusal that applies, in the order a person would want to hear it."""
+    """Raise the refusal that applies, in the order a person would want to hear it.
+
+    ``withdrawn_at``: when the patient withdrew the consent (then ``window`` is None); the
+    refusal says so, rather than that there never was a consent."""
     if form is not Form.HOME_CONSENT:
         raise FormNeverServesMedicalInfo(
             "資格確認限定型の確認では、診療／薬剤情報は一切提供されません。", rule="form"
+        )
+    if withdrawn_at is not None and withdrawn_at <= now:
+        raise ConsentWithdrawn(
+            f"患者が {_jst(withdrawn_at)}（日本時間）に同意を取り消しました。閲覧するには、"
+            "マイナンバーカードで改めて資格確認と同意登録を行ってください。",
+            rule="withdrawn", withdrawn_at=withdrawn_at.isoformat(), how_to_reopen=REOPEN_BY_CARD,
         )
     if not medical_info_allowed or window is None:
         raise NoConsentForKind(
@@ -137,10 +156,153 @@ def authorize_medical_view(
     if now < window.opens_at:
         raise ConsentWindowNotOpen(rule="window", window_opens_at=window.opens_at.isoformat())
     if not window.contains(now):
+        how = ("訪問時の再照会（カード不要）で新しい閲覧期間を開けます。" if requery_possible
+               else "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。")
         raise ConsentWindowClosed(
-            f"同意登録から{_hours(window.length)}を過ぎました（{window.closes_at.isoformat()} に閲覧期間が終了）。"
-            "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。",
+            f"同意登録から{_hours(window.length)}を過ぎました（{window.closes_at.isoformat()} に閲覧期間が終了）。" + how,
             rule="window",
             window_closed_at=window.closes_at.isoformat(),
-            how_to_reopen="new-card-verification",
+            how_to_reopen=REOPEN_BY_REQUERY if requery_possible else REOPEN_BY_CARD,
         )
+
+
+# --- how a window reopens, and what a visit says about its window now ---------------------------
+
+REOPEN_BY_CARD = "new-card-verification"
+REOPEN_BY_REQUERY = "requery"
+PATIENT_PHONE = "patient_phone"  # Consent.source of a consent given on the patient's own phone
+JST = timezone(timedelta(hours=9), "JST")
+
+
+def _jst(moment: datetime) -> str:
+    return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """What a visit (or a consent) truthfully says about medical information *now*.
+
+    ``state``: ``open`` (viewable until ``closes_at``), ``not_open`` (opens later), ``closed``
+    (closed at ``closes_at``), ``withdrawn`` (closed at ``closed_at`` by the patient), ``none``
+    (never any: form ③, no consent, or OQS did not grant it). ``how_to_reopen``: ``requery`` while a
+    continuing-care relationship is active, else ``new-card-verification``; None while open or never
+    applicable."""
+
+    state: str
+    viewable_now: bool
+    opens_at: datetime | None
+    closes_at: datetime | None
+    closed_at: datetime | None
+    how_to_reopen: str | None
+    message: str
+
+
+def report_window(*, form: Form, medical_info_allowed: bool, registered_at: datetime | None,
+                  expires_at: datetime | None, withdrawn_at: datetime | None, now: datetime,
+                  requery_possible: bool = False) -> WindowReport:
+    reopen = REOPEN_BY_REQUERY if requery_possible else REOPEN_BY_CARD
+    how = ("訪問時の再照会（カード不要）で新しい閲覧期間を開けます。" if requery_possible
+           else "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。")
+    if form is not Form.HOME_CONSENT:
+        return WindowReport("none", False, None, None, None, None,
+                            "資格確認限定型のため、診療／薬剤情報は提供されません。")
+    if not medical_info_allowed or registered_at is None or expires_at is None:
+        return WindowReport("none", False, None, None, None, None,
+                            "この確認では診療／薬剤情報の閲覧は認められていません（資格情報のみの確認です）。")
+    if withdrawn_at is not None and withdrawn_at <= now:
+        return WindowReport("withdrawn", False, registered_at, expires_at, min(withdrawn_at, expires_at), reopen,
+                            f"患者が {_jst(withdrawn_at)}（日本時間）に同意を取り消したため、閲覧できません。{how}")
+    window = ViewingWindow.after_registration(registered_at, expires_at - registered_at)
+    if now < window.opens_at:
+        return WindowReport("not_open", False, window.opens_at, window.closes_at, None, None,
+                            f"{_jst(window.opens_at)}（日本時間）から閲覧できます。")
+    if window.contains(now):
+        return WindowReport("open", True, window.opens_at, window.closes_at, None, None,
+                            f"同意登録から{_hours(window.length)}（{_jst(window.closes_at)}〈日本時間〉まで）"
+                            "診療／薬剤情報を閲覧できます。")
+    return WindowReport("closed", False, window.opens_at, window.closes_at, window.closes_at, reopen,
+                        f"同意登録から{_hours(window.length)}が過ぎ、{_jst(window.closes_at)}（日本時間）に"
+                        f"閲覧期間が終了しました。{how}")
+
+
+# --- continuing home care: the care relationship and re-query (再照会) -----------------------------
+
+def opens_care_relationship(*, form: Form, care_type: CareType, person_resolved: bool) -> bool:
+    """A card-verified form ② home-visit visit (care type 2) whose person OQS resolved opens (or renews)
+    the institution's continuing-care relationship with the patient."""
+    return form is Form.HOME_CONSENT and care_type is CareType.HOME_VISIT and person_resolved
+
+
+@dataclass(frozen=True)
+class CareRelationshipStatus:
+    active: bool
+    ended_at: datetime | None
+    end_reason: str | None  # "discharged" | "withdrawn" | "idle"
+
+
+def care_relationship_status(*, ended_at: datetime | None, end_reason: str | None, last_visit_at: datetime,
+                             idle_limit: timedelta, now: datetime) -> CareRelationshipStatus:
+    """Ended by discharge or withdrawal when recorded; otherwise ended by itself once ``idle_limit``
+    passes with no visit (OUR RULE, ``CARE_RELATIONSHIP_IDLE_DAYS``)."""
+    if ended_at is not None:
+        return CareRelationshipStatus(False, ended_at, end_reason)
+    idle_end = last_visit_at + idle_limit
+    if now >= idle_end:
+        return CareRelationshipStatus(False, idle_end, "idle")
+    return CareRelationshipStatus(True, None, None)
+
+
+_END_REASONS_JA = {
+    "discharged": "医療機関が継続的な訪問診療等の終了（退院・終診等）を登録しました",
+    "withdrawn": "患者が同意を取り消しました",
+}
+
+
+def authorize_requery(status: CareRelationshipStatus | None, *, idle_limit: timedelta) -> None:
+    """Raise unless the relationship is active; the refusal says why and that a card verification works."""
+    card = "マイナンバーカードで資格確認を行ってください（カードでの確認から再び再照会できるようになります）。"
+    if status is None:
+        raise RequeryNotAllowed(
+            "この患者とは、カードで確認した訪問診療等（診療区分2）の継続的な関係がありません。" + card,
+            rule="no-relationship", how_to_reopen=REOPEN_BY_CARD)
+    if status.active:
+        return
+    assert status.ended_at is not None
+    if status.end_reason == "idle":
+        why = f"最後の訪問から{idle_limit.days}日間訪問がなかったため、継続的な関係は終了しました"
+    else:
+        why = _END_REASONS_JA.get(status.end_reason or "", "継続的な関係は終了しました")
+    raise RequeryNotAllowed(f"{why}（{_jst(status.ended_at)}〈日本時間〉）。再照会はできません。" + card,
+                            rule=status.end_reason or "ended", ended_at=status.ended_at.isoformat(),
+                            how_to_reopen=REOPEN_BY_CARD)
+
+
+def requery_kinds(card_kinds: frozenset[InfoKind], asked: frozenset[InfoKind] | None) -> frozenset[InfoKind]:
+    """The kinds a re-query opens a window for: those the card-verified visit's consent covered, or a
+    narrower set the staff ask for; never a kind outside it."""
+    if asked is None:
+        return card_kinds
+    wider = asked - card_kinds
+    if wider:
+        labels = "、".join(INFO_KIND_LABELS_JA[k] for k in sorted(wider, key=lambda k: k.value))
+        raise ConsentWouldWiden(
+            f"{labels}は、カードで確認したときに同意されていないため、再照会では閲覧できません。",
+            field="kinds", consented_kinds=sorted(k.value for k in card_kinds),
+            asked_kinds=sorted(k.value for k in asked))
+    return asked
+
+
+# --- the patient's own phone: consent links ---------------------------------------------------------
+
+def jst_date(moment: datetime) -> date:
+    return moment.astimezone(JST).date()
+
+
+def consent_link_expiry(*, created_at: datetime, ttl: timedelta, planned_date: date | None) -> datetime:
+    """A link lives ``CONSENT_LINK_TTL_DAYS`` (OUR RULE), and an appointment link no longer than the end
+    of its planned consultation date in Japan: the consent is found up to that date (public docs)."""
+    expires = created_at + ttl
+    if planned_date is not None:
+        end_of_day = datetime.combine(planned_date + timedelta(days=1), datetime.min.time(), JST)
+        expires = min(expires, end_of_day.astimezone(timezone.utc))
+    return expires

@@ -44,7 +44,8 @@ from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
 from . import audit, idempotency, visual_password
 from .principal import Principal
-from .visits import VisitView
+from .care import open_or_renew_relationship
+from .visits import VisitView, view_of
 
 SUBMIT_SCOPE = "verification.submit"
 
@@ -110,7 +111,7 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
     actor.require_staff_on_device()
     request_hash = idempotency.request_hash({"challenge_id": challenge_id, "body": req.raw})
     with rt.uow() as uow:
-        replay = _replay(uow, actor, idempotency_key, request_hash)
+        replay = _replay(rt, uow, actor, idempotency_key, request_hash)
         if replay is not None:
             return replay
         challenge = uow.challenges.get_owned(challenge_id, actor.institution_id)
@@ -127,10 +128,10 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         except DomainError as refusal:
             uow.rollback()
             return _refuse(rt, uow, actor, challenge_id, idempotency_key, request_hash, refusal)
-        view = VisitView(visit, uow.consents.one_by(visit_id=visit.id))  # read before the key row is pending
+        view = view_of(rt, uow, visit, rt.clock())  # read before the key row is pending
         idempotency.remember(uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash, status=201,
                              response={"visit_id": visit.id}, now=rt.clock())
-        return idempotency.commit_or_replay(uow, view, lambda: _replay(uow, actor, idempotency_key, request_hash))
+        return idempotency.commit_or_replay(uow, view, lambda: _replay(rt, uow, actor, idempotency_key, request_hash))
 
 
 def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge,
@@ -158,8 +159,11 @@ def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Chall
     if not uow.challenges.claim(challenge.id, now):
         raise ChallengeUsed()
     visit = _record_visit(uow, actor, challenge, institution, req, result, standing, confirmed_by, granted, now)
-    if granted and choice is not None:
-        _register_consent(rt, uow, actor, visit, choice, now)
+    visit.certificate_not_after = certificate.not_valid_after_utc  # the renewal alert (docs/rules.md §2.4)
+    consent = _register_consent(rt, uow, actor, visit, choice, now) if granted and choice is not None else None
+    if consent_rules.opens_care_relationship(form=form, care_type=CareType(challenge.care_type),
+                                             person_resolved=result.person_ref is not None):
+        open_or_renew_relationship(rt, uow, actor, visit, consent, now)
     return visit
 
 
@@ -211,7 +215,7 @@ def _record_visit(uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, i
 
 
 def _register_consent(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, choice: ConsentChoice,
-                      now: datetime) -> None:
+                      now: datetime) -> orm.Consent:
     assert visit.person_ref is not None
     window = ViewingWindow.after_registration(now, rt.rules.viewing_window)
     registered = uow.consents.add(orm.Consent(
@@ -223,6 +227,7 @@ def _register_consent(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm
                  user_id=actor.user_id, device_id=actor.device_id, target_type="consent", target_id=registered.id,
                  visit_id=visit.id, kinds=registered.kinds, blanket=choice.blanket,
                  expires_at=registered.expires_at.isoformat())
+    return registered
 
 
 def _check_visual(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.Institution,
@@ -245,7 +250,7 @@ def _consent_for(form: Form, choice: ConsentChoice | None) -> ConsentChoice | No
     return choice if form is Form.HOME_CONSENT else None
 
 
-def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> VisitView | None:
+def _replay(rt: Runtime, uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> VisitView | None:
     """The outcome already given under this key: the same visit, or the same refusal raised again."""
     record = idempotency.find(uow, actor, SUBMIT_SCOPE, key, request_hash)
     if record is None:
@@ -254,7 +259,7 @@ def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> V
         raise idempotency.stored_refusal(record)
     visit = uow.visits.get(record.response["visit_id"])
     assert visit is not None
-    return VisitView(visit, uow.consents.one_by(visit_id=visit.id))
+    return view_of(rt, uow, visit, rt.clock())
 
 
 def _refuse(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge_id: str, key: str, request_hash: str,
@@ -266,12 +271,12 @@ def _refuse(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge_id: str, k
     under the key in the same transaction. So a loser answers with the winner's outcome;
     only a request that has no winner is refused, and the refusal is remembered under the key.
     """
-    winner = _replay(uow, actor, key, request_hash)
+    winner = _replay(rt, uow, actor, key, request_hash)
     if winner is not None:
         return winner
     uow.rollback()  # hand the connection back before the refusal's own transaction takes one
     if not _spend_and_remember(rt, actor, challenge_id, key, request_hash, refusal):
-        winner = _replay(uow, actor, key, request_hash)
+        winner = _replay(rt, uow, actor, key, request_hash)
         if winner is not None:
             return winner
     raise refusal

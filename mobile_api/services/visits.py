@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters import orm
+from ..adapters.repository import UnitOfWork
+from ..domain import consent as consent_rules
 from ..domain.codes import Form, InfoKind
-from ..domain.consent import ViewingWindow, authorize_medical_view
+from ..domain.consent import ViewingWindow, WindowReport, authorize_medical_view
 from ..domain.errors import DomainError, NotFound
 from ..runtime import Runtime
 from . import audit
@@ -19,8 +21,40 @@ from .principal import Principal
 
 @dataclass(frozen=True)
 class VisitView:
+    """A visit as its representation shows it *now* (``now`` from the injected clock): its consent, and
+    the continuing-care relationship it belongs to, so the window report tells the truth."""
+
     visit: orm.Visit
     consent: orm.Consent | None
+    now: datetime | None = None
+    relationship: orm.CareRelationship | None = None
+    relationship_status: consent_rules.CareRelationshipStatus | None = None
+
+    @property
+    def window(self) -> WindowReport:
+        consent = self.consent
+        now = self.now if self.now is not None else self.visit.created_at
+        return consent_rules.report_window(
+            form=Form(self.visit.form), medical_info_allowed=self.visit.medical_info_allowed,
+            registered_at=consent.registered_at if consent else None,
+            expires_at=consent.expires_at if consent else None,
+            withdrawn_at=consent.withdrawn_at if consent else None, now=now,
+            requery_possible=self.relationship_status is not None and self.relationship_status.active)
+
+
+def relationship_status(rt: Runtime, rel: orm.CareRelationship | None,
+                        now: datetime) -> consent_rules.CareRelationshipStatus | None:
+    if rel is None:
+        return None
+    return consent_rules.care_relationship_status(ended_at=rel.ended_at, end_reason=rel.end_reason,
+                                                  last_visit_at=rel.last_visit_at,
+                                                  idle_limit=rt.rules.care_relationship_idle, now=now)
+
+
+def view_of(rt: Runtime, uow: UnitOfWork, visit: orm.Visit, now: datetime) -> VisitView:
+    """The visit with its consent and its relationship, as of ``now``."""
+    rel = uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
+    return VisitView(visit, uow.consents.one_by(visit_id=visit.id), now, rel, relationship_status(rt, rel, now))
 
 
 @dataclass(frozen=True)
@@ -39,7 +73,7 @@ def get_visit(rt: Runtime, actor: Principal, visit_id: str) -> VisitView:
         visit = uow.visits.get(visit_id)
         if visit is None or visit.institution_id != actor.institution_id:
             raise NotFound("訪問記録が見つかりません。")
-        view = VisitView(visit, uow.consents.one_by(visit_id=visit.id))
+        view = view_of(rt, uow, visit, rt.clock())
         audit.record(uow, at=rt.clock(), action="visit.read", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit", target_id=visit.id)
         uow.commit()
@@ -53,7 +87,8 @@ def list_visits(rt: Runtime, actor: Principal, *, limit: int, offset: int,
     with rt.uow() as uow:
         visits = uow.visits.recent(actor.institution_id, limit=limit, offset=offset,
                                    patient_reference=patient_reference)
-        views = [VisitView(v, uow.consents.one_by(visit_id=v.id)) for v in visits]
+        now = rt.clock()
+        views = [view_of(rt, uow, v, now) for v in visits]
         audit.record(uow, at=rt.clock(), action="visit.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit",
                      count=len(views), ids=[v.visit.id for v in views])
@@ -75,14 +110,17 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
         visit = uow.visits.get_owned(visit_id, actor.institution_id)
         if visit is None:
             raise NotFound("訪問記録が見つかりません。")
-        consent = uow.consents.one_by(visit_id=visit.id)
+        view = view_of(rt, uow, visit, now)
+        consent = view.consent
         window = window_of(consent)
-        audit_view = dict(target_type="visit", target_id=visit.id, kind=kind.value)
+        audit_view = dict(target_type="visit", target_id=visit.id, kind=kind.value, consent_id=consent and consent.id,
+                          requery_of=visit.requery_of)
         try:
             authorize_medical_view(
                 form=Form(visit.form), medical_info_allowed=visit.medical_info_allowed,
                 consented_kinds=frozenset(InfoKind(k) for k in consent.kinds) if window and consent else frozenset(),
-                window=window, kind=kind, now=now)
+                window=window, kind=kind, now=now, withdrawn_at=consent.withdrawn_at if consent else None,
+                requery_possible=view.window.how_to_reopen == consent_rules.REOPEN_BY_REQUERY)
             assert window is not None and visit.person_ref is not None
             institution = uow.institutions.get(visit.institution_id)
             assert institution is not None
@@ -96,3 +134,34 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
                      user_id=actor.user_id, device_id=actor.device_id, records=len(records), **audit_view)
         uow.commit()
         return MedicalView(visit.id, kind, records, window.closes_at, window.remaining(now))
+
+
+def view_consented_information(rt: Runtime, actor: Principal, consent_id: str, kind: InfoKind) -> MedicalView:
+    """Medical information under a consent given on the patient's own phone (no visit): the same rule,
+    the same audit (docs/rules.md §3.4)."""
+    actor.require_staff_on_device()
+    now = rt.clock()
+    with rt.uow() as uow:
+        consent = uow.consents.get_owned(consent_id, actor.institution_id)
+        if consent is None:
+            raise NotFound("同意の記録が見つかりません。")
+        window = window_of(consent)
+        audit_view = dict(target_type="consent", target_id=consent.id, kind=kind.value, source=consent.source)
+        try:
+            authorize_medical_view(
+                form=Form.HOME_CONSENT, medical_info_allowed=True,
+                consented_kinds=frozenset(InfoKind(k) for k in consent.kinds) if window else frozenset(),
+                window=window, kind=kind, now=now, withdrawn_at=consent.withdrawn_at)
+            assert window is not None
+            institution = uow.institutions.get(consent.institution_id)
+            assert institution is not None
+            records = rt.oqs.medical_information(institution_code=institution.code, person_ref=consent.person_ref,
+                                                 kind=kind, at=now)
+        except DomainError as refusal:
+            uow.rollback()
+            audit.record_refusal(rt, actor, "medical_info.view", refusal, **audit_view)
+            raise
+        audit.record(uow, at=now, action="medical_info.view", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, records=len(records), **audit_view)
+        uow.commit()
+        return MedicalView(consent.id, kind, records, window.closes_at, window.remaining(now))

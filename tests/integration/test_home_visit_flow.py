@@ -36,7 +36,8 @@ def test_window_boundary_driven_by_the_injected_clock(h):
     problem = refused.get_json()
     assert problem["type"] == "/problems/consent-window-closed"
     assert problem["window_closed_at"].startswith("2026-12-02T00:00:00")
-    assert problem["how_to_reopen"] == "new-card-verification"
+    # a card-verified home visit (care type 2) opened continuing care: a re-query reopens it (docs/rules.md §3.2)
+    assert problem["how_to_reopen"] == "requery"
 
 
 def test_only_consented_kinds_are_served(h):

@@ -12,6 +12,7 @@ class StartSchema(ma.Schema):
     form = ma.fields.Enum(Form, by_value=True, required=True,
                           metadata={"description": "home_consent = ② 居宅同意取得型, qualification_only = ③ 資格確認限定型"})
     method = ma.fields.Enum(IdentityMethod, by_value=True, required=True,
+                            validate=ma.validate.OneOf([IdentityMethod.PIN, IdentityMethod.VISUAL]),
                             metadata={"description": "pin = 暗証番号 (the card signs), visual = 目視確認"})
     patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64),
                                          metadata={"description": "The provider's own patient/examinee reference"})

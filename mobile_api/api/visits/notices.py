@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ...adapters import orm
+from ...domain.certificate import RenewalAlert, renewal_alert
 from ...domain.codes import EligibilityStatus, Form
+from ...domain.consent import WindowReport
 
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -14,12 +16,23 @@ def _jst(moment: datetime) -> str:
     return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
 
 
-def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
+def renewal_for(visit: orm.Visit) -> RenewalAlert | None:
+    """The renewal alert as of the visit (3 months before the certificate expires, and through the grace)."""
+    not_after = getattr(visit, "certificate_not_after", None)
+    if not_after is None:
+        return None
+    return renewal_alert(not_after=not_after, now=visit.created_at)
+
+
+def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowReport | None = None) -> list[str]:
     notes: list[str] = []
     status = EligibilityStatus(visit.eligibility_status)
     if visit.certificate_standing == "expired_in_grace":
         notes.append("電子証明書の有効期限が切れています（期限後の猶予期間内）。資格情報のみ確認しました。"
                      "診療／薬剤情報は閲覧できません。市区町村窓口での電子証明書の更新を案内してください。")
+    alert = renewal_for(visit)
+    if alert is not None and not alert.expired:
+        notes.append(alert.message)
     if visit.result.get("data_withheld"):
         notes.append("保険者の設定により、この方の情報は表示できません。")
     if status is EligibilityStatus.INVALID_LOST:
@@ -34,9 +47,14 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None) -> list[str]:
         notes.append("複数の資格が該当しました。患者に現在の保険を確認してください。")
     if visit.form == Form.QUALIFICATION_ONLY.value:
         notes.append("資格確認限定型のため、診療／薬剤情報は提供されません。")
+    elif consent is not None and window is not None:
+        notes.append(window.message)  # what holds NOW: open until…, or closed at… and how to reopen
     elif consent is not None:
         hours = (consent.expires_at - consent.registered_at).total_seconds() / 3600
         notes.append(f"同意登録から{hours:g}時間（{_jst(consent.expires_at)}〈日本時間〉まで）診療／薬剤情報を閲覧できます。")
+    elif visit.method == "requery":
+        notes.append("再照会（カードなし）で資格情報を確認しました。カードで確認したときの同意がないため、"
+                     "診療／薬剤情報は閲覧できません。")
     elif visit.form == Form.HOME_CONSENT.value and visit.certificate_standing == "valid":
         notes.append("診療／薬剤情報の提供に同意がないため、資格情報のみ確認しました。")
     return notes

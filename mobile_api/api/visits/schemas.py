@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...domain.codes import EligibilityStatus, InfoKind
-from .notices import notices_for
+from .notices import notices_for, renewal_for
 from ..fields import Paging
 
 ELIGIBILITY_LABELS_JA = {
@@ -60,6 +60,30 @@ class ConsentSchema(ma.Schema):
     registered_at = ma.fields.AwareDateTime()
     window_closes_at = ma.fields.AwareDateTime(attribute="expires_at")
     withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
+    source = ma.fields.String(metadata={"description": "card | requery | patient_phone"})
+    renews_id = ma.fields.String(allow_none=True, metadata={"description": "requery: the card consent it renews"})
+
+
+class WindowSchema(ma.Schema):
+    """Whether medical information can be viewed *now*, or when and why the window closed."""
+
+    state = ma.fields.String(metadata={"description": "open | not_open | closed | withdrawn | none"})
+    viewable_now = ma.fields.Boolean()
+    opens_at = ma.fields.AwareDateTime(allow_none=True)
+    closes_at = ma.fields.AwareDateTime(allow_none=True)
+    closed_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when it closed (closed, withdrawn)"})
+    how_to_reopen = ma.fields.String(allow_none=True, metadata={
+        "description": "requery (continuing care is active: no card needed) | new-card-verification"})
+    message = ma.fields.String(metadata={"description": "Japanese, for the person at the device"})
+
+
+class CareRelationshipRefSchema(ma.Schema):
+    id = ma.fields.String(attribute="relationship.id")
+    opened_by_visit_id = ma.fields.String(attribute="relationship.opened_by_visit_id")
+    active = ma.fields.Boolean(attribute="relationship_status.active")
+    ended_at = ma.fields.AwareDateTime(attribute="relationship_status.ended_at", allow_none=True)
+    end_reason = ma.fields.String(attribute="relationship_status.end_reason", allow_none=True,
+                                  metadata={"description": "discharged | withdrawn | idle"})
 
 
 class VisitSchema(ma.Schema):
@@ -72,8 +96,8 @@ class VisitSchema(ma.Schema):
     device_id = ma.fields.String(attribute="visit.device_id")
     visual_confirmed_by = ma.fields.String(attribute="visit.visual_confirmed_by", allow_none=True)
     patient_reference = ma.fields.String(attribute="visit.patient_reference", allow_none=True)
-    certificate_standing = ma.fields.String(attribute="visit.certificate_standing",
-                                            metadata={"description": "valid | expired_in_grace (qualification only)"})
+    certificate_standing = ma.fields.String(attribute="visit.certificate_standing", metadata={
+        "description": "valid | expired_in_grace (qualification only) | not_presented (re-query: no card read)"})
     certificate_kind = ma.fields.String(attribute="visit.certificate_kind", allow_none=True)
     eligibility_status = ma.fields.Integer(attribute="visit.eligibility_status")
     eligibility_label = ma.fields.Method("_eligibility_label", metadata={"type": "string"})
@@ -81,10 +105,31 @@ class VisitSchema(ma.Schema):
         "type": "object", "nullable": True, "description": "The qualification (see QualificationSchema) or null"})
     data_withheld = ma.fields.Method("_withheld", metadata={"type": "boolean"})
     candidates = ma.fields.Method("_candidates", metadata={"type": "integer"})
-    medical_info_allowed = ma.fields.Boolean(attribute="visit.medical_info_allowed")
+    medical_info_allowed = ma.fields.Method("_viewable_now", metadata={
+        "type": "boolean", "description": "Medical information can be viewed NOW (the window is open); see window"})
+    medical_info_window = ma.fields.Function(lambda view: WindowSchema().dump(view.window),
+                                             metadata={"type": "object", "description": "See WindowSchema"})
     consent = ma.fields.Nested(ConsentSchema, allow_none=True)
+    requery_of = ma.fields.String(attribute="visit.requery_of", allow_none=True, metadata={
+        "description": "A re-query (method=requery): the card-verified visit that opened the relationship"})
+    care_relationship = ma.fields.Method("_relationship", metadata={
+        "type": "object", "nullable": True, "description": "Continuing home care (see CareRelationshipRefSchema)"})
     notices = ma.fields.Method("_notices", metadata={"type": "array", "items": {"type": "string"},
                                                      "description": "Japanese notes for the person at the device"})
+    certificate_renewal = ma.fields.Method("_renewal", metadata={
+        "type": "object", "nullable": True,
+        "description": "Renewal alert (docs/rules.md §2.4): from 3 months before the card certificate expires and "
+                       "through the grace: {expires_on, usable_until, expired, message}; null otherwise",
+        "properties": {"expires_on": {"type": "string", "format": "date"},
+                       "usable_until": {"type": "string", "format": "date"},
+                       "expired": {"type": "boolean"}, "message": {"type": "string"}}})
+
+    def _renewal(self, view):  # type: ignore[no-untyped-def]
+        alert = renewal_for(view.visit)
+        if alert is None:
+            return None
+        return {"expires_on": alert.expires_on.isoformat(), "usable_until": alert.usable_until.isoformat(),
+                "expired": alert.expired, "message": alert.message}
 
     def _eligibility_label(self, view) -> str:  # type: ignore[no-untyped-def]
         return ELIGIBILITY_LABELS_JA[EligibilityStatus(view.visit.eligibility_status)]
@@ -100,7 +145,13 @@ class VisitSchema(ma.Schema):
         return int(view.visit.result.get("candidates") or 0)
 
     def _notices(self, view) -> list[str]:  # type: ignore[no-untyped-def]
-        return notices_for(view.visit, view.consent)
+        return notices_for(view.visit, view.consent, view.window)
+
+    def _viewable_now(self, view) -> bool:  # type: ignore[no-untyped-def]
+        return view.window.viewable_now
+
+    def _relationship(self, view):  # type: ignore[no-untyped-def]
+        return CareRelationshipRefSchema().dump(view) if view.relationship is not None else None
 
 
 class MedicalInformationSchema(ma.Schema):

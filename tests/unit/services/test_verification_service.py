@@ -79,7 +79,9 @@ def test_a_pin_submit_records_the_visit_and_a_consent_window_of_exactly_the_conf
     assert consent.expires_at - consent.registered_at == timedelta(hours=6)
     assert consent.kinds == [InfoKind.MEDICATION.value]
     assert db.rows(orm.Challenge)[0].used_at == clock()
-    assert [e.action for e in db.audit(outcome="ok")][-2:] == ["verification.submit", "consent.register"]
+    # a card-verified home visit (care type 2) also opens the continuing-care relationship (docs/rules.md §3.2)
+    assert [e.action for e in db.audit(outcome="ok")][-3:] == ["verification.submit", "consent.register",
+                                                                 "care.open"]
 
 
 def test_a_retry_with_the_same_key_and_body_answers_with_the_same_visit(rt: Runtime, db: FakeDatabase,

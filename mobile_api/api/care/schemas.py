@@ -1,0 +1,48 @@
+import marshmallow as ma
+
+from ...domain.codes import InfoKind
+from ..fields import Paging
+
+
+class RequerySchema(ma.Schema):
+    kinds = ma.fields.List(ma.fields.Enum(InfoKind, by_value=True), load_default=None,
+                           validate=ma.validate.Length(max=4), metadata={
+                               "description": "A narrower set of the kinds the card-verified visit's consent "
+                                              "covered (default: all of them); never wider"})
+
+
+class DischargeSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200),
+                              metadata={"description": "Why continuing care ends (退院・終診・転医 …)",
+                                        "example": "入院のため訪問診療を終了"})
+
+
+class WithdrawalRequestSchema(ma.Schema):
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200),
+                            metadata={"description": "How the patient asked (recorded in the audit log)",
+                                      "example": "訪問時に患者本人から口頭で申し出"})
+
+
+class WithdrawalSchema(ma.Schema):
+    withdrawn_at = ma.fields.AwareDateTime()
+    consents_withdrawn = ma.fields.Integer()
+    relationships_ended = ma.fields.Integer()
+    via = ma.fields.String(metadata={"description": "staff_on_request | patient_phone"})
+
+
+class CareRelationshipSchema(ma.Schema):
+    id = ma.fields.String(attribute="relationship.id")
+    opened_by_visit_id = ma.fields.String(attribute="relationship.opened_by_visit_id")
+    card_visit_id = ma.fields.String(attribute="relationship.card_visit_id", metadata={
+        "description": "The latest card-verified visit: its consent caps what re-queries open"})
+    opened_at = ma.fields.AwareDateTime(attribute="relationship.opened_at")
+    last_visit_at = ma.fields.AwareDateTime(attribute="relationship.last_visit_at")
+    active = ma.fields.Boolean(attribute="status.active")
+    ended_at = ma.fields.AwareDateTime(attribute="status.ended_at", allow_none=True)
+    end_reason = ma.fields.String(attribute="status.end_reason", allow_none=True,
+                                  metadata={"description": "discharged | withdrawn | idle"})
+    end_note = ma.fields.String(attribute="relationship.end_note", allow_none=True)
+
+
+class RelationshipQuerySchema(Paging):
+    pass

@@ -1,0 +1,72 @@
+import base64
+
+import marshmallow as ma
+
+from ...domain.codes import CareType
+from ..fields import Paging
+from ..visits.schemas import WindowSchema
+
+
+class LinkCreateSchema(ma.Schema):
+    purpose = ma.fields.String(required=True, validate=ma.validate.OneOf(["general", "appointment"]), metadata={
+        "description": "general, or appointment (one appointment: planned_date required)"})
+    planned_date = ma.fields.Date(load_default=None, metadata={"description": "診療予定日 (appointment only)"})
+    care_type = ma.fields.Enum(CareType, by_value=True, load_default=CareType.ONLINE,
+                               validate=ma.validate.OneOf([CareType.HOME_VISIT, CareType.ONLINE]),
+                               metadata={"description": "2 訪問診療等, 3 オンライン診療等 (default)"})
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=100),
+                            metadata={"description": "For the institution's own list (not shown to the patient)"})
+
+
+class LinkSchema(ma.Schema):
+    id = ma.fields.String()
+    purpose = ma.fields.String()
+    planned_date = ma.fields.Date(allow_none=True)
+    care_type = ma.fields.Integer()
+    note = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    expires_at = ma.fields.AwareDateTime()
+    revoked_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class NewLinkSchema(ma.Schema):
+    link = ma.fields.Nested(LinkSchema)
+    url = ma.fields.String(metadata={"description": "The patient's page (shown once: only a hash is kept)"})
+    qr_svg = ma.fields.String(metadata={"description": "The URL as a QR code (SVG), to print for the patient"})
+    qr_png = ma.fields.Method("_png", metadata={"type": "string", "format": "byte",
+                                                "description": "The same QR code as PNG, base64"})
+
+    def _png(self, obj) -> str:  # type: ignore[no-untyped-def]
+        return base64.b64encode(obj["qr_png"]).decode()
+
+
+class LinkQuerySchema(Paging):
+    pass
+
+
+class ConsentQuerySchema(Paging):
+    order = ma.fields.String(load_default="registered", validate=ma.validate.OneOf(["registered", "planned_date"]),
+                             metadata={"description": "registered (newest first) | planned_date (soonest first)"})
+    source = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["card", "requery", "patient_phone"]))
+
+
+class PatientSummarySchema(ma.Schema):
+    name = ma.fields.String(allow_none=True)
+    name_kana = ma.fields.String(allow_none=True)
+    birth_date = ma.fields.String(allow_none=True)
+
+
+class RegisteredConsentSchema(ma.Schema):
+    id = ma.fields.String(attribute="consent.id")
+    source = ma.fields.String(attribute="consent.source", metadata={"description": "card | requery | patient_phone"})
+    visit_id = ma.fields.String(attribute="consent.visit_id", allow_none=True)
+    link_id = ma.fields.String(attribute="consent.link_id", allow_none=True)
+    planned_date = ma.fields.Date(attribute="consent.planned_date", allow_none=True)
+    blanket = ma.fields.Boolean(attribute="consent.blanket")
+    kinds = ma.fields.List(ma.fields.String(), attribute="consent.kinds")
+    registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
+    withdrawn_at = ma.fields.AwareDateTime(attribute="consent.withdrawn_at", allow_none=True)
+    withdrawn_via = ma.fields.String(attribute="consent.withdrawn_via", allow_none=True)
+    window = ma.fields.Function(lambda view: WindowSchema().dump(view.window),
+                                metadata={"type": "object", "description": "See WindowSchema"})
+    patient = ma.fields.Nested(PatientSummarySchema, allow_none=True)

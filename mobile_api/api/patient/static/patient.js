@@ -1,0 +1,111 @@
+// The patient's page: choose consent, hand the challenge to the phone's JPKI client, wait for its answer,
+// then show (and allow withdrawing) the patient's consents at this institution. No login, no cookies.
+(function () {
+  "use strict";
+  var app = document.getElementById("app");
+  var api = app.dataset.api;
+  var labels = JSON.parse(app.dataset.labels);
+  var session = null;
+  var timer = null;
+
+  function $(id) { return document.getElementById(id); }
+  function show(id) {
+    ["choose", "handoff", "refused", "done"].forEach(function (s) { $(s).hidden = s !== id; });
+  }
+  function post(url, body) {
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
+                        body: JSON.stringify(body || {}) }).then(function (r) {
+      return r.json().then(function (j) { return { ok: r.ok, body: j }; });
+    });
+  }
+  function problemText(p) { return (p && (p.detail || p.title)) || "処理できませんでした。"; }
+
+  document.querySelectorAll("input[name=mode]").forEach(function (radio) {
+    radio.addEventListener("change", function () { $("kinds").hidden = radio.value !== "kinds" || !radio.checked; });
+  });
+
+  function begin(purpose) {
+    var blanket = document.querySelector("input[name=mode]:checked").value === "blanket";
+    var kinds = [];
+    if (purpose === "register" && !blanket) {
+      document.querySelectorAll("input[name=kind]:checked").forEach(function (c) { kinds.push(c.value); });
+      if (!kinds.length) {
+        $("choose-error").textContent = "同意する情報を1つ以上選んでください。";
+        $("choose-error").hidden = false;
+        return;
+      }
+    }
+    $("choose-error").hidden = true;
+    var body = purpose === "register" ? { purpose: purpose, blanket: blanket, kinds: kinds } : { purpose: purpose };
+    post(api + "/sessions", body).then(function (r) {
+      if (!r.ok) { $("choose-error").textContent = problemText(r.body); $("choose-error").hidden = false; return; }
+      session = r.body;
+      $("handoff-link").setAttribute("href", session.handoff_uri);
+      show("handoff");
+      timer = setInterval(poll, 1000);
+    });
+  }
+
+  function poll() {
+    fetch(session.status_url).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+      .then(function (r) {
+        if (!r.ok) { clearInterval(timer); $("refused-detail").textContent = problemText(r.body); show("refused"); return; }
+        var s = r.body;
+        if (s.status === "refused") {
+          clearInterval(timer); $("refused-detail").textContent = problemText(s.problem); show("refused");
+        } else if (s.status === "authenticated") {
+          clearInterval(timer); render(s);
+        } else if (new Date(s.expires_at) < new Date(Date.now() - 60000)) {
+          clearInterval(timer); $("refused-detail").textContent = "本人確認の有効時間を過ぎました。"; show("refused");
+        }
+      });
+  }
+
+  function kindsText(c) {
+    if (c.blanket) { return "すべての情報（包括同意）"; }
+    return c.kinds.map(function (k) { return labels[k] || k; }).join("、");
+  }
+
+  function render(s) {
+    $("done-title").textContent = s.purpose === "register" ? (s.consent_id ? "同意を登録しました" : "本人確認しました")
+                                                           : "登録済みの同意";
+    $("done-note").textContent = s.problem ? problemText(s.problem) : "";
+    var list = $("consents");
+    list.innerHTML = "";
+    (s.consents || []).forEach(function (c) {
+      var li = document.createElement("li");
+      li.dataset.consent = c.id;
+      var what = document.createElement("div");
+      what.textContent = kindsText(c);
+      var state = document.createElement("div");
+      state.className = "state";
+      state.textContent = c.window.message;
+      li.appendChild(what);
+      li.appendChild(state);
+      list.appendChild(li);
+    });
+    if (!(s.consents || []).length) {
+      var none = document.createElement("li");
+      none.textContent = "登録されている同意はありません。";
+      list.appendChild(none);
+    }
+    $("withdraw-box").hidden = !(s.consents || []).some(function (c) { return !c.withdrawn_at; });
+    show("done");
+  }
+
+  $("start").addEventListener("click", function () { begin("register"); });
+  $("manage").addEventListener("click", function () { begin("manage"); });
+  $("again").addEventListener("click", function () { show("choose"); });
+  $("withdraw").addEventListener("click", function () { $("withdraw-confirm").hidden = false; });
+  $("withdraw-no").addEventListener("click", function () { $("withdraw-confirm").hidden = true; });
+  $("withdraw-yes").addEventListener("click", function () {
+    post(session.status_url + "/withdrawal").then(function (r) {
+      if (!r.ok) { $("done-note").textContent = problemText(r.body); return; }
+      $("withdraw-confirm").hidden = true;
+      $("withdrawn").hidden = false;
+      fetch(session.status_url).then(function (x) { return x.json(); }).then(function (s) {
+        render(s); $("withdrawn").hidden = false;
+      });
+    });
+  });
+})();

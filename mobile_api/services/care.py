@@ -1,0 +1,222 @@
+"""Continuing home care (訪問診療等, docs/rules.md §3.2): the care relationship, re-query without the card
+(再照会), discharge, and withdrawal of consent (§3.3).
+
+A card-verified form ② home-visit visit opens (or renews) the relationship between the institution and
+the patient. While it is active, staff on a registered device re-query: a fresh qualification from OQS
+and a fresh viewing window for the kinds the card-verified visit's consent covered, or fewer. Discharge,
+the patient's withdrawal and the idle limit end it; after that only a card verification works.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..adapters import orm
+from ..adapters.oqs import RequeryRequest
+from ..adapters.repository import UnitOfWork
+from ..domain import consent as consent_rules
+from ..domain.certificate import CertificateStanding
+from ..domain.codes import ALL_INFO_KINDS, CareType, Form, IdentityMethod, InfoKind
+from ..domain.consent import ViewingWindow
+from ..domain.errors import CareRelationshipEnded, DomainError, NotFound
+from ..domain.facility import FacilityKind
+from ..runtime import Runtime
+from . import audit, idempotency
+from .principal import Principal
+from .visits import VisitView, relationship_status, view_of
+
+REQUERY_SCOPE = "visit.requery"
+VIA_PATIENT_PHONE = "patient_phone"
+VIA_STAFF_ON_REQUEST = "staff_on_request"
+
+
+def open_or_renew_relationship(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit,
+                               consent: orm.Consent | None, now: datetime) -> orm.CareRelationship:
+    """Called for a card-verified form ② home-visit visit: renew the patient's active relationship (this
+    visit's consent now caps re-queries), or open one. A relationship gone idle is not renewed: a new one
+    opens."""
+    assert visit.person_ref is not None
+    rel = uow.care_relationships.open_for(visit.institution_id, visit.person_ref)
+    status = relationship_status(rt, rel, now)
+    if rel is not None and status is not None and status.active:
+        rel.card_visit_id, rel.last_visit_at = visit.id, now
+        action = "care.renew"
+    else:
+        rel = uow.care_relationships.add(orm.CareRelationship(
+            institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
+            card_visit_id=visit.id, opened_at=now, last_visit_at=now))
+        uow.flush()
+        action = "care.open"
+    visit.care_relationship_id = rel.id
+    audit.record(uow, at=now, action=action, institution_id=visit.institution_id, user_id=actor.user_id,
+                 device_id=actor.device_id, target_type="care_relationship", target_id=rel.id, visit_id=visit.id,
+                 consent_id=consent.id if consent else None)
+    return rel
+
+
+@dataclass(frozen=True)
+class RequeryCommand:
+    kinds: frozenset[InfoKind] | None = None  # None: every kind the card-verified visit's consent covered
+    raw: dict[str, Any] = field(default_factory=dict)  # the request as sent, for the idempotency hash
+
+
+def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, cmd: RequeryCommand) -> VisitView:
+    """A later visit without the card: a fresh qualification and a fresh window, audited as a re-query
+    linked to the visit that opened the relationship. A retry with the same key gets the same visit."""
+    actor.require_staff_on_device()
+    hashed = idempotency.request_hash({"visit_id": visit_id, "body": cmd.raw})
+    now = rt.clock()
+    with rt.uow() as uow:
+        replay = _replay(rt, uow, actor, idempotency_key, hashed)
+        if replay is not None:
+            return replay
+        visit = uow.visits.get_owned(visit_id, actor.institution_id)
+        if visit is None:
+            raise NotFound("訪問記録が見つかりません。")
+        audit_detail: dict[str, Any] = {"target_type": "visit", "target_id": visit.id}
+        try:
+            new_visit, rel = _requery(rt, uow, actor, visit, cmd, now, audit_detail)
+        except DomainError as refusal:
+            uow.rollback()
+            audit.record_refusal(rt, actor, "visit.requery", refusal, **audit_detail)
+            raise
+        view = view_of(rt, uow, new_visit, now)
+        idempotency.remember(uow, actor, REQUERY_SCOPE, idempotency_key, hashed, status=201,
+                             response={"visit_id": new_visit.id}, now=now)
+        return idempotency.commit_or_replay(uow, view, lambda: _replay(rt, uow, actor, idempotency_key, hashed))
+
+
+def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, cmd: RequeryCommand,
+             now: datetime, audit_detail: dict[str, Any]) -> tuple[orm.Visit, orm.CareRelationship]:
+    rel = uow.care_relationships.latest_for(actor.institution_id, visit.person_ref) if visit.person_ref else None
+    if rel is not None:
+        audit_detail.update(relationship_id=rel.id, opened_by_visit_id=rel.opened_by_visit_id)
+    consent_rules.authorize_requery(relationship_status(rt, rel, now), idle_limit=rt.rules.care_relationship_idle)
+    assert rel is not None
+    institution = uow.institutions.get(actor.institution_id)
+    assert institution is not None
+    rt.policy.require(FacilityKind(institution.facility_kind), Form.HOME_CONSENT)
+    card_consent = uow.consents.one_by(visit_id=rel.card_visit_id)
+    card_kinds = (frozenset(InfoKind(k) for k in card_consent.kinds)
+                  if card_consent is not None and card_consent.withdrawn_at is None else frozenset())
+    kinds = consent_rules.requery_kinds(card_kinds, cmd.kinds)
+    result = rt.oqs.requery(RequeryRequest(institution_code=institution.code, person_ref=rel.person_ref,
+                                           care_type=CareType.HOME_VISIT, consent_kinds=kinds, at=now))
+    granted = consent_rules.medical_information_granted(bool(kinds), person_resolved=result.person_ref is not None,
+                                                        data_withheld=result.data_withheld)
+    opening = uow.visits.get(rel.opened_by_visit_id)
+    new_visit = uow.visits.add(orm.Visit(
+        institution_id=institution.id, challenge_id=None, device_id=actor.device_id, user_id=actor.user_id,
+        visual_confirmed_by=None, care_type=int(CareType.HOME_VISIT), form=Form.HOME_CONSENT, method=IdentityMethod.REQUERY,
+        patient_reference=opening.patient_reference if opening else None, certificate_standing=CertificateStanding.NOT_PRESENTED,
+        certificate_kind=None, eligibility_status=int(result.status), medical_info_allowed=granted,
+        person_ref=result.person_ref or rel.person_ref, result=result.to_dict(), created_at=now,
+        care_relationship_id=rel.id, requery_of=rel.opened_by_visit_id))
+    uow.flush()
+    consent_id = None
+    if granted and card_consent is not None:
+        window = ViewingWindow.after_registration(now, rt.rules.viewing_window)
+        renewed = uow.consents.add(orm.Consent(
+            institution_id=institution.id, visit_id=new_visit.id, person_ref=rel.person_ref, source="requery",
+            blanket=card_consent.blanket and kinds == ALL_INFO_KINDS, kinds=sorted(k.value for k in kinds),
+            registered_at=window.opens_at, expires_at=window.closes_at, renews_id=card_consent.id))
+        uow.flush()
+        consent_id = renewed.id
+    rel.last_visit_at = now
+    audit.record(uow, at=now, action="visit.requery", institution_id=institution.id, user_id=actor.user_id,
+                 device_id=actor.device_id, target_type="visit", target_id=new_visit.id,
+                 opened_by_visit_id=rel.opened_by_visit_id, relationship_id=rel.id, requested_from=visit.id,
+                 consent_id=consent_id, renews_id=card_consent.id if consent_id and card_consent else None,
+                 kinds=sorted(k.value for k in kinds) if granted else [],
+                 eligibility_status=int(result.status))
+    return new_visit, rel
+
+
+def _replay(rt: Runtime, uow: UnitOfWork, actor: Principal, key: str, hashed: str) -> VisitView | None:
+    record = idempotency.find(uow, actor, REQUERY_SCOPE, key, hashed)
+    if record is None:
+        return None
+    visit = uow.visits.get(record.response["visit_id"])
+    assert visit is not None
+    return view_of(rt, uow, visit, rt.clock())
+
+
+@dataclass(frozen=True)
+class RelationshipView:
+    relationship: orm.CareRelationship
+    status: consent_rules.CareRelationshipStatus
+
+
+def list_relationships(rt: Runtime, actor: Principal, *, limit: int, offset: int) -> list[RelationshipView]:
+    actor.require_patient_data_reader()
+    now = rt.clock()
+    with rt.uow() as uow:
+        rows = uow.care_relationships.of_institution(actor.institution_id, limit=limit, offset=offset)
+        views = [RelationshipView(r, _status(rt, r, now)) for r in rows]
+        audit.record(uow, at=now, action="care.list", institution_id=actor.institution_id, user_id=actor.user_id,
+                     device_id=actor.device_id, target_type="care_relationship", count=len(views))
+        uow.commit()
+        return views
+
+
+def _status(rt: Runtime, rel: orm.CareRelationship, now: datetime) -> consent_rules.CareRelationshipStatus:
+    status = relationship_status(rt, rel, now)
+    assert status is not None
+    return status
+
+
+def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) -> RelationshipView:
+    """The provider ends continuing care (退院・終診・転医 …), with a reason; audited."""
+    actor.require_patient_data_reader()
+    now = rt.clock()
+    with rt.uow() as uow:
+        rel = uow.care_relationships.get_owned(relationship_id, actor.institution_id)
+        if rel is None:
+            raise NotFound("継続的な訪問診療等の記録が見つかりません。")
+        status = _status(rt, rel, now)
+        if not status.active:
+            assert status.ended_at is not None
+            raise CareRelationshipEnded(end_reason=status.end_reason, ended_at=status.ended_at.isoformat())
+        rel.ended_at, rel.end_reason, rel.end_note, rel.ended_by = now, "discharged", reason, actor.user_id
+        audit.record(uow, at=now, action="care.discharge", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="care_relationship",
+                     target_id=rel.id, opened_by_visit_id=rel.opened_by_visit_id, reason=reason)
+        uow.commit()
+        return RelationshipView(rel, _status(rt, rel, now))
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    withdrawn_at: datetime
+    consents_withdrawn: int
+    relationships_ended: int
+    via: str
+
+
+def withdraw_all(uow: UnitOfWork, *, institution_id: str, person_ref: str, now: datetime, via: str,
+                 user_id: str | None, device_id: str | None, **detail: Any) -> Withdrawal:
+    """Withdraw every consent of the patient at the institution at once (every open window closes) and
+    end the continuing-care relationship; audited with who asked and how. The caller commits."""
+    count = uow.consents.withdraw_all(institution_id, person_ref, now=now, via=via)
+    ended = uow.care_relationships.end_open(institution_id, person_ref, now=now, reason="withdrawn",
+                                            ended_by=user_id)
+    audit.record(uow, at=now, action="consent.withdraw", institution_id=institution_id, user_id=user_id,
+                 device_id=device_id, target_type="person", target_id=person_ref, via=via, consents=count,
+                 relationships_ended=ended, **detail)
+    return Withdrawal(now, count, ended, via)
+
+
+def withdraw_on_request(rt: Runtime, actor: Principal, visit_id: str, note: str | None) -> Withdrawal:
+    """Staff withdraw the patient's consents at the patient's request (recorded as such)."""
+    actor.require_patient_data_reader()
+    now = rt.clock()
+    with rt.uow() as uow:
+        visit = uow.visits.get_owned(visit_id, actor.institution_id)
+        if visit is None or visit.person_ref is None:
+            raise NotFound("訪問記録が見つかりません。")
+        done = withdraw_all(uow, institution_id=actor.institution_id, person_ref=visit.person_ref, now=now,
+                            via=VIA_STAFF_ON_REQUEST, user_id=actor.user_id, device_id=actor.device_id,
+                            visit_id=visit.id, note=note)
+        uow.commit()
+        return done
