@@ -90,9 +90,34 @@ def jobs_worker(workers: int) -> None:
     runner.consumer(workers=workers).run()
 
 
+fallback_cli = AppGroup("fallback", help="Fallback records: post-hoc confirmation (事後確認).")
+
+
+@fallback_cli.command("post-hoc")
+@click.option("--limit", default=200, show_default=True, help="records to look up in this run")
+@click.option("--institution-code", default=None, help="only this institution (10 digits)")
+def fallback_post_hoc(limit: int, institution_code: str | None) -> None:
+    """Look up the records still waiting for post-hoc confirmation (also a periodic job, every 10 minutes)."""
+    from .services import fallback
+
+    rt = current_app.extensions["mobile_api"]
+    institution_id = None
+    if institution_code:
+        with rt.uow() as uow:
+            institution = uow.institutions.one_by(code=institution_code)
+            if institution is None:
+                raise click.ClickException(f"医療機関等コード {institution_code} の施設が見つかりません。")
+            institution_id = institution.id
+    report = fallback.confirm_pending(rt, limit=limit, institution_id=institution_id)
+    click.echo(f"事後確認: 確認済み {len(report.confirmed)} 件、要確認 {len(report.needs_attention)} 件")
+    if report.stopped:
+        raise click.ClickException("オンライン資格確認等システムに接続できないため中断しました。残りは次回確認します。")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(institution_cli)
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(client_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(fallback_cli)

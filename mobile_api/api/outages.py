@@ -69,6 +69,10 @@ class FallbackOptionSchema(ma.Schema):
         "description": "The code to send as `method` in POST /api/v1/fallback-records"})
     label = ma.fields.String(metadata={"description": "Japanese label to show"})
     condition = ma.fields.String(metadata={"description": "When this method applies (Japanese)"})
+    valid_from = ma.fields.String(allow_none=True, metadata={
+        "description": "First day (visit date in Japan) the method is valid, or null", "example": "2025-12-02"})
+    valid_until = ma.fields.String(allow_none=True, metadata={
+        "description": "Last day (visit date in Japan) the method is valid, or null", "example": "2026-03-31"})
 
 
 class FallbackGuidanceSchema(ma.Schema):

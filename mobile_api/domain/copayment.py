@@ -77,3 +77,50 @@ def copayment_ratio(
     if is_preschool(birth_date, on):
         return RATIO_20
     return RATIO_30
+
+
+# --- The share a patient pays on a fallback visit (docs/rules.md §5): never 100 %. ---
+
+UNKNOWN = "unknown"
+
+
+def fallback_copayment(birth_date: date | None, on: date, *, latter_stage: bool,
+                       stated: str | None) -> tuple[str, str]:
+    """(ratio, basis) for a visit confirmed without OQS.
+
+    Under 70 and not 後期高齢者, the age decides (30 %, 20 % before school), whatever was shown. From 70
+    (and for every 後期高齢者) the ratio depends on income, which only the insurer knows: it comes from
+    what the patient showed (the 資格情報のお知らせ prints it only for 70 and over; the declaration asks
+    for it, ※2). A stated ratio that this age cannot have is refused (``ValueError`` with a Japanese
+    message). When the patient does not know it, OUR RULE: charge the general-income ratio (20 % at
+    70–74, 10 % for 後期高齢者) as provisional; the insurer settles any difference with the patient
+    later (the declaration form says so).
+
+    ``basis`` is "age", "stated" or "provisional"; with no birth date, the stated ratio, else 30 %.
+    """
+    if stated is not None and stated not in (RATIO_10, RATIO_20, RATIO_30, UNKNOWN):
+        raise ValueError(f"一部負担金割合「{stated}」は使えません（3割・2割・1割のいずれか）。")
+    if birth_date is None:
+        if stated in (RATIO_10, RATIO_20, RATIO_30):
+            return stated, "stated"
+        return (RATIO_10, "provisional") if latter_stage else (RATIO_30, "provisional")
+    if latter_stage:
+        if stated in (RATIO_10, RATIO_20, RATIO_30):
+            return stated, "stated"
+        return RATIO_10, "provisional"
+    if on >= elderly_bracket_starts(birth_date):
+        if stated == RATIO_10:
+            raise ValueError("70～74歳の方の一部負担金割合は2割または3割です（1割は後期高齢者の割合です）。")
+        if stated in (RATIO_20, RATIO_30):
+            return stated, "stated"
+        return RATIO_20, "provisional"
+    by_age = copayment_ratio(birth_date, on, latter_stage=False, income="general")
+    if stated not in (None, UNKNOWN, by_age):
+        age_note = "未就学児は2割" if by_age == RATIO_20 else "70歳未満の方は3割（未就学児は2割）"
+        raise ValueError(f"一部負担金割合「{int(stated) // 10}割」はこの方の年齢に合いません（{age_note}）。")
+    return by_age, "age"
+
+
+def needs_stated_ratio(birth_date: date | None, on: date, *, latter_stage: bool) -> bool:
+    """True when only the insurer's record can tell the ratio (70 and over, or 後期高齢者)."""
+    return latter_stage or (birth_date is not None and on >= elderly_bracket_starts(birth_date))

@@ -11,7 +11,7 @@ Task names are stable strings: producers and workers (other processes) agree on 
 from __future__ import annotations
 
 from ..runtime import Runtime
-from . import batch
+from . import batch, fallback
 
 
 def register(rt: Runtime) -> None:
@@ -30,5 +30,10 @@ def register(rt: Runtime) -> None:
     @runner.periodic("batch.purge", minute="*/15")
     def purge() -> None:
         batch.purge_expired(rt)
+
+    @runner.periodic("fallback.post_hoc", minute="*/10")
+    def post_hoc() -> None:
+        """事後確認: look up fallback records made while OQS was unreachable (docs/rules.md §5)."""
+        fallback.confirm_pending(rt)
 
     runner.on_start(lambda: batch.recover(rt))  # a restarted worker resumes what a killed one left

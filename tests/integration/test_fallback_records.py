@@ -8,7 +8,7 @@ from tests.support.harness import T0
 
 PATH = "/api/v1/fallback-records"
 GOOD_INSURER = "01130012"  # docs/rules.md §4's worked example
-NOTICE_EVIDENCE = {"insurer_number": GOOD_INSURER, "symbol": "44100021", "number": "1287", "branch_number": "00",
+NOTICE_EVIDENCE = {"card_presented": True, "insurer_number": GOOD_INSURER, "symbol": "44100021", "number": "1287", "branch_number": "00",
                    "name": "佐藤 健一", "name_kana": "サトウ ケンイチ", "birth_date": "1984-05-12",
                    "copayment_ratio": "030"}
 
@@ -43,7 +43,7 @@ def test_record_and_list_newest_first(h):
     assert made["destroy_after_claim"] is False
     assert any("事後確認" in n for n in made["notices"]) and any("10割" in n for n in made["notices"])
     h.clock.advance(minutes=5)
-    second = post(h, nurse, body(method="oral_revisit", evidence={}))
+    second = post(h, nurse, body(method="portal_with_card"))
     assert second.status_code == 201, second.get_json()
     everything = listed(h, nurse)
     assert [r["id"] for r in everything] == [second.get_json()["id"], made["id"]]
@@ -134,7 +134,7 @@ def test_declaration_data_is_marked_for_destruction_after_the_claim(h):
                    "birth_date": {"era": "showa", "year": 59, "month": 5, "day": 12}, "sex": "1",
                    "address": "東京都世田谷区三軒茶屋九丁目9番9号", "declared_on": "2026-12-01", "signed": True,
                    "signed_by": "self", "phone": "03-1234-5678"}
-    r = post(h, nurse, body(method="declaration", evidence={"declaration": declaration}))
+    r = post(h, nurse, body(method="declaration", evidence={"card_presented": True, "declaration": declaration}))
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["destroy_after_claim"] is True
     assert r.get_json()["evidence"]["declaration"] == declaration

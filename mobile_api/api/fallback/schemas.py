@@ -8,8 +8,10 @@ from typing import Any
 
 import marshmallow as ma
 
+from ...domain.claims import ROUTE_MARKS, ClaimRoute
 from ...domain.codes import Form
-from ...domain.fallback import METHOD_LABELS_JA, FallbackMethod, FallbackReason
+from ...domain.declaration import INSURANCE_KINDS
+from ...domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod, FallbackReason
 from ...services.fallback import FallbackStatus
 from ..fields import AwareDateTime, Paging, mobile_care_type
 
@@ -17,6 +19,18 @@ COPAYMENT_RATIOS = ["010", "020", "030"]
 NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
 NOTICE_SHARE = "患者負担は通常の割合（3割等）です。10割を求めないでください。"
 NOTICE_DESTROY = "被保険者資格申立書の情報は請求のためにだけ使い、請求が確定したら廃棄してください。"
+NOTICE_DESTROYED = "請求が確定したため、被保険者資格申立書の情報は廃棄しました。"
+NOTICE_CONFIRMED = "事後確認で資格を確認しました。"
+NOTICE_OUTCOMES = {
+    "lost": "事後確認の結果、資格は喪失していました。喪失前の資格で旧保険者に請求してください（②）。",
+    "different_qualification": "事後確認の結果、新しい資格があります。患者に現在の保険を確認してください。",
+    "not_found": "事後確認で該当する資格が見つかりません。番号を確認して記録を更新してください。",
+    "multiple": "事後確認で複数の資格が該当しました。枝番を確認して記録を更新してください。",
+    "no_identifiers": "照会に必要な保険者番号・番号・生年月日がありません。分かったら記録を更新してください。",
+}
+RATIO_LABELS = {"010": "1割", "020": "2割", "030": "3割"}
+BASIS_JA = {"age": "年齢から", "stated": "提示された書類・申立書から", "provisional": "仮（割合不明のため一般所得の割合）",
+            "past_visit": "以前の受診時の資格から"}
 
 
 def _text(max_length: int, description: str) -> ma.fields.String:
@@ -42,10 +56,10 @@ class DeclarationSchema(Strict):
     """被保険者資格申立書. Used only for the claim; destroyed once the claim is settled."""
 
     has_valid_qualification = ma.fields.Boolean(metadata={"description": "有効な資格がある"})
-    insurance_kind = ma.fields.String(validate=ma.validate.OneOf(["shaho", "kokuho", "kouki", "other", "unknown"]),
-                                      metadata={"description": "社保 shaho, 国保 kokuho, 後期 kouki, その他, 不明"})
+    insurance_kind = ma.fields.String(validate=ma.validate.OneOf(INSURANCE_KINDS), metadata={
+        "description": "社保 shaho, 国保 kokuho (市町村), 国保組合 kokuho_union, 後期 kouki, その他 other, わからない unknown"})
     insurer_name = _text(100, "保険者名")
-    employer_name = _text(100, "事業所名（社保・国保組合・その他・不明のとき）")
+    employer_name = _text(100, "事業所名（※1: 社保・国保組合・その他・わからないのとき必須）")
     copayment_ratio = ma.fields.String(validate=ma.validate.OneOf([*COPAYMENT_RATIOS, "unknown"]),
                                        metadata={"description": "一部負担金割合（70歳以上・後期）: 030/020/010/unknown"})
     name = _text(100, "氏名")
@@ -77,6 +91,12 @@ class EvidenceSchema(Strict):
     copayment_ratio = ma.fields.String(validate=ma.validate.OneOf(COPAYMENT_RATIOS),
                                        metadata={"description": "一部負担金割合 \"030\" = 3割"})
     free_text = _text(1000, "自由記述（確認した内容の補足）")
+    card_presented = ma.fields.Boolean(metadata={
+        "description": "マイナンバーカードの提示を受けた（お知らせ・マイナポータル・申立書では必須）"})
+    nothing_changed = ma.fields.Boolean(metadata={"description": "口頭で資格に変更がないことを確認した（口頭確認で必須）"})
+    portal_view = ma.fields.String(validate=ma.validate.OneOf(["screen", "pdf"]),
+                                   metadata={"description": "マイナポータルの画面 screen / PDF pdf"})
+    valid_until = ma.fields.Date(metadata={"description": "資格確認書の有効期限"})
     declaration = ma.fields.Nested(DeclarationSchema)
 
 
@@ -94,31 +114,120 @@ class FallbackRecordRequestSchema(Strict):
     evidence = ma.fields.Nested(EvidenceSchema, load_default=dict)
 
 
+class BillingIdentifiersSchema(ma.Schema):
+    insurer_number = ma.fields.String(metadata={"example": "01130012"})
+    symbol = ma.fields.String(allow_none=True)
+    number = ma.fields.String()
+    branch_number = ma.fields.String(allow_none=True)
+
+
+class ClaimGuidanceSchema(ma.Schema):
+    """Which identifiers to bill with (docs/rules.md §5): ① current, ② former, ③ unknown claim (7-fill)."""
+
+    route = ma.fields.Integer(metadata={"enum": [1, 2, 3], "description": "1 ① current, 2 ② former, 3 ③ 不詳"})
+    route_mark = ma.fields.String(metadata={"example": "①"})
+    source = ma.fields.String(metadata={"description": "oqs | lookup | evidence | past_visit | invalid_result | unknown"})
+    identifiers = ma.fields.Nested(BillingIdentifiersSchema)
+    remarks = ma.fields.String(allow_none=True, metadata={"description": "摘要欄 (③: the declaration's address and phone)"})
+    message = ma.fields.String(metadata={"description": "Japanese guidance"})
+
+
+class LookupSchema(ma.Schema):
+    at = ma.fields.String(metadata={"description": "when the lookup ran (ISO 8601)"})
+    purpose = ma.fields.String(metadata={"description": "fallback_check | post_hoc_confirmation"})
+    eligibility_status = ma.fields.Function(lambda lookup: lookup["result"]["status"], metadata={"type": "integer"})
+    qualification = ma.fields.Function(lambda lookup: lookup["result"].get("qualification"),
+                                       metadata={"type": "object", "nullable": True})
+
+
+def _r(name: str, field: ma.fields.Field) -> ma.fields.Field:
+    field.attribute = f"record.{name}"
+    return field
+
+
 class FallbackRecordSchema(ma.Schema):
-    id = ma.fields.String()
-    care_type = ma.fields.Integer()
-    form = ma.fields.String()
-    patient_reference = ma.fields.String(allow_none=True)
-    method = ma.fields.String()
-    method_label = ma.fields.Function(lambda r: METHOD_LABELS_JA[FallbackMethod(r.method)],
+    id = _r("id", ma.fields.String())
+    care_type = _r("care_type", ma.fields.Integer())
+    form = _r("form", ma.fields.String())
+    patient_reference = _r("patient_reference", ma.fields.String(allow_none=True))
+    method = _r("method", ma.fields.String())
+    method_label = ma.fields.Function(lambda v: METHOD_LABELS_JA[FallbackMethod(v.record.method)],
                                       metadata={"type": "string"})
-    reason = ma.fields.String()
-    evidence = ma.fields.Dict()
-    device_recorded_at = ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"})
-    received_at = ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"})
-    status = ma.fields.String(metadata={"description": "pending_post_hoc 事後確認待ち | confirmed | claim_settled"})
-    destroy_after_claim = ma.fields.Boolean(metadata={"description": "請求確定後に申立書の情報を廃棄する"})
-    staff_id = ma.fields.String(attribute="user_id")
-    device_id = ma.fields.String()
+    reason = _r("reason", ma.fields.String())
+    evidence = _r("evidence", ma.fields.Dict(metadata={
+        "description": "As sent; after settlement the declaration is replaced by {destroyed, destroyed_at, destroyed_by}"}))
+    device_recorded_at = _r("device_recorded_at", ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"}))
+    received_at = _r("received_at", ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"}))
+    visit_on = _r("visit_on", ma.fields.Date(allow_none=True, metadata={
+        "description": "受診日（端末の時刻の日本時間の日付）: which methods are valid, and the claim month"}))
+    status = _r("status", ma.fields.String(metadata={
+        "enum": [s.value for s in FallbackStatus],
+        "description": "pending_post_hoc 事後確認待ち → confirmed 確認済み | needs_attention 要確認 → claim_settled 請求確定"}))
+    post_hoc_outcome = _r("post_hoc_outcome", ma.fields.String(allow_none=True, metadata={
+        "description": "confirmed | lost | different_qualification | not_found | multiple | no_identifiers"}))
+    lookup = _r("lookup", ma.fields.Nested(LookupSchema, allow_none=True))
+    confirmed_at = _r("confirmed_at", ma.fields.AwareDateTime(allow_none=True))
+    copayment_ratio = _r("copayment_ratio", ma.fields.String(allow_none=True, metadata={
+        "description": "患者負担の割合 \"030\" = 3割 (never 100 %)"}))
+    copayment_basis = _r("copayment_basis", ma.fields.String(allow_none=True, metadata={
+        "description": "age | stated | provisional | past_visit"}))
+    destroy_after_claim = _r("destroy_after_claim", ma.fields.Boolean(metadata={
+        "description": "請求確定後に申立書の情報を廃棄する"}))
+    settled_at = _r("settled_at", ma.fields.AwareDateTime(allow_none=True))
+    claim_route = _r("claim_route", ma.fields.Integer(allow_none=True))
+    staff_id = _r("user_id", ma.fields.String())
+    device_id = _r("device_id", ma.fields.String())
+    claim_guidance = ma.fields.Function(lambda v: v.claim_guidance.to_dict(), metadata={
+        "type": "object", "description": "Which identifiers to bill with (see ClaimGuidanceSchema)"})
     notices = ma.fields.Method("_notices", metadata={"type": "array", "items": {"type": "string"},
                                                      "description": "Japanese notes for the person at the device"})
 
-    def _notices(self, row: Any) -> list[str]:
+    def _notices(self, view: Any) -> list[str]:
+        row = view.record
         notices = [NOTICE_POST_HOC] if row.status == FallbackStatus.PENDING_POST_HOC.value else []
-        notices.append(NOTICE_SHARE)
-        if row.destroy_after_claim:
+        if row.post_hoc_outcome == "confirmed":
+            notices.append(NOTICE_CONFIRMED)
+        elif row.post_hoc_outcome in NOTICE_OUTCOMES:
+            notices.append(NOTICE_OUTCOMES[row.post_hoc_outcome])
+        if row.copayment_ratio in RATIO_LABELS:
+            notices.append(f"患者負担は{RATIO_LABELS[row.copayment_ratio]}です"
+                           f"（{BASIS_JA.get(row.copayment_basis or '', '')}）。10割を求めないでください。")
+        else:
+            notices.append(NOTICE_SHARE)
+        declaration = (row.evidence or {}).get("declaration") or {}
+        if declaration.get("destroyed"):
+            notices.append(NOTICE_DESTROYED)
+        elif row.destroy_after_claim:
             notices.append(NOTICE_DESTROY)
+        notices.append(NEXT_TIME_NOTICE_JA)
         return notices
+
+
+class IdentifiersUpdateSchema(Strict):
+    """The numbers learned later (the patient brought the notice, the insurer answered)."""
+
+    insurer_number = ma.fields.String(validate=ma.validate.Length(max=8),
+                                      metadata={"description": "保険者番号（検証番号つき。77777777 は使えません）"})
+    insurer_name = _text(100, "保険者名")
+    symbol = _text(40, "記号")
+    number = _text(40, "番号")
+    branch_number = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{2}$"), metadata={"description": "枝番"})
+    birth_date = ma.fields.Date(metadata={"description": "生年月日"})
+
+
+class BilledSchema(Strict):
+    insurer_number = ma.fields.String(required=True, validate=ma.validate.Length(min=6, max=8),
+                                      metadata={"description": "③ then every digit 7: 77777777", "example": "77777777"})
+    symbol = _text(40, "記号")
+    number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    branch_number = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{2}$"))
+
+
+class SettleSchema(Strict):
+    route = ma.fields.Integer(required=True, validate=ma.validate.OneOf([int(r) for r in ClaimRoute]), metadata={
+        "description": "; ".join(f"{int(r)} {ROUTE_MARKS[r]}" for r in ClaimRoute) + " (3 = 不詳レセプト)"})
+    billed = ma.fields.Nested(BilledSchema, load_default=None, metadata={
+        "description": "The identifiers the claim used; route 3 defaults to the 7-fill"})
 
 
 class FallbackQuerySchema(Paging):

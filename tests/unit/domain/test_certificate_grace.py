@@ -47,3 +47,65 @@ def test_not_yet_valid():
 ])
 def test_calendar_months(start, months, end):
     assert add_months(datetime(*start, tzinfo=timezone.utc), months) == datetime(*end, tzinfo=timezone.utc)
+
+
+# --- MHLW's counting (docs/rules.md §2.4): through the end of the third month after the month of
+# --- expiry, by the date in Japan.
+
+from datetime import timedelta  # noqa: E402
+
+from mobile_api.domain.certificate import grace_last_day, renewal_alert  # noqa: E402
+from mobile_api.domain.japanese_dates import JST  # noqa: E402
+
+
+def jst(*args):
+    return datetime(*args, tzinfo=JST)
+
+
+@pytest.mark.parametrize("expiry_day,last_usable", [
+    ((2026, 1, 31), (2026, 4, 30)),  # a 31-day month: counted calendar months would end on 04-30 too,
+    ((2026, 2, 28), (2026, 5, 31)),  # but here they would end on 05-28; MHLW: the end of May
+    ((2026, 11, 30), (2027, 2, 28)),
+    ((2026, 8, 1), (2026, 11, 30)),  # expired on the 1st: still the whole third month after
+])
+def test_grace_runs_to_the_end_of_the_third_month_after_the_month_of_expiry(expiry_day, last_usable):
+    not_after = jst(*expiry_day, 23, 59, 59)
+    assert grace_last_day(not_after) == datetime(*last_usable).date()
+    nb = not_after - timedelta(days=5 * 365)
+    last = jst(*last_usable, 23, 59, 59)
+    assert assess_certificate(not_before=nb, not_after=not_after, now=last) is CertificateStanding.EXPIRED_IN_GRACE
+    with pytest.raises(CertificateExpired) as refused:
+        assess_certificate(not_before=nb, not_after=not_after, now=last + timedelta(seconds=1))
+    assert refused.value.extra["grace_ended_at"] == (last + timedelta(seconds=1) - timedelta(microseconds=1)).astimezone(
+        timezone.utc).isoformat()
+
+
+def test_the_month_of_expiry_is_the_month_in_japan_not_in_utc():
+    # 2026-01-31T15:30Z is February 1st in Japan: the certificate expired in February (JST),
+    # so the grace runs to May 31st, not April 30th as the UTC date would say.
+    not_after = datetime(2026, 1, 31, 15, 30, tzinfo=timezone.utc)
+    nb = datetime(2021, 1, 1, tzinfo=timezone.utc)
+    assert grace_last_day(not_after).isoformat() == "2026-05-31"
+    may_31_jst = jst(2026, 5, 31, 12, 0)
+    assert assess_certificate(not_before=nb, not_after=not_after, now=may_31_jst) is CertificateStanding.EXPIRED_IN_GRACE
+    # and "now" is judged in Japan too: 2026-05-31T15:00Z is June 1st there.
+    with pytest.raises(CertificateExpired):
+        assess_certificate(not_before=nb, not_after=not_after, now=datetime(2026, 5, 31, 15, 0, tzinfo=timezone.utc))
+    # one expiring at the end of January 31st in Japan (14:59:59Z) is a January expiry: April 30th.
+    january = datetime(2026, 1, 31, 14, 59, 59, tzinfo=timezone.utc)
+    assert grace_last_day(january).isoformat() == "2026-04-30"
+    with pytest.raises(CertificateExpired):
+        assess_certificate(not_before=nb, not_after=january, now=jst(2026, 5, 1, 0, 0))
+
+
+def test_renewal_alert_from_three_months_before_expiry_and_through_the_grace():
+    not_after = jst(2026, 8, 31, 23, 59, 59)
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 31, 23, 0)) is None
+    before = renewal_alert(not_after=not_after, now=jst(2026, 6, 1, 0, 0))
+    assert before is not None and not before.expired and before.expires_on.isoformat() == "2026-08-31"
+    assert "2026年08月31日" in before.message and "更新" in before.message
+    during = renewal_alert(not_after=not_after, now=jst(2026, 9, 15, 9, 0))
+    assert during is not None and during.expired and during.usable_until.isoformat() == "2026-11-30"
+    assert renewal_alert(not_after=not_after, now=jst(2026, 12, 1, 0, 0)) is None  # past the grace: refused anyway
+    assert renewal_alert(not_after=not_after, now=jst(2026, 7, 1), alert_months=0) is None
+    assert renewal_alert(not_after=not_after, now=jst(2026, 7, 1), alert_months=2) is not None

@@ -1,0 +1,110 @@
+"""Claim guidance for a month (docs/rules.md §5): every visit and fallback record of the month, with the
+identifiers to bill and the route (① current, ② former, ③ unknown claim), as JSON or as a CSV file.
+
+The month is the visit's month in Japan. The CSV is UTF-8 with a BOM (so spreadsheet software opens the
+Japanese text correctly), CRLF line ends, and cells that a spreadsheet would run as a formula are quoted
+with a leading apostrophe. Patient data: read by an admin or staff on a registered device, and audited.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ..domain.claims import ClaimGuidance
+from ..domain.errors import ValidationFailed
+from ..domain.japanese_dates import JST, jst_date, last_day_of_month_after
+from ..domain.fallback import METHOD_LABELS_JA, FallbackMethod
+from ..runtime import Runtime
+from . import audit
+from .fallback import guidance_for_record, guidance_for_visit
+from .principal import Principal
+
+_MONTH = re.compile(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$")
+CSV_COLUMNS = ("受診日", "区分", "確認方法", "記録ID", "患者参照", "請求ルート", "保険者番号", "記号", "番号", "枝番",
+               "一部負担金割合", "摘要", "根拠", "状態")
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    visit_on: date
+    kind: str  # "visit" (card-verified) | "fallback"
+    method: str
+    id: str
+    patient_reference: str | None
+    guidance: ClaimGuidance
+    copayment_ratio: str | None
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"visit_on": self.visit_on.isoformat(), "kind": self.kind, "method": self.method, "id": self.id,
+                "patient_reference": self.patient_reference, "copayment_ratio": self.copayment_ratio,
+                "status": self.status, "claim_guidance": self.guidance.to_dict()}
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    if not _MONTH.match(month or ""):
+        raise ValidationFailed("月は YYYY-MM の形式で指定してください（例: 2026-12）。", field="month")
+    first = date(int(month[:4]), int(month[5:]), 1)
+    return first, last_day_of_month_after(first, 0)
+
+
+def for_month(rt: Runtime, actor: Principal, month: str) -> list[ClaimRow]:
+    actor.require_patient_data_reader()
+    first, last = month_bounds(month)
+    since = datetime(first.year, first.month, first.day, tzinfo=JST)
+    until = datetime(last.year, last.month, last.day, tzinfo=JST) + (datetime(2000, 1, 2) - datetime(2000, 1, 1))
+    rows: list[ClaimRow] = []
+    with rt.uow() as uow:
+        for visit in uow.visits.between(actor.institution_id, since, until):
+            ratio = ((visit.result or {}).get("qualification") or {}).get("copayment_ratio")
+            rows.append(ClaimRow(jst_date(visit.created_at), "visit", str(visit.method), visit.id,
+                                 visit.patient_reference, guidance_for_visit(uow, visit), ratio,
+                                 f"eligibility_{visit.eligibility_status}"))
+        for record in uow.fallback_records.of_visit_days(actor.institution_id, first, last):
+            assert record.visit_on is not None
+            rows.append(ClaimRow(record.visit_on, "fallback", record.method, record.id, record.patient_reference,
+                                 guidance_for_record(uow, record), record.copayment_ratio, record.status))
+        rows.sort(key=lambda r: (r.visit_on, r.kind, r.id))
+        audit.record(uow, at=rt.clock(), action="claims.export", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="claims", target_id=month,
+                     count=len(rows))
+        uow.commit()
+    return rows
+
+
+_KIND_JA = {"visit": "オンライン資格確認", "fallback": "代替確認"}
+_METHOD_JA = {"pin": "暗証番号", "visual": "目視確認", "requery": "再照会"}
+_STATUS_JA = {"pending_post_hoc": "事後確認待ち", "confirmed": "確認済み", "needs_attention": "要確認",
+              "claim_settled": "請求確定", "eligibility_1": "有効", "eligibility_2": "無効（喪失）",
+              "eligibility_3": "無効（新しい資格あり）", "eligibility_4": "該当なし", "eligibility_5": "複数該当",
+              "eligibility_6": "有効（医療扶助）"}
+_SOURCE_JA = {"oqs": "オンライン資格確認", "lookup": "事後確認の照会", "evidence": "提示書類",
+              "past_visit": "過去の受診", "invalid_result": "資格（無効）画面", "unknown": "不詳"}
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(rows: list[ClaimRow]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        ids = row.guidance.identifiers
+        try:
+            method = METHOD_LABELS_JA[FallbackMethod(row.method)]
+        except ValueError:
+            method = _METHOD_JA.get(row.method, row.method)
+        ratio = f"{int(row.copayment_ratio) // 10}割" if row.copayment_ratio and row.copayment_ratio.isdigit() \
+            and row.copayment_ratio != "000" else ""
+        writer.writerow([_cell(v) for v in (
+            row.visit_on.isoformat(), _KIND_JA[row.kind], method, row.id, row.patient_reference, row.guidance.mark,
+            ids.insurer_number, ids.symbol, ids.number, ids.branch_number, ratio, row.guidance.remarks,
+            _SOURCE_JA.get(row.guidance.source, row.guidance.source), _STATUS_JA.get(row.status, row.status))])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
