@@ -274,7 +274,25 @@ def build_parser() -> argparse.ArgumentParser:
     sync = osub.add_parser("sync", help="記録をサーバーへ送る（各記録は一度だけ登録されます）")
     sync.add_argument("--login", required=True)
     sync.set_defaults(func=cmd_outbox_sync)
+    patient = sub.add_parser("patient", help="患者のスマートフォンの本人確認アプリ（JPKI）として、同意ページの依頼に答える")
+    patient.add_argument("--handoff", required=True, help="mobileoqs-jpki://sign?session=… (同意ページのリンク)")
+    patient.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder")
+    patient.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    patient.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
+    patient.set_defaults(func=cmd_patient)
     return parser
+
+
+def cmd_patient(args: argparse.Namespace) -> int:
+    """The patient role: the JPKI client on the patient's phone answers the page's hand-off link."""
+    from device_agent.patient import sign_handoff
+
+    answer = sign_handoff(args.handoff, _card_source(args, AgentHome(Path(args.home))), _read_pin(args, None))
+    if answer.authenticated:
+        say("✔ 本人確認しました。画面に戻ってください。")
+        return 0
+    say(f"✖ 本人確認できませんでした: {answer.body.get('detail') or answer.body.get('title')}")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,93 @@
+"""The patient's own phone in headless Chromium at 360 px: the link's QR code → the Japanese page (no login)
+→ consent kind by kind → the PIN through the agent in the patient role reading the virtual card via nfcpy
+(docs/rules.md §3.4), then withdrawal from the page (§3.3)."""
+from __future__ import annotations
+
+import base64
+import io
+from datetime import datetime, timedelta
+
+import requests
+
+from device_agent.card.sim.nfc_virtual import virtual_session
+from device_agent.patient import sign_handoff
+from tests.e2e.test_touch_ui import P01, PIN, assert_touch_friendly
+from tests.support.harness import ADMIN_PASSWORD
+
+
+def _link_from_qr(world) -> str:
+    """Create a link as the institution, then read its URL back from the printed QR code (PNG)."""
+    import zxingcpp
+    from PIL import Image
+
+    world.h.app.config["PUBLIC_BASE_URL"] = world.server_url
+    r = world.h.client.post("/api/v1/consent-links", json={"purpose": "general", "care_type": 2},
+                            headers=world.tenant.auth())
+    assert r.status_code == 201, r.get_json()
+    (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(r.get_json()["qr_png"]))))
+    assert decoded.text.startswith(world.server_url + "/p/")
+    return decoded.text
+
+
+def _authenticate_on_the_page(world, phone, url: str, *, kinds: list[str] | None) -> None:
+    phone.goto(url)
+    phone.get_by_role("heading", name="医療情報の提供への同意").wait_for()
+    assert phone.evaluate("document.documentElement.lang") == "ja"
+    assert "ログイン不要" in phone.locator("header").inner_text()
+    assert_touch_friendly(phone)
+    if kinds:
+        phone.get_by_text("項目ごとに選ぶ").tap()
+        for kind in kinds:
+            phone.locator(f"label.choice:has(span.name:text-is('{kind}'))").tap()
+        assert_touch_friendly(phone)
+    phone.get_by_role("button", name="暗証番号で本人確認する").tap()
+    phone.get_by_role("heading", name="マイナンバーカードを読み取ってください").wait_for()
+    handoff = phone.get_by_role("link", name="本人確認アプリを開く").get_attribute("href")
+    card = world.card(P01)
+    answer = sign_handoff(handoff, lambda: virtual_session(card), PIN, http=requests.Session())
+    assert answer.authenticated, answer.body
+    assert card.tries_left == 3
+
+
+def _admin(world) -> dict[str, str]:
+    r = world.h.client.post("/api/v1/auth/login", json={"institution_code": world.tenant.code, "login": "admin",
+                                                         "password": ADMIN_PASSWORD})
+    return {"Authorization": f"Bearer {r.get_json()['access_token']}"}
+
+
+def test_consent_kind_by_kind_from_the_qr_link_then_the_window_closes_at_24_hours(touch_world, phone) -> None:
+    url = _link_from_qr(touch_world)
+    _authenticate_on_the_page(touch_world, phone, url, kinds=["薬剤情報", "診療情報"])
+    phone.get_by_role("heading", name="同意を登録しました").wait_for()
+    item = phone.locator("#consents li").first
+    assert "診療情報、薬剤情報" in item.inner_text() and "閲覧できます" in item.inner_text()
+    assert_touch_friendly(phone)
+
+    (consent,) = touch_world.h.client.get("/api/v1/consents", headers=_admin(touch_world)).get_json()
+    assert consent["source"] == "patient_phone" and sorted(consent["kinds"]) == ["clinical", "medication"]
+    assert consent["window"]["state"] == "open"
+    assert datetime.fromisoformat(consent["window"]["closes_at"]) == touch_world.clock() + timedelta(hours=24)
+    touch_world.clock.advance(hours=24)
+    (later,) = touch_world.h.client.get("/api/v1/consents", headers=_admin(touch_world)).get_json()
+    assert later["window"]["state"] == "closed" and later["window"]["closed_at"] == consent["window"]["closes_at"]
+
+
+def test_withdrawal_from_the_page_then_a_view_is_refused(touch_world, phone) -> None:
+    nurse = touch_world.tenant.nurse("nurse2")
+    url = _link_from_qr(touch_world)
+    _authenticate_on_the_page(touch_world, phone, url, kinds=None)  # blanket (包括同意)
+    phone.get_by_role("heading", name="同意を登録しました").wait_for()
+    assert "すべての情報（包括同意）" in phone.locator("#consents li").first.inner_text()
+    (consent,) = touch_world.h.client.get("/api/v1/consents", headers=_admin(touch_world)).get_json()
+    view = f"/api/v1/consents/{consent['id']}/medical-information/medication"
+    headers = {"Authorization": f"Bearer {nurse}"}
+    assert touch_world.h.client.get(view, headers=headers).status_code == 200
+
+    phone.get_by_role("button", name="すべての同意を取り消す").tap()
+    phone.get_by_role("button", name="取り消しを確定する").tap()
+    phone.get_by_text("すべての同意を取り消しました。").wait_for()
+    phone.get_by_text("同意を取り消したため").first.wait_for()
+    touch_world.clock.advance(seconds=1)
+    refused = touch_world.h.client.get(view, headers=headers)
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"] == "/problems/consent-withdrawn"
