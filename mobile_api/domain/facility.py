@@ -6,13 +6,13 @@ and any overrides from configuration, and every verification asks it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 
 from .codes import Form
 from .errors import FormNotAllowed
 
 
-class FacilityKind(str, Enum):
+class FacilityKind(StrEnum):
     MEDICAL_INSTITUTION = "medical_institution"  # 保険医療機関・薬局 (② where reception is not the normal desk)
     HOME_VISIT_CARE = "home_visit_care"  # 訪問診療・訪問看護・訪問服薬指導・オンライン診療
     TRANSITIONAL_EXEMPTION = "transitional_exemption"  # 経過措置 (2)(4)(6)

@@ -23,6 +23,10 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 #: generated as "valid" data; invalid-data generation still sends whatever the schema forbids.
 CONFIG = {
     "generation": {"allow-x00": False, "deterministic": True, "max-examples": MAX_EXAMPLES},
+    # An oversized invalid body is refused before it is parsed: 413 is a correct refusal (documented on every
+    # operation that takes a body), next to schemathesis's default list.
+    "checks": {"negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422,
+                                                                 428, 429]}},
     # What a schema cannot express: an X.509 certificate and a signature that verify, a PEM key that parses,
     # an insurer number whose check digit matches. A schema-valid request may still get 422 there.
     "operations": [{"include-path": path, "include-method": "POST",
