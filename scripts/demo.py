@@ -85,6 +85,25 @@ def setup_practice(base: str, practice: tuple[str, str, str], home: Path, staff:
     agent(home, "enroll", "--server", base, "--code", device["activation_code"])
 
 
+def second_visit_by_requery(home: Path) -> int:
+    """The next home visit: re-query (再照会) without the card, inside the continuing-care relationship the
+    card-verified visit opened; a fresh qualification and a fresh 24-hour window (docs/rules.md §3.2)."""
+    import uuid
+
+    from device_agent.agent import Agent, AgentHome
+
+    step("2回目の訪問: カードなしで再照会（継続的な訪問診療等）→ 薬剤情報を閲覧")
+    nurse = Agent(AgentHome(home))
+    nurse.login("nurse1", STAFF_PASSWORD)
+    first = nurse.api.visits(limit=1)[0]
+    second = nurse.api.post(f"/api/v1/visits/{first['id']}/requery", {"kinds": ["medication"]}, uuid.uuid4().hex)
+    print(f"  再照会: {second['eligibility_label']}（初回の訪問 {second['requery_of'][:8]}… にもとづく）")
+    print(f"  {second['medical_info_window']['message']}")
+    records = nurse.api.medical_information(second["id"], "medication")["records"]
+    print(f"  薬剤情報: {len(records)} 件")
+    return 0 if second["method"] == "requery" and records else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8000)
@@ -130,6 +149,8 @@ def main() -> int:
         ok = agent(nurse_home, "verify", "--login", "nurse1", "--form", "home_consent", "--care-type", "2",
                    "--consent", "blanket", "--virtual-card", "P01-valid-30", "--pin-stdin", "--show", "medication",
                    stdin="1234\n", env=env)
+
+        ok |= second_visit_by_requery(nurse_home)
 
         step("整骨院の管理者が、職員とスマートフォンを登録します")
         setup_practice(base, JUDO, judo_home, "judo1")

@@ -396,7 +396,7 @@ class CareRelationship(Base):
     opened_at: Mapped[datetime]
     last_visit_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # discharged | withdrawn
+    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # discharged | withdrawn | idle
     end_note: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the discharge reason
     ended_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # staff id (None: the patient)
 

@@ -386,17 +386,19 @@ class Consents(Repository[orm.Consent]):
 
 class CareRelationships(Repository[orm.CareRelationship]):
     def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
-        """The patient's most recently opened relationship with the institution (ended or not)."""
+        """The patient's relationship with the institution seen last (ended or not): most recent visit first."""
         r = orm.CareRelationship
         return self.session.scalars(select(r).where(r.institution_id == institution_id, r.person_ref == person_ref)
-                                    .order_by(r.opened_at.desc(), r.id.desc()).limit(1)).first()
+                                    .order_by(r.last_visit_at.desc(), r.opened_at.desc(), r.id.desc())
+                                    .limit(1)).first()
 
     def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         """The patient's relationship not ended by discharge or withdrawal (it may have gone idle)."""
         r = orm.CareRelationship
         return self.session.scalars(select(r).where(r.institution_id == institution_id, r.person_ref == person_ref,
                                                     r.ended_at.is_(None))
-                                    .order_by(r.opened_at.desc(), r.id.desc()).limit(1)).first()
+                                    .order_by(r.last_visit_at.desc(), r.opened_at.desc(), r.id.desc())
+                                    .limit(1)).first()
 
     def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.CareRelationship]:
         """A page of the institution's relationships, most recent visit first."""

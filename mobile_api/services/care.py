@@ -43,6 +43,8 @@ def open_or_renew_relationship(rt: Runtime, uow: UnitOfWork, actor: Principal, v
         rel.card_visit_id, rel.last_visit_at = visit.id, now
         action = "care.renew"
     else:
+        if rel is not None and status is not None:  # gone idle: record its end before a new one opens
+            rel.ended_at, rel.end_reason = status.ended_at, status.end_reason
         rel = uow.care_relationships.add(orm.CareRelationship(
             institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
             card_visit_id=visit.id, opened_at=now, last_visit_at=now))
@@ -89,7 +91,10 @@ def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, 
 
 def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, cmd: RequeryCommand,
              now: datetime, audit_detail: dict[str, Any]) -> tuple[orm.Visit, orm.CareRelationship]:
-    rel = uow.care_relationships.latest_for(actor.institution_id, visit.person_ref) if visit.person_ref else None
+    rel = None
+    if visit.person_ref:  # the one not discharged or withdrawn, else the one seen last (to say why it ended)
+        rel = (uow.care_relationships.open_for(actor.institution_id, visit.person_ref)
+               or uow.care_relationships.latest_for(actor.institution_id, visit.person_ref))
     if rel is not None:
         audit_detail.update(relationship_id=rel.id, opened_by_visit_id=rel.opened_by_visit_id)
     consent_rules.authorize_requery(relationship_status(rt, rel, now), idle_limit=rt.rules.care_relationship_idle)

@@ -525,11 +525,11 @@ class FakeConsents(FakeRepository[orm.Consent]):
 class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
     def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         rows = self.list_by(institution_id=institution_id, person_ref=person_ref)
-        return max(rows, key=lambda r: (r.opened_at, r.id), default=None)
+        return max(rows, key=lambda r: (r.last_visit_at, r.opened_at, r.id), default=None)
 
     def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         rows = [r for r in self.list_by(institution_id=institution_id, person_ref=person_ref) if r.ended_at is None]
-        return max(rows, key=lambda r: (r.opened_at, r.id), default=None)
+        return max(rows, key=lambda r: (r.last_visit_at, r.opened_at, r.id), default=None)
 
     def of_institution(self, institution_id: str, *, limit: int, offset: int) -> list[orm.CareRelationship]:
         return _page(sorted(self.list_by(institution_id=institution_id), key=lambda r: r.last_visit_at,
