@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(PORT),--port $(PORT))
 
 test: setup
 	$(BIN)/python -m pytest

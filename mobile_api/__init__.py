@@ -22,4 +22,7 @@ def create_app(config_overrides: dict[str, Any] | None = None, *, clock: Clock |
 
     api.init_app(app)
     cli.init_app(app)
+    from .api import docs_assets
+
+    docs_assets.init_app(app)  # Swagger UI's files from the pinned package: /api/docs works offline
     return app

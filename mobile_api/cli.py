@@ -1,9 +1,13 @@
-"""Flask CLI commands: ``flask db upgrade``, ``flask institution create``, ``flask sandbox ...``.
+"""Flask CLI commands: ``flask db upgrade``, ``flask institution create``, ``flask staff create``,
+``flask device create``, ``flask sandbox ...``.
 
 (``flask openapi write`` comes from flask-smorest.)
 """
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -11,12 +15,78 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .adapters import migrations
+from .domain.codes import Role
 from .domain.errors import DomainError
 from .domain.facility import FacilityKind
 from .sandbox.cli import sandbox_cli
+from .services.principal import Principal
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 institution_cli = AppGroup("institution", help="Institutions (tenants).")
+
+
+class Refusal(click.ClickException):
+    """A refusal as one Japanese line on stderr and exit status 1, never a traceback."""
+
+    def format_message(self) -> str:
+        return self.message
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"エラー: {self.format_message()}", err=True)
+
+
+def one_line_refusals(command: Callable[..., None]) -> Callable[..., None]:
+    """What an operator can cause (a duplicate code or login, a short password, an unknown institution, a
+    database not yet migrated) ends as one Japanese line."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            command(*args, **kwargs)
+        except DomainError as refusal:
+            raise Refusal(refusal.detail) from refusal
+        except (OperationalError, ProgrammingError) as exc:
+            raise Refusal("データベースを使えません。先に `.venv/bin/flask --app mobile_api db upgrade` を実行し、"
+                          "DATABASE_URL を確かめてください。") from exc
+
+    return wrapper
+
+
+def _password(given: str | None, from_stdin: bool, what: str) -> str:
+    """From --password-stdin (one line), the option, or a hidden prompt asked twice."""
+    if from_stdin:
+        if given is not None:
+            raise Refusal("パスワードは --password-stdin か --password のどちらか一方で指定してください。")
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise Refusal("標準入力からパスワードを読めませんでした（1行で渡してください）。")
+        return line
+    if given is not None:
+        return given
+    return str(click.prompt(what, hide_input=True, confirmation_prompt=True))
+
+
+def _command_line_admin(rt: Any, institution_code: str, admin_login: str | None) -> Principal:
+    """Whoever runs the server's command line acts as an admin of the institution (``--as``, else its
+    oldest active admin): the services then apply the API's rules and write the API's audit rows, in that
+    admin's name."""
+    with rt.uow() as uow:
+        institution = uow.institutions.one_by(code=institution_code)
+        if institution is None:
+            raise Refusal(f"医療機関等コード {institution_code} の施設が見つかりません。")
+        admins = [u for u in uow.users.of_institution(institution.id)
+                  if u.role == Role.ADMIN.value and u.revoked_at is None
+                  and (admin_login is None or u.login == admin_login)]
+        if not admins:
+            raise Refusal(f"有効な管理者 {admin_login} が見つかりません。" if admin_login
+                          else "この施設には有効な管理者がいません。")
+        return Principal(institution_id=institution.id, user_id=admins[0].id, role=Role.ADMIN, device_id=None)
+
+
+as_admin = click.option("--as", "as_admin", default=None, metavar="LOGIN",
+                        help="操作する管理者のログインID（既定: 最初に登録された有効な管理者）。監査ログに記録されます")
 
 
 @db_cli.command("upgrade")
@@ -39,18 +109,70 @@ def db_revision(message: str) -> None:
 @click.option("--name", required=True)
 @click.option("--kind", "facility_kind", required=True, type=click.Choice([k.value for k in FacilityKind]))
 @click.option("--admin-login", required=True)
-@click.option("--admin-password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
-def institution_create(code: str, name: str, facility_kind: str, admin_login: str, admin_password: str) -> None:
+@click.option("--admin-password", help="省略すると入力を求めます（--password-stdin なら標準入力の1行）")
+@click.option("--password-stdin", is_flag=True, help="管理者のパスワードを標準入力の1行から読む")
+@one_line_refusals
+def institution_create(code: str, name: str, facility_kind: str, admin_login: str, admin_password: str | None,
+                       password_stdin: bool) -> None:
     """Create an institution and its first admin."""
     from .services import identity
 
-    try:
-        institution_id, admin_id = identity.create_institution(
-            current_app.extensions["mobile_api"], code=code, name=name, facility_kind=facility_kind,
-            admin_login=admin_login, admin_password=admin_password)
-    except DomainError as refusal:  # a duplicate code, a short password...: a message and exit 1, no traceback
-        raise click.ClickException(refusal.detail) from refusal
+    institution_id, admin_id = identity.create_institution(
+        current_app.extensions["mobile_api"], code=code, name=name, facility_kind=facility_kind,
+        admin_login=admin_login, admin_password=_password(admin_password, password_stdin, "管理者のパスワード"))
     click.echo(f"登録しました: institution={institution_id} admin={admin_id}")
+    click.echo(f"コンソール: /console/ で 医療機関等コード {code}・ログインID {admin_login} でログインできます。")
+
+
+staff_cli = AppGroup("staff", help="Staff members of an institution (onboarding without the API).")
+device_cli = AppGroup("device", help="Devices of an institution: activation codes and their QR (PNG).")
+
+
+@staff_cli.command("create")
+@click.option("--institution-code", required=True, help="10-digit institution code (医療機関等コード)")
+@click.option("--login", required=True, help="ログインID")
+@click.option("--name", "display_name", required=True, help="表示名")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.STAFF.value, show_default=True)
+@click.option("--password", help="省略すると入力を求めます（--password-stdin なら標準入力の1行）")
+@click.option("--password-stdin", is_flag=True, help="パスワードを標準入力の1行から読む")
+@as_admin
+@one_line_refusals
+def staff_create(institution_code: str, login: str, display_name: str, role: str, password: str | None,
+                 password_stdin: bool, as_admin: str | None) -> None:
+    """Add a staff member (or another admin), as an admin would through the API; audited."""
+    from .services import identity
+
+    rt = current_app.extensions["mobile_api"]
+    user = identity.create_user(rt, _command_line_admin(rt, institution_code, as_admin), login=login,
+                                display_name=display_name, role=role,
+                                password=_password(password, password_stdin, "パスワード"))
+    click.echo(f"登録しました: staff={user.id} login={login} role={role}")
+
+
+@device_cli.command("create")
+@click.option("--institution-code", required=True, help="10-digit institution code (医療機関等コード)")
+@click.option("--label", required=True, help="端末の名前（例: 訪問看護タブレット1）")
+@click.option("--qr-png", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="アクティベーションQRコードをPNGで書き出すファイル")
+@as_admin
+@one_line_refusals
+def device_create(institution_code: str, label: str, qr_png: str | None, as_admin: str | None) -> None:
+    """Create a device and print its single-use 12-digit activation code (and write its QR as PNG)."""
+    from .api.devices.activation_qr import activation_qr_png, activation_uri
+    from .domain.consent import JST
+    from .services import devices
+
+    rt = current_app.extensions["mobile_api"]
+    made = devices.create_device(rt, _command_line_admin(rt, institution_code, as_admin), label)
+    expires = made.device.activation_expires_at
+    click.echo(f"アクティベーションコード: {made.activation_code}")
+    if expires is not None:
+        click.echo(f"有効期限: {expires.astimezone(JST).strftime('%Y-%m-%d %H:%M')}（日本時間）まで・1回限り")
+    if qr_png:
+        with open(qr_png, "wb") as out:
+            out.write(activation_qr_png(activation_uri(made.activation_code)))
+        click.echo(f"QRコード: {qr_png}")
+    click.echo(f"端末で: .venv/bin/device-agent enroll --server <APIのURL> --code {made.activation_code}")
 
 
 client_cli = AppGroup("client", help="Machine clients (OAuth 2.0 client credentials).")
@@ -117,6 +239,8 @@ def fallback_post_hoc(limit: int, institution_code: str | None) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(institution_cli)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(device_cli)
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(client_cli)
     app.cli.add_command(jobs_cli)

@@ -73,7 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    # Swagger UI's files from the pinned flask-swagger-ui package, served by this app (api/docs_assets.py):
+    # the docs work offline. Point it at a CDN only if you prefer.
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
     "JSON_SORT_KEYS": False,
 }
 

@@ -1,4 +1,4 @@
-"""What the activation QR code carries, and the QR code itself (SVG, no image library needed)."""
+"""What the activation QR code carries, and the QR code itself (SVG, no image library needed; PNG with pillow)."""
 from __future__ import annotations
 
 import io
@@ -27,3 +27,12 @@ def activation_qr_svg(uri: str) -> str:
     buffer = io.BytesIO()
     image.save(buffer)
     return buffer.getvalue().decode()
+
+
+def activation_qr_png(uri: str) -> bytes:
+    """The same QR code as PNG (pillow, in the server extra): for `flask device create --qr-png`, which the
+    agent's `device-agent enroll --qr FILE` reads."""
+    image = qrcode.make(uri, box_size=10, border=4)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
