@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, config, keys
+from . import cli, config, keys, observability
 from .bootstrap import build_runtime
 from .clock import Clock, system_clock
 
@@ -17,6 +17,7 @@ def create_app(config_overrides: dict[str, Any] | None = None, *, clock: Clock |
     runtime, engine = build_runtime(app.config, jwt_keys, active_kid, clock or system_clock)
     app.extensions["mobile_api"] = runtime
     app.extensions["mobile_api_engine"] = engine
+    observability.init_app(app)  # first, so its request id and timer wrap every other hook
 
     from . import api
 

@@ -51,10 +51,27 @@ def _load_anchors(paths: list[str]) -> list[x509.Certificate]:
 
 
 def build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], clock: Clock) -> OQSGateway:
-    """The OQS adapter named by ``OQS_BACKEND`` (only the embedded sandbox ships today)."""
+    """The OQS adapter named by ``OQS_BACKEND``, measured (call latency and errors, observability.py)."""
+    from .observability import InstrumentedGateway
+
+    return InstrumentedGateway(_build_oqs(cfg, session_factory, clock))  # type: ignore[return-value]
+
+
+def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], clock: Clock) -> OQSGateway:
     backend = cfg["OQS_BACKEND"]
+    if backend == "http":
+        from .adapters.oqs_http import HttpOQS
+
+        if not cfg.get("OQS_URL"):
+            raise ValueError("OQS_BACKEND=http needs OQS_URL")
+        http = HttpOQS(str(cfg["OQS_URL"]), connect_timeout=float(cfg["OQS_CONNECT_TIMEOUT_SECONDS"]),
+                       read_timeout=float(cfg["OQS_READ_TIMEOUT_SECONDS"]), retries=int(cfg["OQS_RETRIES"]),
+                       breaker_failures=int(cfg["OQS_BREAKER_FAILURES"]),
+                       breaker_reset=float(cfg["OQS_BREAKER_RESET_SECONDS"]))
+        extra_anchors = _load_anchors(list(cfg["JPKI_TRUST_ANCHORS"]))
+        return WithExtraAnchors(http, extra_anchors) if extra_anchors else http  # type: ignore[return-value]
     if backend != "sandbox":
-        raise ValueError(f"unknown OQS_BACKEND {backend!r} (available: sandbox)")
+        raise ValueError(f"unknown OQS_BACKEND {backend!r} (available: sandbox, http)")
 
     def build() -> Any:
         from .sandbox.ca import SandboxCA

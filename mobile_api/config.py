@@ -19,8 +19,19 @@ DEFAULTS: dict[str, Any] = {
     # Retry-After (seconds) of a 503 when the database, or the national system (OQS), is unavailable.
     "DB_RETRY_AFTER_SECONDS": 5,
     "OQS_RETRY_AFTER_SECONDS": 10,
-    # The national system. "sandbox" = the embedded faithful sandbox.
+    # The national system. "sandbox" = the embedded faithful sandbox; "http" = over the network at OQS_URL
+    # (adapters/oqs_http.py: timeouts, bounded retries, a circuit breaker; the sandbox serves it with
+    # `gunicorn 'mobile_api.sandbox.server:create_app()'`).
     "OQS_BACKEND": "sandbox",
+    "OQS_URL": None,
+    "OQS_CONNECT_TIMEOUT_SECONDS": 1.0,
+    "OQS_READ_TIMEOUT_SECONDS": 3.0,  # a slow national system answers 503 + fallback after this, not later
+    "OQS_RETRIES": 2,  # connection failures and 502/503/504 only; never after a read timeout
+    "OQS_BREAKER_FAILURES": 5,  # consecutive failures that open the circuit: then 503 at once ...
+    "OQS_BREAKER_RESET_SECONDS": 15,  # ... until one trial call after this long
+    # Operations: Prometheus metrics at /metrics (docs in deploy/README.md); the benchmark's floor endpoint.
+    "METRICS_ENABLED": True,
+    "BENCH_FLOOR_ENDPOINT": False,
     # Extra JPKI CA certificates (PEM paths) trusted for user-auth certificates.
     "JPKI_TRUST_ANCHORS": [],
     # Tokens. JWT_KEYS = {"kid": key, ...}, each key random (secrets.token_urlsafe(48)): weak or example keys

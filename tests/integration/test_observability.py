@@ -1,0 +1,111 @@
+"""Liveness, readiness, request ids, JSON logs without personal data, and Prometheus metrics."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from sqlalchemy import text
+
+from prometheus_client import REGISTRY
+
+from mobile_api import create_app
+from mobile_api.observability import JsonFormatter
+from tests.integration.conftest import TEST_CONFIG
+from tests.support.harness import ADMIN_PASSWORD, Harness
+
+P = "P01-valid-30"
+
+
+def test_liveness_and_readiness_on_a_migrated_database(h: Harness) -> None:
+    live = h.client.get("/healthz")
+    assert live.status_code == 200 and live.get_json() == {"status": "ok"}
+    ready = h.client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["database"] == "ok"
+
+
+def test_readiness_says_503_when_the_schema_is_not_migrated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+                      "DB_RETRY_AFTER_SECONDS": 4})
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503 and r.mimetype == "application/problem+json"
+    assert r.headers["Retry-After"] == "4"
+    assert r.get_json()["type"] == "/problems/not-ready"
+    assert app.test_client().get("/healthz").status_code == 200  # liveness does not depend on the database
+
+
+def test_readiness_says_503_when_the_database_is_unreachable() -> None:
+    # A port nothing listens on: the connection is refused.
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+                      "DB_CONNECT_TIMEOUT_SECONDS": 2, "DB_RETRY_AFTER_SECONDS": 6})
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "6"
+    assert "psycopg" not in r.get_data(as_text=True)
+
+
+def test_readiness_says_503_when_the_schema_is_behind(h: Harness) -> None:
+    with h.app.extensions["mobile_api_engine"].begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert h.client.get("/readyz").status_code == 503
+
+
+def test_request_id_is_kept_or_made_and_echoed(h: Harness) -> None:
+    sent = h.client.get("/healthz", headers={"X-Request-ID": "agent-42.abc_DEF"})
+    assert sent.headers["X-Request-ID"] == "agent-42.abc_DEF"
+    made = h.client.get("/healthz")
+    assert len(made.headers["X-Request-ID"]) == 32
+    hostile = h.client.get("/healthz", headers={"X-Request-ID": "x\" injected=1 " + "a" * 100})
+    assert hostile.headers["X-Request-ID"] != "x\" injected=1 " + "a" * 100
+
+
+def test_request_logs_are_json_with_the_request_id_and_no_personal_data(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    card = h.card(P)
+    caplog.set_level(logging.INFO, logger="mobile_api")
+    r = h.verify_pin(nurse, card, consent={"kinds": ["medication"]})
+    assert r.status_code in (200, 201), r.get_json()
+    visit = r.get_json()
+    h.client.get(f"/api/v1/visits/{visit['id']}/medical-information/medication?q=秘密",
+                 headers={"Authorization": f"Bearer {nurse}", "X-Request-ID": "trace-1"})
+    h.client.post("/api/v1/auth/login", json={"institution_code": tenant.code, "login": "admin",
+                                              "password": ADMIN_PASSWORD})
+    lines = [JsonFormatter().format(record) for record in caplog.records
+             if record.name == "mobile_api.access"]
+    assert len(lines) >= 4
+    entries = [json.loads(line) for line in lines]
+    assert all(e["request_id"] and e["route"] and e["status"] for e in entries)
+    medical = [e for e in entries if e["request_id"] == "trace-1"]
+    assert medical and medical[0]["route"] == "/api/v1/visits/<visit_id>/medical-information/<info_kind:kind>"
+    everything = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    qualification = visit["qualification"]
+    for secret in (ADMIN_PASSWORD, nurse, visit["id"], "秘密", qualification["name"],
+                   qualification["number"], card.certificate_der.hex()[:40]):
+        assert secret not in everything, secret
+
+
+def _value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_metrics_count_requests_verifications_and_oqs_calls(h: Harness) -> None:
+    nurse = h.institution().nurse()
+    before = {"verified": _value("mobile_api_verifications_total", outcome="verified"),
+              "down": _value("mobile_api_verifications_total", outcome="qualification-unavailable"),
+              "errors": _value("mobile_api_oqs_call_errors_total", operation="confirm",
+                               error="QualificationUnavailable"),
+              "calls": _value("mobile_api_oqs_call_duration_seconds_count", operation="confirm")}
+    assert h.verify_pin(nurse, h.card(P)).status_code in (200, 201)
+    h.rt.oqs.fail_next(1)
+    failed = h.verify_pin(nurse, h.card(P))
+    assert failed.status_code == 503
+    assert _value("mobile_api_verifications_total", outcome="verified") == before["verified"] + 1
+    assert _value("mobile_api_verifications_total", outcome="qualification-unavailable") == before["down"] + 1
+    assert _value("mobile_api_oqs_call_errors_total", operation="confirm",
+                  error="QualificationUnavailable") == before["errors"] + 1
+    assert _value("mobile_api_oqs_call_duration_seconds_count", operation="confirm") == before["calls"] + 2
+    body = h.client.get("/metrics").get_data(as_text=True)
+    assert 'route="/api/v1/verifications/<challenge_id>/submit"' in body
+    assert "mobile_api_http_request_duration_seconds_bucket" in body

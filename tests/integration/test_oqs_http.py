@@ -1,0 +1,171 @@
+"""OQS over the network: the sandbox served as its own HTTP process, and the HTTP adapter's resilience.
+
+Faults (the reliability suite of docs/rules.md §5's "system down"): OQS refusing connections, answering slowly
+and answering 500 each give a quick 503 problem+json with Retry-After and the fallback options; the attempt is
+audited and the same submit (same Idempotency-Key) succeeds once OQS is back, so nothing is lost. The circuit
+breaker stops calling a dead system at all.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from mobile_api import create_app
+from mobile_api.adapters.orm import AuditEvent
+from mobile_api.clock import FrozenClock
+from mobile_api.sandbox import server as oqs_server
+from tests.integration.conftest import TEST_CONFIG
+from tests.support.harness import T0, Harness
+
+P = "P01-valid-30"
+READ_TIMEOUT = 0.5
+
+
+class FaultyOQS:
+    """The sandbox OQS app on a loopback port, with a switch: ok, slow, 500, 503, or down (port closed)."""
+
+    def __init__(self, database_url: str, clock: FrozenClock) -> None:
+        self.inner = oqs_server.create_app(database_url, clock=clock)
+        self.mode = "ok"
+        self.hits = 0
+        self.server: Any = None
+        self.port = 0
+        self.start()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.hits += 1
+        if self.mode == "slow":
+            time.sleep(READ_TIMEOUT * 3)  # the fault itself: OQS takes longer than our read timeout
+        elif self.mode in ("500", "503"):
+            start_response(f"{self.mode} Error", [("Content-Type", "text/plain")])
+            return [b"oqs fault"]
+        return self.inner(environ, start_response)
+
+    def start(self) -> None:
+        self.server = make_server("127.0.0.1", self.port, self, threaded=True)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def oqs(database_url: str) -> Iterator[FaultyOQS]:
+    fake = FaultyOQS(database_url, FrozenClock(T0))
+    yield fake
+    fake.down()
+
+
+def http_app(database_url: str, oqs: FaultyOQS, **settings: Any) -> Harness:
+    clock = FrozenClock(T0)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "OQS_BACKEND": "http", "OQS_URL": oqs.url,
+                      "OQS_READ_TIMEOUT_SECONDS": READ_TIMEOUT, "OQS_RETRY_AFTER_SECONDS": 9, **settings},
+                     clock=clock)
+    return Harness(app, clock)
+
+
+CONSENT = {"kinds": ["medication"]}
+
+
+def test_a_verification_and_a_medical_view_through_the_sandbox_over_http(database_url, oqs) -> None:
+    h = http_app(database_url, oqs)
+    nurse = h.institution().nurse()
+    r = h.verify_pin(nurse, h.card(P), consent=CONSENT)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["eligibility_status"] == 1
+    assert body["qualification"]["birth_date"]  # dates survive the wire
+    medical = h.medical(nurse, body["id"])
+    assert medical.status_code == 200, medical.get_json()
+    assert medical.get_json()["records"]
+    assert oqs.hits >= 3  # trust anchors, confirm, medical information: really over HTTP
+
+
+def test_a_face_recognition_card_refusal_crosses_the_wire_as_the_same_refusal(database_url, oqs) -> None:
+    from mobile_api.sandbox.personas import PersonaBook
+
+    face = next(p.id for p in PersonaBook.default() if p.card.face_recognition)
+    h = http_app(database_url, oqs)
+    nurse = h.institution().nurse()
+    r = h.verify_pin(nurse, h.card(face))
+    assert r.status_code == 422 and r.get_json()["type"] == "/problems/pin-not-available"
+
+
+def _submit_during_fault(h: Harness, nurse: str) -> tuple[Any, str, dict[str, Any], str, float]:
+    card = h.card(P)
+    started = h.start(nurse)
+    assert started.status_code == 201
+    challenge = started.get_json()
+    body, key = h.pin_body(card, challenge["challenge"], CONSENT), uuid.uuid4().hex
+    t0 = time.monotonic()
+    r = h.submit(nurse, challenge["challenge_id"], body, key)
+    return r, challenge["challenge_id"], body, key, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("fault", ["down", "slow", "500"])
+def test_oqs_fault_is_a_quick_503_with_fallback_and_nothing_is_lost(database_url, oqs, fault) -> None:
+    h = http_app(database_url, oqs, OQS_RETRIES=1)
+    nurse = h.institution().nurse()
+    h.rt.oqs.trust_anchors()  # fetched while OQS is up; the fault hits the confirmation itself
+    if fault == "down":
+        oqs.down()
+    else:
+        oqs.mode = fault
+    r, challenge_id, body, key, elapsed = _submit_during_fault(h, nurse)
+    assert r.status_code == 503, r.get_json()
+    assert r.mimetype == "application/problem+json" and r.headers["Retry-After"] == "9"
+    problem = r.get_json()
+    assert problem["type"] == "/problems/qualification-unavailable"
+    assert problem["fallback"]["methods"], problem
+    assert elapsed < READ_TIMEOUT * 2 + 1.0, elapsed  # quick: one read timeout at most, no retry of a timeout
+    with h.rt.session_factory() as session:  # the attempt is recorded
+        attempts = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "verification.submit", AuditEvent.target_id == challenge_id)).all()
+        assert attempts and all(a.outcome != "success" for a in attempts)
+    # OQS is back: the same submit (same key, same challenge) goes through; nothing was lost.
+    if fault == "down":
+        oqs.start()
+    oqs.mode = "ok"
+    again = h.submit(nurse, challenge_id, body, key)
+    assert again.status_code == 201, again.get_json()
+
+
+def test_a_gateway_503_is_retried_a_bounded_number_of_times_and_a_500_is_not(database_url, oqs) -> None:
+    h = http_app(database_url, oqs, OQS_RETRIES=2, OQS_BREAKER_FAILURES=100)
+    nurse = h.institution().nurse()
+    h.rt.oqs.trust_anchors()
+    oqs.mode, oqs.hits = "503", 0
+    assert _submit_during_fault(h, nurse)[0].status_code == 503
+    assert oqs.hits == 3  # the first try and two retries
+    oqs.mode, oqs.hits = "500", 0
+    assert _submit_during_fault(h, nurse)[0].status_code == 503
+    assert oqs.hits == 1
+
+
+def test_the_circuit_opens_after_consecutive_failures_and_closes_after_a_trial(database_url, oqs) -> None:
+    h = http_app(database_url, oqs, OQS_RETRIES=0, OQS_BREAKER_FAILURES=2, OQS_BREAKER_RESET_SECONDS=0.5)
+    nurse = h.institution().nurse()
+    h.rt.oqs.trust_anchors()
+    oqs.mode = "slow"
+    for _ in range(2):
+        assert _submit_during_fault(h, nurse)[0].status_code == 503
+    oqs.hits = 0
+    r, *_, elapsed = _submit_during_fault(h, nurse)
+    assert r.status_code == 503 and r.get_json()["type"] == "/problems/qualification-unavailable"
+    assert oqs.hits == 0 and elapsed < READ_TIMEOUT  # open: refused at once, OQS not called
+    oqs.mode = "ok"
+    time.sleep(0.6)  # the breaker's reset timeout, a wall-clock setting of the library
+    assert h.verify_pin(nurse, h.card(P), consent=CONSENT).status_code == 201
