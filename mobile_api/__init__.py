@@ -26,4 +26,7 @@ def create_app(config_overrides: dict[str, Any] | None = None, *, clock: Clock |
     from .api import docs_assets
 
     docs_assets.init_app(app)  # Swagger UI's files from the pinned package: /api/docs works offline
+    from . import console
+
+    console.init_app(app)  # the institutions' web console at /console/ (docs/console.md)
     return app

@@ -77,6 +77,14 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_POLL_MAX_SECONDS": 1.0,
     # Per-client limits, "N/second|minute|hour" per scope (docs/health-check-api.md).
     "RATE_LIMITS": {"qualification:check": "600/minute", "qualification:batch": "60/minute"},
+    # The institutions' web console at /console/ (docs/console.md). CONSOLE_SECRET_KEY None = derived from the
+    # active JWT key; set CONSOLE_COOKIE_SECURE behind HTTPS.
+    "CONSOLE_SECRET_KEY": None,
+    "CONSOLE_COOKIE_SECURE": False,
+    "CONSOLE_SESSION_MINUTES": 480,
+    "CONSOLE_IDLE_MINUTES": 30,
+    "CONSOLE_LOGIN_MAX_FAILURES": 5,
+    "CONSOLE_LOGIN_LOCK_MINUTES": 15,
     # OpenAPI / flask-smorest.
     "API_TITLE": "Mobile OQS API",
     "API_VERSION": "1.0.0",

@@ -220,3 +220,45 @@ def _issue_pair(rt: Runtime, uow: UnitOfWork, user: orm.User, device_id: str | N
     uow.refresh_tokens.add(orm.RefreshToken(token_hash=sha256_hex(opaque), family_id=family_id, user_id=user.id,
                                             device_id=device_id, issued_at=now, expires_at=refresh_exp))
     return TokenPair(access, access_exp, opaque, refresh_exp, user.id, device_id)
+
+
+def _owned_user(uow: UnitOfWork, actor: Principal, user_id: str) -> orm.User:
+    user = uow.users.get_owned(user_id, actor.institution_id)
+    if user is None:
+        raise NotFound("スタッフが見つかりません。")
+    return user
+
+
+def reset_password(rt: Runtime, actor: Principal, user_id: str, password: str) -> None:
+    """An admin sets a new password for a staff member (console): the old logins end (refresh tokens revoked)."""
+    actor.require_admin()
+    _check_password_strength(password)
+    now = rt.clock()
+    with rt.uow() as uow:
+        user = _owned_user(uow, actor, user_id)
+        user.password_hash = rt.passwords.hash(password)
+        uow.refresh_tokens.revoke_where(now, user_id=user.id)
+        audit.record(uow, at=now, action="user.password.reset", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id)
+        uow.commit()
+
+
+def set_role(rt: Runtime, actor: Principal, user_id: str, role: str) -> None:
+    """An admin changes a staff member's role; the institution always keeps an active admin."""
+    actor.require_admin()
+    new_role = Role(role)
+    now = rt.clock()
+    with rt.uow() as uow:
+        uow.institutions.lock(actor.institution_id)
+        user = _owned_user(uow, actor, user_id)
+        if user.role == new_role.value:
+            return
+        if (user.role == Role.ADMIN.value and user.revoked_at is None
+                and uow.users.count_active(actor.institution_id, role=Role.ADMIN.value) <= 1):
+            raise Conflict("最後の管理者の役割は変更できません。先に別の管理者を作成してください。", rule="last-admin")
+        user.role = new_role.value
+        uow.refresh_tokens.revoke_where(now, user_id=user.id)  # tokens carry the role: sign in again
+        audit.record(uow, at=now, action="user.role.set", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id,
+                     role=new_role.value)
+        uow.commit()

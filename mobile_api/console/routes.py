@@ -1,0 +1,432 @@
+"""The console's pages. Each calls the same service as the API route it mirrors, with the same principal
+checks as that route's ``authenticated(...)`` (admin / patient data / staff on a device), so a page refuses
+exactly what the API refuses, and the services write the same audit rows."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from ..api.devices.activation_qr import activation_qr_svg, activation_uri
+from ..api.visits.schemas import VisitSchema
+from ..domain.codes import Form, InfoKind, Role
+from ..domain.consent import INFO_KIND_LABELS_JA, JST
+from ..domain.errors import DomainError, Unauthenticated, ValidationFailed
+from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
+from ..runtime import Runtime
+from ..services import audit, claims, console_auth, devices, identity, visits, visual_password
+from ..services.principal import Principal
+from . import bp
+from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
+
+VISIT_PAGE = 500  # visits read per listing (newest first), then filtered by date, staff, form, care type, outcome
+
+
+def rt() -> Runtime:
+    return current_app.extensions["mobile_api"]
+
+
+def lock_out() -> console_auth.LockOut:
+    cfg = current_app.config
+    return console_auth.LockOut(max_failures=int(cfg.get("CONSOLE_LOGIN_MAX_FAILURES", 5)),
+                                period=timedelta(minutes=float(cfg.get("CONSOLE_LOGIN_LOCK_MINUTES", 15))))
+
+
+def see_other(endpoint: str, **values: Any) -> Any:
+    """Post/redirect/get: a reload never sends a form twice."""
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def who() -> Principal:
+    return g.console_principal
+
+
+def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Resolve the session to a principal now (a revoked user or device is out at once); idle sessions end."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        uid, iid = session.get("uid"), session.get("iid")
+        if not uid or not iid:
+            return see_other("console.login", next=request.path)
+        now = rt().clock()
+        idle = timedelta(minutes=float(current_app.config.get("CONSOLE_IDLE_MINUTES", 30)))
+        seen = session.get("seen")
+        if seen is None or now - datetime.fromisoformat(seen) > idle:
+            _forget("しばらく操作がなかったため、ログアウトしました。もう一度ログインしてください。")
+            return see_other("console.login")
+        try:
+            g.console_principal = console_auth.resolve(rt(), institution_id=iid, user_id=uid,
+                                                       device_id=session.get("did"))
+        except Unauthenticated as refusal:
+            _forget(refusal.detail)
+            return see_other("console.login")
+        session["seen"] = now.isoformat()
+        with rt().uow() as uow:
+            g.console_institution = uow.institutions.get(iid)
+            g.console_user = uow.users.get(uid)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _forget(notice: str | None = None) -> None:
+    csrf = session.get("csrf")
+    session.clear()
+    if csrf:
+        session["csrf"] = csrf
+    if notice:
+        session["notice"] = notice
+
+
+@bp.context_processor
+def page_globals() -> dict[str, Any]:
+    return {"me": g.get("console_principal"), "institution": g.get("console_institution"),
+            "me_user": g.get("console_user"), "server_now": rt().clock().isoformat(), "jst": jst,
+            "kind_labels": {k.value: v for k, v in INFO_KIND_LABELS_JA.items()},
+            "form_labels": {f.value: FORM_LABELS_JA[f] for f in Form}, "care_type_label": care_type_label}
+
+
+@bp.errorhandler(DomainError)
+def refused(refusal: DomainError) -> Any:
+    """A service's refusal, as the API would answer it (same status), as a page in Japanese."""
+    return render_template("console/error.html", message=refusal.detail, status=refusal.status), refusal.status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Any:
+    text = {400: "この操作は受け付けられませんでした（フォームの有効期限切れか、不正な送信です）。"
+                 "ページを開き直してから、もう一度お試しください。",
+            404: "このページはありません。", 405: "この操作はできません。"}.get(error.code or 500, "この操作はできません。")
+    return render_template("console/error.html", message=text, status=error.code), error.code or 500
+
+
+# --- sign-in -------------------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        form = request.form
+        try:
+            principal = console_auth.sign_in(rt(), lock_out(), institution_code=form.get("institution_code", ""),
+                                             login=form.get("login", ""), password=form.get("password", ""),
+                                             device_assertion=form.get("device_assertion") or None)
+        except Unauthenticated as refusal:
+            error = refusal.detail
+        else:
+            session.clear()
+            session.permanent = True
+            session.update(uid=principal.user_id, iid=principal.institution_id, did=principal.device_id,
+                           seen=rt().clock().isoformat())
+            session["csrf"] = secrets.token_urlsafe(32)  # a new token for the signed-in session
+            target = form.get("next") or ""
+            return redirect(target if target.startswith("/console/") else url_for("console.home"), code=303)
+    notice = session.pop("notice", None)
+    return render_template("console/login.html", error=error, notice=notice, next=request.values.get("next", ""),
+                           institution_code=request.form.get("institution_code", ""),
+                           login_id=request.form.get("login", "")), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    _forget("ログアウトしました。")
+    return see_other("console.login")
+
+
+@bp.get("/")
+@signed_in
+def home() -> Any:
+    return see_other("console.visits_page")
+
+
+@bp.get("/this-device")
+def this_device() -> Any:
+    """Enrol this browser as a device (WebCrypto key, activation code), or see which one it is."""
+    return render_template("console/this_device.html")
+
+
+# --- institution settings ------------------------------------------------------------------------------------
+
+
+@bp.get("/settings")
+@signed_in
+def settings() -> Any:
+    who().require_admin()
+    institution = identity.get_institution(rt(), who())
+    kind = FacilityKind(institution.facility_kind)
+    forms = [FORM_LABELS_JA[f] for f in Form if f in rt().policy.allowed_forms(kind)]
+    return render_template("console/settings.html", inst=institution, kind_label=FACILITY_LABELS_JA[kind],
+                           forms=forms, max_failures=rt().rules.visual_password_max_failures)
+
+
+@bp.post("/settings/visual-password")
+@signed_in
+def visual_password_set() -> Any:
+    if request.form.get("password", "") != request.form.get("password_again", ""):
+        raise ValidationFailed("確認のために入力したパスワードが一致しません。", field="password")
+    identity.set_visual_password(rt(), who(), request.form.get("password", ""))
+    session["flash"] = "目視確認モードのパスワードを変更しました（ロックも解除されました）。"
+    return see_other("console.settings")
+
+
+@bp.post("/settings/visual-password/unlock")
+@signed_in
+def visual_password_unlock() -> Any:
+    visual_password.unlock(rt(), who())
+    session["flash"] = "目視確認モードのロックを解除しました。"
+    return see_other("console.settings")
+
+
+# --- staff ---------------------------------------------------------------------------------------------------
+
+
+@bp.get("/staff")
+@signed_in
+def staff_page() -> Any:
+    users = identity.list_users(rt(), who())
+    return render_template("console/staff.html", users=users, roles=[r.value for r in Role])
+
+
+@bp.post("/staff")
+@signed_in
+def staff_add() -> Any:
+    f = request.form
+    identity.create_user(rt(), who(), login=f.get("login", "").strip(), display_name=f.get("display_name", "").strip(),
+                         role=f.get("role", Role.STAFF.value), password=f.get("password", ""))
+    session["flash"] = f"スタッフ {f.get('login')} を登録しました。"
+    return see_other("console.staff_page")
+
+
+@bp.post("/staff/<user_id>/disable")
+@signed_in
+def staff_disable(user_id: str) -> Any:
+    identity.revoke_user(rt(), who(), user_id)
+    session["flash"] = "利用停止にしました。"
+    return see_other("console.staff_page")
+
+
+@bp.post("/staff/<user_id>/password")
+@signed_in
+def staff_password(user_id: str) -> Any:
+    identity.reset_password(rt(), who(), user_id, request.form.get("password", ""))
+    session["flash"] = "パスワードを再設定しました。"
+    return see_other("console.staff_page")
+
+
+@bp.post("/staff/<user_id>/role")
+@signed_in
+def staff_role(user_id: str) -> Any:
+    identity.set_role(rt(), who(), user_id, request.form.get("role", ""))
+    session["flash"] = "役割を変更しました。"
+    return see_other("console.staff_page")
+
+
+# --- devices -------------------------------------------------------------------------------------------------
+
+
+def _last_use(device_ids: list[str]) -> dict[str, datetime]:
+    """The last audited action of each device (logins, verifications, views)."""
+    found: dict[str, datetime] = {}
+    for device_id in device_ids:
+        rows = audit.list_audit(rt(), who(), action=None, outcome=None, user_id=None, device_id=device_id,
+                                since=None, until=None, limit=1, offset=0)
+        if rows:
+            found[device_id] = rows[0].at
+    return found
+
+
+@bp.get("/devices")
+@signed_in
+def devices_page() -> Any:
+    listed = devices.list_devices(rt(), who())
+    return render_template("console/devices.html", devices=listed, last_use=_last_use([d.id for d in listed]))
+
+
+@bp.post("/devices")
+@signed_in
+def device_add() -> Any:
+    made = devices.create_device(rt(), who(), request.form.get("label", "").strip() or "端末")
+    uri = activation_uri(made.activation_code)
+    return render_template("console/device_new.html", device=made.device, code=made.activation_code,
+                           qr_svg=activation_qr_svg(uri), expires_at=made.device.activation_expires_at)
+
+
+@bp.get("/devices/<device_id>/revoke")
+@signed_in
+def device_revoke_confirm(device_id: str) -> Any:
+    device = next((d for d in devices.list_devices(rt(), who()) if d.id == device_id), None)
+    if device is None:
+        raise_not_found("端末が見つかりません。")
+    return render_template("console/device_revoke.html", device=device)
+
+
+@bp.post("/devices/<device_id>/revoke")
+@signed_in
+def device_revoke(device_id: str) -> Any:
+    device = devices.revoke_device(rt(), who(), device_id)
+    session["flash"] = f"端末「{device.label}」の登録を取り消しました。"
+    return see_other("console.devices_page")
+
+
+def raise_not_found(message: str) -> None:
+    from ..domain.errors import NotFound
+
+    raise NotFound(message)
+
+
+# --- visits --------------------------------------------------------------------------------------------------
+
+
+def _day(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+@bp.get("/visits")
+@signed_in
+def visits_page() -> Any:
+    p = who()
+    p.require_patient_data_reader()
+    today = rt().clock().astimezone(JST).date()
+    first, last = _day(request.args.get("from"), today), _day(request.args.get("to"), today)
+    since = datetime.combine(first, time(), JST)
+    until = datetime.combine(last + timedelta(days=1), time(), JST)
+    wanted = {k: request.args.get(k) or None for k in ("staff", "form", "care_type", "outcome")}
+    rows = []
+    for view in visits.list_visits(rt(), p, limit=VISIT_PAGE, offset=0,
+                                   patient_reference=request.args.get("patient_reference") or None):
+        v = view.visit
+        if not since <= v.created_at.astimezone(JST) < until:
+            continue
+        outcome = outcome_of(view)
+        if ((wanted["staff"] and v.user_id != wanted["staff"]) or (wanted["form"] and str(v.form) != wanted["form"])
+                or (wanted["care_type"] and str(v.care_type) != wanted["care_type"])
+                or (wanted["outcome"] and outcome != wanted["outcome"])):
+            continue
+        rows.append((view, VisitSchema().dump(view), outcome))
+    staff = identity.list_users(rt(), p) if p.is_admin else []
+    return render_template("console/visits.html", rows=rows, first=first.isoformat(), last=last.isoformat(),
+                           wanted=wanted, staff=staff, staff_names={u.id: u.display_name for u in staff},
+                           patient_reference=request.args.get("patient_reference", ""))
+
+
+@bp.get("/visits/<visit_id>")
+@signed_in
+def visit_page(visit_id: str) -> Any:
+    p = who()
+    view = visits.get_visit(rt(), p, visit_id)  # patient data reader, same institution, audited (visit.read)
+    data = VisitSchema().dump(view)
+    viewed = []
+    names: dict[str, str] = {}
+    if p.is_admin:  # who viewed what: the audit log, which the API shows to admins only
+        names = {u.id: f"{u.display_name}（{u.login}）" for u in identity.list_users(rt(), p)}
+        for row in audit.list_audit(rt(), p, action="medical_info.view", outcome=None, user_id=None, device_id=None,
+                                    since=view.visit.created_at, until=None, limit=1000, offset=0):
+            if row.target_id == visit_id:
+                viewed.append(row)
+    fallback = _fallback_of(p, view)
+    kinds = [InfoKind(k) for k in (view.consent.kinds if view.consent else [])]
+    return render_template("console/visit.html", v=data, view=view, viewed=viewed, names=names,
+                           kinds=kinds, fallback=fallback)
+
+
+def _fallback_of(p: Principal, view: visits.VisitView) -> list[dict[str, Any]]:
+    """Fallback records of the visit's month with the same patient reference, with their claim guidance."""
+    ref = view.visit.patient_reference
+    if not ref:
+        return []
+    month = view.visit.created_at.astimezone(JST).strftime("%Y-%m")
+    try:
+        rows = claims.for_month(rt(), p, month)
+    except DomainError:
+        return []
+    return [r.to_dict() for r in rows if r.to_dict().get("kind") == "fallback"
+            and r.to_dict().get("patient_reference") == ref]
+
+
+@bp.get("/visits/<visit_id>/medical/<kind>")
+@signed_in
+def medical_page(visit_id: str, kind: str) -> Any:
+    try:
+        info_kind = InfoKind(kind)
+    except ValueError:
+        raise_not_found("このページはありません。")
+    shown = visits.view_medical_information(rt(), who(), visit_id, info_kind)  # staff on device, window, audited
+    return render_template("console/medical.html", shown=shown, kind=info_kind, visit_id=visit_id,
+                           checkup_items=CHECKUP_ITEMS)
+
+
+# --- audit and claims ----------------------------------------------------------------------------------------
+
+
+def _audit_rows() -> tuple[list[Any], dict[str, str]]:
+    p = who()
+    a = request.args
+    since = datetime.combine(_day(a.get("from"), date(2000, 1, 1)), time(), JST) if a.get("from") else None
+    until = datetime.combine(_day(a.get("to"), date(2100, 1, 1)) + timedelta(days=1), time(), JST) \
+        if a.get("to") else None
+    rows = audit.list_audit(rt(), p, action=a.get("action") or None, outcome=None, user_id=a.get("staff") or None,
+                            device_id=a.get("device") or None, since=since, until=until, limit=1000, offset=0)
+    ref = a.get("patient_reference")
+    if ref:
+        ids = {v.visit.id for v in visits.list_visits(rt(), p, limit=VISIT_PAGE, offset=0, patient_reference=ref)}
+        rows = [r for r in rows if r.target_id in ids]
+    return rows, {k: a.get(k, "") for k in ("from", "to", "action", "staff", "device", "patient_reference")}
+
+
+@bp.get("/audit")
+@signed_in
+def audit_page() -> Any:
+    rows, query = _audit_rows()
+    users = identity.list_users(rt(), who())
+    return render_template("console/audit.html", rows=rows[:300], total=len(rows), query=query, users=users,
+                           names={u.id: u.login for u in users},
+                           devices=devices.list_devices(rt(), who()))
+
+
+@bp.get("/audit.csv")
+@signed_in
+def audit_csv() -> Any:
+    rows, _ = _audit_rows()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["日時（日本時間）", "操作", "結果", "スタッフ", "端末", "対象の種類", "対象ID", "詳細"])
+    for r in rows:
+        writer.writerow([jst(r.at), r.action, r.outcome, r.actor_user_id or "", r.actor_device_id or "",
+                         r.target_type or "", r.target_id or "", json.dumps(r.detail or {}, ensure_ascii=False)])
+    return Response("\ufeff" + out.getvalue(), headers={"Content-Type": "text/csv; charset=utf-8",
+                                                        "Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+@bp.get("/claims")
+@signed_in
+def claims_page() -> Any:
+    who().require_patient_data_reader()
+    month = rt().clock().astimezone(JST).strftime("%Y-%m")
+    return render_template("console/claims.html", month=month)
+
+
+@bp.get("/claims.csv")
+@signed_in
+def claims_csv() -> Any:
+    p = who()
+    p.require_patient_data_reader()  # as GET /api/v1/claims/csv (patient_data=True)
+    month = request.args.get("month", "")
+    if not re.fullmatch(r"(19|20|21)\d{2}-(0[1-9]|1[0-2])", month):
+        raise ValidationFailed("月は YYYY-MM で指定してください。", field="month")
+    body = claims.to_csv(claims.for_month(rt(), p, month))
+    return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
+                                   "Content-Disposition": f'attachment; filename="claims-{month}.csv"'})

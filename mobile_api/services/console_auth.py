@@ -1,0 +1,105 @@
+"""Signing in to the web console: the same accounts and password check as the API's login, a lock-out after
+repeated failures, and a principal re-read from the database on every request (docs/console.md).
+
+A console session carries no token: the browser holds a signed session cookie naming the user (and, when the
+browser itself was enrolled as a device, the device). Each request resolves it to a ``Principal`` exactly as
+``principal.authenticate`` resolves a token, so a revoked user or device is out on the next request and every
+page runs the API's own access rules.
+
+The lock-out counts the refused ``auth.login`` rows of the audit log (bad credentials for this login of this
+institution, since its last successful sign-in, inside the lock period): the count is in the database, so it
+holds across workers and restarts, and needs no table of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..adapters import orm
+from ..domain.codes import Role
+from ..domain.errors import Unauthenticated
+from ..runtime import Runtime
+from . import audit, devices
+from .principal import Principal
+
+LOGIN_ACTION = "auth.login"
+CHANNEL = "console"
+
+
+@dataclass(frozen=True)
+class LockOut:
+    max_failures: int = 5
+    period: timedelta = timedelta(minutes=15)
+
+
+class ConsoleLocked(Unauthenticated):
+    slug = "console-locked"
+    title = "ログインが一時的にロックされています。"
+
+
+def _recent_failures(uow, institution_id: str, login: str, user_id: str | None,  # type: ignore[no-untyped-def]
+                     since) -> list[orm.AuditEvent]:
+    rows = uow.audit.search(institution_id, action=LOGIN_ACTION, since=since, until=None, limit=500, offset=0)
+    failures: list[orm.AuditEvent] = []
+    for row in rows:  # newest first: stop at the last successful sign-in of this account (console or API)
+        if row.outcome == "ok" and user_id is not None and row.actor_user_id == user_id:
+            break
+        if row.outcome == "refused" and (row.detail or {}).get("login") == login \
+                and (row.detail or {}).get("reason") == "bad-credentials":
+            failures.append(row)
+    return failures
+
+
+def sign_in(rt: Runtime, lock_out: LockOut, *, institution_code: str, login: str, password: str,
+            device_assertion: str | None = None) -> Principal:
+    """Check the password as the API's login does; after ``max_failures`` wrong ones in ``period`` the login
+    is refused without looking at the password until the period has passed since the last failure."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        institution = uow.institutions.one_by(code=institution_code)
+        user = uow.users.one_by(institution_id=institution.id, login=login) if institution else None
+        if institution is not None:
+            failures = _recent_failures(uow, institution.id, login, user.id if user else None,
+                                        now - lock_out.period)
+            if len(failures) >= lock_out.max_failures:
+                audit.record(uow, at=now, action=LOGIN_ACTION, outcome="refused", institution_id=institution.id,
+                             user_id=user.id if user else None, login=login, channel=CHANNEL, reason="locked")
+                uow.commit()
+                until = max(f.at for f in failures) + lock_out.period
+                minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+                raise ConsoleLocked(f"ログインに{lock_out.max_failures}回続けて失敗したため、ロックされています。"
+                                    f"約{minutes}分後にもう一度お試しください。", rule="console-lock-out")
+        ok = rt.passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None or user.revoked_at is not None:
+            audit.record(uow, at=now, action=LOGIN_ACTION, outcome="refused",
+                         institution_id=institution.id if institution else None,
+                         user_id=user.id if user else None, login=login, channel=CHANNEL,
+                         reason="revoked" if ok and user is not None else "bad-credentials")
+            uow.commit()
+            raise Unauthenticated("医療機関等コード、ログインID、またはパスワードが正しくありません。")
+        device_id = None
+        if device_assertion:
+            device = devices.check_assertion(rt, uow, device_assertion)
+            if device.institution_id != user.institution_id:
+                raise Unauthenticated("この端末はこの医療機関等に登録されていません。")
+            device_id = device.id
+        audit.record(uow, at=now, action=LOGIN_ACTION, institution_id=user.institution_id, user_id=user.id,
+                     device_id=device_id, login=login, channel=CHANNEL)
+        uow.commit()
+        return Principal(institution_id=user.institution_id, user_id=user.id, role=Role(user.role),
+                         device_id=device_id)
+
+
+def resolve(rt: Runtime, *, institution_id: str, user_id: str, device_id: str | None) -> Principal:
+    """The session's principal, re-read now (as ``principal.authenticate`` does for a token)."""
+    with rt.uow() as uow:
+        user = uow.users.get(user_id)
+        if user is None or user.revoked_at is not None or user.institution_id != institution_id:
+            raise Unauthenticated("このアカウントは利用停止されています。", rule="user-revoked")
+        if device_id is not None:
+            device = uow.devices.get(device_id)
+            if (device is None or device.revoked_at is not None or device.enrolled_at is None
+                    or device.institution_id != institution_id):
+                raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
+                                      rule="device-revoked")
+        return Principal(institution_id=institution_id, user_id=user.id, role=Role(user.role), device_id=device_id)
