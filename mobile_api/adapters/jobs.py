@@ -50,12 +50,14 @@ def build_huey(queue_url: str, *, name: str = "mobile-oqs") -> Huey:
 
 
 def _peewee_postgres(url: str) -> Any:
-    from peewee import PostgresqlDatabase
+    """A small pool: peewee keeps one connection per thread, and request threads come and go (each returns
+    its connection after enqueuing, ``QueueTables.enqueue``); ``close`` closes them all."""
+    from playhouse.pool import PooledPostgresqlDatabase
     from psycopg.conninfo import conninfo_to_dict
 
     params = conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://", 1))
     dbname = params.pop("dbname")
-    return PostgresqlDatabase(dbname, autoconnect=True, **params)
+    return PooledPostgresqlDatabase(dbname, autoconnect=True, max_connections=32, stale_timeout=300, **params)
 
 
 def _storage_class() -> type:
@@ -65,10 +67,27 @@ def _storage_class() -> type:
         """Huey's SQL storage with its tables named ``job_queue_*`` beside the application's."""
 
         def create_models(self):  # type: ignore[no-untyped-def]
+            from peewee import ModelIndex
+
             models = super().create_models()
             for model in models:
                 model._meta.set_table_name("job_queue_" + model._meta.table_name)
+                # An index added with ``add_index`` captured the old table ("task"): rebuild it on the new one.
+                model._meta.indexes = [
+                    ModelIndex(model, index._expressions, unique=index._unique) if isinstance(index, ModelIndex)
+                    else index for index in model._meta.indexes]
             return models
+
+        def enqueue(self, data, priority=None):  # type: ignore[no-untyped-def]
+            """Give the connection back at once: the caller is usually a short-lived request thread."""
+            try:
+                super().enqueue(data, priority)
+            finally:
+                self.database.close()
+
+        def close(self):  # type: ignore[no-untyped-def]
+            """Every pooled connection, also those of consumer threads that have stopped."""
+            self.database.close_all()
 
     return QueueTables
 
@@ -166,25 +185,39 @@ class JobRunner:
         return self._tasks[name].call_local(*args)
 
     def consumer(self, *, workers: int = 1, periodic: bool = True) -> Consumer:
-        """A Huey consumer over these tasks (``flask jobs worker`` runs it in the foreground)."""
+        """A Huey consumer over these tasks for a worker process (``flask jobs worker`` runs it in the
+        foreground). Such a process runs no embedded consumer besides: what it enqueues, it runs itself."""
+        self.embedded_workers = 0
+        self._run_startup()
+        return self._new_consumer(workers, periodic)
+
+    def _new_consumer(self, workers: int, periodic: bool) -> Consumer:
+        return _EmbeddedConsumer(self.huey, workers=workers, periodic=periodic, worker_type="thread",
+                                 initial_delay=0.05, backoff=1.5, max_delay=self.poll_max_seconds,
+                                 check_worker_health=True)
+
+    def _run_startup(self) -> None:
         for func in self._startup:
             try:
                 func()
             except Exception:  # noqa: BLE001 - a failing recovery must not stop the worker from starting
                 log.exception("job runner start-up hook failed")
-        return _EmbeddedConsumer(self.huey, workers=workers, periodic=periodic, worker_type="thread",
-                                 initial_delay=0.05, backoff=1.5, max_delay=self.poll_max_seconds,
-                                 check_worker_health=True)
 
     def ensure_embedded(self) -> None:
-        """Start the embedded consumer threads once per process (``JOBS_EMBEDDED_WORKERS`` > 0)."""
+        """Start the embedded consumer threads once per process (``JOBS_EMBEDDED_WORKERS`` > 0).
+
+        The start-up hooks run after the consumer is in place: they enqueue (``batch.recover``), and
+        enqueueing calls this again, which must then find the consumer rather than start another (it once
+        recursed, starting a consumer per level until a RecursionError)."""
         if self.embedded_workers <= 0 or self._consumer is not None:
             return
         with self._lock:
-            if self._consumer is None:
-                consumer = self.consumer(workers=self.embedded_workers)
-                consumer.start()
-                self._consumer = consumer
+            if self._consumer is not None:
+                return
+            consumer = self._new_consumer(self.embedded_workers, True)
+            self._consumer = consumer
+            consumer.start()
+        self._run_startup()
 
     def stop(self) -> None:
         """Stop the embedded consumer (finishing the task at hand) and close the queue's storage."""

@@ -98,6 +98,8 @@ class LazyGateway:
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("_build", "_target", "_lock"):  # not set yet (copy, pickle): no recursion through here
+            raise AttributeError(name)
         if self._target is None:
             with self._lock:
                 if self._target is None:
