@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-integration test-e2e openapi bench clean
+.PHONY: setup demo test test-unit test-integration test-e2e openapi bench clean prod-local bench-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,18 @@ openapi: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# The production topology from plain processes (PostgreSQL, migrations, OQS sandbox, gunicorn, jobs worker).
+prod-local: setup
+	$(BIN)/python scripts/prod_local.py
+
+# Load benchmark against prod-local on loopback (locust headless): bench/results/server_load.json + a table.
+$(VENV)/.bench-stamp: pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+bench-load: $(VENV)/.bench-stamp
+	$(BIN)/python bench/server_load.py --json bench/results/server_load.json
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache *.egg-info

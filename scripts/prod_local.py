@@ -1,0 +1,204 @@
+"""`make prod-local`: the production topology of deploy/ from plain processes on this machine.
+
+    .venv/bin/python scripts/prod_local.py [--workers N] [--worker-class sync|gthread] [--threads N]
+
+What runs (each its own process, as in deploy/compose.yaml):
+
+1. PostgreSQL: a throwaway cluster (tests/support/pgcluster.py; as the ``postgres`` account when root) with
+   production durability (fsync, full_page_writes and synchronous_commit on: an acknowledged write survives a
+   crash of the database).
+2. Migrations: ``flask --app mobile_api db upgrade``, a one-shot step that must finish before the API starts.
+3. The OQS sandbox on its own port: ``gunicorn 'mobile_api.sandbox.server:create_app()'``.
+4. The API: ``gunicorn -c deploy/gunicorn.conf.py 'mobile_api:create_app()'`` with N workers, OQS over HTTP
+   (``OQS_BACKEND=http``), Prometheus in multiprocess mode, JSON logs.
+5. The jobs worker: ``flask --app mobile_api jobs worker`` (the API runs no embedded job threads).
+
+It waits until ``/readyz`` answers 200, prints the URLs, and stops everything (and deletes the cluster) on
+Ctrl-C. ``ProdLocal`` is the same as a context manager, for the smoke test, the fault tests and the benchmark.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.pgcluster import PgCluster  # noqa: E402  (after the path fix, for a direct run)
+
+BIN = Path(sys.executable).parent
+DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ProdLocal:
+    def __init__(self, *, workers: int = 2, worker_class: str = "sync", threads: int = 1, oqs_workers: int = 1,
+                 jobs_worker: bool = True, settings: dict[str, Any] | None = None,
+                 log_dir: str | None = None) -> None:
+        self.workers, self.worker_class, self.threads = workers, worker_class, threads
+        self.oqs_workers, self.jobs_worker = oqs_workers, jobs_worker
+        self.settings = dict(settings or {})
+        self.pg = PgCluster(settings=DURABLE)
+        self.base = Path(log_dir or tempfile.mkdtemp(prefix="prod-local-"))
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.database_url = ""
+        self.api_port = self.oqs_port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+    def start(self, timeout: float = 120.0) -> ProdLocal:
+        try:
+            self.pg.start()
+            self.database_url = self.pg.create_database("mobile_oqs")
+            self._run_once("migrate", [str(BIN / "flask"), "--app", "mobile_api", "db", "upgrade"])
+            self.oqs_port = free_port()
+            self._spawn("oqs", [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{self.oqs_port}", "-w",
+                                str(self.oqs_workers), "mobile_api.sandbox.server:create_app()"])
+            self._wait_http(f"{self.oqs_url}/healthz", timeout)
+            self.start_api(timeout)
+            if self.jobs_worker:
+                self._spawn("jobs", [str(BIN / "flask"), "--app", "mobile_api", "jobs", "worker"])
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_api(self, timeout: float = 120.0) -> None:
+        self.api_port = self.api_port or free_port()
+        metrics_dir = self.base / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # stale files would add old counts
+        metrics_dir.mkdir(parents=True)
+        self._spawn("api", [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                            "mobile_api:create_app()"],
+                    extra_env={"BIND": f"127.0.0.1:{self.api_port}", "WEB_CONCURRENCY": str(self.workers),
+                               "GUNICORN_WORKER_CLASS": self.worker_class, "GUNICORN_THREADS": str(self.threads),
+                               "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+        self._wait_http(f"{self.url}/readyz", timeout)
+
+    def stop(self) -> None:
+        for name in list(self.procs)[::-1]:
+            self.stop_process(name)
+        self.pg.stop()
+
+    def stop_process(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> ProdLocal:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- what callers need ----------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def oqs_url(self) -> str:
+        return f"http://127.0.0.1:{self.oqs_port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment every process of the topology gets (as deploy/mobile-api.env.example)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOBILE_API_", "PG"))}
+        env.update({
+            "DATABASE_URL": self.database_url,
+            "MOBILE_API_JWT_KEYS": json.dumps({"local": self._jwt_key}), "MOBILE_API_JWT_ACTIVE_KID": "local",
+            "MOBILE_API_OQS_BACKEND": "http", "MOBILE_API_OQS_URL": self.oqs_url,
+            "MOBILE_API_JOBS_EMBEDDED_WORKERS": "0" if self.jobs_worker else "2",
+            "LOG_FORMAT": "json", "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        for key, value in self.settings.items():
+            env[f"MOBILE_API_{key}"] = value if isinstance(value, str) else json.dumps(value)
+        return env
+
+    @property
+    def _jwt_key(self) -> str:
+        if not hasattr(self, "_key"):
+            self._key = secrets.token_urlsafe(48)
+        return self._key
+
+    def log(self, name: str) -> str:
+        path = self.base / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+    def _run_once(self, name: str, argv: list[str]) -> None:
+        with open(self.base / f"{name}.log", "wb") as out:
+            done = subprocess.run(argv, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed (exit {done.returncode}):\n{self.log(name)[-2000:]}")
+
+    def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
+        out = open(self.base / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env={**self.env(), **(extra_env or {})}, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        out.close()
+
+    def _wait_http(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            dead = [n for n, p in self.procs.items() if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n} ---\n{self.log(n)[-1500:]}" for n in self.procs)
+                raise RuntimeError(f"{url} not ready ({'exited: ' + ', '.join(dead) if dead else 'timeout'})\n{logs}")
+            time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
+    parser.add_argument("--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS", "sync"))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
+    args = parser.parse_args(argv)
+    stack = ProdLocal(workers=args.workers, worker_class=args.worker_class, threads=args.threads)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with stack:
+        print(f"API        {stack.url}   (/healthz /readyz /metrics /api/docs)")
+        print(f"OQS sandbox {stack.oqs_url}")
+        print(f"PostgreSQL {stack.database_url}")
+        print(f"logs       {stack.base}")
+        print("Ctrl-C で停止します（データベースは削除されます）。", flush=True)
+        try:
+            while all(p.poll() is None for p in stack.procs.values()):
+                time.sleep(1)
+            print("a process exited; stopping", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
