@@ -112,6 +112,12 @@ def build_jobs(cfg: Mapping[str, Any]) -> Any:
                      poll_max_seconds=float(cfg["JOBS_POLL_MAX_SECONDS"]))
 
 
+def build_rate_limits(cfg: Mapping[str, Any]) -> Any:
+    from .adapters.ratelimit import build
+
+    return build(cfg.get("RATE_LIMITS"), cfg.get("RATE_LIMIT_STORAGE_URL"))
+
+
 def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: str,
                   clock: Clock) -> tuple[Runtime, Engine]:
     engine = make_engine(cfg["DATABASE_URL"], busy_timeout=cfg["DB_BUSY_TIMEOUT_SECONDS"],
@@ -132,6 +138,7 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
         rules=rules_from(cfg),
         jobs=build_jobs(cfg),
         batch=batch_settings_from(cfg),
+        rate_limits=build_rate_limits(cfg),
     )
     from .services import tasks
 

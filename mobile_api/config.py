@@ -75,8 +75,11 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_QUEUE_URL": None,
     "JOBS_EMBEDDED_WORKERS": 2,  # consumer threads inside the app process; 0 when `flask jobs worker` runs
     "JOBS_POLL_MAX_SECONDS": 1.0,
-    # Per-client limits, "N/second|minute|hour" per scope (docs/health-check-api.md).
-    "RATE_LIMITS": {"qualification:check": "600/minute", "qualification:batch": "60/minute"},
+    # Per-client limits, "N/second|minute|hour" per scope ({} = none), and where the counters live:
+    # memory:// counts in this process (the embedded default); with several workers use a shared store,
+    # redis://host:6379/0 (adapters/ratelimit.py, docs/health-check-api.md).
+    "RATE_LIMITS": {"qualification:check": "600/minute", "qualification:batch": "120/minute"},
+    "RATE_LIMIT_STORAGE_URL": "memory://",
     # The institutions' web console at /console/ (docs/console.md). CONSOLE_SECRET_KEY None = derived from the
     # active JWT key; set CONSOLE_COOKIE_SECURE behind HTTPS.
     "CONSOLE_SECRET_KEY": None,

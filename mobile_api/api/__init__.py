@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import edge, health, outages, problems
+from . import edge, health, outages, problems, rate_limits
 from .audit.routes import blp as audit_blp
 from .auth.routes import blp as auth_blp
 from .care.routes import blp as care_blp
@@ -33,6 +33,7 @@ def init_app(app: Flask) -> Api:
     problems.init_app(app)
     edge.init_app(app)
     outages.init_app(app)
+    rate_limits.init_app(app)
     health.init_app(app)
     api = Api(app, spec_kwargs={"info": {"description": "Mobile online qualification confirmation: "
                                                         "居宅同意取得型 (②) and 資格確認限定型 (③)."},

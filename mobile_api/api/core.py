@@ -17,6 +17,7 @@ from ..domain.codes import InfoKind
 from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
 from ..services.principal import Principal, authenticate
+from . import rate_limits
 from .problems import PROBLEM_JSON, ProblemSchema, from_http_exception
 
 
@@ -140,6 +141,7 @@ class Blueprint(flask_smorest.Blueprint):
                 who = authenticate(runtime(), _bearer())
                 if client_scope is not None:
                     who.require_scope(client_scope)  # machine-client endpoints (OAuth scopes)
+                    rate_limits.enforce(runtime(), who, client_scope)  # 429 + Retry-After past the client's limit
                 else:
                     who.require_not_client()  # every other endpoint is for people and devices
                 if admin:

@@ -332,3 +332,52 @@ def test_results_are_deleted_after_the_keeping_time_and_the_deletion_is_audited(
         events = [e for e in uow.audit.search(uow.batch_jobs.get(job_id).institution_id, action="batch.purge",
                                               limit=10, offset=0)]
     assert [e.detail["rows_deleted"] for e in events] == [5]
+
+
+# --- rate limits ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url():  # type: ignore[no-untyped-def]
+    from tests.support.redisserver import RedisServer, require_redis
+
+    server = RedisServer()
+    try:
+        server.start()
+    except (FileNotFoundError, RuntimeError) as exc:
+        if require_redis():
+            raise
+        pytest.skip(f"no Redis for the shared rate-limit store: {exc}")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def two_workers(database_url, clock, tmp_path, redis_url):  # type: ignore[no-untyped-def]
+    """Two app instances (as two gunicorn workers would be) sharing one Redis for their limits."""
+    from mobile_api import create_app
+    from tests.integration.conftest import TEST_CONFIG
+
+    config = {**TEST_CONFIG, "DATABASE_URL": database_url, "RATE_LIMIT_STORAGE_URL": redis_url,
+              "RATE_LIMITS": {"qualification:check": "3/minute"}}
+    workers = []
+    for name in ("a", "b"):
+        worker = create_app(config, clock=clock)
+        worker.instance_path = str(tmp_path / f"worker-{name}")
+        workers.append(worker)
+    yield workers
+    for worker in workers:
+        worker.extensions["mobile_api"].jobs.stop()
+        worker.extensions["mobile_api_engine"].dispose()
+
+
+def test_two_workers_share_one_limit_and_the_excess_gets_429_with_retry_after(h, integrator, two_workers):
+    a, b = (worker.test_client() for worker in two_workers)
+    answers = [(a if i % 2 == 0 else b).post("/api/v1/qualification-checks", json=P01, headers=integrator.auth())
+               for i in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]  # 2 + 2 would pass if each counted alone
+    refused = answers[3]
+    assert refused.mimetype == "application/problem+json" and refused.get_json()["type"].endswith("/rate-limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "1分あたり3回" in refused.get_json()["detail"]
+    other = Integrator(h)  # limits are per client
+    assert a.post("/api/v1/qualification-checks", json=P01, headers=other.auth()).status_code == 200
