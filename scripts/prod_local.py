@@ -58,6 +58,7 @@ class ProdLocal:
         self.settings = dict(settings or {})
         self.pg = PgCluster(settings=DURABLE)
         self.base = Path(log_dir or tempfile.mkdtemp(prefix="prod-local-"))
+        self.base.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.database_url = ""
         self.api_port = self.oqs_port = 0

@@ -8,8 +8,13 @@ workers, and JSON logs carrying the request id.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
+import uuid
 
+import psycopg
 import pytest
 import requests
 
@@ -58,3 +63,98 @@ def test_a_verification_through_prod_local(stack: ProdLocal) -> None:
     text = stack.log("api")
     for secret in (nurse.token, seed.STAFF_PASSWORD, visit["id"], visit["qualification"]["name"]):
         assert secret not in text
+
+
+# -- PostgreSQL killed with kill -9 under load ------------------------------------------------------------------------
+
+def _kill_postgres(stack: ProdLocal) -> None:
+    """SIGKILL the postmaster and every backend at once: a crash, no shutdown checkpoint."""
+    with open(os.path.join(stack.pg.data_dir, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                        children.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    for pid in [postmaster, *children]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_postgres_killed_under_load_loses_no_acknowledged_write_and_recovers_without_500s(stack: ProdLocal) -> None:
+    tenant, nurses, card = seed.seed(stack.url, stack.database_url, nurses=3)
+    acknowledged: list[str] = []
+    retry_later: list[tuple[str, str, dict, str]] = []  # submits answered 503: resent after the restart
+    statuses: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(nurse: seed.Nurse) -> None:
+        http = requests.Session()
+        auth = {"Authorization": f"Bearer {nurse.token}"}
+        for _ in range(500):  # bounded; normally ended by ``stop``
+            if stop.is_set():
+                return
+            try:
+                started = http.post(stack.url + "/api/v1/verifications", json=seed.start_body(), headers=auth,
+                                    timeout=10)
+                with lock:
+                    statuses.append(started.status_code)
+                if started.status_code != 201:
+                    assert started.status_code == 503 and started.headers.get("Retry-After"), started.text
+                    time.sleep(0.05)  # a client's pause before it tries again (bounded loop)
+                    continue
+                challenge = started.json()
+                body, key = seed.submit_body(card, challenge["challenge"]), uuid.uuid4().hex
+                path = f"/api/v1/verifications/{challenge['challenge_id']}/submit"
+                r = http.post(stack.url + path, json=body, headers={**auth, "Idempotency-Key": key}, timeout=10)
+            except requests.ConnectionError:
+                continue  # never acknowledged: nothing to check
+            with lock:
+                statuses.append(r.status_code)
+                if r.status_code == 201:
+                    acknowledged.append(r.json()["id"])
+                elif r.status_code == 503:
+                    retry_later.append((nurse.token, path, body, key))
+
+    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in nurses]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    time.sleep(2)  # load running before the crash (a duration, not a synchronisation)
+    before_crash = len(acknowledged)
+    _kill_postgres(stack)
+    time.sleep(2)  # the outage
+    stack.pg.resume()  # crash recovery replays the WAL
+    deadline = time.monotonic() + 20
+    while requests.get(stack.url + "/readyz", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the API did not become ready again by itself"
+        time.sleep(0.2)
+    time.sleep(2)  # load after the recovery
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    assert time.monotonic() - t0 < 45
+
+    assert before_crash > 0 and len(acknowledged) > before_crash, (before_crash, len(acknowledged))
+    assert 503 in statuses, "the outage was never seen"
+    assert not [s for s in statuses if s >= 500 and s != 503], sorted(set(statuses))
+    assert set(statuses) <= {201, 503}, sorted(set(statuses))
+
+    # Submits answered 503 are resent with the same Idempotency-Key: each ends 201 (done now, or replayed).
+    for token, path, body, key in retry_later:
+        r = requests.post(stack.url + path, json=body, headers={"Authorization": f"Bearer {token}",
+                                                                "Idempotency-Key": key}, timeout=10)
+        assert r.status_code == 201, r.text
+        acknowledged.append(r.json()["id"])
+
+    with psycopg.connect(stack.database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        found = {row[0] for row in conn.execute("SELECT id FROM visits WHERE id = ANY(%s)", (acknowledged,))}
+    assert found == set(acknowledged), f"{len(set(acknowledged) - found)} acknowledged visits lost"
+    assert all(p.poll() is None for p in stack.procs.values()), "a process of the topology died with the database"

@@ -1,0 +1,107 @@
+"""Locust users for bench/server_load.py (run headless by it; one user class per run).
+
+The seeded tenant comes from the JSON file named by ``BENCH_SEED`` (written by server_load.py): access tokens
+of nurses on enrolled devices, their device keys (for logins), the visits opened for the medical reads, and a
+sandbox card. No think time: each user sends its next request as soon as the last one is answered (a closed
+loop), so req/s is the server's throughput at that concurrency.
+
+A verification is two requests (start, then submit with the card's signature over the challenge); besides
+each request, the pair is reported as one ``verification`` entry whose time is start + submit.
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from locust import FastHttpUser, task
+
+from device_agent.device_key import make_assertion
+
+SEED: dict[str, Any] = json.loads(open(os.environ["BENCH_SEED"], encoding="utf-8").read())
+CARD_DER = base64.b64decode(SEED["card"]["certificate"])
+CARD_KEY = serialization.load_pem_private_key(SEED["card"]["private_key"].encode(), password=None)
+x509.load_der_x509_certificate(CARD_DER)  # fail early on a bad seed
+NURSES = SEED["nurses"]
+_next_nurse = itertools.count()
+
+
+class _Seeded(FastHttpUser):
+    abstract = True
+
+    def on_start(self) -> None:
+        self.nurse = NURSES[next(_next_nurse) % len(NURSES)]
+        self.auth = {"Authorization": f"Bearer {self.nurse['token']}"}
+
+
+class Floor(_Seeded):
+    """The framework's floor: a trivial JSON endpoint on the same server and settings."""
+
+    @task
+    def floor(self) -> None:
+        self.client.get("/api/v1/_floor", name="floor")
+
+
+class Verification(_Seeded):
+    @task
+    def verification(self) -> None:
+        started_at = time.perf_counter()
+        failure: Exception | None = None
+        with self.client.post("/api/v1/verifications", json={"care_type": 2, "form": "home_consent",
+                                                              "method": "pin"},
+                              headers=self.auth, name="verification:start", catch_response=True) as started:
+            if started.status_code != 201:
+                started.failure(f"start {started.status_code}")
+                failure = RuntimeError(f"start {started.status_code}")
+            challenge = started.json() if failure is None else {}
+        if failure is None:
+            signature = CARD_KEY.sign(base64.b64decode(challenge["challenge"]), padding.PKCS1v15(), hashes.SHA256())
+            body = {"certificate": SEED["card"]["certificate"], "signature": base64.b64encode(signature).decode(),
+                    "consent": {"kinds": ["medication"]}}
+            with self.client.post(f"/api/v1/verifications/{challenge['challenge_id']}/submit", json=body,
+                                  headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
+                                  name="verification:submit", catch_response=True) as submitted:
+                if submitted.status_code != 201:
+                    submitted.failure(f"submit {submitted.status_code}")
+                    failure = RuntimeError(f"submit {submitted.status_code}")
+        self.environment.events.request.fire(
+            request_type="OP", name="verification", response_time=(time.perf_counter() - started_at) * 1000,
+            response_length=0, exception=failure, context={})
+
+
+class MedicalRead(_Seeded):
+    """A medical-information view inside the window (each view writes its audit row)."""
+
+    @task
+    def medical(self) -> None:
+        with self.client.get(f"/api/v1/visits/{self.nurse['visit_id']}/medical-information/medication",
+                             headers=self.auth, name="medical_read", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"medical {r.status_code}")
+
+
+class Login(_Seeded):
+    """A staff login on an enrolled device (argon2id at the production cost, a fresh device assertion)."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.key = serialization.load_pem_private_key(self.nurse["device_key"].encode(), password=None)
+
+    @task
+    def login(self) -> None:
+        assertion = make_assertion(self.key, device_id=self.nurse["device_id"], audience=SEED["audience"],
+                                   now=datetime.now(timezone.utc))
+        with self.client.post("/api/v1/auth/login", json={
+                "institution_code": SEED["institution_code"], "login": self.nurse["login"],
+                "password": SEED["staff_password"], "device_assertion": assertion},
+                name="login", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"login {r.status_code}")

@@ -1,0 +1,187 @@
+"""Load benchmark of the API server against its framework floor (`make bench-load`; bench/README.md).
+
+    .venv/bin/python bench/server_load.py [--json PATH] [--repeats 2] [--duration 15] [--users 16]
+                                          [--workers 3] [--worker-class sync] [--threads 1] [SCENARIO ...]
+
+Starts `make prod-local`'s topology (scripts/prod_local.py: durable PostgreSQL, gunicorn, the OQS sandbox over
+HTTP) with the floor endpoint on, seeds one tenant over HTTP, then runs locust headless on loopback, one
+scenario at a time, interleaved and repeated (floor, verification, medical read, login, floor, ...). Each run
+is a closed loop of ``--users`` users with no think time, after a short warm-up. For every run it records
+req/s, p50/p95/p99 (locust's own percentiles), failures and the 1-minute load average before and after;
+the summary takes the median over the repeats and divides by the floor's req/s of the same session.
+
+These machines are shared: read the ratios, and the load average next to them, not the absolute figures.
+The load generator (locust, one process) runs on the same cores as the server, as on a one-node deployment
+with a co-located proxy.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+from bench import _seed as seed  # noqa: E402
+from scripts.prod_local import ProdLocal  # noqa: E402
+
+LOCUSTFILE = ROOT / "bench" / "_locustfile.py"
+# scenario -> (locust user class, the stats entry that is one operation)
+SCENARIOS = {"floor": ("Floor", "floor"), "verification": ("Verification", "verification"),
+             "medical_read": ("MedicalRead", "medical_read"), "login": ("Login", "login")}
+
+
+def write_seed(stack: ProdLocal, nurses: int, path: Path) -> None:
+    tenant, staff, card = seed.seed(stack.url, stack.database_url, nurses=nurses)
+    entries = []
+    for nurse in staff:
+        r = seed.verify(tenant.http, stack.url, nurse.token, card)
+        assert r.status_code == 201, r.text
+        key_pem = nurse.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).decode()
+        entries.append({"login": nurse.login, "token": nurse.token, "device_id": nurse.device_id,
+                        "device_key": key_pem, "visit_id": r.json()["id"]})
+    card_key = card.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()).decode()
+    path.write_text(json.dumps({
+        "institution_code": tenant.code, "audience": seed.AUDIENCE, "staff_password": seed.STAFF_PASSWORD,
+        "nurses": entries, "card": {"certificate": base64.b64encode(card.certificate_der).decode(),
+                                    "private_key": card_key}}), encoding="utf-8")
+
+
+def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: int, out_dir: Path) -> dict[str, Any]:
+    user_class, entry = SCENARIOS[scenario]
+    prefix = out_dir / f"{scenario}-{time.monotonic_ns()}"
+    load_before = os.getloadavg()[0]
+    argv = [str(Path(sys.executable).parent / "locust"), "-f", str(LOCUSTFILE), "--headless", "--host", url,
+            "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--csv", str(prefix), "--only-summary",
+            "--loglevel", "ERROR", "--stop-timeout", "5", user_class]
+    env = {**os.environ, "BENCH_SEED": str(seed_file), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=duration + 120)
+    rows = {row["Name"]: row for row in csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8"))}
+    if done.returncode not in (0, 1):  # 1 = some requests failed: counted below
+        raise RuntimeError(f"locust failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    row = rows.get(entry)
+    if row is None:  # nothing completed in the run (a starved machine): reported as such, not hidden
+        row = {"Request Count": "0", "Failure Count": "0", "Requests/s": "0", "50%": "N/A", "95%": "N/A",
+               "99%": "N/A", "Average Response Time": "N/A"}
+    count, failures = int(row["Request Count"]), int(row["Failure Count"])
+    return {"scenario": scenario, "users": users, "duration_s": duration, "requests": count, "failures": failures,
+            "rps": float(row["Requests/s"]), "p50_ms": _num(row["50%"]), "p95_ms": _num(row["95%"]),
+            "p99_ms": _num(row["99%"]), "mean_ms": _num(row["Average Response Time"]),
+            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+            "requests_by_name": {name: int(r["Request Count"]) for name, r in rows.items() if name != "Aggregated"}}
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:  # locust writes N/A when nothing completed
+        return None
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 1) if present else None
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_scenario.setdefault(run["scenario"], []).append(run)
+    summary = {}
+    for name, items in by_scenario.items():
+        summary[name] = {key: _median([r[key] for r in items]) for key in ("rps", "p50_ms", "p95_ms", "p99_ms")}
+        summary[name]["load_before"] = [r["load_before"] for r in items]
+        summary[name]["runs"] = len(items)
+        summary[name]["failures"] = sum(r["failures"] for r in items)
+        summary[name]["rps_runs"] = [round(r["rps"], 1) for r in items]
+    floor = summary.get("floor", {}).get("rps")
+    for values in summary.values():
+        values["ratio_to_floor"] = round(values["rps"] / floor, 3) if floor else None
+    return summary
+
+
+def format_table(summary: dict[str, dict[str, Any]]) -> str:
+    lines = ["| scenario | req/s (median) | runs req/s | p50 ms | p95 ms | p99 ms | ratio to floor | failures | "
+             "load avg before runs |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, v in summary.items():
+        lines.append(f"| {name} | {v['rps']} | {', '.join(map(str, v['rps_runs']))} | {v['p50_ms']} | "
+                     f"{v['p95_ms']} | {v['p99_ms']} | {v['ratio_to_floor']} | {v['failures']} | "
+                     f"{', '.join(map(str, v['load_before']))} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("scenarios", nargs="*", help=f"default: all of {', '.join(SCENARIOS)}")
+    parser.add_argument("--json", type=Path, help="write the whole report here")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per run (after a 3 s warm-up)")
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--oqs-workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    scenarios = args.scenarios or list(SCENARIOS)
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    if "floor" not in scenarios:
+        scenarios.insert(0, "floor")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    stack = ProdLocal(workers=args.workers, worker_class=args.worker_class, threads=args.threads,
+                      oqs_workers=args.oqs_workers, jobs_worker=False, settings={"BENCH_FLOOR_ENDPOINT": True},
+                      log_dir=str(work / "logs"))
+    runs: list[dict[str, Any]] = []
+    with stack:
+        seed_file = work / "seed.json"
+        write_seed(stack, nurses=args.users, path=seed_file)
+        for scenario in scenarios:  # warm-up: every worker imports and connects before the clock runs
+            run_locust(stack.url, seed_file, scenario, args.users, 3, work)
+        for repeat in range(args.repeats):
+            for scenario in scenarios:
+                run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work)
+                run["repeat"] = repeat + 1
+                runs.append(run)
+                print(f"  {scenario:<13} run {repeat + 1}: {run['rps']:8.1f} req/s  p50 {run['p50_ms']} ms  "
+                      f"p99 {run['p99_ms']} ms  failures {run['failures']}  load {run['load_before']}",
+                      flush=True)
+    summary = summarise(runs)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_at_end": os.getloadavg()},
+        "settings": {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads,
+                     "oqs_workers": args.oqs_workers, "users": args.users, "duration_s": args.duration,
+                     "repeats": args.repeats, "database": "postgresql (durable: fsync, synchronous_commit on)",
+                     "oqs": "sandbox over HTTP (gunicorn)", "tool": "locust headless, FastHttpUser, no wait"},
+        "summary": summary, "runs": runs,
+    }
+    print()
+    print(f"{os.cpu_count()} CPUs, load average at end {os.getloadavg()}; {args.workers} {args.worker_class} "
+          f"workers x {args.threads} threads, {args.users} users, {args.duration} s x {args.repeats} interleaved")
+    print(format_table(summary))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        print(f"\nJSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
