@@ -381,3 +381,86 @@ def test_two_workers_share_one_limit_and_the_excess_gets_429_with_retry_after(h,
     assert "1分あたり3回" in refused.get_json()["detail"]
     other = Integrator(h)  # limits are per client
     assert a.post("/api/v1/qualification-checks", json=P01, headers=other.auth()).status_code == 200
+
+
+# --- a worker process killed halfway ----------------------------------------------------------------
+
+def _worker(database_url: str):  # type: ignore[no-untyped-def]
+    """``flask jobs worker`` as production runs it: its own process, real clock, a 1-second lease."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import TEST_CONFIG
+
+    env = {**os.environ, "DATABASE_URL": database_url, "MOBILE_API_JWT_KEYS": json.dumps(TEST_CONFIG["JWT_KEYS"]),
+           "MOBILE_API_JWT_ACTIVE_KID": TEST_CONFIG["JWT_ACTIVE_KID"], "MOBILE_API_BATCH_LEASE_SECONDS": "1",
+           "MOBILE_API_BATCH_CHUNK_SIZE": "10", "MOBILE_API_JOBS_POLL_MAX_SECONDS": "0.2",
+           "MOBILE_API_JOBS_EMBEDDED_WORKERS": "0"}
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "mobile_api", "jobs", "worker", "--workers", "1"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _poll(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"{what} not within {timeout}s")
+
+
+def test_a_job_whose_worker_process_is_killed_halfway_completes_with_every_row_exactly_once(
+        h, integrator, database_url, clock, tmp_path):
+    import signal
+    from datetime import datetime, timezone
+
+    from mobile_api import create_app
+    from tests.integration.conftest import TEST_CONFIG
+
+    producer = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "JOBS_EMBEDDED_WORKERS": 0,
+                           "RATE_LIMITS": {}}, clock=clock)  # the API process: enqueues, runs nothing
+    producer.instance_path = str(tmp_path / "producer")
+    rt = producer.extensions["mobile_api"]
+    total = 1200
+    first = second = None
+    try:
+        r = producer.test_client().post("/api/v1/batch-jobs", json={"examinees": rows(total)},
+                                        headers=integrator.auth())
+        assert r.status_code == 202, r.get_json()
+        job_id = r.get_json()["id"]
+
+        def job():  # type: ignore[no-untyped-def]
+            with rt.uow() as uow:
+                return uow.batch_jobs.get(job_id)
+
+        first = _worker(database_url)
+        _poll(lambda: job().done >= 200, 60, "the first worker's progress")
+        first.send_signal(signal.SIGKILL)  # no clean-up, no lease release: as if the machine died
+        first.wait(10)
+        halfway = job()
+        assert halfway.state == "running" and 0 < halfway.done < total, (halfway.state, halfway.done)
+        # Its lease runs out (1 s on the worker's real clock); then the job is an orphan a new worker resumes.
+        with rt.uow() as uow:
+            _poll(lambda: job_id in uow.batch_jobs.orphaned(datetime.now(timezone.utc)), 10, "the lease to run out")
+        second = _worker(database_url)
+        finished = _poll(lambda: (j := job()).state == "done" and j, 120, "the job to finish")
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(10)
+        producer.extensions["mobile_api"].jobs.stop()
+        producer.extensions["mobile_api_engine"].dispose()
+    with rt.uow() as uow:
+        stored = uow.batch_rows.page(job_id, limit=total + 1, offset=0)
+        assert [row.reference for row in stored] == [f"R{i:05d}" for i in range(total)]
+        assert all(row.status in ("done", "error") and row.outcome["reference"] == row.reference for row in stored)
+        by_worker: dict[str, int] = {}
+        for row in stored:
+            by_worker[row.processed_by] = by_worker.get(row.processed_by, 0) + 1
+    assert finished.done == total == sum(by_worker.values())  # counted once each: nothing redone, nothing lost
+    assert len(by_worker) >= 2 and min(by_worker.values()) >= 10  # the killed worker's rows and the new one's
+    assert finished.failed == sum(1 for row in stored if row.status == "error")
