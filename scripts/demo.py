@@ -164,7 +164,9 @@ def main() -> int:
         print(f"  API:        {base}/api/v1")
         print(f"  Swagger UI: {base}/api/docs")
         print(f"  OpenAPI:    {base}/api/openapi.json")
+        print(f"  コンソール: {base}/console/  （ブラウザで開き、次のデモ用ログインで入れます）")
         print(f"  デモの管理者: 医療機関等コード {HOME_CARE[0]} / admin / {ADMIN_PASSWORD}")
+        print(f"  デモの職員:   医療機関等コード {HOME_CARE[0]} / nurse1 / {STAFF_PASSWORD}")
         if ok != 0:
             return 1
         if args.no_wait:
