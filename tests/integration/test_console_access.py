@@ -1,0 +1,114 @@
+"""The console refuses what the API refuses, and audits what the API audits (Flask test client, SQLite and
+PostgreSQL). The browser flows themselves are in tests/e2e/test_console.py."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.support.harness import ADMIN_PASSWORD, STAFF_PASSWORD, Tenant
+
+P01 = "P01-valid-30"
+
+
+class Browser:
+    """A signed-in console session (cookie + CSRF token), as a browser keeps them."""
+
+    def __init__(self, h: Any, tenant: Tenant, login: str, password: str) -> None:
+        self.client = h.app.test_client()
+        self.csrf = self._token(self.client.get("/console/login"))
+        r = self.client.post("/console/login", data={"csrf_token": self.csrf, "institution_code": tenant.code,
+                                                     "login": login, "password": password})
+        assert r.status_code == 303, r.get_data(as_text=True)
+        self.csrf = self._token(self.client.get("/console/login"))  # the signed-in session's new token
+
+    @staticmethod
+    def _token(response: Any) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path)
+
+    def post(self, path: str, **form: str) -> Any:
+        return self.client.post(path, data={"csrf_token": self.csrf, **form})
+
+
+def visit_in(h: Any, tenant: Tenant, nurse_login: str = "nurse1") -> dict[str, Any]:
+    made = h.verify_pin(tenant.nurse(nurse_login), h.card(P01), consent={"blanket": True})
+    assert made.status_code == 201, made.get_json()
+    return made.get_json()
+
+
+def audit_rows(h: Any, tenant: Tenant, action: str) -> list[dict[str, Any]]:
+    return h.client.get(f"/api/v1/audit-events?action={action}", headers=tenant.auth()).get_json()
+
+
+def test_staff_in_a_plain_browser_sees_no_patient_data_and_no_admin_page(h) -> None:
+    tenant = h.institution("home_visit_care")
+    visit = visit_in(h, tenant)
+    staff = Browser(h, tenant, "nurse1", STAFF_PASSWORD)
+    for path in ("/console/visits", f"/console/visits/{visit['id']}", "/console/claims.csv?month=2026-12"):
+        r = staff.get(path)
+        assert r.status_code == 403, path
+        assert "登録済み端末でのスタッフのログイン" in r.get_data(as_text=True)  # the API's own refusal
+    for path in ("/console/staff", "/console/devices", "/console/audit", "/console/settings"):
+        assert staff.get(path).status_code == 403, path
+    assert staff.post("/console/devices", label="x").status_code == 403
+
+
+def test_admin_reads_visits_audited_like_the_api_but_no_medical_information_without_a_device(h) -> None:
+    tenant = h.institution("home_visit_care")
+    visit = visit_in(h, tenant)
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    page = admin.get(f"/console/visits/{visit['id']}")
+    assert page.status_code == 200 and "佐藤 健一" in page.get_data(as_text=True)
+    read = audit_rows(h, tenant, "visit.read")[0]
+    assert read["target_id"] == visit["id"] and read["user_id"] is not None and read["device_id"] is None
+    medical = admin.get(f"/console/visits/{visit['id']}/medical/medication")
+    api = h.medical(tenant.admin_token, visit["id"])  # the admin's token has no device either
+    assert medical.status_code == api.status_code == 403
+    assert api.get_json()["detail"] in medical.get_data(as_text=True)
+
+
+def test_other_institution_is_not_found_and_a_revoked_user_is_out_at_once(h) -> None:
+    a, b = h.institution("home_visit_care"), h.institution("home_visit_care")
+    theirs = visit_in(h, b)
+    their_device = b.devices[0].id
+    admin = Browser(h, a, "admin", ADMIN_PASSWORD)
+    assert admin.get(f"/console/visits/{theirs['id']}").status_code == 404
+    assert admin.get(f"/console/devices/{their_device}/revoke").status_code == 404
+    assert admin.post(f"/console/devices/{their_device}/revoke").status_code == 404
+
+    a.create_staff("second", role="admin")
+    other = Browser(h, a, "second", STAFF_PASSWORD)
+    users = {u["login"]: u["id"] for u in h.client.get("/api/v1/staff", headers=a.auth()).get_json()}
+    assert admin.post(f"/console/staff/{users['second']}/disable").status_code == 303
+    r = other.get("/console/visits")
+    assert r.status_code == 303 and "/console/login" in r.headers["Location"]
+
+
+def test_staff_and_settings_changes_go_through_the_services(h) -> None:
+    tenant = h.institution("home_visit_care")
+    tenant.create_staff("nurse1")
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    users = {u["login"]: u["id"] for u in h.client.get("/api/v1/staff", headers=tenant.auth()).get_json()}
+    assert admin.post(f"/console/staff/{users['nurse1']}/password", password="new-password-2026").status_code == 303
+    assert h.client.post("/api/v1/auth/login", json={"institution_code": tenant.code, "login": "nurse1",
+                                                     "password": "new-password-2026"}).status_code == 200
+    last_admin = admin.post(f"/console/staff/{users['admin']}/role", role="staff")
+    assert last_admin.status_code == 409 and "最後の管理者" in last_admin.get_data(as_text=True)
+    assert admin.post("/console/settings/visual-password", password="mokushi-2027",
+                      password_again="mokushi-2027").status_code == 303
+    assert admin.post("/console/settings/visual-password/unlock").status_code == 303
+    assert audit_rows(h, tenant, "institution.visual_password.unlock")
+    assert audit_rows(h, tenant, "user.password.reset")[0]["target_id"] == users["nurse1"]
+
+
+def test_a_post_without_the_session_csrf_token_changes_nothing(h) -> None:
+    tenant = h.institution("home_visit_care")
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    r = admin.client.post("/console/staff", data={"csrf_token": "forged", "login": "x1", "display_name": "x",
+                                                  "password": STAFF_PASSWORD})
+    assert r.status_code == 400
+    r = admin.client.post("/console/staff", data={"login": "x1", "display_name": "x", "password": STAFF_PASSWORD})
+    assert r.status_code == 400
+    assert "x1" not in [u["login"] for u in h.client.get("/api/v1/staff", headers=tenant.auth()).get_json()]
