@@ -6,7 +6,7 @@ protection) carries none.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from typing import Any
 
@@ -75,13 +75,17 @@ class QualificationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, used to keep the result with the visit."""
-        raw = asdict(self)
+        raw = _isoformat_dates(self)
         raw["status"] = int(self.status)
         raw["consent_flag"] = int(self.consent_flag)
-        return _isoformat_dates(raw)
+        return raw
 
 
 def _isoformat_dates(value: Any) -> Any:
+    """Like ``asdict`` then dates as ISO strings, without ``asdict``'s deep copies (a 10,000-row batch spent
+    half its time in them)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _isoformat_dates(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {k: _isoformat_dates(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
