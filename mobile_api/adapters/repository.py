@@ -9,6 +9,7 @@ site catches driver exceptions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -134,7 +135,50 @@ class Institutions(Repository[orm.Institution]):
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class CallerStanding:
+    """What authentication needs of the caller's user and device rows (None where the row does not exist)."""
+
+    user_institution_id: str | None = None
+    user_role: str | None = None
+    user_revoked_at: datetime | None = None
+    device_institution_id: str | None = None
+    device_revoked_at: datetime | None = None
+    device_enrolled_at: datetime | None = None
+    user_found: bool = False
+    device_found: bool = False
+
+
 class Users(Repository[orm.User]):
+    def standing(self, user_id: str | None, device_id: str | None) -> CallerStanding:
+        """The caller's user and device in ONE statement (a user LEFT JOIN device by primary keys), only the
+        columns authentication checks, read on every request so that a revocation takes effect at once."""
+        u, d = orm.User, orm.Device
+        device_cols = (d.institution_id.label("d_inst"), d.revoked_at.label("d_rev"),
+                       d.enrolled_at.label("d_enr"), d.id.label("d_id"))
+        if user_id is None:
+            if device_id is None:
+                return CallerStanding()
+            row = self.session.execute(select(*device_cols).where(d.id == device_id)).first()
+            return CallerStanding() if row is None else CallerStanding(
+                device_institution_id=row.d_inst, device_revoked_at=row.d_rev, device_enrolled_at=row.d_enr,
+                device_found=True)
+        user_cols = (u.institution_id, u.role, u.revoked_at)
+        if device_id is None:
+            stmt = select(*user_cols).where(u.id == user_id)
+        else:
+            stmt = select(*user_cols, *device_cols).select_from(u).outerjoin(d, d.id == device_id).where(
+                u.id == user_id)
+        row = self.session.execute(stmt).first()
+        if row is None:
+            return CallerStanding()
+        standing = CallerStanding(user_institution_id=row.institution_id, user_role=row.role,
+                                  user_revoked_at=row.revoked_at, user_found=True)
+        if device_id is not None and row.d_id is not None:
+            standing = replace(standing, device_institution_id=row.d_inst, device_revoked_at=row.d_rev,
+                               device_enrolled_at=row.d_enr, device_found=True)
+        return standing
+
     def of_institution(self, institution_id: str) -> Sequence[orm.User]:
         """The institution's staff accounts, oldest first."""
         return self.list_by(institution_id=institution_id, order_by=orm.User.created_at)
@@ -386,10 +430,12 @@ class Consents(Repository[orm.Consent]):
 
 class CareRelationships(Repository[orm.CareRelationship]):
     def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
-        """The patient's relationship with the institution seen last (ended or not): most recent visit first."""
+        """The patient's relationship with the institution seen last (ended or not): an open one first (there is
+        at most one, and it began after any that ended), then the most recent visit."""
         r = orm.CareRelationship
         return self.session.scalars(select(r).where(r.institution_id == institution_id, r.person_ref == person_ref)
-                                    .order_by(r.last_visit_at.desc(), r.opened_at.desc(), r.id.desc())
+                                    .order_by(r.ended_at.is_(None).desc(), r.last_visit_at.desc(),
+                                              r.opened_at.desc(), r.id.desc())
                                     .limit(1)).first()
 
     def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:

@@ -309,6 +309,23 @@ class FakeInstitutions(FakeRepository[orm.Institution]):
 
 
 class FakeUsers(FakeRepository[orm.User]):
+    def standing(self, user_id: str | None, device_id: str | None) -> Any:
+        from mobile_api.adapters.repository import CallerStanding
+
+        user = self.get(user_id) if user_id is not None else None
+        if user_id is not None and user is None:
+            return CallerStanding()
+        device = self.uow._get(orm.Device, device_id) if device_id is not None else None
+        standing = CallerStanding()
+        if user is not None:
+            standing = replace(standing, user_institution_id=user.institution_id, user_role=user.role,
+                               user_revoked_at=user.revoked_at, user_found=True)
+        if device is not None:
+            standing = replace(standing, device_institution_id=device.institution_id,
+                               device_revoked_at=device.revoked_at, device_enrolled_at=device.enrolled_at,
+                               device_found=True)
+        return standing
+
     def of_institution(self, institution_id: str) -> list[orm.User]:
         return sorted(self.list_by(institution_id=institution_id), key=lambda u: u.created_at)
 
@@ -525,7 +542,7 @@ class FakeConsents(FakeRepository[orm.Consent]):
 class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
     def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         rows = self.list_by(institution_id=institution_id, person_ref=person_ref)
-        return max(rows, key=lambda r: (r.last_visit_at, r.opened_at, r.id), default=None)
+        return max(rows, key=lambda r: (r.ended_at is None, r.last_visit_at, r.opened_at, r.id), default=None)
 
     def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         rows = [r for r in self.list_by(institution_id=institution_id, person_ref=person_ref) if r.ended_at is None]
