@@ -25,6 +25,15 @@ STAFF_PASSWORD = "demo-staff-pass"
 VISUAL_PASSWORD = "demo-mokushi"
 HOME_CARE = ("1310000001", "さくら訪問看護ステーション（デモ）", "home_visit_care")
 JUDO = ("1390000002", "ひかり整骨院（デモ）", "judo_therapy")
+CHECKUP = ("1390000003", "みどり健診センター（デモ）", "health_check")
+# Sandbox personas answering lookups by identifiers (docs/sandbox.md): statuses 1-6, full-width 記号, no 枝番.
+EXAMINEES = [
+    ("01130012", "44100021", "1287", "00", "1984/05/12"), ("06135107", "12", "3456", "00", "1991/07/03"),
+    ("01270016", "27010355", "88", "00", "1979/01/22"), ("01130012", "44100021", "9999", "00", "1984/05/12"),
+    ("01130012", "44100888", "7", "", "2016/04/10"), ("12131017", "", "1234567", "", "1962/03/18"),
+    ("０６１３５１０７", "ﾐﾅﾄ123", "45", "", "1982/02/02"), ("131177", "世田谷", "567890", "", "1966/06/06"),
+    ("01130013", "44100021", "1287", "00", "1984/05/12"),  # a wrong check digit: a row error, not a failed job
+]
 
 
 def step(text: str) -> None:
@@ -83,6 +92,42 @@ def setup_practice(base: str, practice: tuple[str, str, str], home: Path, staff:
     if home.exists():
         shutil.rmtree(home)
     agent(home, "enroll", "--server", base, "--code", device["activation_code"])
+
+
+def health_check_batch(base: str) -> int:
+    """A 20-examinee batch from a Shift_JIS CSV, as a reservation system exports it (docs/health-check-api.md)."""
+    code, name, kind = CHECKUP
+    flask("institution", "create", "--code", code, "--name", name, "--kind", kind, "--admin-login", "admin",
+          "--admin-password", ADMIN_PASSWORD, check=False)
+    admin = Admin(base, code)
+    client = admin.post("/api/v1/clients", {"name": "予約システム（デモ）", "auth_method": "client_secret"})
+    token = requests.post(f"{base}/api/v1/oauth/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client["client_id"],
+        "client_secret": client["client_secret"]}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    lines = ["受診者番号,保険者番号,記号,番号,枝番,生年月日"]
+    lines += [f"健診-{i + 1:03d}," + ",".join(EXAMINEES[i % len(EXAMINEES)]) for i in range(20)]
+    print(f"  施設: {name}（{code}）  APIクライアント「予約システム（デモ）」を登録しました")
+    created = requests.post(f"{base}/api/v1/batch-jobs", data="\r\n".join(lines).encode("cp932"), timeout=30,
+                            headers={**auth, "Content-Type": "text/csv", "Idempotency-Key": os.urandom(8).hex()})
+    if created.status_code != 202:
+        print(f"  一括照会を作成できませんでした: {created.status_code} {created.text}")
+        return 1
+    location = base + created.headers["Location"]
+    for _ in range(300):
+        job = requests.get(location, headers=auth, timeout=10).json()
+        if job["state"] in ("done", "cancelled"):
+            break
+        time.sleep(0.2)
+    print(f"  一括照会 {job['state']}: {job['done']}/{job['total']} 件（行エラー {job['failed']} 件）")
+    got = requests.get(f"{location}/results.csv", headers=auth, timeout=30)
+    out = DEMO / "batch-results.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(got.content)
+    for line in got.content.decode("utf-8-sig").splitlines()[1:5]:
+        print("    " + ",".join(line.split(",")[:4]))
+    print(f"  結果CSV（UTF-8 BOM付き、Excelで開けます）: {out}")
+    return 0 if job["state"] == "done" and job["done"] == 20 else 1
 
 
 def second_visit_by_requery(home: Path) -> int:
@@ -159,6 +204,9 @@ def main() -> int:
         ok |= agent(judo_home, "verify", "--login", "judo1", "--form", "qualification_only", "--care-type", "1",
                     "--virtual-card", "P10-latter-10", "--pin-stdin", "--show", "medication",
                     stdin="1234\n", env={"DEVICE_AGENT_PASSWORD": STAFF_PASSWORD})
+
+        step("健診センターの予約システムが、APIクライアントで20名を一括資格確認します（Shift_JIS の CSV）")
+        ok |= health_check_batch(base)
 
         step("APIは起動したままです")
         print(f"  API:        {base}/api/v1")

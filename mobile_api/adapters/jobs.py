@@ -93,11 +93,12 @@ def _storage_class() -> type:
 
 
 class _EmbeddedConsumer(Consumer):
-    """Huey's consumer, started from a thread that is not the main one (no signal handlers there)."""
+    """Huey's consumer as threads inside the app process: it never installs signal handlers. It is started
+    from a request, which in a gunicorn sync worker runs on the main thread; Huey's SIGTERM handler there
+    replaced gunicorn's, and the worker then ignored SIGTERM (it would only stop Huey's own run loop)."""
 
     def _set_signal_handlers(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            super()._set_signal_handlers()
+        pass
 
 
 class JobRunner:
@@ -189,12 +190,12 @@ class JobRunner:
         foreground). Such a process runs no embedded consumer besides: what it enqueues, it runs itself."""
         self.embedded_workers = 0
         self._run_startup()
-        return self._new_consumer(workers, periodic)
+        return self._new_consumer(workers, periodic, embedded=False)
 
-    def _new_consumer(self, workers: int, periodic: bool) -> Consumer:
-        return _EmbeddedConsumer(self.huey, workers=workers, periodic=periodic, worker_type="thread",
-                                 initial_delay=0.05, backoff=1.5, max_delay=self.poll_max_seconds,
-                                 check_worker_health=True)
+    def _new_consumer(self, workers: int, periodic: bool, *, embedded: bool = True) -> Consumer:
+        kind = _EmbeddedConsumer if embedded else Consumer  # a worker process keeps Huey's SIGTERM/SIGINT
+        return kind(self.huey, workers=workers, periodic=periodic, worker_type="thread", initial_delay=0.05,
+                    backoff=1.5, max_delay=self.poll_max_seconds, check_worker_health=True)
 
     def _run_startup(self) -> None:
         for func in self._startup:
