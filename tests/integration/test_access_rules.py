@@ -26,7 +26,8 @@ def login_without_device(h, tenant, login, password=STAFF_PASSWORD):
 def fallback_body():
     return {"care_type": 2, "form": "home_consent", "method": "notice_with_card", "reason": "offline",
             "device_recorded_at": "2026-11-30T21:00:00+00:00", "patient_reference": "P-001",
-            "evidence": {"insurer_number": "01130012", "name": "山田 太郎", "birth_date": "1984-05-12"}}
+            "evidence": {"card_presented": True, "insurer_number": "01130012", "number": "1287", "name": "山田 太郎",
+                         "birth_date": "1984-05-12"}}
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ def test_oqs_outage_gives_retry_after_and_fallback_guidance(h):
     record = h.client.post("/api/v1/fallback-records", json={
         "care_type": 2, "form": "home_consent", "method": guidance["methods"][0]["method"],
         "reason": guidance["reason"], "device_recorded_at": T0.isoformat(),
-        "evidence": {"insurer_number": "01130012"}},
+        "evidence": {"card_presented": True, "insurer_number": "01130012", "number": "1287", "birth_date": "1984-05-12"}},
         headers={"Authorization": f"Bearer {nurse}", "Idempotency-Key": uuid.uuid4().hex})
     assert record.status_code == 201, record.get_json()
 

@@ -27,7 +27,8 @@ NAME, INSURER = "佐藤 健一", "01130012"
 
 def payload(ref: str, insurer: str = INSURER) -> dict:
     return {"care_type": 2, "form": "home_consent", "method": "notice_with_card", "reason": "offline",
-            "patient_reference": ref, "evidence": {"insurer_number": insurer, "name": NAME, "number": "1287"}}
+            "patient_reference": ref, "evidence": {"card_presented": True, "insurer_number": insurer, "name": NAME,
+                                                   "number": "1287", "birth_date": "1984-05-12"}}
 
 
 def http_send(base_url: str, token: str):  # type: ignore[no-untyped-def]
