@@ -73,13 +73,15 @@ class Devices(Repository[orm.Device]):
         self.session.refresh(device)
 
     def claim_activation(self, device_id: str, code_hash: str, *, public_key_pem: str, now: datetime) -> bool:
-        """Spend an activation code atomically: exactly one enrolment can win it."""
+        """Spend an activation code atomically: exactly one enrolment can win it.
+
+        The code's hash stays on the enrolled device, so a second use is told apart from a wrong code."""
         result = self.session.execute(
             update(orm.Device)
             .where(orm.Device.id == device_id, orm.Device.activation_code_hash == code_hash,
-                   orm.Device.revoked_at.is_(None), orm.Device.activation_expires_at > now)
-            .values(public_key_pem=public_key_pem, enrolled_at=now, activation_code_hash=None,
-                    activation_expires_at=None))
+                   orm.Device.enrolled_at.is_(None), orm.Device.revoked_at.is_(None),
+                   orm.Device.activation_expires_at > now)
+            .values(public_key_pem=public_key_pem, enrolled_at=now, activation_expires_at=None))
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 

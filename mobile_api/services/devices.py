@@ -60,11 +60,17 @@ class Enrolled:
 
 
 def enrol_device(rt: Runtime, *, activation_code: str, public_key_pem: str) -> Enrolled:
-    """Single use: the code is cleared on success, so it can never enrol a second key."""
+    """Single use: once a device enrolled with the code, it can never enrol a second key (409 on a second use,
+    which the device tells apart from a wrong or expired code)."""
     key_pem = _load_p256_public_key(public_key_pem)
     now = rt.clock()
     with rt.uow() as uow:
         device = uow.devices.one_by(activation_code_hash=sha256_hex(activation_code))
+        if device is not None and device.enrolled_at is not None and device.revoked_at is None:
+            audit.record(uow, at=now, action="device.enrol", outcome="refused", institution_id=device.institution_id,
+                         target_type="device", target_id=device.id, reason="code-already-used")
+            uow.commit()
+            raise ActivationCodeUsed()
         if (device is None or device.revoked_at is not None or device.activation_expires_at is None
                 or now >= device.activation_expires_at):
             audit.record(uow, at=now, action="device.enrol", outcome="refused",

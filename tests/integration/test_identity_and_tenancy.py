@@ -13,7 +13,12 @@ def test_activation_code_is_single_use_and_expires(h):
     assert created["activation_qr_svg"].lstrip().startswith("<?xml") and code in created["activation_uri"]
     enrol = {"activation_code": code, "public_key_pem": public_key_pem(generate_key())}
     assert h.client.post("/api/v1/devices/enrol", json=enrol).status_code == 201
-    assert h.client.post("/api/v1/devices/enrol", json=enrol).status_code == 401
+    again = h.client.post("/api/v1/devices/enrol", json=enrol)
+    assert again.status_code == 409 and again.get_json()["type"] == "/problems/activation-code-used"
+    other_key = {**enrol, "public_key_pem": public_key_pem(generate_key())}
+    assert h.client.post("/api/v1/devices/enrol", json=other_key).status_code == 409
+    wrong = h.client.post("/api/v1/devices/enrol", json={**enrol, "activation_code": "000000000000"})
+    assert wrong.status_code == 401
     late = h.client.post("/api/v1/devices", json={"label": "t2"}, headers=tenant.auth()).get_json()
     h.clock.advance(hours=24)
     r = h.client.post("/api/v1/devices/enrol", json={"activation_code": late["activation_code"],

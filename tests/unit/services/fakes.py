@@ -344,11 +344,12 @@ class FakeDevices(FakeRepository[orm.Device]):
     def claim_activation(self, device_id: str, code_hash: str, *, public_key_pem: str, now: datetime) -> bool:
         device = self.get(device_id)
         if device is None or not self._holds(device, lambda d: d.activation_code_hash == code_hash
+                                             and d.enrolled_at is None
                                              and d.revoked_at is None and d.activation_expires_at is not None
                                              and d.activation_expires_at > now):
             return False
         device.public_key_pem, device.enrolled_at = public_key_pem, now
-        device.activation_code_hash, device.activation_expires_at = None, None
+        device.activation_expires_at = None
         return True
 
 

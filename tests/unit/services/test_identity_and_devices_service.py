@@ -59,10 +59,10 @@ def test_a_used_activation_code_cannot_enrol_a_second_key(rt: Runtime, db: FakeD
     new = devices.create_device(rt, tenant.admin, "2台目")
     enrolled = devices.enrol_device(rt, activation_code=new.activation_code, public_key_pem=public_key_pem(
         generate_key()))
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(ActivationCodeUsed):
         devices.enrol_device(rt, activation_code=new.activation_code, public_key_pem=public_key_pem(generate_key()))
     (row,) = db.rows(orm.Device, id=new.device.id)
-    assert row.public_key_pem == enrolled.device.public_key_pem and row.activation_code_hash is None
+    assert row.public_key_pem == enrolled.device.public_key_pem and row.activation_expires_at is None
 
 
 def test_of_two_enrolments_racing_for_one_code_the_loser_is_refused(rt: Runtime, db: FakeDatabase, tenant: Tenant,
