@@ -33,7 +33,7 @@ def list_devices() -> Any:
 @blp.post("/enrol")
 @blp.arguments(EnrolSchema)
 @blp.response(201, EnrolledSchema)
-@blp.problems(401, 422)
+@blp.problems(401, 409, 422)
 def enrol(body: dict[str, Any]) -> Any:
     """Register the device's own public key with the activation code (single use)."""
     enrolled = devices.enrol_device(runtime(), **body)
