@@ -10,25 +10,7 @@ KINDS = {"medication": "薬剤情報", "checkups": "特定健診等情報", "cli
 FORMS = {"home_consent": "② 居宅同意取得型", "qualification_only": "③ 資格確認限定型"}
 TOKENS = {"card": "マイナンバーカード", "android": "スマートフォン（Android）", "iphone": "スマートフォン（iPhone）"}
 
-FALLBACK_METHODS = {
-    "notice_with_card": "資格情報のお知らせ＋マイナンバーカード",
-    "portal_with_card": "マイナポータルの資格情報画面＋マイナンバーカード",
-    "oral_revisit": "再来時の口頭確認",
-    "declaration": "被保険者資格申立書",
-    "qualification_certificate": "資格確認書",
-}
-FALLBACK_CONDITIONS = {
-    "notice_with_card": "マイナンバーカードと一緒に提示された場合",
-    "portal_with_card": "マイナンバーカードと一緒に提示された場合",
-    "oral_revisit": "再来の患者で、資格情報をすでに把握している場合のみ",
-    "declaration": "初診の患者が記入し、マイナンバーカードを提示した場合",
-    "qualification_certificate": "マイナ保険証をお持ちでない患者、または電子証明書の期限切れ（猶予後）の場合",
-}
-FALLBACK_REASONS = {
-    "offline": "電波がない・サーバーに接続できない", "card_unreadable": "カードを読み取れない",
-    "certificate_expired": "電子証明書の期限切れ（猶予期間後）", "system_down": "オンライン資格確認等システムの障害",
-    "other": "その他",
-}
+# The fallback methods, their conditions and the reasons are in device_agent/fallback.py.
 OUTBOX_STATES = {"pending": "未送信", "sent": "送信済み", "rejected": "要修正"}
 
 FIELDS = {

@@ -51,9 +51,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,                        -- JSON: the server's problem, or the network error
     nonce BLOB NOT NULL,
     ciphertext BLOB NOT NULL,
-    server_record_id TEXT
+    server_record_id TEXT,
+    answer_nonce BLOB,                      -- the server's answer to a sent record (its co-payment, claim
+    answer_ciphertext BLOB                  -- guidance and notices), encrypted like the payload
 )
 """
+_ADDED_COLUMNS = {"answer_nonce": "BLOB", "answer_ciphertext": "BLOB"}  # outboxes made before they existed
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class OutboxRecord:
     last_error: dict[str, Any] | None
     server_record_id: str | None
     payload: dict[str, Any]
+    answer: dict[str, Any] | None = None  # what the server answered when it accepted the record
 
 
 @dataclass
@@ -89,6 +93,10 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -132,6 +140,11 @@ class Outbox:
         """Refused by the server: the nurse must fix these; they are kept, never dropped."""
         return self._select("WHERE state = ? ORDER BY seq", (REJECTED,))
 
+    def counts(self) -> dict[str, int]:
+        """How many records are in each state (every state present, zero if none)."""
+        found = dict(self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
+        return {state: int(found.get(state, 0)) for state in (PENDING, REJECTED, SENT)}
+
     def sync(self, send: Send) -> SyncReport:
         """Send every pending record in order; stop at the first sign the network or server is not ready."""
         report = SyncReport()
@@ -147,7 +160,7 @@ class Outbox:
             # the next sync resends it under the same key and the server replays its answer (exactly once).
             if 200 <= status < 300:
                 server_id = answer.get("id") if isinstance(answer, dict) else None
-                self._set(record.id, SENT, None, server_id)
+                self._set(record.id, SENT, None, server_id, answer if isinstance(answer, dict) else None)
                 report.sent.append(record.id)
             elif 400 <= status < 500 and status not in RETRY_LATER:
                 self._set(record.id, REJECTED, answer if isinstance(answer, dict) else {"status": status})
@@ -158,18 +171,27 @@ class Outbox:
                 break
         return report
 
-    def _set(self, record_id: str, state: str, error: dict[str, Any] | None, server_id: str | None = None) -> None:
+    def _set(self, record_id: str, state: str, error: dict[str, Any] | None, server_id: str | None = None,
+             answer: dict[str, Any] | None = None) -> None:
+        nonce = ciphertext = None
+        if answer is not None:
+            nonce = os.urandom(12)
+            ciphertext = self._aead.encrypt(nonce, json.dumps(answer, ensure_ascii=False).encode(),
+                                            f"{record_id}/answer".encode())
         self._db.execute("UPDATE outbox SET state = ?, last_error = ?, server_record_id = COALESCE(?, "
-                         "server_record_id) WHERE id = ?",
+                         "server_record_id), answer_nonce = COALESCE(?, answer_nonce), "
+                         "answer_ciphertext = COALESCE(?, answer_ciphertext) WHERE id = ?",
                          (state, None if error is None else json.dumps(error, ensure_ascii=False), server_id,
-                          record_id))
+                          nonce, ciphertext, record_id))
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxRecord]:
         rows = self._db.execute("SELECT id, created_at, state, attempts, last_error, server_record_id, nonce, "
-                                f"ciphertext FROM outbox {where}", params).fetchall()
+                                f"ciphertext, answer_nonce, answer_ciphertext FROM outbox {where}", params).fetchall()
         return [OutboxRecord(id=r[0], created_at=r[1], state=r[2], attempts=r[3],
                              last_error=json.loads(r[4]) if r[4] else None, server_record_id=r[5],
-                             payload=json.loads(self._aead.decrypt(r[6], r[7], r[0].encode())))
+                             payload=json.loads(self._aead.decrypt(r[6], r[7], r[0].encode())),
+                             answer=json.loads(self._aead.decrypt(r[8], r[9], f"{r[0]}/answer".encode()))
+                             if r[9] else None)
                 for r in rows]
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from device_agent.labels import FALLBACK_CONDITIONS, FALLBACK_METHODS, FALLBACK_REASONS, OUTBOX_STATES  # noqa: F401
+from device_agent import fallback
+from device_agent.fallback import CONDITIONS as FALLBACK_CONDITIONS  # noqa: F401
+from device_agent.fallback import METHODS as FALLBACK_METHODS  # noqa: F401
+from device_agent.fallback import REASONS as FALLBACK_REASONS  # noqa: F401
+from device_agent.labels import OUTBOX_STATES  # noqa: F401
 from device_agent.labels import FIELDS as FIELD_LABELS
 from device_agent.labels import FORMS, JST, KINDS  # noqa: F401  (re-exported for the routes and templates)
 from device_agent.labels import group_medication, japanese_date, short_date  # noqa: F401
@@ -37,6 +41,18 @@ def step(form: str | None, label_index: str) -> tuple[int, int, str]:
     return index + 1, len(keys), steps[index]
 
 
+def window_state(visit: dict[str, Any]) -> str:
+    """The medical-information window of a visit: "open", "not_open", "closed", "withdrawn" or "none".
+
+    ``medical_info_allowed`` means "viewable now" (it turns false when the window closes), so whether the
+    visit ever had a window, and how it ended, comes from ``medical_info_window``; a server without it
+    answers with the flag alone."""
+    window = visit.get("medical_info_window")
+    if isinstance(window, dict) and window.get("state"):
+        return str(window["state"])
+    return "open" if visit.get("medical_info_allowed") else "none"
+
+
 def care_types(form: str | None) -> dict[int, str]:
     """The care types to choose from: only for ② (③ practices have none)."""
     return {} if form == "qualification_only" else CARE_TYPES
@@ -50,14 +66,11 @@ def care_type_for(form: str, raw: Any) -> int | None:
 
 
 def outbox_problem(error: dict[str, Any] | None) -> str | None:
-    """Why the server refused a record, in its own Japanese words (with the field it concerns)."""
+    """Why the server refused a record, in its own Japanese words, each field by its label."""
     if not error:
         return None
-    text = error.get("detail") or error.get("title") or "サーバーが受け付けませんでした。"
-    errors = error.get("errors")
-    if isinstance(errors, dict) and errors:
-        text += "（" + "、".join(f"{key}: {value}" for key, value in list(errors.items())[:5]) + "）"
-    return str(text)
+    return "　".join(fallback.describe_problem(error))
+
 
 KIND_HINTS = {
     "medication": "これまでに処方・調剤されたお薬の情報",

@@ -12,14 +12,13 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from device_agent import labels
+from device_agent import fallback
 from device_agent.client import SessionExpired, outbox_sender
 from device_agent.outbox import Outbox
 from device_agent.ui import display
 from device_agent.ui.common import agent, see_other, signed_in, state, to_login
 
 bp = Blueprint("offline", __name__, url_prefix="/offline")
-EVIDENCE = ("insurer_number", "symbol", "number", "branch_number", "name", "name_kana", "free_text")
 
 
 @contextmanager
@@ -36,44 +35,48 @@ def _forms() -> list[str]:
     return [form for form in display.FORMS if form in allowed]
 
 
-def _payload(form_data: Any) -> tuple[dict[str, Any] | None, str | None]:
-    method, reason, form = form_data.get("method", ""), form_data.get("reason", ""), form_data.get("form", "")
-    if method not in labels.FALLBACK_METHODS or reason not in labels.FALLBACK_REASONS or form not in _forms():
-        return None, "確認した方法・理由・確認方式を選んでください。"
+def _payload(form_data: Any, recorded_at: str) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The record from the form, or what the nurse must still fill in (field, Japanese message)."""
+    form = form_data.get("form", "")
+    if form not in _forms():
+        return None, [("form", "確認方式を選んでください。")]
     care = display.care_type_for(form, form_data.get("care_type"))
     if care is None:
-        return None, "診療の種類を選んでください。"
-    evidence = {key: form_data.get(key, "").strip() for key in EVIDENCE if form_data.get(key, "").strip()}
-    payload: dict[str, Any] = {"care_type": care, "form": form, "method": method, "reason": reason,
-                               "device_recorded_at": agent().clock().isoformat(), "evidence": evidence}
-    if form_data.get("patient_reference", "").strip():
-        payload["patient_reference"] = form_data["patient_reference"].strip()
-    return payload, None
+        return None, [("care_type", "診療の種類を選んでください。")]
+    payload, errors = fallback.build(form_data, recorded_at=recorded_at, care_type=care, form=form)
+    return (None if errors else payload), errors
 
 
-def _render_form(values: dict[str, Any], *, error: str | None = None, record: Any = None, status: int = 200) -> Any:
-    return render_template("offline_form.html", values=values, forms=_forms(), error=error, record=record,
-                           problem=display.outbox_problem(record.last_error) if record else None), status
+def _render_form(values: dict[str, Any], *, recorded_at: str, errors: list[tuple[str, str]] | None = None,
+                 record: Any = None, status: int = 200) -> Any:
+    problem = record.last_error if record else None
+    invalid = {name for name, _ in errors or []} | fallback.problem_fields(problem)
+    day = fallback.visit_day(recorded_at)
+    return render_template("offline_form.html", values=values, forms=_forms(), errors=errors or [], record=record,
+                           problem=fallback.describe_problem(problem), invalid=invalid,
+                           valid_today=fallback.methods_on(day), today=day.isoformat(), f=fallback), status
 
 
 @bp.get("")
 @signed_in
 def index() -> Any:
     with outbox() as box:
-        records = box.recent()
-    return render_template("offline.html", records=records, notice=state().take_notice())
+        records, counts = box.recent(), box.counts()
+    return render_template("offline.html", records=records, counts=counts, notice=state().take_notice(),
+                           f=fallback)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @signed_in
 def new() -> Any:
+    now = agent().clock().isoformat()
     if request.method == "GET":
         forms = _forms()
         return _render_form({"method": request.args.get("method", ""), "reason": request.args.get("reason", "offline"),
-                             "form": forms[0] if len(forms) == 1 else "", "evidence": {}})
-    payload, error = _payload(request.form)
+                             "form": forms[0] if len(forms) == 1 else "", "care_type": 2}, recorded_at=now)
+    payload, errors = _payload(request.form, now)
     if payload is None:
-        return _render_form({**request.form, "evidence": request.form}, error=error, status=422)
+        return _render_form(request.form.to_dict(), recorded_at=now, errors=errors, status=422)
     with outbox() as box:
         box.add(payload)
     state().notice = "端末に記録しました（暗号化して保存しています）。電波が戻ったら「送信する」を押してください。"
@@ -87,12 +90,14 @@ def fix(record_id: str) -> Any:
         record = box.get(record_id)
         if record is None or record.state != "rejected":
             abort(404)
+        # The visit happened when it was first recorded: that day decides which methods were valid.
+        recorded_at = record.payload.get("device_recorded_at") or agent().clock().isoformat()
         if request.method == "GET":
-            return _render_form({**record.payload, "evidence": record.payload.get("evidence", {})}, record=record)
-        payload, error = _payload(request.form)
+            return _render_form(fallback.flatten(record.payload), recorded_at=recorded_at, record=record)
+        payload, errors = _payload(request.form, recorded_at)
         if payload is None:
-            return _render_form({**request.form, "evidence": request.form}, error=error, record=record, status=422)
-        payload["device_recorded_at"] = record.payload.get("device_recorded_at", payload["device_recorded_at"])
+            return _render_form(request.form.to_dict(), recorded_at=recorded_at, errors=errors, record=record,
+                                status=422)
         box.fix(record_id, payload)
     return _sync()
 

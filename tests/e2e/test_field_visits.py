@@ -322,7 +322,8 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     form = ui.get("/offline/new")
     assert "資格情報のお知らせ＋マイナンバーカード" in form.text
     saved = ui.post("/offline/new", method="notice_with_card", reason="offline", form="home_consent",
-                    care_type="2", insurer_number="01130013", number="1287", name="佐藤 健一")  # check digit wrong
+                    care_type="2", card_presented="on", insurer_number="01130013", number="1287",
+                    birth_date="1984-05-12", name="佐藤 健一")  # check digit wrong
     assert saved.url.endswith("/offline") and "未送信" in saved.text
     synced = ui.post("/offline/sync")
     assert "要修正" in synced.text and "保険者番号に誤りがあります" in synced.text
@@ -332,7 +333,8 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     page = ui.get(fix.group(1))
     assert 'value="01130013"' in page.text and "保険者番号に誤りがあります" in page.text
     sent = ui.post(fix.group(1), method="notice_with_card", reason="offline", form="home_consent", care_type="2",
-                   insurer_number="01130012", number="1287", name="佐藤 健一")
+                   card_presented="on", insurer_number="01130012", number="1287", birth_date="1984-05-12",
+                   name="佐藤 健一")
     assert "送信済み 1 件" in sent.text
     keys = [body for method, path, body in touch_world.server_wire.requests if path == "/api/v1/fallback-records"]
     assert len(keys) == 2

@@ -68,8 +68,23 @@
     var timer = setInterval(function () { if (!render()) { clearInterval(timer); } }, 1000);
   }
 
+  // The offline form: only the fields the chosen method takes (without this script every field shows, and the
+  // agent keeps only the ones the method takes).
+  function methodFields(form) {
+    var parts = form.querySelectorAll("[data-methods]");
+    function show() {
+      var chosen = form.querySelector("input[name=method]:checked");
+      parts.forEach(function (part) {
+        part.hidden = !!chosen && part.dataset.methods.split(" ").indexOf(chosen.value) < 0;
+      });
+    }
+    form.querySelectorAll("input[name=method]").forEach(function (r) { r.addEventListener("change", show); });
+    show();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-busy]").forEach(busy);
+    document.querySelectorAll("form.offline-form").forEach(methodFields);
     document.querySelectorAll("[data-seconds-left]").forEach(countdown);
     var pad = document.getElementById("pinpad");
     if (pad) { pinpad(pad); }

@@ -1,0 +1,337 @@
+"""Fallback records on the device (docs/rules.md §5): the methods, the evidence each needs, and the server's
+refusals in the nurse's words.
+
+The device checks what it can before the patient is gone (a missing field, a method outside its dates), so
+a record is complete when it is made; what only the server can judge (the check digit, whether this is a
+revisit, the 後期高齢者 paper-card end) comes back as a refusal that ``describe_problem`` turns into Japanese
+with the field's label, and the nurse fixes the record under the same id. The tables mirror the server's
+(mobile_api/domain/fallback.py); tests/unit/test_device_fallback.py fails when they drift apart.
+
+One flat field namespace serves the CLI's options and the touch UI's form: the evidence fields by their
+API names, the declaration's as ``decl_<name>`` (its birth date as era/year/month/day).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from device_agent.labels import ERAS, JST
+
+METHODS = {
+    "notice_with_card": "資格情報のお知らせ＋マイナンバーカード",
+    "portal_with_card": "マイナポータルの資格情報画面＋マイナンバーカード",
+    "oral_revisit": "再来時の口頭確認",
+    "declaration": "被保険者資格申立書",
+    "qualification_certificate": "資格確認書",
+    "paper_card": "健康保険証（従来の保険証）",
+    "notice_alone": "資格情報のお知らせのみ（経過措置）",
+    "expired_paper_card": "有効期限切れの健康保険証のみ（経過措置）",
+}
+CONDITIONS = {
+    "notice_with_card": "マイナンバーカードと一緒に提示された場合",
+    "portal_with_card": "マイナンバーカードと一緒に提示された場合（画面またはPDF）",
+    "oral_revisit": "再来の患者で、資格情報をすでに把握している場合のみ（初診では使えません）",
+    "declaration": "初診の患者が記入し、マイナンバーカードを提示した場合",
+    "qualification_certificate": "マイナ保険証をお持ちでない患者、または電子証明書の期限切れ（猶予後）の場合",
+    "paper_card": "2025年12月1日まで（後期高齢者は2025年7月31日まで）",
+    "notice_alone": "2025年12月2日から2026年3月31日まで、保険者番号等によるオンライン照会で資格を確認できた場合のみ",
+    "expired_paper_card": "2025年12月2日から2026年3月31日まで、保険者番号等によるオンライン照会で資格を確認できた場合のみ",
+}
+REASONS = {
+    "offline": "電波がない・サーバーに接続できない", "card_unreadable": "カードを読み取れない",
+    "certificate_expired": "電子証明書の期限切れ（猶予期間後）", "system_down": "オンライン資格確認等システムの障害",
+    "other": "その他",
+}
+_MYNA_FROM = date(2024, 12, 2)
+# (first valid day, last valid day) of each method, judged by the visit's date in Japan; None = open.
+DATES: dict[str, tuple[date | None, date | None]] = {
+    "notice_with_card": (_MYNA_FROM, None), "portal_with_card": (_MYNA_FROM, None),
+    "oral_revisit": (_MYNA_FROM, None), "declaration": (_MYNA_FROM, None),
+    "qualification_certificate": (_MYNA_FROM, None), "paper_card": (None, date(2025, 12, 1)),
+    "notice_alone": (date(2025, 12, 2), date(2026, 3, 31)),
+    "expired_paper_card": (date(2025, 12, 2), date(2026, 3, 31)),
+}
+
+_COMMON = ("name", "name_kana", "free_text")
+_IDENTIFIERS = ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "birth_date", "copayment_ratio")
+_NUMBERS = ("insurer_number", "number", "birth_date")
+# method: (required, allowed) evidence fields, as the server checks them.
+EVIDENCE: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "notice_with_card": (("card_presented", *_NUMBERS), frozenset({*_COMMON, *_IDENTIFIERS, "card_presented"})),
+    "portal_with_card": (("card_presented", *_NUMBERS),
+                         frozenset({*_COMMON, *_IDENTIFIERS, "card_presented", "portal_view"})),
+    "oral_revisit": (("nothing_changed",), frozenset({*_COMMON, "nothing_changed"})),
+    "declaration": (("card_presented", "declaration"),
+                    frozenset({*_COMMON, *_IDENTIFIERS, "card_presented", "declaration"})),
+    "qualification_certificate": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS, "valid_until"})),
+    "paper_card": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
+    "notice_alone": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
+    "expired_paper_card": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
+}
+FLAGS = ("card_presented", "nothing_changed")  # checkboxes: true or absent
+EVIDENCE_FIELDS = ("card_presented", "nothing_changed", "insurer_number", "insurer_name", "symbol", "number",
+                   "branch_number", "name", "name_kana", "birth_date", "copayment_ratio", "portal_view",
+                   "valid_until", "free_text")
+LABELS = {
+    "card_presented": "マイナンバーカードの提示", "nothing_changed": "資格に変更がないことの口頭確認",
+    "insurer_number": "保険者番号", "insurer_name": "保険者名", "symbol": "記号", "number": "番号",
+    "branch_number": "枝番", "name": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日",
+    "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
+    "valid_until": "資格確認書の有効期限", "free_text": "補足", "declaration": "被保険者資格申立書",
+    "method": "確認した方法", "reason": "確認できなかった理由", "form": "確認方式", "care_type": "診療の種類",
+    "patient_reference": "患者番号", "device_recorded_at": "記録した時刻",
+}
+RATIOS = {"030": "3割", "020": "2割", "010": "1割"}
+
+# The declaration (被保険者資格申立書), compact: what the server requires, and the conditional items.
+INSURANCE_KINDS = {"shaho": "社保（健保組合・協会けんぽ・共済）", "kokuho": "国保（市町村）", "kokuho_union": "国保組合",
+                   "kouki": "後期高齢者医療", "other": "その他", "unknown": "わからない"}
+ERA_CODES = {"令和": "reiwa", "平成": "heisei", "昭和": "showa", "大正": "taisho", "明治": "meiji"}
+ERA_LETTERS = {"R": "reiwa", "H": "heisei", "S": "showa", "T": "taisho", "M": "meiji"}
+DECLARATION_LABELS = {
+    "has_valid_qualification": "有効な保険資格がある", "insurance_kind": "保険種別", "insurer_name": "保険者名",
+    "employer_name": "事業所名（※1）", "copayment_ratio": "一部負担金の割合（※2 70歳以上・後期）",
+    "name": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日（和暦）", "sex": "性別", "address": "住所",
+    "residence_address": "居所（住所と異なるとき）", "phone": "連絡先電話番号", "declared_on": "申立日",
+    "signed": "署名", "signed_by": "署名者（本人・代理人）", "guardian_relationship": "患者との関係（代理人のとき）",
+}
+DECLARATION_TEXT = ("insurance_kind", "insurer_name", "employer_name", "copayment_ratio", "sex", "address",
+                    "residence_address", "phone", "declared_on", "signed_by", "guardian_relationship")
+DECLARATION_FLAGS = ("has_valid_qualification", "signed")
+DECLARATION_REQUIRED = ("has_valid_qualification", "insurance_kind", "name", "name_kana", "birth_date", "sex",
+                        "address", "declared_on", "signed", "signed_by", "phone")
+BIRTH_PARTS = ("decl_birth_era", "decl_birth_year", "decl_birth_month", "decl_birth_day")
+
+
+def methods_on(day: date) -> dict[str, bool]:
+    """Each method, and whether it is valid on this day (in Japan)."""
+    return {method: (first is None or day >= first) and (last is None or day <= last)
+            for method, (first, last) in DATES.items()}
+
+
+def _ja(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def date_rule(method: str) -> str:
+    first, last = DATES[method]
+    if first and last:
+        return f"{_ja(first)}〜{_ja(last)}"
+    if last:
+        return f"{_ja(last)}まで"
+    return f"{_ja(first)}から" if first else ""
+
+
+def visit_day(recorded_at: str | datetime) -> date:
+    moment = datetime.fromisoformat(recorded_at) if isinstance(recorded_at, str) else recorded_at
+    return moment.astimezone(JST).date()
+
+
+def _truthy(raw: Any) -> bool:
+    return raw is True or str(raw).strip().lower() in ("on", "true", "1", "yes", "はい")
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    raw = fields.get(name)
+    return "" if raw is None or isinstance(raw, bool) else str(raw).strip()
+
+
+def era_date(text: str) -> dict[str, Any] | None:
+    """"昭和59年5月12日", "S59.5.12", "showa 59 5 12" or a western "1984-05-12" → the declaration's era date."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        for start, era in ERAS:
+            if day >= start:
+                return {"era": ERA_CODES[era], "year": day.year - start.year + 1, "month": day.month, "day": day.day}
+        return None
+    found = re.match(r"^(令和|平成|昭和|大正|明治|[RHSTMrhstm]|reiwa|heisei|showa|taisho|meiji)\s*[.\s]*"
+                     r"(元|\d{1,2})\s*[年.\-/\s]\s*(\d{1,2})\s*[月.\-/\s]\s*(\d{1,2})\s*日?$", text)
+    if not found:
+        return None
+    era = found.group(1)
+    code = ERA_CODES.get(era) or ERA_LETTERS.get(era.upper()) or era.lower()
+    year = 1 if found.group(2) == "元" else int(found.group(2))
+    return {"era": code, "year": year, "month": int(found.group(3)), "day": int(found.group(4))}
+
+
+def _declaration(fields: Mapping[str, Any]) -> dict[str, Any]:
+    decl: dict[str, Any] = {}
+    for name in DECLARATION_FLAGS:
+        if _truthy(fields.get(f"decl_{name}")):
+            decl[name] = True
+    for name in DECLARATION_TEXT:
+        if _text(fields, f"decl_{name}"):
+            decl[name] = _text(fields, f"decl_{name}")
+    for name in ("name", "name_kana"):  # the patient's name is written once, on the declaration
+        if _text(fields, name):
+            decl[name] = _text(fields, name)
+    if _text(fields, "decl_birth_date"):
+        birth = era_date(_text(fields, "decl_birth_date"))
+        decl["birth_date"] = birth if birth else {"invalid": _text(fields, "decl_birth_date")}
+    elif all(_text(fields, part) for part in BIRTH_PARTS):
+        year, month, day = (_text(fields, part) for part in BIRTH_PARTS[1:])
+        if year.isdigit() and month.isdigit() and day.isdigit():
+            decl["birth_date"] = {"era": _text(fields, "decl_birth_era"), "year": int(year), "month": int(month),
+                                  "day": int(day)}
+        else:
+            decl["birth_date"] = {"invalid": f"{year}/{month}/{day}"}
+    return decl
+
+
+def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: int, form: str
+          ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The record to keep from flat fields, and what is wrong with it as (field, Japanese message).
+
+    Only the evidence the chosen method takes is kept (a field typed for another method is dropped, as the
+    server would refuse it)."""
+    method, reason = _text(fields, "method"), _text(fields, "reason") or "offline"
+    errors: list[tuple[str, str]] = []
+    recorded = recorded_at if isinstance(recorded_at, str) else recorded_at.isoformat()
+    payload: dict[str, Any] = {"care_type": care_type, "form": form, "method": method, "reason": reason,
+                               "device_recorded_at": recorded, "evidence": {}}
+    if _text(fields, "patient_reference"):
+        payload["patient_reference"] = _text(fields, "patient_reference")
+    if method not in METHODS:
+        return payload, [("method", "確認した方法を選んでください。")]
+    if reason not in REASONS:
+        errors.append(("reason", "確認できなかった理由を選んでください。"))
+    label = METHODS[method]
+    day = visit_day(recorded)
+    if not methods_on(day)[method]:
+        errors.append(("method", f"「{label}」は{date_rule(method)}の方法です（受診日 {_ja(day)}）。"
+                                 "ほかの方法で確認してください。"))
+    required, allowed = EVIDENCE[method]
+    evidence: dict[str, Any] = {}
+    for name in EVIDENCE_FIELDS:
+        if name not in allowed or (method == "declaration" and name in ("name", "name_kana")):
+            continue
+        if name in FLAGS:
+            if _truthy(fields.get(name)):
+                evidence[name] = True
+        elif _text(fields, name):
+            evidence[name] = _text(fields, name)
+    if method == "declaration":
+        evidence["declaration"] = _declaration(fields)
+    for name in required:
+        if name == "declaration":
+            for item in DECLARATION_REQUIRED:
+                if not evidence["declaration"].get(item):
+                    errors.append((f"decl_{item}" if item not in ("name", "name_kana") else item,
+                                   f"申立書の{DECLARATION_LABELS[item]}が必要です。"))
+        elif not evidence.get(name):
+            what = LABELS[name]
+            errors.append((name, f"「{label}」では{what}が必要です（チェックしてください）。" if name in FLAGS
+                           else f"「{label}」では{what}の入力が必要です。"))
+    birth = (evidence.get("declaration") or {}).get("birth_date")
+    if isinstance(birth, dict) and "invalid" in birth:
+        errors.append(("decl_birth_date", "申立書の生年月日は和暦（例: 昭和59年5月12日）で入力してください。"))
+        del evidence["declaration"]["birth_date"]
+    for name in ("birth_date", "valid_until"):
+        if name in evidence:
+            try:
+                date.fromisoformat(evidence[name])
+            except ValueError:
+                errors.append((name, f"{LABELS[name]}は 2026-04-01 の形で入力してください。"))
+    payload["evidence"] = evidence
+    return payload, errors
+
+
+def flatten(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A kept record back into flat fields, to fill the form when the nurse fixes it."""
+    evidence = dict(payload.get("evidence") or {})
+    flat: dict[str, Any] = {k: payload.get(k) for k in ("method", "reason", "form", "care_type", "patient_reference")
+                            if payload.get(k) is not None}
+    decl = evidence.pop("declaration", None) or {}
+    flat.update({k: v for k, v in evidence.items()})
+    for name, value in decl.items():
+        if name in ("name", "name_kana"):
+            flat[name] = value
+        elif name == "birth_date" and isinstance(value, dict):
+            flat.update({"decl_birth_era": value.get("era"), "decl_birth_year": value.get("year"),
+                         "decl_birth_month": value.get("month"), "decl_birth_day": value.get("day")})
+        else:
+            flat[f"decl_{name}"] = value
+    return flat
+
+
+def field_of(pointer: str) -> str:
+    """"/evidence/declaration/phone" → "decl_phone"; "/evidence/insurer_number" → "insurer_number"."""
+    parts = [p for p in pointer.split("/") if p]
+    if parts[:2] == ["evidence", "declaration"] and len(parts) > 2:
+        return "decl_birth_date" if parts[2] == "birth_date" else (
+            parts[2] if parts[2] in ("name", "name_kana") else f"decl_{parts[2]}")
+    if parts[:1] == ["evidence"] and len(parts) > 1:
+        return parts[1]
+    return parts[0] if parts else ""
+
+
+def field_label(field: str) -> str:
+    if field.startswith("decl_birth"):
+        return "申立書の生年月日"
+    if field.startswith("decl_"):
+        return "申立書の" + DECLARATION_LABELS.get(field[5:], field[5:])
+    return LABELS.get(field, field)
+
+
+def _japanese(text: str) -> bool:
+    return any(ord(ch) > 0x2E7F for ch in text)
+
+
+def describe_problem(problem: Mapping[str, Any] | None) -> list[str]:
+    """The server's refusal as lines in Japanese: its detail, then each field it names with its label.
+
+    The schema's own messages are English (marshmallow); those are replaced by a plain Japanese one."""
+    if not problem:
+        return []
+    if "network" in problem:
+        return ["サーバーに接続できませんでした。電波が戻ったら送信してください。"]
+    detail = str(problem.get("detail") or problem.get("title") or "")
+    lines = [detail] if detail and _japanese(detail) else []
+    for error in problem.get("errors") or []:
+        if not isinstance(error, Mapping):
+            continue
+        field = field_of(str(error.get("pointer", "")))
+        text = str(error.get("detail") or "")
+        if text == detail and lines:
+            lines[0] = f"{field_label(field)}: {detail}"
+            continue
+        lines.append(f"{field_label(field)}: {text if _japanese(text) else '入力の形式が正しくありません。'}")
+    if not lines:
+        status = problem.get("status")
+        lines.append(f"サーバーが受け付けませんでした（{status}）。" if status else "サーバーが受け付けませんでした。")
+    return lines
+
+
+def problem_fields(problem: Mapping[str, Any] | None) -> set[str]:
+    """The flat fields a refusal names, to mark them on the form."""
+    return {field_of(str(e.get("pointer", ""))) for e in (problem or {}).get("errors") or [] if isinstance(e, Mapping)}
+
+
+def result_lines(answer: Mapping[str, Any] | None) -> list[str]:
+    """What the server said about a record it accepted: the co-payment, how to bill, the notices."""
+    if not answer:
+        return []
+    lines = []
+    ratio = answer.get("copayment_ratio")
+    if ratio in RATIOS:
+        lines.append(f"患者負担: {RATIOS[ratio]}")
+    guidance = answer.get("claim_guidance") or {}
+    if guidance.get("message"):
+        mark = guidance.get("route_mark") or ""
+        lines.append(f"請求: {mark}{' ' if mark else ''}{guidance['message']}")
+        ids = guidance.get("identifiers") or {}
+        if ids.get("insurer_number"):
+            lines.append("請求に使う番号: " + "  ".join(
+                f"{LABELS[k]} {ids[k]}" for k in ("insurer_number", "symbol", "number", "branch_number") if ids.get(k)))
+        if guidance.get("remarks"):
+            lines.append(f"摘要欄: {guidance['remarks']}")
+    lines.extend(str(n) for n in answer.get("notices") or [])
+    return lines
