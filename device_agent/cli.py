@@ -16,17 +16,16 @@ import sys
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from device_agent import card_source, flows, labels, messages
+from device_agent import card_source, fallback, flows, labels, messages
 from device_agent.agent import Agent, AgentHome, CardSource, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
 from device_agent.certificate import CertificateUnusable
 from device_agent.client import ApiProblem, NetworkError, check_server_url, outbox_sender
-from device_agent.outbox import Outbox
+from device_agent.outbox import Outbox, OutboxRecord
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
 
 KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
@@ -72,6 +71,9 @@ def print_visit(visit: dict[str, Any]) -> None:
         say(f"  同意: {kinds}（閲覧期限 {labels.jst(consent['window_closes_at'])}）")
     for note in visit.get("notices", []):
         say(f"  ※ {note}")
+    renewal = visit.get("certificate_renewal")
+    if renewal and renewal.get("message") not in visit.get("notices", []):
+        say(f"  ※ {renewal['message']}")
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -102,7 +104,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except CertificateUnusable as unusable:
         say(f"✖ {messages.certificate_unusable(unusable)}")
         say("  記録の例: device-agent outbox record --method qualification_certificate --reason certificate_expired "
-            "--insurer-number <保険者番号> --number <番号> --name <氏名>")
+            "--insurer-number <保険者番号> --number <番号> --birth-date <生年月日> --valid-until <有効期限>")
         return 2
     except Exception as exc:  # noqa: BLE001 - every failure gets a plain Japanese message, never a traceback
         say(f"✖ {messages.describe(exc)}")
@@ -166,19 +168,58 @@ def _outbox(home: AgentHome) -> Outbox:
     return Outbox(home.outbox_path, home.outbox_key_path)
 
 
+def _evidence_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The flat fields (device_agent/fallback.py) the options gave; options not given are left out."""
+    names = (*fallback.EVIDENCE_FIELDS, *(f"decl_{n}" for n in (*fallback.DECLARATION_TEXT,
+                                                                 *fallback.DECLARATION_FLAGS)),
+             "decl_birth_date", "method", "reason", "patient_reference")
+    fields = {name: getattr(args, name) for name in names if getattr(args, name, None) not in (None, "")}
+    if getattr(args, "note", None):
+        fields["free_text"] = args.note
+    return fields
+
+
+def _refused(errors: list[tuple[str, str]]) -> int:
+    say("✖ 記録できません。次を確認してください:")
+    for field, message in errors:
+        say(f"  - {message}" if fallback.field_label(field) in message else f"  - {fallback.field_label(field)}: {message}")
+    return 2
+
+
 def cmd_outbox_record(args: argparse.Namespace) -> int:
     """Record fallback evidence (docs/rules.md §5) while there is no signal; it syncs later, exactly once."""
-    evidence = {k: v for k, v in {"insurer_number": args.insurer_number, "symbol": args.symbol,
-                                  "number": args.number, "branch_number": args.branch_number,
-                                  "name": args.name, "free_text": args.note}.items() if v}
-    payload = {"care_type": args.care_type, "form": args.form, "method": args.method, "reason": args.reason,
-               "device_recorded_at": datetime.now(timezone.utc).isoformat(), "evidence": evidence}
-    if args.patient_reference:
-        payload["patient_reference"] = args.patient_reference
-    outbox = _outbox(AgentHome(Path(args.home)))
+    home = AgentHome(Path(args.home))
+    fields = _evidence_fields(args)
+    fields.setdefault("decl_declared_on", Agent(home).clock().astimezone(labels.JST).date().isoformat())
+    payload, errors = fallback.build(fields, recorded_at=Agent(home).clock(), care_type=args.care_type,
+                                     form=args.form)
+    if errors:
+        return _refused(errors)
+    outbox = _outbox(home)
     record_id = outbox.add(payload)
     outbox.close()
     say(f"端末に記録しました（暗号化して保存、電波が戻ったら送信します）: {record_id}")
+    return 0
+
+
+def cmd_outbox_fix(args: argparse.Namespace) -> int:
+    """Correct a record the server refused and queue it again under the same id (the same Idempotency-Key)."""
+    outbox = _outbox(AgentHome(Path(args.home)))
+    try:
+        record = outbox.get(args.record_id)
+        if record is None or record.state != "rejected":
+            say("✖ 修正できる記録（要修正）が見つかりません。device-agent outbox list で番号を確認してください。")
+            return 2
+        fields = {**fallback.flatten(record.payload), **_evidence_fields(args)}
+        payload, errors = fallback.build(fields, recorded_at=record.payload["device_recorded_at"],
+                                         care_type=record.payload.get("care_type", 2),
+                                         form=record.payload.get("form", "home_consent"))
+        if errors:
+            return _refused(errors)
+        outbox.fix(record.id, payload)
+    finally:
+        outbox.close()
+    say(f"修正しました。device-agent outbox sync で送信してください（同じ記録として一度だけ登録されます）: {args.record_id}")
     return 0
 
 
@@ -189,6 +230,8 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     try:
         agent.login(args.login, os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: "))
         report = outbox.sync(outbox_sender(agent.api))
+        sent = [outbox.get(record_id) for record_id in report.sent]
+        rejected = [outbox.get(record_id) for record_id in report.rejected]
     except Exception as exc:  # noqa: BLE001 - plain Japanese, never a traceback
         say(f"✖ {messages.describe(exc)}")
         _debug(args)
@@ -196,17 +239,44 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     finally:
         outbox.close()
     say(f"送信済み {len(report.sent)} 件、要修正 {len(report.rejected)} 件")
+    for record in sent:
+        if record is not None:
+            _say_record(record)
+    for record in rejected:
+        if record is not None:
+            _say_record(record)
     if report.stopped:
         say(f"※ 送信を中断しました（残りは次回送信します）: {report.stopped}")
     return 0 if report.complete else 2
 
 
+def _say_record(record: OutboxRecord) -> None:
+    state = labels.OUTBOX_STATES.get(record.state, record.state)
+    evidence = record.payload.get("evidence") or {}
+    name = evidence.get("name") or (evidence.get("declaration") or {}).get("name") or ""
+    method = fallback.METHODS.get(record.payload.get("method", ""), record.payload.get("method", ""))
+    say(f"{record.id}  {state}  {labels.jst(record.created_at)}  {method}  {name}".rstrip())
+    if record.state == "rejected":
+        for line in fallback.describe_problem(record.last_error):
+            say(f"    ✖ {line}")
+        say(f"    修正: device-agent outbox fix {record.id} --<項目> <値>（例: --insurer-number）")
+    elif record.state == "sent":
+        for line in fallback.result_lines(record.answer):
+            say(f"    {line}")
+
+
 def cmd_outbox_list(args: argparse.Namespace) -> int:
     outbox = _outbox(AgentHome(Path(args.home)))
-    for record in outbox.pending() + outbox.rejected():
-        state = {"pending": "未送信", "rejected": "要修正"}.get(record.state, record.state)
-        say(f"{record.id}  {state}  {record.created_at}  {record.payload.get('method')}")
-    outbox.close()
+    try:
+        counts = outbox.counts()
+        records = outbox.pending() + outbox.rejected()
+        if args.all:
+            records += [r for r in reversed(outbox.recent(200)) if r.state == "sent"]
+    finally:
+        outbox.close()
+    say(f"未送信 {counts['pending']} 件・要修正 {counts['rejected']} 件・送信済み {counts['sent']} 件")
+    for record in records:
+        _say_record(record)
     return 0
 
 
@@ -258,18 +328,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox = sub.add_parser("outbox", help="通信できないときの記録（オフライン送信箱）")
     osub = outbox.add_subparsers(dest="outbox_command", required=True)
-    record = osub.add_parser("record", help="オンライン資格確認の代わりの確認方法を記録する")
-    record.add_argument("--method", required=True, choices=["notice_with_card", "portal_with_card", "oral_revisit",
-                                                            "declaration", "qualification_certificate"])
-    record.add_argument("--reason", default="offline",
-                        choices=["offline", "card_unreadable", "certificate_expired", "system_down", "other"])
+    record = osub.add_parser("record", help="オンライン資格確認の代わりの確認方法を記録する",
+                             epilog="方法ごとに必要な項目: " + "; ".join(
+                                 f"{m} {fallback.METHODS[m]}: " + "、".join(fallback.LABELS[f] for f in req)
+                                 for m, (req, _) in fallback.EVIDENCE.items()))
+    record.add_argument("--method", required=True, choices=list(fallback.METHODS),
+                        help="; ".join(f"{m} {label}" for m, label in fallback.METHODS.items()))
+    record.add_argument("--reason", default="offline", choices=list(fallback.REASONS))
     record.add_argument("--form", choices=list(FORM_LABELS), default="home_consent")
     record.add_argument("--care-type", type=int, choices=[1, 2, 3], default=2)
-    record.add_argument("--patient-reference")
-    for name in ("insurer-number", "symbol", "number", "branch-number", "name", "note"):
-        record.add_argument(f"--{name}")
+    _evidence_options(record)
     record.set_defaults(func=cmd_outbox_record)
-    listing = osub.add_parser("list", help="未送信・要修正の記録")
+    fix = osub.add_parser("fix", help="サーバーが受け付けなかった記録（要修正）を直して、同じ記録として送り直す")
+    fix.add_argument("record_id")
+    fix.add_argument("--method", choices=list(fallback.METHODS))
+    fix.add_argument("--reason", choices=list(fallback.REASONS))
+    _evidence_options(fix)
+    fix.set_defaults(func=cmd_outbox_fix)
+    listing = osub.add_parser("list", help="未送信・要修正の記録と件数（--all で送信済みも）")
+    listing.add_argument("--all", action="store_true", help="送信済みの記録と、その負担割合・請求の案内も表示する")
     listing.set_defaults(func=cmd_outbox_list)
     sync = osub.add_parser("sync", help="記録をサーバーへ送る（各記録は一度だけ登録されます）")
     sync.add_argument("--login", required=True)
@@ -293,6 +370,34 @@ def cmd_patient(args: argparse.Namespace) -> int:
         return 0
     say(f"✖ 本人確認できませんでした: {answer.body.get('detail') or answer.body.get('title')}")
     return 1
+
+
+def _evidence_options(parser: argparse.ArgumentParser) -> None:
+    """The evidence and the declaration's fields as options (device_agent/fallback.py names them)."""
+    parser.add_argument("--patient-reference", help="患者番号（再来の口頭確認では以前の受診と同じ番号）")
+    parser.add_argument("--card-presented", action="store_true", default=None, help="マイナンバーカードの提示を受けた")
+    parser.add_argument("--nothing-changed", action="store_true", default=None,
+                        help="口頭で資格に変更がないことを確認した（再来の口頭確認）")
+    for name in ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "name", "name_kana"):
+        parser.add_argument("--" + name.replace("_", "-"), help=fallback.LABELS[name])
+    parser.add_argument("--birth-date", help="生年月日 1984-05-12")
+    parser.add_argument("--copayment-ratio", choices=list(fallback.RATIOS), help="一部負担金割合 030 = 3割")
+    parser.add_argument("--portal-view", choices=["screen", "pdf"], help="マイナポータルの画面 / PDF")
+    parser.add_argument("--valid-until", help="資格確認書の有効期限 2026-07-31")
+    parser.add_argument("--note", help="補足")
+    group = parser.add_argument_group("被保険者資格申立書（--method declaration）")
+    group.add_argument("--decl-has-valid-qualification", action="store_true", default=None,
+                       help="有効な保険資格を有している")
+    group.add_argument("--decl-insurance-kind", choices=list(fallback.INSURANCE_KINDS),
+                       help="; ".join(f"{k} {v}" for k, v in fallback.INSURANCE_KINDS.items()))
+    group.add_argument("--decl-copayment-ratio", choices=[*fallback.RATIOS, "unknown"], help="※2 70歳以上・後期")
+    group.add_argument("--decl-birth-date", help="生年月日（和暦）: 昭和59年5月12日, S59.5.12, 1984-05-12")
+    group.add_argument("--decl-sex", choices=["1", "2"], help="1 男, 2 女")
+    group.add_argument("--decl-signed", action="store_true", default=None, help="署名がある")
+    group.add_argument("--decl-signed-by", choices=["self", "guardian"], help="本人 self / 代理人 guardian")
+    group.add_argument("--decl-declared-on", help="申立日（省略時は今日）")
+    for name in ("insurer_name", "employer_name", "address", "residence_address", "phone", "guardian_relationship"):
+        group.add_argument("--decl-" + name.replace("_", "-"), help=fallback.DECLARATION_LABELS[name])
 
 
 def main(argv: list[str] | None = None) -> int:

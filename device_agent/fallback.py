@@ -81,8 +81,10 @@ LABELS = {
     "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
     "valid_until": "資格確認書の有効期限", "free_text": "補足", "declaration": "被保険者資格申立書",
     "method": "確認した方法", "reason": "確認できなかった理由", "form": "確認方式", "care_type": "診療の種類",
-    "patient_reference": "患者番号", "device_recorded_at": "記録した時刻",
+    "patient_reference": "患者番号", "device_recorded_at": "記録した時刻", "evidence": "確認した内容",
 }
+# The server tells a first visit from a revisit by the patient reference: these methods need it.
+NEEDS_PATIENT_REFERENCE = ("oral_revisit", "declaration")
 RATIOS = {"030": "3割", "020": "2割", "010": "1割"}
 
 # The declaration (被保険者資格申立書), compact: what the server requires, and the conditional items.
@@ -208,6 +210,8 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     if not methods_on(day)[method]:
         errors.append(("method", f"「{label}」は{date_rule(method)}の方法です（受診日 {_ja(day)}）。"
                                  "ほかの方法で確認してください。"))
+    if method in NEEDS_PATIENT_REFERENCE and "patient_reference" not in payload:
+        errors.append(("patient_reference", f"「{label}」では患者番号が必要です（初診か再来かを確かめるため）。"))
     required, allowed = EVIDENCE[method]
     evidence: dict[str, Any] = {}
     for name in EVIDENCE_FIELDS:

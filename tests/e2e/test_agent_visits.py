@@ -220,14 +220,56 @@ def test_cli_records_offline_then_syncs_exactly_once(world, monkeypatch, capsys)
     home = str(agent.home.path)
     monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
     assert main(["--home", home, "outbox", "record", "--method", "notice_with_card", "--insurer-number", "01130012",
-                 "--number", "1287", "--name", "佐藤 健一"]) == 0
+                 "--number", "1287", "--name", "佐藤 健一", "--birth-date", "1984-05-12"]) == 2
+    assert "マイナンバーカードの提示が必要です" in capsys.readouterr().out, "refused on the device, nothing kept"
+    assert main(["--home", home, "outbox", "record", "--method", "notice_with_card", "--card-presented",
+                 "--insurer-number", "01130012", "--number", "1287", "--name", "佐藤 健一",
+                 "--birth-date", "1984-05-12"]) == 0
     assert main(["--home", home, "outbox", "list"]) == 0
-    assert "未送信" in capsys.readouterr().out
+    assert "未送信 1 件・要修正 0 件・送信済み 0 件" in capsys.readouterr().out
     assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
+    synced = capsys.readouterr().out
+    assert "患者負担: 3割" in synced and "請求: ①" in synced and "資格確認書をお持ちいただく" in synced
     assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
     records = h.client.get("/api/v1/fallback-records", headers=tenant.auth()).get_json()
     assert len(records) == 1 and records[0]["status"] == "pending_post_hoc"
-    assert records[0]["evidence"]["insurer_number"] == "01130012"
+    assert records[0]["evidence"]["insurer_number"] == "01130012" and records[0]["evidence"]["card_presented"]
+    assert main(["--home", home, "outbox", "list"]) == 0
+    assert "未送信 0 件・要修正 0 件・送信済み 1 件" in capsys.readouterr().out
+
+
+def test_cli_rejected_record_shows_the_reason_and_is_fixed_under_the_same_id(world, monkeypatch, capsys):
+    """Oral confirmation on a first visit: the server refuses it; the nurse switches to the notice and the card
+    (the patient showed both), and the record goes under its first id, once."""
+    from device_agent.cli import main
+    from device_agent.outbox import Outbox
+
+    h, tenant, agent, wire = world
+    home = str(agent.home.path)
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    assert main(["--home", home, "outbox", "record", "--method", "oral_revisit", "--nothing-changed",
+                 "--patient-reference", "P-NEW", "--name", "佐藤 健一"]) == 0
+    assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
+    out = capsys.readouterr().out
+    assert "要修正 1 件" in out and "確認した方法: 口頭での確認は再来の患者で" in out
+    record_id = out.split("要修正 1 件")[1].split()[0]
+    assert main(["--home", home, "outbox", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "未送信 0 件・要修正 1 件・送信済み 0 件" in listed and f"outbox fix {record_id}" in listed
+    assert main(["--home", home, "outbox", "fix", record_id, "--method", "notice_with_card", "--card-presented",
+                 "--insurer-number", "01130012", "--number", "1287", "--birth-date", "1984-05-12"]) == 0
+    assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
+    assert "送信済み 1 件、要修正 0 件" in capsys.readouterr().out
+    records = h.client.get("/api/v1/fallback-records", headers=tenant.auth()).get_json()
+    assert [(r["method"], r["patient_reference"], r["evidence"]["name"]) for r in records] == [
+        ("notice_with_card", "P-NEW", "佐藤 健一")]
+    assert [p for p in wire.paths("/api/v1/fallback-records") if p.startswith("POST")] == [
+        "POST /api/v1/fallback-records"] * 2
+    box = Outbox(agent.home.outbox_path, agent.home.outbox_key_path)
+    try:
+        assert box.get(record_id).state == "sent" and box.counts() == {"pending": 0, "rejected": 0, "sent": 1}
+    finally:
+        box.close()
 
 
 def test_cli_verify_with_a_virtual_card(world, monkeypatch, capsys):
