@@ -331,7 +331,8 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     assert fix
     record_id = fix.group(1).split("/")[2]
     page = ui.get(fix.group(1))
-    assert 'value="01130013"' in page.text and "保険者番号に誤りがあります" in page.text
+    assert 'value="01130013"' in page.text and "保険者番号: 保険者番号に誤りがあります" in page.text
+    assert re.search(r'name="insurer_number"[^>]*aria-invalid="true"', page.text), "the refused field is marked"
     sent = ui.post(fix.group(1), method="notice_with_card", reason="offline", form="home_consent", care_type="2",
                    card_presented="on", insurer_number="01130012", number="1287", birth_date="1984-05-12",
                    name="佐藤 健一")
