@@ -184,9 +184,9 @@ def test_enrolment_errors_are_told_apart(touch_world, tmp_path, capsys) -> None:
     assert code == 0 and "登録しました" in out
     code, out = run_cli(capsys, "--home", str(tmp_path / "third"), "enroll", "--server", touch_world.server_url,
                         "--code", created["activation_code"])
-    # The server forgets a code once it is spent, so afterwards it answers like an unknown code (401); only a
-    # concurrent enrolment gets /problems/activation-code-used. Both say the code cannot be used, never "login".
-    assert code == 2 and messages.ACTIVATION_REJECTED in out
+    # A spent code is 409 /problems/activation-code-used (537a34a): the agent says it was used on another device,
+    # not that it is wrong, and never "login".
+    assert code == 2 and messages.ACTIVATION_USED in out and "ログイン" not in out
     from device_agent.client import ActivationCodeRejected
 
     used = ActivationCodeRejected(409, {"type": "/problems/activation-code-used"})
