@@ -93,7 +93,7 @@ INSURANCE_KINDS = {"shaho": "社保（健保組合・協会けんぽ・共済）
 ERA_CODES = {"令和": "reiwa", "平成": "heisei", "昭和": "showa", "大正": "taisho", "明治": "meiji"}
 ERA_LETTERS = {"R": "reiwa", "H": "heisei", "S": "showa", "T": "taisho", "M": "meiji"}
 DECLARATION_LABELS = {
-    "has_valid_qualification": "有効な保険資格がある", "insurance_kind": "保険種別", "insurer_name": "保険者名",
+    "has_valid_qualification": "「有効な保険資格を有している」の確認", "insurance_kind": "保険種別", "insurer_name": "保険者名",
     "employer_name": "事業所名（※1）", "copayment_ratio": "一部負担金の割合（※2 70歳以上・後期）",
     "name": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日（和暦）", "sex": "性別", "address": "住所",
     "residence_address": "居所（住所と異なるとき）", "phone": "連絡先電話番号", "declared_on": "申立日",
@@ -329,8 +329,8 @@ def result_lines(answer: Mapping[str, Any] | None) -> list[str]:
         lines.append(f"患者負担: {RATIOS[ratio]}")
     guidance = answer.get("claim_guidance") or {}
     if guidance.get("message"):
-        mark = guidance.get("route_mark") or ""
-        lines.append(f"請求: {mark}{' ' if mark else ''}{guidance['message']}")
+        mark, message = guidance.get("route_mark") or "", str(guidance["message"])
+        lines.append(f"請求: {message}" if not mark or message.startswith(mark) else f"請求: {mark} {message}")
         ids = guidance.get("identifiers") or {}
         if ids.get("insurer_number"):
             lines.append("請求に使う番号: " + "  ".join(

@@ -130,6 +130,8 @@ def test_what_the_server_said_about_an_accepted_record():
     assert fallback.result_lines(answer) == ["患者負担: 3割", "請求: ① 提示された資格で請求してください。",
                                              "請求に使う番号: 保険者番号 01130012  番号 1287",
                                              "次回の受診時は、マイナ保険証…"]
+    unknown = {"claim_guidance": {"route_mark": "③", "message": "③不詳レセプトとして請求してください。"}}
+    assert fallback.result_lines(unknown) == ["請求: ③不詳レセプトとして請求してください。"], "the mark once"
 
 
 def test_outbox_counts_and_keeps_the_servers_answer_encrypted(tmp_path):
