@@ -208,8 +208,8 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     label = METHODS[method]
     day = visit_day(recorded)
     if not methods_on(day)[method]:
-        errors.append(("method", f"「{label}」は{date_rule(method)}の方法です（受診日 {_ja(day)}）。"
-                                 "ほかの方法で確認してください。"))
+        errors.append(("method", (f"「{label}」は{date_rule(method)}の方法です（受診日 {_ja(day)}）。"
+                                  "ほかの方法で確認してください。")))
     if method in NEEDS_PATIENT_REFERENCE and "patient_reference" not in payload:
         errors.append(("patient_reference", f"「{label}」では患者番号が必要です（初診か再来かを確かめるため）。"))
     required, allowed = EVIDENCE[method]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.outbox import Outbox
-from tests.e2e.test_field_visits import PIN, P01, Ui, to_pin_pad
+from tests.e2e.test_field_visits import P01, PIN, Ui, to_pin_pad
 from tests.support.harness import STAFF_PASSWORD
 
 DECLARATION = {"method": "declaration", "reason": "offline", "form": "home_consent", "care_type": "2",

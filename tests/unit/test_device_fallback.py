@@ -46,7 +46,7 @@ def test_the_device_tables_are_the_servers():
 def test_each_method_needs_its_evidence(method, missing, message):
     fields = {**NOTICE, "method": method, "nothing_changed": "on", "patient_reference": "P-1"}
     del fields[missing]
-    payload, errors = build(fields)
+    _, errors = build(fields)
     assert [name for name, _ in errors] == [missing] and message in errors[0][1]
 
 
