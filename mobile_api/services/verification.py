@@ -158,8 +158,8 @@ def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Chall
                                                         data_withheld=result.data_withheld)
     if not uow.challenges.claim(challenge.id, now):
         raise ChallengeUsed()
-    visit = _record_visit(uow, actor, challenge, institution, req, result, standing, confirmed_by, granted, now)
-    visit.certificate_not_after = certificate.not_valid_after_utc  # the renewal alert (docs/rules.md §2.4)
+    visit = _record_visit(uow, actor, challenge, institution, req, result, standing, confirmed_by, granted, now,
+                          certificate_not_after=certificate.not_valid_after_utc)  # renewal alert (docs/rules.md §2.4)
     consent = _register_consent(rt, uow, actor, visit, choice, now) if granted and choice is not None else None
     if consent_rules.opens_care_relationship(form=form, care_type=CareType(challenge.care_type),
                                              person_resolved=result.person_ref is not None):
@@ -198,14 +198,16 @@ def _identify(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.I
 
 def _record_visit(uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, institution: orm.Institution,
                   req: SubmitRequest, result: QualificationResult, standing: CertificateStanding,
-                  confirmed_by: str | None, granted: bool, now: datetime) -> orm.Visit:
+                  confirmed_by: str | None, granted: bool, now: datetime,
+                  certificate_not_after: datetime | None = None) -> orm.Visit:
+    """Inserted with everything known now, so the row is written once (no UPDATE after its INSERT)."""
     visit = uow.visits.add(orm.Visit(
         institution_id=institution.id, challenge_id=challenge.id, device_id=actor.device_id, user_id=actor.user_id,
         visual_confirmed_by=confirmed_by, care_type=challenge.care_type, form=challenge.form,
         method=challenge.method, patient_reference=challenge.patient_reference,
         certificate_standing=standing.value, certificate_kind=req.certificate_kind,
         eligibility_status=int(result.status), medical_info_allowed=granted, person_ref=result.person_ref,
-        result=result.to_dict(), created_at=now))
+        result=result.to_dict(), created_at=now, certificate_not_after=certificate_not_after))
     uow.flush()
     audit.record(uow, at=now, action="verification.submit", institution_id=institution.id, user_id=actor.user_id,
                  device_id=actor.device_id, target_type="visit", target_id=visit.id, method=challenge.method,
