@@ -5,6 +5,8 @@ timeout, a lock timeout and ``pool_pre_ping`` (a connection that died with the
 server is replaced on the next checkout, so service resumes by itself). The
 timeouts are short on purpose: a request that cannot get the database answers
 503 with Retry-After (``database_unavailable``) instead of holding the client.
+``hide_parameters``: a database error's text (logged with its traceback) never
+carries the statement's values, which are patients' and staff's data.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def make_engine(url: str, *, busy_timeout: float = 5.0, connect_timeout: float =
     """
     pool: dict[str, Any] = {"poolclass": NullPool} if unpooled else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": busy_timeout}, **pool)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout}, hide_parameters=True, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -46,7 +48,7 @@ def make_engine(url: str, *, busy_timeout: float = 5.0, connect_timeout: float =
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     connect_args: dict[str, Any] = {"connect_timeout": max(2, math.ceil(connect_timeout)),  # libpq's minimum is 2
                                     "options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
-    return create_engine(url, pool_pre_ping=not unpooled, connect_args=connect_args, **pool)
+    return create_engine(url, pool_pre_ping=not unpooled, connect_args=connect_args, hide_parameters=True, **pool)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

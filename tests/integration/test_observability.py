@@ -109,3 +109,21 @@ def test_metrics_count_requests_verifications_and_oqs_calls(h: Harness) -> None:
     body = h.client.get("/metrics").get_data(as_text=True)
     assert 'route="/api/v1/verifications/<challenge_id>/submit"' in body
     assert "mobile_api_http_request_duration_seconds_bucket" in body
+
+
+def test_database_errors_never_carry_the_statements_values(database_url: str) -> None:
+    """A logged database error (traceback included) must not leak the values bound to the statement."""
+    from sqlalchemy import exc as sa_exc
+
+    from mobile_api.adapters.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT no_such_column FROM visits WHERE id = :id"), {"id": "山田太郎-秘密"})
+    except sa_exc.DBAPIError as error:
+        assert "山田太郎-秘密" not in str(error)
+    else:
+        raise AssertionError("the statement should have failed")
+    finally:
+        engine.dispose()
