@@ -202,6 +202,29 @@ class Visits(Repository[orm.Visit]):
             filters["patient_reference"] = patient_reference
         return self.list_by(order_by=orm.Visit.created_at.desc(), limit=limit, offset=offset, **filters)
 
+    def search(self, institution_id: str, *, since: datetime | None = None, until: datetime | None = None,
+               user_id: str | None = None, form: str | None = None, care_type: int | None = None,
+               valid: bool | None = None, patient_reference: str | None = None, limit: int,
+               offset: int) -> Sequence[orm.Visit]:
+        """A page of the institution's visits matching every given filter, newest first (``since`` inclusive,
+        ``until`` exclusive; ``valid`` True for statuses 1 and 6, False for the others; None does not filter).
+        Filtered in the database, so an old date range is found however many visits came after it."""
+        v = orm.Visit
+        criteria: list[Any] = []
+        if since is not None:
+            criteria.append(v.created_at >= since)
+        if until is not None:
+            criteria.append(v.created_at < until)
+        if valid is not None:
+            criteria.append(v.eligibility_status.in_((1, 6)) if valid else v.eligibility_status.not_in((1, 6)))
+        filters: dict[str, Any] = {"institution_id": institution_id}
+        for name, value in (("user_id", user_id), ("form", form), ("care_type", care_type),
+                            ("patient_reference", patient_reference)):
+            if value is not None and value != "":
+                filters[name] = value
+        return self.session.scalars(select(v).filter_by(**filters).where(*criteria)
+                                    .order_by(v.created_at.desc(), v.id.desc()).limit(limit).offset(offset)).all()
+
     def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         """The patient's latest visit before ``before`` that holds a qualification (statuses 1 and 6 with

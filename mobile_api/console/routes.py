@@ -28,7 +28,7 @@ from ..services.principal import Principal
 from . import bp
 from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
 
-VISIT_PAGE = 500  # visits read per listing (newest first), then filtered by date, staff, form, care type, outcome
+VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
 
 
 def rt() -> Runtime:
@@ -300,27 +300,25 @@ def _day(value: str | None, default: date) -> date:
 def visits_page() -> Any:
     p = who()
     p.require_patient_data_reader()
+    a = request.args
     today = rt().clock().astimezone(JST).date()
-    first, last = _day(request.args.get("from"), today), _day(request.args.get("to"), today)
-    since = datetime.combine(first, time(), JST)
-    until = datetime.combine(last + timedelta(days=1), time(), JST)
-    wanted = {k: request.args.get(k) or None for k in ("staff", "form", "care_type", "outcome")}
-    rows = []
-    for view in visits.list_visits(rt(), p, limit=VISIT_PAGE, offset=0,
-                                   patient_reference=request.args.get("patient_reference") or None):
-        v = view.visit
-        if not since <= v.created_at.astimezone(JST) < until:
-            continue
-        outcome = outcome_of(view)
-        if ((wanted["staff"] and v.user_id != wanted["staff"]) or (wanted["form"] and str(v.form) != wanted["form"])
-                or (wanted["care_type"] and str(v.care_type) != wanted["care_type"])
-                or (wanted["outcome"] and outcome != wanted["outcome"])):
-            continue
-        rows.append((view, VisitSchema().dump(view), outcome))
+    first, last = _day(a.get("from"), today), _day(a.get("to"), today)
+    wanted = {k: a.get(k) or None for k in ("staff", "form", "care_type", "outcome")}
+    care_type = wanted["care_type"]
+    asked = visits.VisitFilter(
+        since=datetime.combine(first, time(), JST), until=datetime.combine(last + timedelta(days=1), time(), JST),
+        user_id=wanted["staff"], form=wanted["form"],
+        care_type=int(care_type) if care_type and care_type.isdigit() else None,
+        outcome=wanted["outcome"], patient_reference=a.get("patient_reference") or None)
+    offset = max(int(a["offset"]), 0) if a.get("offset", "").isdigit() else 0
+    found = visits.search_visits(rt(), p, asked, limit=VISIT_PAGE, offset=offset)  # audited: the ids shown
+    rows = [(view, VisitSchema().dump(view), outcome_of(view)) for view in found.views]
+    query = {k: v for k, v in a.items() if k != "offset" and v}
     staff = identity.list_users(rt(), p) if p.is_admin else []
     return render_template("console/visits.html", rows=rows, first=first.isoformat(), last=last.isoformat(),
                            wanted=wanted, staff=staff, staff_names={u.id: u.display_name for u in staff},
-                           patient_reference=request.args.get("patient_reference", ""))
+                           patient_reference=a.get("patient_reference", ""), offset=offset,
+                           page_size=VISIT_PAGE, has_more=found.has_more, query=query)
 
 
 @bp.get("/visits/<visit_id>")

@@ -13,7 +13,7 @@ from ..adapters.repository import UnitOfWork
 from ..domain import consent as consent_rules
 from ..domain.codes import Form, InfoKind
 from ..domain.consent import ViewingWindow, WindowReport, authorize_medical_view
-from ..domain.errors import DomainError, NotFound
+from ..domain.errors import DomainError, NotFound, ValidationFailed
 from ..runtime import Runtime
 from . import audit
 from .principal import Principal
@@ -94,6 +94,53 @@ def list_visits(rt: Runtime, actor: Principal, *, limit: int, offset: int,
                      count=len(views), ids=[v.visit.id for v in views])
         uow.commit()
         return views
+
+
+@dataclass(frozen=True)
+class VisitFilter:
+    """What a visit search asks for; None does not filter. ``since`` inclusive, ``until`` exclusive;
+    ``outcome`` "valid" (statuses 1 and 6) or "invalid" (the others)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    user_id: str | None = None
+    form: str | None = None
+    care_type: int | None = None
+    outcome: str | None = None
+    patient_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class VisitPage:
+    views: list[VisitView]
+    offset: int
+    has_more: bool
+
+
+def search_visits(rt: Runtime, actor: Principal, wanted: VisitFilter, *, limit: int, offset: int) -> VisitPage:
+    """A page of visits matching ``wanted``, filtered in the database (patient data). The audit row names
+    exactly the visits on the page, and the filters asked for, as ``list_visits`` does for the API."""
+    actor.require_patient_data_reader()
+    if wanted.form is not None and wanted.form not in {f.value for f in Form}:
+        raise ValidationFailed("方式の指定が正しくありません。", field="form")
+    if wanted.outcome not in (None, "valid", "invalid"):
+        raise ValidationFailed("結果の指定が正しくありません。", field="outcome")
+    with rt.uow() as uow:
+        found = list(uow.visits.search(
+            actor.institution_id, since=wanted.since, until=wanted.until, user_id=wanted.user_id,
+            form=wanted.form, care_type=wanted.care_type,
+            valid=None if wanted.outcome is None else wanted.outcome == "valid",
+            patient_reference=wanted.patient_reference, limit=limit + 1, offset=offset))
+        shown = found[:limit]
+        now = rt.clock()
+        views = [view_of(rt, uow, v, now) for v in shown]
+        asked = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(wanted).items()
+                 if v is not None}
+        audit.record(uow, at=now, action="visit.list", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="visit",
+                     count=len(views), ids=[v.visit.id for v in views], filters=asked, offset=offset)
+        uow.commit()
+        return VisitPage(views, offset, len(found) > limit)
 
 
 def window_of(consent: orm.Consent | None) -> ViewingWindow | None:

@@ -112,3 +112,60 @@ def test_a_post_without_the_session_csrf_token_changes_nothing(h) -> None:
     r = admin.client.post("/console/staff", data={"login": "x1", "display_name": "x", "password": STAFF_PASSWORD})
     assert r.status_code == 400
     assert "x1" not in [u["login"] for u in h.client.get("/api/v1/staff", headers=tenant.auth()).get_json()]
+
+
+def _clone_visits(h: Any, template_id: str, count: int, start: Any) -> list[str]:
+    """``count`` copies of a visit, one minute apart from ``start`` (written directly: the listing is what is
+    tested here, not the verification that makes visits)."""
+    import uuid
+    from datetime import timedelta
+
+    from mobile_api.adapters import orm
+
+    with h.rt.uow() as uow:
+        src = uow.visits.get(template_id)
+        copied = {c.key: getattr(src, c.key) for c in orm.Visit.__mapper__.column_attrs
+                  if c.key not in ("id", "challenge_id", "created_at", "care_relationship_id")}
+        made = [uow.visits.add(orm.Visit(id=str(uuid.uuid4()), created_at=start + timedelta(minutes=i),
+                                         **copied)) for i in range(count)]
+        uow.commit()
+        return [v.id for v in made]
+
+
+def _last_listing(h: Any, tenant: Tenant) -> dict[str, Any]:
+    """The newest visit.list audit row's detail (read directly: the tenant's API token expired meanwhile)."""
+    with h.rt.uow() as uow:
+        institution = uow.institutions.one_by(code=tenant.code)
+        return dict(uow.audit.search(institution.id, action="visit.list", limit=1, offset=0)[0].detail)
+
+
+def _shown_ids(page: Any) -> list[str]:
+    return re.findall(r'href="/console/visits/([0-9a-f-]{36})"', page.get_data(as_text=True))
+
+
+def test_visit_filters_run_in_the_database_and_the_audit_names_only_the_visits_shown(h) -> None:
+    from datetime import timedelta
+
+    tenant = h.institution("home_visit_care")
+    old = visit_in(h, tenant)  # 2026-12-01 in Japan
+    newer = _clone_visits(h, old["id"], 520, h.clock() + timedelta(days=10))  # from 2026-12-11, all newer
+    h.clock.advance(days=20)
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+
+    found = admin.get("/console/visits?from=2026-12-01&to=2026-12-01")
+    assert found.status_code == 200
+    assert _shown_ids(found) == [old["id"]]  # beyond the newest 500, still found by its date range
+    assert _shown_ids(admin.get("/console/visits?from=2026-12-01&to=2026-12-01&outcome=invalid")) == []
+    listed = _last_listing(h, tenant)
+    assert listed["ids"] == [] and listed["filters"]["outcome"] == "invalid"
+    admin.get("/console/visits?from=2026-12-01&to=2026-12-01")
+    assert _last_listing(h, tenant)["ids"] == [old["id"]]
+
+    first = admin.get("/console/visits?from=2026-12-11&to=2026-12-31&form=home_consent")
+    shown = _shown_ids(first)
+    assert shown == list(reversed(newer))[:50] and "次の50件" in first.get_data(as_text=True)
+    assert _last_listing(h, tenant)["ids"] == shown  # the page, not what was read
+    second = _shown_ids(admin.get("/console/visits?from=2026-12-11&to=2026-12-31&form=home_consent&offset=50"))
+    assert second == list(reversed(newer))[50:100]
+    assert _last_listing(h, tenant)["ids"] == second
+    assert admin.get("/console/visits?form=nonsense").status_code == 422

@@ -467,6 +467,18 @@ class FakeVisits(FakeRepository[orm.Visit]):
             filters["patient_reference"] = patient_reference
         return _page(sorted(self.list_by(**filters), key=lambda v: v.created_at, reverse=True), limit, offset)
 
+    def search(self, institution_id: str, *, since: datetime | None = None, until: datetime | None = None,
+               user_id: str | None = None, form: str | None = None, care_type: int | None = None,
+               valid: bool | None = None, patient_reference: str | None = None, limit: int,
+               offset: int) -> list[orm.Visit]:
+        def wanted(v: orm.Visit) -> bool:
+            return (v.institution_id == institution_id and (since is None or v.created_at >= since)
+                    and (until is None or v.created_at < until) and (not user_id or v.user_id == user_id)
+                    and (not form or v.form == form) and (care_type is None or v.care_type == care_type)
+                    and (valid is None or (v.eligibility_status in (1, 6)) == valid)
+                    and (not patient_reference or v.patient_reference == patient_reference))
+        return _page(sorted(self._where(wanted), key=lambda v: (v.created_at, v.id), reverse=True), limit, offset)
+
     def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         statuses = (1, 6) if valid_only else (1, 2, 3, 6)
