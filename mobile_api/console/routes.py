@@ -170,6 +170,14 @@ def settings() -> Any:
                            forms=forms, max_failures=rt().rules.visual_password_max_failures)
 
 
+@bp.post("/settings/name")
+@signed_in
+def institution_rename() -> Any:
+    identity.rename_institution(rt(), who(), request.form.get("name", ""))  # admin only, audited
+    session["flash"] = "施設名を変更しました。"
+    return see_other("console.settings")
+
+
 @bp.post("/settings/visual-password")
 @signed_in
 def visual_password_set() -> Any:

@@ -109,6 +109,26 @@ def get_institution(rt: Runtime, actor: Principal) -> orm.Institution:
         return institution
 
 
+def rename_institution(rt: Runtime, actor: Principal, name: str) -> orm.Institution:
+    """An admin changes the institution's display name (audited with the old and new name). The code and the
+    facility kind stay as registered: they decide what the institution may do (docs/rules.md)."""
+    actor.require_admin()
+    name = name.strip()
+    if not 1 <= len(name) <= 200 or any(ch < " " for ch in name):
+        raise ValidationFailed("施設名は1〜200文字で、改行などの制御文字を含めずに入力してください。", field="name")
+    with rt.uow() as uow:
+        institution = uow.institutions.get(actor.institution_id)
+        assert institution is not None  # the principal was resolved from it
+        before = institution.name
+        if before != name:
+            institution.name = name
+            audit.record(uow, at=rt.clock(), action="institution.rename", institution_id=institution.id,
+                         user_id=actor.user_id, device_id=actor.device_id, target_type="institution",
+                         target_id=institution.id, before=before, after=name)
+            uow.commit()
+        return institution
+
+
 def set_visual_password(rt: Runtime, actor: Principal, password: str) -> None:
     """The institution's 目視確認モード password (OUR RULE, docs/rules.md §2.2)."""
     actor.require_admin()

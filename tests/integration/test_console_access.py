@@ -169,3 +169,27 @@ def test_visit_filters_run_in_the_database_and_the_audit_names_only_the_visits_s
     assert second == list(reversed(newer))[50:100]
     assert _last_listing(h, tenant)["ids"] == second
     assert admin.get("/console/visits?form=nonsense").status_code == 422
+
+
+def test_an_admin_renames_the_institution_in_the_console_and_through_the_api_audited(h) -> None:
+    tenant = h.institution("home_visit_care")
+    nurse_token = tenant.nurse("nurse1")  # staff on a device
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    assert admin.post("/console/settings/name", name="  さくら訪問看護ステーション ").status_code == 303
+    assert "さくら訪問看護ステーション" in admin.get("/console/settings").get_data(as_text=True)
+    got = h.client.get("/api/v1/institution", headers=tenant.auth()).get_json()
+    assert got["name"] == "さくら訪問看護ステーション"
+    renamed = audit_rows(h, tenant, "institution.rename")[0]
+    assert renamed["detail"]["after"] == "さくら訪問看護ステーション" and renamed["user_id"] is not None
+    assert admin.post("/console/settings/name", name="改行\nあり").status_code == 422
+    staff = Browser(h, tenant, "nurse1", STAFF_PASSWORD)
+    assert staff.post("/console/settings/name", name="乗っ取り").status_code == 403
+    api = h.client.put("/api/v1/institution", json={"name": "ひまわり訪問看護"}, headers=tenant.auth())
+    assert api.status_code == 200 and api.get_json()["name"] == "ひまわり訪問看護"
+    nurse = h.client.put("/api/v1/institution", json={"name": "乗っ取り"},
+                         headers=tenant.auth(nurse_token))
+    assert nurse.status_code == 403 and nurse.headers["Content-Type"].startswith("application/problem+json")
+    blank = h.client.put("/api/v1/institution", json={"name": "   "}, headers=tenant.auth())
+    assert blank.status_code == 422
+    assert h.client.get("/api/v1/institution", headers=tenant.auth()).get_json()["name"] == "ひまわり訪問看護"
+    assert len(audit_rows(h, tenant, "institution.rename")) == 2

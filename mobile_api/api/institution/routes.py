@@ -4,9 +4,18 @@ from typing import Any
 from ...domain.facility import FACILITY_LABELS_JA, FacilityKind
 from ...services import identity, visual_password
 from ..core import Blueprint, principal, runtime
-from .schemas import InstitutionSchema, VisualPasswordSchema
+from .schemas import InstitutionNameSchema, InstitutionSchema, VisualPasswordSchema
 
 blp = Blueprint("institution", __name__, url_prefix="/api/v1/institution", description="医療機関等")
+
+
+def _shown(rt: Any, institution: Any) -> dict[str, Any]:
+    kind = FacilityKind(institution.facility_kind)
+    return {"id": institution.id, "code": institution.code, "name": institution.name,
+            "facility_kind": kind.value, "facility_kind_label": FACILITY_LABELS_JA[kind],
+            "allowed_forms": sorted(f.value for f in rt.policy.allowed_forms(kind)),
+            "visual_password_set": institution.visual_password_hash is not None,
+            "visual_password_locked": institution.visual_password_locked_at is not None}
 
 
 @blp.get("")
@@ -15,13 +24,19 @@ blp = Blueprint("institution", __name__, url_prefix="/api/v1/institution", descr
 def get_institution() -> Any:
     """The institution, its facility kind and the forms it may use."""
     rt = runtime()
-    institution = identity.get_institution(rt, principal())
-    kind = FacilityKind(institution.facility_kind)
-    return {"id": institution.id, "code": institution.code, "name": institution.name,
-            "facility_kind": kind.value, "facility_kind_label": FACILITY_LABELS_JA[kind],
-            "allowed_forms": sorted(f.value for f in rt.policy.allowed_forms(kind)),
-            "visual_password_set": institution.visual_password_hash is not None,
-            "visual_password_locked": institution.visual_password_locked_at is not None}
+    return _shown(rt, identity.get_institution(rt, principal()))
+
+
+@blp.put("")
+@blp.authenticated(admin=True)
+@blp.arguments(InstitutionNameSchema)
+@blp.response(200, InstitutionSchema)
+@blp.problems(422)
+def rename_institution(body: dict[str, Any]) -> Any:
+    """Change the institution's name (admin; audited as institution.rename). The code and the facility kind
+    cannot be changed here: they decide which forms the institution may use."""
+    rt = runtime()
+    return _shown(rt, identity.rename_institution(rt, principal(), body["name"]))
 
 
 @blp.put("/visual-password")

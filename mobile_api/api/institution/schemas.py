@@ -13,5 +13,11 @@ class InstitutionSchema(ma.Schema):
         metadata={"description": "目視確認モードのパスワードが連続誤入力でロック中（管理者が解除または再設定する）"})
 
 
+class InstitutionNameSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200),
+                            metadata={"description": "施設名（前後の空白は除く。コードと施設の種類は変更できない）",
+                                      "example": "さくら訪問看護ステーション"})
+
+
 class VisualPasswordSchema(ma.Schema):
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=128))
