@@ -169,3 +169,23 @@ def test_the_circuit_opens_after_consecutive_failures_and_closes_after_a_trial(d
     oqs.mode = "ok"
     time.sleep(0.6)  # the breaker's reset timeout, a wall-clock setting of the library
     assert h.verify_pin(nurse, h.card(P), consent=CONSENT).status_code == 201
+
+
+def test_lookup_and_requery_over_http_give_what_the_embedded_sandbox_gives(database_url, oqs) -> None:
+    from mobile_api.adapters.oqs import IdentifierQuery, RequeryRequest
+    from mobile_api.domain.codes import CareType, InfoKind
+    from mobile_api.domain.identifiers import normalise
+    from mobile_api.sandbox.personas import PersonaBook
+
+    h = http_app(database_url, oqs)
+    persona = PersonaBook.default().get(P)
+    q = persona.qualification
+    query = IdentifierQuery(institution_code="1312345678", insurer_number=q.insurer_number,
+                            symbol=normalise(q.symbol), number=normalise(q.number),
+                            branch_number=normalise(q.branch_number), birth_date=q.birth_date, at=T0)
+    over_http = h.rt.oqs.lookup(query)
+    embedded = oqs.inner.extensions["sandbox_oqs"].lookup(query)
+    assert over_http == embedded and int(over_http.status) == 1 and int(over_http.consent_flag) == 0
+    requery = RequeryRequest(institution_code="1312345678", person_ref=over_http.person_ref,
+                             care_type=CareType.HOME_VISIT, consent_kinds=frozenset({InfoKind.MEDICATION}), at=T0)
+    assert h.rt.oqs.requery(requery) == oqs.inner.extensions["sandbox_oqs"].requery(requery)
