@@ -384,6 +384,12 @@ class BatchJobs(Repository[orm.BatchJob]):
         job = orm.BatchJob
         return self.list_by(job.results_expire_at <= now, job.purged_at.is_(None), order_by=job.results_expire_at)
 
+    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.BatchJob]:
+        """A page of the institution's jobs, newest first."""
+        j = orm.BatchJob
+        return self.session.scalars(select(j).where(j.institution_id == institution_id)
+                                    .order_by(j.created_at.desc(), j.id.desc()).limit(limit).offset(offset)).all()
+
     def mark_purged(self, job_id: str, now: datetime) -> None:
         self.session.execute(update(orm.BatchJob).where(orm.BatchJob.id == job_id).values(purged_at=now))
 

@@ -23,7 +23,7 @@ from ..domain.consent import INFO_KIND_LABELS_JA, JST
 from ..domain.errors import DomainError, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..runtime import Runtime
-from ..services import audit, claims, console_auth, devices, identity, visits, visual_password
+from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
 from . import bp
 from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
@@ -415,6 +415,59 @@ def audit_csv() -> Any:
                          r.target_type or "", r.target_id or "", json.dumps(r.detail or {}, ensure_ascii=False)])
     return Response("\ufeff" + out.getvalue(), headers={"Content-Type": "text/csv; charset=utf-8",
                                                         "Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+# --- health-check batch results ------------------------------------------------------------------------------
+
+BATCH_JOBS_PAGE = 50
+BATCH_ROWS_PAGE = 100
+BATCH_STATES = {"queued": "待機中", "running": "処理中", "done": "完了", "cancelled": "取り消し"}
+BATCH_OUTCOMES = {"checked": "照会済み", "error": "エラー", "pending": "未処理"}
+
+
+def _offset() -> int:
+    value = request.args.get("offset", "")
+    return int(value) if value.isdigit() else 0
+
+
+@bp.get("/batch-jobs")
+@signed_in
+def batch_jobs_page() -> Any:
+    """The institution's health-check batch jobs with their progress (admin; the jobs are made by its clients)."""
+    offset = _offset()
+    jobs = batch.list_jobs(rt(), who(), limit=BATCH_JOBS_PAGE + 1, offset=offset)
+    return render_template("console/batch_jobs.html", jobs=jobs[:BATCH_JOBS_PAGE], offset=offset,
+                           page_size=BATCH_JOBS_PAGE, has_more=len(jobs) > BATCH_JOBS_PAGE, states=BATCH_STATES)
+
+
+@bp.get("/batch-jobs/<job_id>")
+@signed_in
+def batch_job_page(job_id: str) -> Any:
+    """One job and a page of its rows (examinee data: read through ``batch.results``, audited)."""
+    offset = _offset()
+    job = batch.get(rt(), who(), job_id)
+    rows: list[dict[str, Any]] = []
+    if job.purged_at is None:
+        job, rows = batch.results(rt(), who(), job_id, limit=BATCH_ROWS_PAGE, offset=offset)
+    return render_template("console/batch_job.html", job=job, rows=rows, offset=offset, page_size=BATCH_ROWS_PAGE,
+                           has_more=offset + len(rows) < job.total, states=BATCH_STATES, outcomes=BATCH_OUTCOMES)
+
+
+@bp.get("/batch-jobs/<job_id>/results.csv")
+@signed_in
+def batch_job_csv(job_id: str) -> Any:
+    """Every row as CSV, the same columns and values as GET /api/v1/batch-jobs/{id}/results.csv."""
+    from ..api.batch_jobs.routes import CSV_COLUMNS, csv_row
+
+    total = batch.get(rt(), who(), job_id).total
+    _, page = batch.results(rt(), who(), job_id, limit=max(total, 1), offset=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for outcome in page:
+        writer.writerow(csv_row(outcome))
+    return Response("\ufeff" + out.getvalue(), headers={
+        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
 
 
 @bp.get("/claims")

@@ -155,9 +155,25 @@ def _replay(uow: Any, actor: Principal, key: str, hashed: str) -> orm.BatchJob |
     return _stored_job(uow, stored) if stored is not None else None
 
 
+def _require_reader(actor: Principal) -> None:
+    """Jobs and their results are read by a machine client holding the batch scope (the API), or by the
+    institution's admin (the console, where the results of the institution's clients are looked at)."""
+    if actor.is_client:
+        actor.require_scope(SCOPE_BATCH)
+    else:
+        actor.require_admin()
+
+
+def list_jobs(rt: Runtime, actor: Principal, *, limit: int, offset: int) -> list[orm.BatchJob]:
+    """A page of the institution's jobs, newest first, with their progress (no examinee data)."""
+    _require_reader(actor)
+    with rt.uow() as uow:
+        return list(uow.batch_jobs.of_institution(actor.institution_id, limit=limit, offset=offset))
+
+
 def get(rt: Runtime, actor: Principal, job_id: str) -> orm.BatchJob:
     """The caller's institution's job; another institution's id is 404 (tenancy)."""
-    actor.require_scope(SCOPE_BATCH)
+    _require_reader(actor)
     with rt.uow() as uow:
         job = uow.batch_jobs.get_owned(job_id, actor.institution_id)
         if job is None:
@@ -175,8 +191,8 @@ def results(rt: Runtime, actor: Principal, job_id: str, *, limit: int, offset: i
         page = [row.outcome if row.outcome is not None else
                 {"reference": row.reference, "outcome": "pending"} for row in rows]
         audit.record(uow, at=rt.clock(), action="batch.results", institution_id=actor.institution_id,
-                     target_type="batch_job", target_id=job.id, client_id=actor.client_id, offset=offset,
-                     count=len(page))
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="batch_job", target_id=job.id,
+                     client_id=actor.client_id, offset=offset, count=len(page))
         uow.commit()
     return job, page
 

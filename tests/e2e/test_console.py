@@ -239,3 +239,36 @@ def test_api_docs_render_with_the_network_blocked(world: ConsoleWorld, browser_c
     page.locator(".swagger-ui .info .title", has_text="Mobile OQS API").wait_for()
     page.locator(".opblock-tag", has_text="監査ログ").first.wait_for()
     assert blocked == [], blocked
+
+
+def test_health_check_batch_results_listed_paged_and_downloaded_as_the_apis_csv(
+        world: ConsoleWorld, browser_context: Any, tmp_path: Path) -> None:
+    from mobile_api.services import batch
+    from tests.integration.test_health_check_api import Integrator, rows
+
+    integrator = Integrator(world.h)  # a health-check institution and its reservation system's API client
+    headers = integrator.auth()
+    made = world.h.client.post("/api/v1/batch-jobs", json={"examinees": rows(120)}, headers=headers)
+    assert made.status_code == 202, made.get_json()
+    location = made.headers["Location"]
+    assert batch.run(world.h.rt, location.rsplit("/", 1)[1]) == "done"  # no embedded workers here
+
+    page = browser_context.new_page()
+    sign_in(page, world, integrator.tenant)
+    page.get_by_role("link", name="一括照会").click()
+    page.get_by_role("heading", name="健診の一括資格確認").wait_for()
+    page.get_by_text("120 / 120 件処理済み").wait_for()
+    shot(page, tmp_path, "batch-jobs")
+    page.get_by_role("link", name=re.compile("120件・完了")).click()
+    page.get_by_role("cell", name="R00000", exact=True).wait_for()
+    assert page.locator("table.batch-rows tbody tr").count() == 100
+    shot(page, tmp_path, "batch-job")
+    page.get_by_role("link", name="次の100件").click()
+    page.get_by_role("cell", name="R00119", exact=True).wait_for()
+    assert page.locator("table.batch-rows tbody tr").count() == 20
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="結果をCSVでダウンロード").click()
+    saved = tmp_path / "batch.csv"
+    downloading.value.save_as(saved)
+    api = world.h.client.get(f"{location}/results.csv", headers=headers)
+    assert saved.read_bytes() == api.data  # the API's CSV, byte for byte

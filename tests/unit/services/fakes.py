@@ -418,6 +418,10 @@ class FakeBatchJobs(FakeRepository[orm.BatchJob]):
         return sorted(self._where(lambda j: j.results_expire_at is not None and j.results_expire_at <= now
                                   and j.purged_at is None), key=lambda j: j.results_expire_at)
 
+    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> list[orm.BatchJob]:
+        return _page(sorted(self._where(lambda j: j.institution_id == institution_id),
+                            key=lambda j: (j.created_at, j.id), reverse=True), limit, offset)
+
     def mark_purged(self, job_id: str, now: datetime) -> None:
         job = self.get(job_id)
         if job is not None:
