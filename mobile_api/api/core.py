@@ -18,6 +18,7 @@ from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
 from ..services.principal import Principal, authenticate
 from . import rate_limits
+from .examples import RETRY_AFTER
 from .problems import PROBLEM_JSON, ProblemSchema, from_http_exception
 
 
@@ -106,13 +107,18 @@ def _bearer() -> str:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    def problems(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Document the problem+json answers a view can give."""
+    def problems(self, *statuses: int, examples: dict[str, Any] | None = None
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Document the problem+json answers a view can give (``examples``: named OpenAPI examples for them).
+
+        A 429 documents its ``Retry-After`` header (rate_limits.py sets it on every one).
+        """
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             for status in statuses:
                 func = self.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_JSON,
-                                         description="application/problem+json (RFC 9457)")(func)
+                                         description="application/problem+json (RFC 9457)", examples=examples,
+                                         headers=RETRY_AFTER if status == 429 else None)(func)
             return func
 
         return decorator

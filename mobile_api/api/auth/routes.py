@@ -2,6 +2,7 @@
 from typing import Any
 
 from ...services import devices, identity
+from .. import examples as ex
 from ..core import Blueprint, runtime
 from .schemas import DeviceTokenRequestSchema, DeviceTokenSchema, LoginSchema, RefreshSchema, TokenPairSchema
 
@@ -9,8 +10,8 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="ログ
 
 
 @blp.post("/login")
-@blp.arguments(LoginSchema)
-@blp.response(200, TokenPairSchema)
+@blp.arguments(LoginSchema, examples=ex.LOGIN_REQUEST)
+@blp.response(200, TokenPairSchema, example=ex.TOKEN_PAIR)
 @blp.problems(401, 422)
 def login(body: dict[str, Any]) -> Any:
     """Sign a staff member in (on an enrolled device when a device assertion is given)."""
@@ -18,8 +19,8 @@ def login(body: dict[str, Any]) -> Any:
 
 
 @blp.post("/refresh")
-@blp.arguments(RefreshSchema)
-@blp.response(200, TokenPairSchema)
+@blp.arguments(RefreshSchema, examples=ex.REFRESH_REQUEST)
+@blp.response(200, TokenPairSchema, example=ex.REFRESHED_PAIR)
 @blp.problems(401, 422)
 def refresh(body: dict[str, Any]) -> Any:
     """Rotate the refresh token: each works once; reusing a spent one revokes the chain."""
@@ -36,8 +37,8 @@ def logout(body: dict[str, Any]) -> None:
 
 
 @blp.post("/device-token")
-@blp.arguments(DeviceTokenRequestSchema)
-@blp.response(200, DeviceTokenSchema)
+@blp.arguments(DeviceTokenRequestSchema, examples=ex.DEVICE_TOKEN_REQUEST)
+@blp.response(200, DeviceTokenSchema, example=ex.DEVICE_TOKEN)
 @blp.problems(401, 422)
 def device_token(body: dict[str, Any]) -> Any:
     """A device-only token from a signed device assertion (no staff identity)."""

@@ -60,7 +60,9 @@ def csv_row(outcome: dict[str, Any]) -> list[str]:
     "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
                                                                                "format": "binary"}}}}}})
 @blp.response(202, BatchJobSchema, example={**JOB_EXAMPLE, "state": "queued", "done": 0, "failed": 0,
-                                            "started_at": None, "finished_at": None, "results_expire_at": None})
+                                            "started_at": None, "finished_at": None, "results_expire_at": None},
+              headers={"Location": {"description": "The job: GET it to follow its progress",
+                                    "schema": {"type": "string", "example": f"/api/v1/batch-jobs/{JOB_EXAMPLE['id']}"}}})
 @blp.problems(413, 415, 422, 429)
 def create(headers: dict[str, Any]) -> Any:
     """Create a batch job (idempotent: the same Idempotency-Key and body give the same job). 202 + Location."""

@@ -3,6 +3,7 @@ from typing import Any
 
 from ...services import devices
 from .activation_qr import activation_qr_svg, activation_uri
+from .. import examples as ex
 from ..core import Blueprint, principal, runtime
 from .schemas import DeviceCreateSchema, DeviceSchema, EnrolledSchema, EnrolSchema, NewDeviceSchema
 
@@ -11,8 +12,8 @@ blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="
 
 @blp.post("")
 @blp.authenticated(admin=True)
-@blp.arguments(DeviceCreateSchema)
-@blp.response(201, NewDeviceSchema)
+@blp.arguments(DeviceCreateSchema, example=ex.DEVICE_CREATE_REQUEST)
+@blp.response(201, NewDeviceSchema, example=ex.NEW_DEVICE)
 @blp.problems(422)
 def create(body: dict[str, Any]) -> Any:
     """Create a device and its single-use 12-digit activation code (valid 24 hours)."""
@@ -31,8 +32,8 @@ def list_devices() -> Any:
 
 
 @blp.post("/enrol")
-@blp.arguments(EnrolSchema)
-@blp.response(201, EnrolledSchema)
+@blp.arguments(EnrolSchema, examples=ex.ENROL_REQUEST)
+@blp.response(201, EnrolledSchema, example=ex.ENROLLED)
 @blp.problems(401, 409, 422)
 def enrol(body: dict[str, Any]) -> Any:
     """Register the device's own public key with the activation code (single use)."""

@@ -4,6 +4,7 @@ from typing import Any
 
 
 from ...services import fallback
+from .. import examples as ex
 from ..core import Blueprint, principal, request_json, runtime
 from ..verifications.schemas import IdempotencyHeaderSchema
 from .schemas import (
@@ -22,12 +23,8 @@ blp = Blueprint("fallback", __name__, url_prefix="/api/v1/fallback-records",
 @blp.post("")
 @blp.authenticated(staff_on_device=True)
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
-@blp.arguments(FallbackRecordRequestSchema, example={
-    "care_type": 2, "form": "home_consent", "method": "notice_with_card", "reason": "offline",
-    "device_recorded_at": "2026-12-01T10:15:00+09:00", "patient_reference": "P-001",
-    "evidence": {"card_presented": True, "insurer_number": "01130012", "symbol": "44100021", "number": "1287",
-                 "branch_number": "00", "birth_date": "1984-05-12"}})
-@blp.response(201, FallbackRecordSchema)
+@blp.arguments(FallbackRecordRequestSchema, example=ex.FALLBACK_REQUEST)
+@blp.response(201, FallbackRecordSchema, example=ex.FALLBACK_RECORD)
 @blp.problems(422)
 def record(headers: dict[str, Any], body: dict[str, Any]) -> Any:
     """Record a visit from fallback evidence; it waits for post-hoc confirmation (事後確認).

@@ -2,6 +2,7 @@
 from typing import Any
 
 from ...services import identity
+from .. import examples as ex
 from ..core import Blueprint, principal, runtime
 from .schemas import StaffCreateSchema, StaffSchema
 
@@ -10,8 +11,8 @@ blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="ในใ
 
 @blp.post("")
 @blp.authenticated(admin=True)
-@blp.arguments(StaffCreateSchema)
-@blp.response(201, StaffSchema)
+@blp.arguments(StaffCreateSchema, example=ex.STAFF_CREATE_REQUEST)
+@blp.response(201, StaffSchema, example=ex.STAFF)
 @blp.problems(409, 422)
 def create(body: dict[str, Any]) -> Any:
     """Create a staff account (role admin or staff)."""

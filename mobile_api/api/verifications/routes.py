@@ -3,6 +3,7 @@ from typing import Any
 
 from ...domain.consent import ConsentChoice
 from ...services import verification
+from .. import examples as ex
 from ..core import Blueprint, principal, request_json, runtime
 from ..visits.schemas import VisitSchema
 from .schemas import ChallengeSchema, IdempotencyHeaderSchema, StartSchema, SubmitSchema
@@ -12,8 +13,8 @@ blp = Blueprint("verifications", __name__, url_prefix="/api/v1/verifications", d
 
 @blp.post("")
 @blp.authenticated(staff_on_device=True)
-@blp.arguments(StartSchema)
-@blp.response(201, ChallengeSchema)
+@blp.arguments(StartSchema, examples=ex.START_REQUEST)
+@blp.response(201, ChallengeSchema, example=ex.CHALLENGE)
 @blp.problems(422)
 def start(body: dict[str, Any]) -> Any:
     """Start a verification: a single-use challenge that expires after 2 minutes."""
@@ -23,8 +24,8 @@ def start(body: dict[str, Any]) -> Any:
 @blp.post("/<challenge_id>/submit")
 @blp.authenticated(staff_on_device=True)
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
-@blp.arguments(SubmitSchema)
-@blp.response(201, VisitSchema)
+@blp.arguments(SubmitSchema, examples=ex.SUBMIT_REQUEST)
+@blp.response(201, VisitSchema, example=ex.VISIT)
 @blp.problems(404, 409, 422, 503)
 def submit(headers: dict[str, Any], body: dict[str, Any], challenge_id: str) -> Any:
     """Submit the card's answer; returns the qualification result and the registered consent.

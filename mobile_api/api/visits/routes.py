@@ -2,6 +2,7 @@
 from typing import Any
 
 from ...services import visits
+from .. import examples as ex
 from ..core import Blueprint, principal, runtime
 from ...domain.codes import InfoKind
 from ...domain.errors import ValidationFailed
@@ -31,8 +32,9 @@ def get_visit(visit_id: str) -> Any:
 
 @blp.get("/<visit_id>/medical-information/<info_kind:kind>")  # documented as an enum (api.core)
 @blp.authenticated(staff_on_device=True)
-@blp.response(200, MedicalInformationSchema)
+@blp.response(200, MedicalInformationSchema, example=ex.MEDICATION)
 @blp.problems(404, 422)
+@blp.problems(403, examples=ex.CONSENT_WINDOW_CLOSED)
 def medical_information(visit_id: str, kind: str) -> Any:
     """Consented medical information (kind: medication, checkups, clinical, surgery).
 
