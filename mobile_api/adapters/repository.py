@@ -304,11 +304,26 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
 class AuditEvents(Repository[orm.AuditEvent]):
     def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
                actor_user_id: str | None = None, actor_device_id: str | None = None,
-               since: datetime | None = None, until: datetime | None = None, limit: int,
-               offset: int) -> Sequence[orm.AuditEvent]:
+               since: datetime | None = None, until: datetime | None = None,
+               patient_reference: str | None = None, limit: int, offset: int) -> Sequence[orm.AuditEvent]:
         """A page of the institution's audit events, newest first; ``since`` inclusive, ``until`` exclusive;
-        an empty filter value does not filter."""
+        an empty filter value does not filter. ``patient_reference`` keeps the events whose target is one of
+        the patient's visits or fallback records (by that reference) or a consent of the person those visits
+        identified (a consent given on the patient's phone included)."""
         criteria: list[Any] = []
+        if patient_reference:
+            a, v, fb, c = orm.AuditEvent, orm.Visit, orm.FallbackRecord, orm.Consent
+            visits_of = select(v.id).where(v.institution_id == institution_id,
+                                           v.patient_reference == patient_reference)
+            records_of = select(fb.id).where(fb.institution_id == institution_id,
+                                             fb.patient_reference == patient_reference)
+            persons = select(v.person_ref).where(v.institution_id == institution_id,
+                                                 v.patient_reference == patient_reference,
+                                                 v.person_ref.is_not(None))
+            consents_of = select(c.id).where(c.institution_id == institution_id, c.person_ref.in_(persons))
+            criteria.append(or_((a.target_type == "visit") & a.target_id.in_(visits_of),
+                                (a.target_type == "fallback_record") & a.target_id.in_(records_of),
+                                (a.target_type == "consent") & a.target_id.in_(consents_of)))
         if since is not None:
             criteria.append(orm.AuditEvent.at >= since)
         if until is not None:

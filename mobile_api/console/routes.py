@@ -385,11 +385,8 @@ def _audit_rows() -> tuple[list[Any], dict[str, str]]:
     until = datetime.combine(_day(a.get("to"), date(2100, 1, 1)) + timedelta(days=1), time(), JST) \
         if a.get("to") else None
     rows = audit.list_audit(rt(), p, action=a.get("action") or None, outcome=None, user_id=a.get("staff") or None,
-                            device_id=a.get("device") or None, since=since, until=until, limit=1000, offset=0)
-    ref = a.get("patient_reference")
-    if ref:
-        ids = {v.visit.id for v in visits.list_visits(rt(), p, limit=VISIT_PAGE, offset=0, patient_reference=ref)}
-        rows = [r for r in rows if r.target_id in ids]
+                            device_id=a.get("device") or None, since=since, until=until, limit=1000, offset=0,
+                            patient_reference=a.get("patient_reference") or None)  # visits, fallback, consents
     return rows, {k: a.get(k, "") for k in ("from", "to", "action", "staff", "device", "patient_reference")}
 
 

@@ -53,9 +53,11 @@ def record_refusal(rt: Runtime, actor: Principal, action: str, refusal: DomainEr
 
 def list_audit(rt: Runtime, actor: Principal, *, action: str | None, outcome: str | None,
                user_id: str | None, device_id: str | None, since: datetime | None, until: datetime | None,
-               limit: int, offset: int) -> list[orm.AuditEvent]:
+               limit: int, offset: int, patient_reference: str | None = None) -> list[orm.AuditEvent]:
+    """A page of the institution's audit log (admin); ``patient_reference``: the events about that patient's
+    visits, fallback records and consents (``AuditEvents.search``)."""
     actor.require_admin()
     with rt.uow() as uow:
         return list(uow.audit.search(actor.institution_id, action=action, outcome=outcome, actor_user_id=user_id,
-                                     actor_device_id=device_id, since=since, until=until, limit=limit,
-                                     offset=offset))
+                                     actor_device_id=device_id, since=since, until=until,
+                                     patient_reference=patient_reference, limit=limit, offset=offset))

@@ -235,3 +235,28 @@ def test_an_admin_reads_the_health_check_batch_results_paged_audited_with_the_ap
         assert f"/console/batch-jobs/{job_id}" not in other.get("/console/batch-jobs").get_data(as_text=True)
     finally:
         h.rt.jobs.stop()
+
+
+def test_the_audit_pages_patient_reference_finds_the_patients_visits_fallback_records_and_consents(h) -> None:
+    from tests.integration.test_fallback_records import body, post
+
+    tenant = h.institution("home_visit_care")
+    visit = visit_in(h, tenant)  # its consent.register row targets the consent
+    with h.rt.uow() as uow:
+        uow.visits.get(visit["id"]).patient_reference = "P-001"  # as the device would have sent it
+        uow.commit()
+    nurse = tenant.nurse("nurse2")
+    ours = post(h, nurse, body(patient_reference="P-001")).get_json()
+    theirs = post(h, nurse, body(patient_reference="P-999")).get_json()
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    admin.get(f"/console/visits/{visit['id']}")  # visit.read
+    consent_id = next(r["target_id"] for r in audit_rows(h, tenant, "consent.register"))
+
+    page = admin.get("/console/audit?patient_reference=P-001").get_data(as_text=True)
+    assert ours["id"][:8] in page and theirs["id"][:8] not in page
+    csv_text = admin.get("/console/audit.csv?patient_reference=P-001").get_data(as_text=True)
+    for target in (visit["id"], consent_id, ours["id"]):
+        assert target in csv_text, target
+    assert theirs["id"] not in csv_text
+    csv_text = admin.get("/console/audit.csv?patient_reference=P-999").get_data(as_text=True)
+    assert theirs["id"] in csv_text and ours["id"] not in csv_text and visit["id"] not in csv_text

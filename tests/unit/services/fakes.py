@@ -603,15 +603,26 @@ class FakePatientSessions(FakeRepository[orm.PatientSession]):
 class FakeAuditEvents(FakeRepository[orm.AuditEvent]):
     def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
                actor_user_id: str | None = None, actor_device_id: str | None = None,
-               since: datetime | None = None, until: datetime | None = None, limit: int,
-               offset: int) -> list[orm.AuditEvent]:
+               since: datetime | None = None, until: datetime | None = None,
+               patient_reference: str | None = None, limit: int, offset: int) -> list[orm.AuditEvent]:
         filters: dict[str, Any] = {"institution_id": institution_id}
+        targets: set[tuple[str, str]] | None = None
+        if patient_reference:
+            visits = [v for v in self.uow._all(orm.Visit)
+                      if v.institution_id == institution_id and v.patient_reference == patient_reference]
+            persons = {v.person_ref for v in visits if v.person_ref is not None}
+            targets = ({("visit", v.id) for v in visits}
+                       | {("fallback_record", r.id) for r in self.uow._all(orm.FallbackRecord)
+                          if r.institution_id == institution_id and r.patient_reference == patient_reference}
+                       | {("consent", c.id) for c in self.uow._all(orm.Consent)
+                          if c.institution_id == institution_id and c.person_ref in persons})
         for name, value in (("action", action), ("outcome", outcome), ("actor_user_id", actor_user_id),
                             ("actor_device_id", actor_device_id)):
             if value:
                 filters[name] = value
         rows = [e for e in self.list_by(**filters)
-                if (since is None or e.at >= since) and (until is None or e.at < until)]
+                if (since is None or e.at >= since) and (until is None or e.at < until)
+                and (targets is None or (e.target_type, e.target_id) in targets)]
         return _page(sorted(rows, key=lambda e: e.id, reverse=True), limit, offset)
 
 
