@@ -17,6 +17,11 @@ from .principal import Principal
 from ..adapters.tokens import new_opaque_token, sha256_hex
 
 INSTITUTION_CODE = re.compile(r"^\d{10}$")
+# A display name: no control characters, not only blanks. The API schema publishes the same pattern, so what the
+# spec calls valid is exactly what is accepted (written to mean the same in Python and ECMAScript regexes).
+NAME_BLANKS = " \u3000"
+INSTITUTION_NAME_PATTERN = "^[^\\x00-\\x1f\\x7f]*[^\\x00-\\x1f\\x7f \\u3000][^\\x00-\\x1f\\x7f]*$"
+INSTITUTION_NAME = re.compile(INSTITUTION_NAME_PATTERN)
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -113,9 +118,9 @@ def rename_institution(rt: Runtime, actor: Principal, name: str) -> orm.Institut
     """An admin changes the institution's display name (audited with the old and new name). The code and the
     facility kind stay as registered: they decide what the institution may do (docs/rules.md)."""
     actor.require_admin()
-    name = name.strip()
-    if not 1 <= len(name) <= 200 or any(ch < " " for ch in name):
+    if not 1 <= len(name) <= 200 or not INSTITUTION_NAME.fullmatch(name):
         raise ValidationFailed("施設名は1〜200文字で、改行などの制御文字を含めずに入力してください。", field="name")
+    name = name.strip(NAME_BLANKS)
     with rt.uow() as uow:
         institution = uow.institutions.get(actor.institution_id)
         assert institution is not None  # the principal was resolved from it

@@ -1,5 +1,7 @@
 import marshmallow as ma
 
+from ...services.identity import INSTITUTION_NAME_PATTERN
+
 
 class InstitutionSchema(ma.Schema):
     id = ma.fields.String()
@@ -14,7 +16,8 @@ class InstitutionSchema(ma.Schema):
 
 
 class InstitutionNameSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200),
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200),
+                                                     ma.validate.Regexp(INSTITUTION_NAME_PATTERN)],
                             metadata={"description": "施設名（前後の空白は除く。コードと施設の種類は変更できない）",
                                       "example": "さくら訪問看護ステーション"})
 
