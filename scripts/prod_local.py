@@ -12,6 +12,7 @@ What runs (each its own process, as in deploy/compose.yaml):
 4. The API: ``gunicorn -c deploy/gunicorn.conf.py 'mobile_api:create_app()'`` with N workers, OQS over HTTP
    (``OQS_BACKEND=http``), Prometheus in multiprocess mode, JSON logs.
 5. The jobs worker: ``flask --app mobile_api jobs worker`` (the API runs no embedded job threads).
+6. Redis for the shared rate-limit counters, when ``redis-server`` is installed (as compose's ``redis``).
 
 It waits until ``/readyz`` answers 200, prints the URLs, and stops everything (and deletes the cluster) on
 Ctrl-C. ``ProdLocal`` is the same as a context manager, for the smoke test, the fault tests and the benchmark.
@@ -61,12 +62,17 @@ class ProdLocal:
         self.base.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.database_url = ""
+        self.redis: Any = None
         self.api_port = self.oqs_port = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> ProdLocal:
         try:
             self.pg.start()
+            if shutil.which("redis-server"):  # the shared rate-limit store, as in compose (optional here)
+                from tests.support.redisserver import RedisServer
+
+                self.redis = RedisServer().start()
             self.database_url = self.pg.create_database("mobile_oqs")
             self._run_once("migrate", [str(BIN / "flask"), "--app", "mobile_api", "db", "upgrade"])
             self.oqs_port = free_port()
@@ -97,6 +103,9 @@ class ProdLocal:
         for name in list(self.procs)[::-1]:
             self.stop_process(name)
         self.pg.stop()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
 
     def stop_process(self, name: str) -> None:
         proc = self.procs.pop(name, None)
@@ -134,6 +143,8 @@ class ProdLocal:
             "MOBILE_API_JOBS_EMBEDDED_WORKERS": "0" if self.jobs_worker else "2",
             "LOG_FORMAT": "json", "PYTHONDONTWRITEBYTECODE": "1",
         })
+        if self.redis is not None:
+            env["MOBILE_API_RATE_LIMIT_STORAGE_URL"] = self.redis.url
         for key, value in self.settings.items():
             env[f"MOBILE_API_{key}"] = value if isinstance(value, str) else json.dumps(value)
         return env

@@ -105,6 +105,9 @@ def test_compose_has_the_topology_and_checks_readiness(routes) -> None:  # type:
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["api"]["environment"]["MOBILE_API_OQS_BACKEND"] == "http"
     assert services["jobs"]["command"] == ["flask", "--app", "mobile_api", "jobs", "worker"]
+    # Rate-limit counters shared by every worker (memory:// would count per process).
+    assert "redis" in services
+    assert services["api"]["environment"]["MOBILE_API_RATE_LIMIT_STORAGE_URL"].startswith("redis://redis:")
     nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
     assert "listen 443 ssl" in nginx and "ssl_certificate" in nginx
 
