@@ -16,8 +16,24 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Refuses a key given twice in one mapping (PyYAML keeps the last silently; Docker and kubectl may not)."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    keys = [key.value for key, _ in node.value
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge"]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    if duplicates:
+        raise AssertionError(f"duplicate keys {sorted(map(str, duplicates))} at line {node.start_mark.line + 1}")
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
 def _docs(path: Path) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    return [d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_StrictLoader) if d]
 
 
 @pytest.fixture(scope="module")
