@@ -151,8 +151,11 @@ class Challenge(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # Started by a staff member on a device, or by a machine client (form ③ check with the
+    # institution's own reader): exactly one of (device_id, user_id) and client_id is set.
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("api_clients.id"), nullable=True)
     care_type: Mapped[int] = mapped_column(Integer)
     form: Mapped[Form] = mapped_column(_enum(Form, 32))
     method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16))

@@ -8,18 +8,20 @@ and every row of a batch job use it, so the JSON and CSV answers of both agree.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ..adapters.oqs import IdentifierQuery
-from ..domain.codes import EligibilityStatus, Form
-from ..domain.errors import DomainError, NotFound, QualificationUnavailable, ValidationFailed
+from ..adapters import orm
+from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
+from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
+from ..domain.errors import ChallengeUsed, DomainError, NotFound, QualificationUnavailable, ValidationFailed
 from ..domain.facility import FacilityKind
 from ..domain.identifiers import Identifiers
 from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
-from . import audit, idempotency
+from . import audit, idempotency, verification
 from .clients import SCOPE_CHECK
 from .principal import Principal
 
@@ -101,10 +103,48 @@ def check_row(rt: Runtime, institution_code: str, row: dict[str, Any], *, at: da
     return outcome_of(reference, result)
 
 
+def start_card_check(rt: Runtime, actor: Principal) -> orm.Challenge:
+    """A challenge for the card on the institution's own reader: form ③ and PIN only (never a consent),
+    bound to the client that asked, single use, expiring like the device flow's (docs/health-check-api.md)."""
+    actor.require_scope(SCOPE_CHECK)
+    institution_for_checks(rt, actor)
+    now = rt.clock()
+    with rt.uow() as uow:
+        challenge = uow.challenges.add(orm.Challenge(
+            nonce=secrets.token_bytes(32), institution_id=actor.institution_id, client_id=actor.client_id,
+            care_type=int(CareType.OUTPATIENT), form=Form.QUALIFICATION_ONLY.value, method=IdentityMethod.PIN.value,
+            created_at=now, expires_at=now + rt.rules.challenge_ttl))
+        uow.flush()
+        audit.record(uow, at=now, action="qualification.challenge", institution_id=actor.institution_id,
+                     target_type="challenge", target_id=challenge.id, client_id=actor.client_id)
+        uow.commit()
+        return challenge
+
+
+def _card_outcome(rt: Runtime, actor: Principal, institution: Institution, reference: str | None,
+                  card: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The card's answer checked as in the device flow (services/verification.py), then OQS asked for the
+    qualification only. Another client's (or a device's) challenge reads as missing."""
+    with rt.uow() as uow:
+        challenge = uow.challenges.get_owned(card["challenge_id"], actor.institution_id)
+        if challenge is None or challenge.client_id is None or challenge.client_id != actor.client_id:
+            raise NotFound("確認手続きが見つかりません。")
+        verification.challenge_usable(challenge, now)
+        certificate = verification.trusted_certificate(rt, card["certificate"])
+        verification.verify_pin_signature(challenge, certificate, card.get("signature"))
+        verification.standing_of(rt, certificate, now)
+        result = rt.oqs.confirm(ConfirmationRequest(
+            institution_code=institution.code, certificate=certificate, care_type=CareType(challenge.care_type),
+            form=Form.QUALIFICATION_ONLY, method=IdentityMethod.PIN, consent_kinds=frozenset(), at=now))
+    return outcome_of(reference, result)
+
+
 def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: str,
           raw: Any) -> dict[str, Any]:
-    """A single check, answered at once. A retry with the same Idempotency-Key gets the same answer;
-    an identifier error is 422 with the likely wrong digit; an OQS outage is 503 and not remembered."""
+    """A single check, answered at once, by identifiers or by a card answer (``row["card"]``). A retry
+    with the same Idempotency-Key gets the same answer; an identifier error is 422 with the likely wrong
+    digit; a refused card answer spends its challenge (no guessing); an OQS outage is 503 and not
+    remembered (the challenge stays usable)."""
     actor.require_scope(SCOPE_CHECK)
     institution = institution_for_checks(rt, actor)
     hashed = idempotency.request_hash(raw)
@@ -115,19 +155,38 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
                 raise idempotency.stored_refusal(stored)
             return stored.response["outcome"]
     now = rt.clock()
+    card = row.get("card")
+    refused: DomainError | None = None
     try:
-        outcome = check_row(rt, institution.code, row, at=now)
+        if card is None:
+            outcome = check_row(rt, institution.code, row, at=now)
+        else:
+            outcome = _card_outcome(rt, actor, institution, row.get("reference"), card, now)
     except QualificationUnavailable as refusal:
         audit.record_refusal(rt, actor, "qualification.check", refusal, client_id=actor.client_id)
         raise
+    except NotFound:
+        raise
+    except DomainError as refusal:  # only the card path raises here; identifier errors are outcomes
+        refused = refusal
+        outcome = error_outcome(row.get("reference"), refusal)
     with rt.uow() as uow:
+        if card is not None and not uow.challenges.claim(card["challenge_id"], now) and refused is None:
+            uow.rollback()  # a concurrent answer spent the challenge first
+            replay = _replay(uow, actor, idempotency_key, hashed)
+            if replay is not None:
+                return replay
+            refused = ChallengeUsed()
+            outcome = error_outcome(row.get("reference"), refused)
         audit.record(uow, at=now, action="qualification.check", outcome="ok" if outcome["error"] is None else "refused",
                      institution_id=actor.institution_id, target_type="examinee", target_id=row.get("reference"),
                      client_id=actor.client_id, eligibility_status=outcome["eligibility_status"],
-                     reason=outcome["error"]["type"] if outcome["error"] else None)
+                     reason=outcome["error"]["type"] if outcome["error"] else None,
+                     method="card" if card is not None else "identifiers",
+                     challenge_id=card["challenge_id"] if card is not None else None)
         if outcome["error"] is not None:
             error = outcome["error"]
-            refusal = _refusal_from(error)
+            refusal = refused or _refusal_from(error)
             idempotency.remember_refusal(uow, actor, CHECK_SCOPE, idempotency_key, hashed, refusal, now=now)
             replay = idempotency.commit_or_replay(uow, None, lambda: _replay(uow, actor, idempotency_key, hashed))
             if replay is not None:

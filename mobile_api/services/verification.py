@@ -115,7 +115,7 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         if replay is not None:
             return replay
         challenge = uow.challenges.get_owned(challenge_id, actor.institution_id)
-        if challenge is None:
+        if challenge is None or challenge.client_id is not None:  # a machine client's challenge is its own
             raise NotFound("確認手続きが見つかりません。")
         try:
             visit = _verify(rt, uow, actor, challenge, req)
@@ -143,12 +143,9 @@ def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Chall
     institution = uow.institutions.get(challenge.institution_id)
     assert institution is not None
     rt.policy.require(FacilityKind(institution.facility_kind), form)  # the policy may have changed since start
-    certificate = jpki.load_certificate(req.certificate)
-    jpki.verify_chain(certificate, rt.oqs.trust_anchors())
+    certificate = trusted_certificate(rt, req.certificate)
     confirmed_by = _identify(rt, uow, actor, institution, challenge, certificate, method, req)
-    standing = assess_certificate(not_before=certificate.not_valid_before_utc,
-                                  not_after=certificate.not_valid_after_utc, now=now,
-                                  grace_months=rt.rules.certificate_grace_months)
+    standing = standing_of(rt, certificate, now)
     choice = _consent_for(form, req.consent)
     requested = consent_rules.may_request_medical_information(form, standing, choice)
     result = rt.oqs.confirm(ConfirmationRequest(
@@ -167,13 +164,23 @@ def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Chall
     return visit
 
 
-def _check_challenge(challenge: orm.Challenge, actor: Principal, now: datetime) -> None:
-    """The challenge is bound to the device AND the staff member who started it, single use and short-lived."""
-    if challenge.device_id != actor.device_id:
-        raise ChallengeInvalid("この確認手続きは別の端末で開始されました。", rule="challenge-device")
-    if challenge.user_id != actor.user_id:
-        raise ChallengeInvalid("この確認手続きは別のスタッフが開始しました。最初からやり直してください。",
-                               rule="challenge-user")
+def trusted_certificate(rt: Runtime, der: bytes) -> x509.Certificate:
+    """The card's certificate, parsed and chained to a trust anchor OQS publishes. Shared by the device
+    flow and a machine client's card check (services/qualification.py), so both trust the same cards."""
+    certificate = jpki.load_certificate(der)
+    jpki.verify_chain(certificate, rt.oqs.trust_anchors())
+    return certificate
+
+
+def standing_of(rt: Runtime, certificate: x509.Certificate, now: datetime) -> CertificateStanding:
+    """Valid, or expired but in the grace period; otherwise refused (docs/rules.md §2.4)."""
+    return assess_certificate(not_before=certificate.not_valid_before_utc,
+                              not_after=certificate.not_valid_after_utc, now=now,
+                              grace_months=rt.rules.certificate_grace_months)
+
+
+def challenge_usable(challenge: orm.Challenge, now: datetime) -> None:
+    """Single use and short-lived, whoever started it."""
     if challenge.used_at is not None:
         raise ChallengeUsed()
     if now >= challenge.expires_at:
@@ -182,17 +189,32 @@ def _check_challenge(challenge: orm.Challenge, actor: Principal, now: datetime) 
                                expired_at=challenge.expires_at.isoformat())
 
 
+def verify_pin_signature(challenge: orm.Challenge, certificate: x509.Certificate, signature: bytes | None) -> None:
+    """The card signed this challenge's nonce, which it does only after the holder's PIN."""
+    if not signature:
+        raise ValidationFailed("暗証番号による確認にはカードの署名が必要です。", field="signature")
+    jpki.verify_signature(certificate, signature, challenge.nonce)
+
+
+def _check_challenge(challenge: orm.Challenge, actor: Principal, now: datetime) -> None:
+    """The challenge is bound to the device AND the staff member who started it, single use and short-lived."""
+    if challenge.device_id != actor.device_id:
+        raise ChallengeInvalid("この確認手続きは別の端末で開始されました。", rule="challenge-device")
+    if challenge.user_id != actor.user_id:
+        raise ChallengeInvalid("この確認手続きは別のスタッフが開始しました。最初からやり直してください。",
+                               rule="challenge-user")
+    challenge_usable(challenge, now)
+
+
 def _identify(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.Institution,
               challenge: orm.Challenge, certificate: x509.Certificate, method: IdentityMethod,
               req: SubmitRequest) -> str | None:
     """The person behind the card: the card's PIN signature, or a staff member's visual check."""
     if method is not IdentityMethod.PIN:
         return _check_visual(rt, uow, actor, institution, req)
-    if not req.signature:
-        raise ValidationFailed("暗証番号による確認にはカードの署名が必要です。", field="signature")
-    if req.visual_password is not None:
+    if req.signature and req.visual_password is not None:
         raise ValidationFailed("暗証番号による確認に目視確認のパスワードは不要です。", field="visual_password")
-    jpki.verify_signature(certificate, req.signature, challenge.nonce)
+    verify_pin_signature(challenge, certificate, req.signature)
     return None
 
 

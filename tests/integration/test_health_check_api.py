@@ -225,6 +225,84 @@ def test_a_check_is_refused_for_a_facility_that_may_not_use_form_3(h):
     assert r.status_code == 403 and r.get_json()["type"].endswith("/form-not-allowed")
 
 
+# --- single checks with the institution's own card reader ----------------------------------------------
+
+def card_challenge(h, integrator, token=None):  # type: ignore[no-untyped-def]
+    r = h.client.post("/api/v1/qualification-checks/challenges",
+                      headers={"Authorization": f"Bearer {token or integrator.token()}"})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def card_check(h, integrator, challenge, card, *, signature=None, key=None):  # type: ignore[no-untyped-def]
+    signed = signature if signature is not None else h.sign(card, challenge["challenge"])
+    body = {"reference": "R-card", "card": {"challenge_id": challenge["challenge_id"],
+                                            "certificate": base64.b64encode(card.certificate_der).decode(),
+                                            "signature": base64.b64encode(signed).decode()}}
+    return h.client.post("/api/v1/qualification-checks", json=body, headers=integrator.auth(key))
+
+
+def test_a_card_answer_from_the_institutions_reader_is_checked_once_and_audited(h, integrator):
+    card = h.card("P01-valid-30")
+    challenge = card_challenge(h, integrator)
+    assert base64.b64decode(challenge["challenge"]) and challenge["expires_at"]
+    r = card_check(h, integrator, challenge, card, key="card-check-0001")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["eligibility_status"] == 1 and body["valid"] is True and body["reference"] == "R-card"
+    assert body["qualification"]["name"] and "consent" not in str(body) and "person_ref" not in str(body)
+    assert r.headers["Cache-Control"] == "no-store"
+    retry = card_check(h, integrator, challenge, card, signature=h.sign(card, challenge["challenge"]),
+                       key="card-check-0001")
+    assert retry.status_code == 200 and retry.get_json() == body  # same key: the same answer
+    reused = card_check(h, integrator, challenge, card)
+    assert reused.status_code == 409 and reused.get_json()["type"].endswith("/challenge-used")
+    events = h.client.get("/api/v1/audit-events?action=qualification.check",
+                          headers=integrator.tenant.auth()).get_json()
+    items = events["items"] if isinstance(events, dict) else events
+    assert any(e["detail"].get("client_id") == integrator.client_id and e["detail"].get("method") == "card"
+               for e in items), items
+
+
+def test_a_wrong_signature_is_422_and_spends_the_challenge(h, integrator):
+    card = h.card("P01-valid-30")
+    challenge = card_challenge(h, integrator)
+    r = card_check(h, integrator, challenge, card, signature=h.sign(card, base64.b64encode(b"other").decode()))
+    assert r.status_code == 422 and r.get_json()["type"].endswith("/signature-invalid")
+    again = card_check(h, integrator, challenge, card)
+    assert again.status_code == 409
+
+
+def test_another_clients_or_a_devices_challenge_is_404(h, integrator):
+    card = h.card("P01-valid-30")
+    other = Integrator.__new__(Integrator)
+    other.h, other.tenant, other.key = h, integrator.tenant, generate_key()
+    r = h.client.post("/api/v1/clients", json={"name": "別の予約システム", "auth_method": "private_key_jwt",
+                                               "public_key_pem": public_key_pem(other.key)},
+                      headers=integrator.tenant.auth())
+    assert r.status_code == 201, r.get_json()
+    other.client_id, other.kid = r.get_json()["client_id"], r.get_json()["credentials"][0]["key_id"]
+    challenge = card_challenge(h, other)
+    r = card_check(h, integrator, challenge, card)
+    assert r.status_code == 404
+    assert card_check(h, other, challenge, card).status_code == 200  # not spent by the other client's try
+
+
+def test_staff_tokens_cannot_use_the_card_check(h, integrator):
+    r = h.client.post("/api/v1/qualification-checks/challenges", headers=integrator.tenant.auth())
+    assert r.status_code == 403 and r.get_json()["rule"] == "client-only"
+
+
+def test_a_card_answer_and_identifiers_together_are_422(h, integrator):
+    card = h.card("P01-valid-30")
+    challenge = card_challenge(h, integrator)
+    body = {**P01, "card": {"challenge_id": challenge["challenge_id"],
+                            "certificate": base64.b64encode(card.certificate_der).decode(),
+                            "signature": base64.b64encode(h.sign(card, challenge["challenge"])).decode()}}
+    r = h.client.post("/api/v1/qualification-checks", json=body, headers=integrator.auth())
+    assert r.status_code == 422
+
+
 # --- batch jobs ---------------------------------------------------------------------------------------
 
 def wait_done(h, headers, location, timeout=50.0):  # type: ignore[no-untyped-def]

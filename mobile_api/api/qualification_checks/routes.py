@@ -1,9 +1,10 @@
-"""Single qualification checks for machine clients (health-check institutions), by identifiers."""
+"""Single qualification checks for machine clients (health-check institutions), by identifiers or by a card
+answer from the institution's own reader (challenge, then the check)."""
 from typing import Any
 
 from ...services import qualification
 from ..core import Blueprint, principal, request_json, runtime
-from .schemas import CHECK_EXAMPLE, ExamineeSchema, IdempotencyHeaderSchema, OutcomeSchema
+from .schemas import CHECK_EXAMPLE, CardChallengeSchema, ExamineeSchema, IdempotencyHeaderSchema, OutcomeSchema
 
 blp = Blueprint("qualification_checks", __name__, url_prefix="/api/v1/qualification-checks",
                 description="資格確認（APIクライアント・記号番号）")
@@ -16,12 +17,26 @@ blp = Blueprint("qualification_checks", __name__, url_prefix="/api/v1/qualificat
                                         "symbol": "44100021", "number": "1287", "branch_number": "00",
                                         "birth_date": "1984-05-12"})
 @blp.response(200, OutcomeSchema, example=CHECK_EXAMPLE)
-@blp.problems(422, 429, 503)
+@blp.problems(404, 409, 422, 429, 503)
 def check(headers: dict[str, Any], body: dict[str, Any]) -> Any:
-    """Check one examinee's qualification by insurance identifiers (form ③: qualification only).
+    """Check one examinee's qualification by insurance identifiers, or by ``card`` (form ③: qualification only).
 
     The insurer number's check digit is verified first: a wrong one is 422 ``insurer-number-invalid`` with
-    ``likely_wrong_positions``. Never opens a consent. Retrying with the same Idempotency-Key returns the same
-    answer.
+    ``likely_wrong_positions``. With ``card``, the challenge must be this client's, unused and unexpired, and
+    the card's certificate and PIN signature valid; a refused answer spends the challenge. Never opens a
+    consent. Retrying with the same Idempotency-Key returns the same answer.
     """
     return qualification.check(runtime(), principal(), body, headers["idempotency_key"], request_json())
+
+
+@blp.post("/challenges")
+@blp.authenticated(client_scope="qualification:check")
+@blp.response(201, CardChallengeSchema, example={"challenge_id": "5b0e6c1e-2f7a-4c38-9d55-0f3a1f0c2b7e",
+                                                 "challenge": "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+                                                 "expires_at": "2026-12-01T09:02:00+09:00"})
+@blp.problems(429)
+def start_card_check() -> Any:
+    """Start a card check on the institution's own reader: a single-use challenge for this client that
+    expires after 2 minutes. The card signs it after the holder's PIN; send the answer as ``card`` to
+    ``POST /qualification-checks``. Qualification only: never a consent or medical information."""
+    return qualification.start_card_check(runtime(), principal())

@@ -1,5 +1,9 @@
+import base64
+
 import marshmallow as ma
 
+from ...adapters.jpki import MAX_CERTIFICATE_BYTES
+from ..fields import Base64Bytes
 from ..verifications.schemas import IdempotencyHeaderSchema  # noqa: F401  (the one Idempotency-Key header)
 
 QUALIFICATION_EXAMPLE = {
@@ -12,22 +16,63 @@ QUALIFICATION_EXAMPLE = {
     "elderly_certificate": None, "limit_category": "ウ", "specified_diseases": []}
 
 
+class CardAnswerSchema(ma.Schema):
+    """The card's answer to a challenge from ``POST /qualification-checks/challenges`` (PIN only)."""
+
+    challenge_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=36))
+    certificate = Base64Bytes(max_bytes=MAX_CERTIFICATE_BYTES, required=True,
+                              metadata={"description": "The card's user-auth certificate (DER, base64)"})
+    signature = Base64Bytes(max_bytes=512, required=True,
+                            metadata={"description": "RSA PKCS#1 v1.5 SHA-256 over the challenge (after the PIN)"})
+
+
+class CardChallengeSchema(ma.Schema):
+    challenge_id = ma.fields.String(attribute="id")
+    challenge = ma.fields.Method("_nonce", metadata={
+        "type": "string", "format": "byte",
+        "description": "base64; the card signs SHA-256 DigestInfo of these bytes (PKCS#1 v1.5)"})
+    expires_at = ma.fields.AwareDateTime()
+
+    def _nonce(self, challenge) -> str:  # type: ignore[no-untyped-def]
+        return base64.b64encode(challenge.nonce).decode()
+
+
+IDENTIFIERS_REQUIRED = ("insurer_number", "number", "birth_date")
+IDENTIFIERS = (*IDENTIFIERS_REQUIRED, "symbol", "branch_number")
+
+
 class ExamineeSchema(ma.Schema):
-    """Identifiers as the reservation system holds them: full-width characters and a missing 枝番 are fine."""
+    """Identifiers as the reservation system holds them (full-width characters and a missing 枝番 are fine),
+    or instead ``card``: the answer of the card on the institution's own reader. insurer_number, number and
+    birth_date are required unless ``card`` is sent; with ``card`` no identifier is sent."""
 
     reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64),
                                  metadata={"description": "your own examinee reference (echoed back)",
                                            "example": "R-20261201-0001"})
-    insurer_number = ma.fields.String(required=True, validate=ma.validate.Length(max=16),
+    card = ma.fields.Nested(CardAnswerSchema, load_default=None,
+                            metadata={"description": "instead of the identifiers: the card's answer to a challenge"})
+    insurer_number = ma.fields.String(validate=ma.validate.Length(max=16),
                                       metadata={"description": "保険者番号 (8 digits, 6 for 国保; check digit verified)",
                                                 "example": "01130012"})
     symbol = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40),
                               metadata={"description": "記号", "example": "44100021"})
-    number = ma.fields.String(required=True, validate=ma.validate.Length(max=40),
+    number = ma.fields.String(validate=ma.validate.Length(max=40),
                               metadata={"description": "番号", "example": "1287"})
     branch_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=4),
                                      metadata={"description": "枝番 (2 digits; omit if unknown)", "example": "00"})
-    birth_date = ma.fields.Date(required=True, metadata={"example": "1984-05-12"})
+    birth_date = ma.fields.Date(metadata={"example": "1984-05-12"})
+
+    @ma.validates_schema
+    def _identifiers_or_card(self, data, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if data.get("card") is not None:
+            sent = [name for name in IDENTIFIERS if data.get(name) is not None]
+            if sent:
+                raise ma.ValidationError({name: ["カードで確認するときは記号番号等を送らないでください。"]
+                                          for name in sent})
+            return
+        missing = [name for name in IDENTIFIERS_REQUIRED if data.get(name) is None]
+        if missing:
+            raise ma.ValidationError({name: ["Missing data for required field."] for name in missing})
 
 
 class RowErrorSchema(ma.Schema):
