@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.codes import EligibilityStatus
-from ..domain.consent import JST
+from ..domain.japanese_dates import JST
 
 CARE_TYPES = {1: "外来・往診", 2: "訪問診療等", 3: "オンライン診療等"}
 OUTCOMES = {"valid": "資格あり", "invalid": "資格なし・照合できず"}

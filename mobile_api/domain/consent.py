@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from .certificate import CertificateStanding
 from .codes import ALL_INFO_KINDS, CareType, Form, InfoKind
+from .japanese_dates import JST, hours_ja, jst_text
 from .errors import (
     ConsentWindowClosed,
     ConsentWindowNotOpen,
@@ -112,10 +113,6 @@ def medical_information_granted(requested: bool, *, person_resolved: bool, data_
     return requested and person_resolved and not data_withheld
 
 
-def _hours(span: timedelta) -> str:
-    return f"{span.total_seconds() / 3600:g}時間"
-
-
 def authorize_medical_view(
     *,
     form: Form,
@@ -137,7 +134,7 @@ def authorize_medical_view(
         )
     if withdrawn_at is not None and withdrawn_at <= now:
         raise ConsentWithdrawn(
-            f"患者が {_jst(withdrawn_at)}（日本時間）に同意を取り消しました。閲覧するには、"
+            f"患者が {jst_text(withdrawn_at)}（日本時間）に同意を取り消しました。閲覧するには、"
             "マイナンバーカードで改めて資格確認と同意登録を行ってください。",
             rule="withdrawn", withdrawn_at=withdrawn_at.isoformat(), how_to_reopen=REOPEN_BY_CARD,
         )
@@ -159,7 +156,7 @@ def authorize_medical_view(
         how = ("訪問時の再照会（カード不要）で新しい閲覧期間を開けます。" if requery_possible
                else "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。")
         raise ConsentWindowClosed(
-            f"同意登録から{_hours(window.length)}を過ぎました（{window.closes_at.isoformat()} に閲覧期間が終了）。" + how,
+            f"同意登録から{hours_ja(window.length)}を過ぎました（{window.closes_at.isoformat()} に閲覧期間が終了）。" + how,
             rule="window",
             window_closed_at=window.closes_at.isoformat(),
             how_to_reopen=REOPEN_BY_REQUERY if requery_possible else REOPEN_BY_CARD,
@@ -171,11 +168,6 @@ def authorize_medical_view(
 REOPEN_BY_CARD = "new-card-verification"
 REOPEN_BY_REQUERY = "requery"
 PATIENT_PHONE = "patient_phone"  # Consent.source of a consent given on the patient's own phone
-JST = timezone(timedelta(hours=9), "JST")
-
-
-def _jst(moment: datetime) -> str:
-    return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
 
 
 @dataclass(frozen=True)
@@ -211,17 +203,17 @@ def report_window(*, form: Form, medical_info_allowed: bool, registered_at: date
                             "この確認では診療／薬剤情報の閲覧は認められていません（資格情報のみの確認です）。")
     if withdrawn_at is not None and withdrawn_at <= now:
         return WindowReport("withdrawn", False, registered_at, expires_at, min(withdrawn_at, expires_at), reopen,
-                            f"患者が {_jst(withdrawn_at)}（日本時間）に同意を取り消したため、閲覧できません。{how}")
+                            f"患者が {jst_text(withdrawn_at)}（日本時間）に同意を取り消したため、閲覧できません。{how}")
     window = ViewingWindow.after_registration(registered_at, expires_at - registered_at)
     if now < window.opens_at:
         return WindowReport("not_open", False, window.opens_at, window.closes_at, None, None,
-                            f"{_jst(window.opens_at)}（日本時間）から閲覧できます。")
+                            f"{jst_text(window.opens_at)}（日本時間）から閲覧できます。")
     if window.contains(now):
         return WindowReport("open", True, window.opens_at, window.closes_at, None, None,
-                            f"同意登録から{_hours(window.length)}（{_jst(window.closes_at)}〈日本時間〉まで）"
+                            f"同意登録から{hours_ja(window.length)}（{jst_text(window.closes_at)}〈日本時間〉まで）"
                             "診療／薬剤情報を閲覧できます。")
     return WindowReport("closed", False, window.opens_at, window.closes_at, window.closes_at, reopen,
-                        f"同意登録から{_hours(window.length)}が過ぎ、{_jst(window.closes_at)}（日本時間）に"
+                        f"同意登録から{hours_ja(window.length)}が過ぎ、{jst_text(window.closes_at)}（日本時間）に"
                         f"閲覧期間が終了しました。{how}")
 
 
@@ -272,7 +264,7 @@ def authorize_requery(status: CareRelationshipStatus | None, *, idle_limit: time
         why = f"最後の訪問から{idle_limit.days}日間訪問がなかったため、継続的な関係は終了しました"
     else:
         why = _END_REASONS_JA.get(status.end_reason or "", "継続的な関係は終了しました")
-    raise RequeryNotAllowed(f"{why}（{_jst(status.ended_at)}〈日本時間〉）。再照会はできません。" + card,
+    raise RequeryNotAllowed(f"{why}（{jst_text(status.ended_at)}〈日本時間〉）。再照会はできません。" + card,
                             rule=status.end_reason or "ended", ended_at=status.ended_at.isoformat(),
                             how_to_reopen=REOPEN_BY_CARD)
 
@@ -293,10 +285,6 @@ def requery_kinds(card_kinds: frozenset[InfoKind], asked: frozenset[InfoKind] | 
 
 
 # --- the patient's own phone: consent links ---------------------------------------------------------
-
-def jst_date(moment: datetime) -> date:
-    return moment.astimezone(JST).date()
-
 
 def consent_link_expiry(*, created_at: datetime, ttl: timedelta, planned_date: date | None) -> datetime:
     """A link lives ``CONSENT_LINK_TTL_DAYS`` (OUR RULE), and an appointment link no longer than the end

@@ -25,6 +25,16 @@ ERAS: dict[str, tuple[str, date]] = {
 _ORDER = list(ERAS)
 
 
+def jst_text(moment: datetime) -> str:
+    """An instant as people in Japan read it: 2026年12月01日 09:00 (JST)."""
+    return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+
+
+def hours_ja(span: timedelta) -> str:
+    """A configured length in words: 24時間, 1.5時間 (messages follow the settings)."""
+    return f"{span.total_seconds() / 3600:g}時間"
+
+
 def jst_date(moment: datetime) -> date:
     """The calendar day in Japan at this instant."""
     if moment.tzinfo is None:

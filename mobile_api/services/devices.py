@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
 from ..domain.errors import ActivationCodeUsed, Conflict, DuplicateRecord, NotFound, Unauthenticated, ValidationFailed
+from ..domain.japanese_dates import hours_ja
 from ..runtime import Runtime
 from . import audit
 from .principal import Principal
@@ -78,7 +79,7 @@ def enrol_device(rt: Runtime, *, activation_code: str, public_key_pem: str) -> E
                          target_type="device", target_id=device.id if device else None,
                          reason="unknown-code" if device is None else "expired-or-revoked")
             uow.commit()
-            raise Unauthenticated(f"アクティベーションコードが無効か、有効期限（{_hours(rt.rules.activation_code_ttl)}）"
+            raise Unauthenticated(f"アクティベーションコードが無効か、有効期限（{hours_ja(rt.rules.activation_code_ttl)}）"
                                   "が切れています。")
         institution_id, device_id = device.institution_id, device.id
         if not uow.devices.claim_activation(device_id, device.activation_code_hash or "", public_key_pem=key_pem,
@@ -94,11 +95,6 @@ def enrol_device(rt: Runtime, *, activation_code: str, public_key_pem: str) -> E
         assert institution is not None
         uow.commit()
         return Enrolled(device, institution)
-
-
-def _hours(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    return f"{hours:g}時間"
 
 
 def _audit_enrol_refusal(rt: Runtime, institution_id: str, device_id: str, reason: str) -> None:

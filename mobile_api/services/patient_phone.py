@@ -35,6 +35,7 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.facility import FacilityKind
+from ..domain.japanese_dates import jst_date
 from ..runtime import Runtime
 from . import audit
 from .care import VIA_PATIENT_PHONE, Withdrawal, withdraw_all
@@ -66,7 +67,7 @@ def create_link(rt: Runtime, actor: Principal, *, purpose: str, care_type: CareT
     if purpose == "appointment":
         if planned_date is None:
             raise ValidationFailed("予約用のリンクには診療予定日が必要です。", field="planned_date")
-        if planned_date < consent_rules.jst_date(now):
+        if planned_date < jst_date(now):
             raise ValidationFailed("診療予定日が過去の日付です。", field="planned_date")
     elif planned_date is not None:
         raise ValidationFailed("診療予定日は予約用のリンク（appointment）にだけ指定できます。", field="planned_date")

@@ -4,6 +4,7 @@ Every view of medical information is audited, and so is every refusal.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,26 +161,19 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
         view = view_of(rt, uow, visit, now)
         consent = view.consent
         window = window_of(consent)
-        audit_view = dict(target_type="visit", target_id=visit.id, kind=kind.value, consent_id=consent and consent.id,
-                          requery_of=visit.requery_of)
-        try:
+
+        def authorize() -> str:
             authorize_medical_view(
                 form=Form(visit.form), medical_info_allowed=visit.medical_info_allowed,
                 consented_kinds=frozenset(InfoKind(k) for k in consent.kinds) if window and consent else frozenset(),
                 window=window, kind=kind, now=now, withdrawn_at=consent.withdrawn_at if consent else None,
                 requery_possible=view.window.how_to_reopen == consent_rules.REOPEN_BY_REQUERY)
-            assert window is not None and visit.person_ref is not None
-            institution = uow.institutions.get(visit.institution_id)
-            assert institution is not None
-            records = rt.oqs.medical_information(institution_code=institution.code, person_ref=visit.person_ref,
-                                                 kind=kind, at=now)
-        except DomainError as refusal:
-            uow.rollback()
-            audit.record_refusal(rt, actor, "medical_info.view", refusal, **audit_view)
-            raise
-        audit.record(uow, at=now, action="medical_info.view", institution_id=actor.institution_id,
-                     user_id=actor.user_id, device_id=actor.device_id, records=len(records), **audit_view)
-        uow.commit()
+            assert visit.person_ref is not None
+            return visit.person_ref
+
+        records = _fetch_audited(rt, uow, actor, kind, now, authorize, target_type="visit", target_id=visit.id,
+                                 kind=kind.value, consent_id=consent and consent.id, requery_of=visit.requery_of)
+        assert window is not None
         return MedicalView(visit.id, kind, records, window.closes_at, window.remaining(now))
 
 
@@ -193,22 +187,35 @@ def view_consented_information(rt: Runtime, actor: Principal, consent_id: str, k
         if consent is None:
             raise NotFound("同意の記録が見つかりません。")
         window = window_of(consent)
-        audit_view = dict(target_type="consent", target_id=consent.id, kind=kind.value, source=consent.source)
-        try:
+
+        def authorize() -> str:
             authorize_medical_view(
                 form=Form.HOME_CONSENT, medical_info_allowed=True,
                 consented_kinds=frozenset(InfoKind(k) for k in consent.kinds) if window else frozenset(),
                 window=window, kind=kind, now=now, withdrawn_at=consent.withdrawn_at)
-            assert window is not None
-            institution = uow.institutions.get(consent.institution_id)
-            assert institution is not None
-            records = rt.oqs.medical_information(institution_code=institution.code, person_ref=consent.person_ref,
-                                                 kind=kind, at=now)
-        except DomainError as refusal:
-            uow.rollback()
-            audit.record_refusal(rt, actor, "medical_info.view", refusal, **audit_view)
-            raise
-        audit.record(uow, at=now, action="medical_info.view", institution_id=actor.institution_id,
-                     user_id=actor.user_id, device_id=actor.device_id, records=len(records), **audit_view)
-        uow.commit()
+            return consent.person_ref
+
+        records = _fetch_audited(rt, uow, actor, kind, now, authorize, target_type="consent", target_id=consent.id,
+                                 kind=kind.value, source=consent.source)
+        assert window is not None
         return MedicalView(consent.id, kind, records, window.closes_at, window.remaining(now))
+
+
+def _fetch_audited(rt: Runtime, uow: UnitOfWork, actor: Principal, info_kind: InfoKind, now: datetime,
+                   authorize: Callable[[], str], **audit_view: Any) -> list[dict[str, Any]]:
+    """Authorise a view (which names the person), fetch the records from OQS, and audit the view or its
+    refusal (an outage included): the one way every medical-information view is served."""
+    try:
+        person_ref = authorize()
+        institution = uow.institutions.get(actor.institution_id)
+        assert institution is not None
+        records = rt.oqs.medical_information(institution_code=institution.code, person_ref=person_ref,
+                                             kind=info_kind, at=now)
+    except DomainError as refusal:
+        uow.rollback()
+        audit.record_refusal(rt, actor, "medical_info.view", refusal, **audit_view)
+        raise
+    audit.record(uow, at=now, action="medical_info.view", institution_id=actor.institution_id,
+                 user_id=actor.user_id, device_id=actor.device_id, records=len(records), **audit_view)
+    uow.commit()
+    return records

@@ -10,7 +10,8 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from ...domain.codes import InfoKind
-from ...domain.consent import INFO_KIND_LABELS_JA, JST
+from ...domain.consent import INFO_KIND_LABELS_JA
+from ...domain.japanese_dates import jst_text
 from ...domain.errors import DomainError
 from ...services import patient_phone
 from ..core import runtime
@@ -36,7 +37,7 @@ def patient_page(token: str) -> Any:
     return render_template(
         "patient.html", token=token, institution=opened.institution.name, purpose=opened.link.purpose,
         planned=f"{planned.year}年{planned.month}月{planned.day}日" if planned else None,
-        expires=opened.link.expires_at.astimezone(JST).strftime("%Y年%m月%d日 %H:%M"),
+        expires=jst_text(opened.link.expires_at),
         kinds=[(k.value, INFO_KIND_LABELS_JA[k], KIND_NOTES_JA[k]) for k in InfoKind if k is not InfoKind.SURGERY],
         surgery=(InfoKind.SURGERY.value, INFO_KIND_LABELS_JA[InfoKind.SURGERY], KIND_NOTES_JA[InfoKind.SURGERY]),
         labels={k.value: INFO_KIND_LABELS_JA[k] for k in InfoKind})

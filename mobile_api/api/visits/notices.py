@@ -1,19 +1,11 @@
 """Plain-Japanese notes shown with a visit result, so the nurse knows what to do next."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from ...adapters import orm
 from ...domain.certificate import RenewalAlert, renewal_alert
 from ...domain.codes import EligibilityStatus, Form
 from ...domain.consent import WindowReport
-
-
-JST = timezone(timedelta(hours=9), "JST")
-
-
-def _jst(moment: datetime) -> str:
-    return moment.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+from ...domain.japanese_dates import hours_ja, jst_text
 
 
 def renewal_for(visit: orm.Visit) -> RenewalAlert | None:
@@ -50,8 +42,8 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowRep
     elif consent is not None and window is not None:
         notes.append(window.message)  # what holds NOW: open until…, or closed at… and how to reopen
     elif consent is not None:
-        hours = (consent.expires_at - consent.registered_at).total_seconds() / 3600
-        notes.append(f"同意登録から{hours:g}時間（{_jst(consent.expires_at)}〈日本時間〉まで）診療／薬剤情報を閲覧できます。")
+        span = hours_ja(consent.expires_at - consent.registered_at)
+        notes.append(f"同意登録から{span}（{jst_text(consent.expires_at)}〈日本時間〉まで）診療／薬剤情報を閲覧できます。")
     elif visit.method == "requery":
         notes.append("再照会（カードなし）で資格情報を確認しました。カードで確認したときの同意がないため、"
                      "診療／薬剤情報は閲覧できません。")
