@@ -158,8 +158,9 @@ def staff_create(institution_code: str, login: str, display_name: str, role: str
 @one_line_refusals
 def device_create(institution_code: str, label: str, qr_png: str | None, as_admin: str | None) -> None:
     """Create a device and print its single-use 12-digit activation code (and write its QR as PNG)."""
-    from .api.devices.activation_qr import activation_qr_png, activation_uri
-    from .domain.consent import JST
+    from .api.devices.activation_qr import activation_uri
+    from .api.qr import qr_png as render_png
+    from .domain.japanese_dates import JST
     from .services import devices
 
     rt = current_app.extensions["mobile_api"]
@@ -170,7 +171,7 @@ def device_create(institution_code: str, label: str, qr_png: str | None, as_admi
         click.echo(f"有効期限: {expires.astimezone(JST).strftime('%Y-%m-%d %H:%M')}（日本時間）まで・1回限り")
     if qr_png:
         with open(qr_png, "wb") as out:
-            out.write(activation_qr_png(activation_uri(made.activation_code)))
+            out.write(render_png(activation_uri(made.activation_code)))
         click.echo(f"QRコード: {qr_png}")
     click.echo(f"端末で: .venv/bin/device-agent enroll --server <APIのURL> --code {made.activation_code}")
 

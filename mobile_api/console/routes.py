@@ -16,10 +16,12 @@ from typing import Any
 from flask import Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from ..api.devices.activation_qr import activation_qr_svg, activation_uri
+from ..api.devices.activation_qr import activation_uri
+from ..api.qr import qr_svg
 from ..api.visits.schemas import VisitSchema
 from ..domain.codes import Form, InfoKind, Role
-from ..domain.consent import INFO_KIND_LABELS_JA, JST
+from ..domain.consent import INFO_KIND_LABELS_JA
+from ..domain.japanese_dates import JST
 from ..domain.errors import DomainError, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..runtime import Runtime
@@ -267,7 +269,7 @@ def device_add() -> Any:
     made = devices.create_device(rt(), who(), request.form.get("label", "").strip() or "端末")
     uri = activation_uri(made.activation_code)
     return render_template("console/device_new.html", device=made.device, code=made.activation_code,
-                           qr_svg=activation_qr_svg(uri), expires_at=made.device.activation_expires_at)
+                           qr_svg=qr_svg(uri), expires_at=made.device.activation_expires_at)
 
 
 @bp.get("/devices/<device_id>/revoke")

@@ -1,10 +1,6 @@
-"""The consent link's URL and its QR code, as SVG and PNG (``qrcode``; PNG through Pillow)."""
+"""The consent link's URL (its QR code is rendered by ``api/qr.py``)."""
 from __future__ import annotations
 
-import io
-
-import qrcode
-import qrcode.image.svg
 from flask import current_app, request
 
 
@@ -13,18 +9,3 @@ def link_url(token: str) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     return f"{base.rstrip('/')}/p/{token}"
 
-
-def qr_svg(data: str) -> str:
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue().decode()
-
-
-def qr_png(data: str) -> bytes:
-    from qrcode.image.pil import PilImage
-
-    image = qrcode.make(data, image_factory=PilImage, box_size=8, border=4)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue()

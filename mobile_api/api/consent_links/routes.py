@@ -6,7 +6,8 @@ from ...domain.errors import ValidationFailed
 from ...services import patient_phone, visits
 from ..core import Blueprint, principal, runtime
 from ..visits.schemas import MedicalInformationSchema
-from .qr import link_url, qr_png, qr_svg
+from ..qr import qr_png, qr_svg
+from .qr import link_url
 from .schemas import (
     ConsentQuerySchema,
     LinkCreateSchema,
@@ -39,7 +40,7 @@ def create(body: dict[str, Any]) -> Any:
     """
     created = patient_phone.create_link(runtime(), principal(), **body)
     url = link_url(created.token)
-    return {"link": created.link, "url": url, "qr_svg": qr_svg(url), "qr_png": qr_png(url)}
+    return {"link": created.link, "url": url, "qr_svg": qr_svg(url), "qr_png": qr_png(url, box_size=8)}
 
 
 @blp.get("/consent-links")

@@ -2,7 +2,8 @@
 from typing import Any
 
 from ...services import devices
-from .activation_qr import activation_qr_svg, activation_uri
+from ..qr import qr_svg
+from .activation_qr import activation_uri
 from .. import examples as ex
 from ..core import Blueprint, principal, runtime
 from .schemas import DeviceCreateSchema, DeviceSchema, EnrolledSchema, EnrolSchema, NewDeviceSchema
@@ -20,7 +21,7 @@ def create(body: dict[str, Any]) -> Any:
     new = devices.create_device(runtime(), principal(), body["label"])
     uri = activation_uri(new.activation_code)
     return {"device": new.device, "activation_code": new.activation_code, "activation_uri": uri,
-            "activation_qr_svg": activation_qr_svg(uri)}
+            "activation_qr_svg": qr_svg(uri)}
 
 
 @blp.get("")
