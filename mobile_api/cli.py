@@ -72,17 +72,17 @@ def _command_line_admin(rt: Any, institution_code: str, admin_login: str | None)
     """Whoever runs the server's command line acts as an admin of the institution (``--as``, else its
     oldest active admin): the services then apply the API's rules and write the API's audit rows, in that
     admin's name."""
+    from .services import identity
+
+    institution_id = identity.institution_id_for_code(rt, institution_code)
     with rt.uow() as uow:
-        institution = uow.institutions.one_by(code=institution_code)
-        if institution is None:
-            raise Refusal(f"医療機関等コード {institution_code} の施設が見つかりません。")
-        admins = [u for u in uow.users.of_institution(institution.id)
+        admins = [u for u in uow.users.of_institution(institution_id)
                   if u.role == Role.ADMIN.value and u.revoked_at is None
                   and (admin_login is None or u.login == admin_login)]
         if not admins:
             raise Refusal(f"有効な管理者 {admin_login} が見つかりません。" if admin_login
                           else "この施設には有効な管理者がいません。")
-        return Principal(institution_id=institution.id, user_id=admins[0].id, role=Role.ADMIN, device_id=None)
+        return Principal(institution_id=institution_id, user_id=admins[0].id, role=Role.ADMIN, device_id=None)
 
 
 as_admin = click.option("--as", "as_admin", default=None, metavar="LOGIN",
@@ -187,18 +187,16 @@ jobs_cli = AppGroup("jobs", help="Background jobs (Huey).")
 @click.option("--public-key", "public_key", type=click.File("r"), help="PEM public key (private_key_jwt)")
 @click.option("--scope", "scopes", multiple=True, default=["qualification:check", "qualification:batch"],
               show_default=True)
+@one_line_refusals
 def client_create(institution_code: str, name: str, auth_method: str, public_key: Any, scopes: tuple[str, ...]
                   ) -> None:
     """Create a machine client; a client_secret is printed once."""
-    from .services import clients
+    from .services import clients, identity
 
     rt = current_app.extensions["mobile_api"]
-    try:
-        institution_id = clients.institution_id_for_code(rt, institution_code)
-        made = clients.create_client(rt, None, institution_id=institution_id, name=name, auth_method=auth_method,
-                                     scopes=list(scopes), public_key_pem=public_key.read() if public_key else None)
-    except DomainError as refusal:
-        raise click.ClickException(refusal.detail) from refusal
+    made = clients.create_client(rt, None, institution_id=identity.institution_id_for_code(rt, institution_code),
+                                 name=name, auth_method=auth_method, scopes=list(scopes),
+                                 public_key_pem=public_key.read() if public_key else None)
     click.echo(f"client_id={made.client.id}")
     click.echo(f"key_id={made.credential.credential.key_id}")
     if made.credential.secret:
@@ -219,18 +217,13 @@ fallback_cli = AppGroup("fallback", help="Fallback records: post-hoc confirmatio
 @fallback_cli.command("post-hoc")
 @click.option("--limit", default=200, show_default=True, help="records to look up in this run")
 @click.option("--institution-code", default=None, help="only this institution (10 digits)")
+@one_line_refusals
 def fallback_post_hoc(limit: int, institution_code: str | None) -> None:
     """Look up the records still waiting for post-hoc confirmation (also a periodic job, every 10 minutes)."""
-    from .services import fallback
+    from .services import fallback, identity
 
     rt = current_app.extensions["mobile_api"]
-    institution_id = None
-    if institution_code:
-        with rt.uow() as uow:
-            institution = uow.institutions.one_by(code=institution_code)
-            if institution is None:
-                raise click.ClickException(f"医療機関等コード {institution_code} の施設が見つかりません。")
-            institution_id = institution.id
+    institution_id = identity.institution_id_for_code(rt, institution_code) if institution_code else None
     report = fallback.confirm_pending(rt, limit=limit, institution_id=institution_id)
     click.echo(f"事後確認: 確認済み {len(report.confirmed)} 件、要確認 {len(report.needs_attention)} 件")
     if report.stopped:

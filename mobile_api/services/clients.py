@@ -249,12 +249,3 @@ def record_token_refusal(rt: Runtime, client_id: str | None, error: str, descrip
                      institution_id=client.institution_id if client else None, target_type="api_client",
                      target_id=client.id if client else None, reason=error, description=description)
         uow.commit()
-
-
-def institution_id_for_code(rt: Runtime, code: str) -> str:
-    """The CLI names an institution by its 10-digit code."""
-    with rt.uow() as uow:
-        institution = uow.institutions.one_by(code=code)
-        if institution is None:
-            raise NotFound(f"医療機関等コード {code} の施設が見つかりません。")
-        return institution.id

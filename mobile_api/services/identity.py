@@ -287,3 +287,12 @@ def set_role(rt: Runtime, actor: Principal, user_id: str, role: str) -> None:
                      user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id,
                      role=new_role.value)
         uow.commit()
+
+
+def institution_id_for_code(rt: Runtime, code: str) -> str:
+    """The command line names an institution by its 10-digit code."""
+    with rt.uow() as uow:
+        institution = uow.institutions.one_by(code=code)
+        if institution is None:
+            raise NotFound(f"医療機関等コード {code} の施設が見つかりません。")
+        return institution.id
