@@ -1,10 +1,8 @@
-import base64
-
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
 from ..fields import Base64Bytes
-from ..verifications.schemas import IdempotencyHeaderSchema  # noqa: F401  (the one Idempotency-Key header)
+from ..verifications.schemas import CardChallengeSchema, IdempotencyHeaderSchema  # noqa: F401  (shared)
 
 QUALIFICATION_EXAMPLE = {
     "insurance_card_kind": "被保険者証", "insurer_number": "01130012", "insurer_name": "全国健康保険協会 東京支部",
@@ -24,17 +22,6 @@ class CardAnswerSchema(ma.Schema):
                               metadata={"description": "The card's user-auth certificate (DER, base64)"})
     signature = Base64Bytes(max_bytes=512, required=True,
                             metadata={"description": "RSA PKCS#1 v1.5 SHA-256 over the challenge (after the PIN)"})
-
-
-class CardChallengeSchema(ma.Schema):
-    challenge_id = ma.fields.String(attribute="id")
-    challenge = ma.fields.Method("_nonce", metadata={
-        "type": "string", "format": "byte",
-        "description": "base64; the card signs SHA-256 DigestInfo of these bytes (PKCS#1 v1.5)"})
-    expires_at = ma.fields.AwareDateTime()
-
-    def _nonce(self, challenge) -> str:  # type: ignore[no-untyped-def]
-        return base64.b64encode(challenge.nonce).decode()
 
 
 IDENTIFIERS_REQUIRED = ("insurer_number", "number", "birth_date")

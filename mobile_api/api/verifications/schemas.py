@@ -18,18 +18,23 @@ class StartSchema(ma.Schema):
                                          metadata={"description": "The provider's own patient/examinee reference"})
 
 
-class ChallengeSchema(ma.Schema):
+class CardChallengeSchema(ma.Schema):
+    """A challenge for the card to sign: a device's verification, or a machine client's card check."""
+
     challenge_id = ma.fields.String(attribute="id")
     challenge = ma.fields.Method("_nonce", metadata={
         "type": "string", "format": "byte",
         "description": "base64; the card signs SHA-256 DigestInfo of these bytes (PKCS#1 v1.5)"})
     expires_at = ma.fields.AwareDateTime()
-    form = ma.fields.String()
-    method = ma.fields.String()
-    care_type = ma.fields.Integer()
 
     def _nonce(self, challenge) -> str:  # type: ignore[no-untyped-def]
         return base64.b64encode(challenge.nonce).decode()
+
+
+class ChallengeSchema(CardChallengeSchema):
+    form = ma.fields.String()
+    method = ma.fields.String()
+    care_type = ma.fields.Integer()
 
 
 class ConsentChoiceSchema(ma.Schema):
