@@ -13,7 +13,6 @@ sniffing anywhere.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -107,9 +106,9 @@ def check_request() -> Response | None:
                 return problem_response(400, "json-too-deep", DEPTH_TITLE,
                                         f"JSON の入れ子は {MAX_JSON_DEPTH} 段までです。")
             try:
-                document = json.loads(raw)
-            except ValueError:
-                document = None  # malformed: the schema layer answers 400 malformed-json
+                # Parsed once for the request: Flask caches it for every later get_json (api.core.request_json).
+                # Malformed JSON gives None here; the schema layer answers 400 malformed-json.
+                document = request.get_json(silent=True)
             except RecursionError:  # pragma: no cover - the depth check comes first
                 return problem_response(400, "json-too-deep", DEPTH_TITLE)
             found.extend(forbidden_strings(document))
