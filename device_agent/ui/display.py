@@ -13,7 +13,9 @@ from device_agent.fallback import CONDITIONS as FALLBACK_CONDITIONS  # noqa: F40
 from device_agent.fallback import METHODS as FALLBACK_METHODS  # noqa: F401
 from device_agent.fallback import REASONS as FALLBACK_REASONS  # noqa: F401
 from device_agent.labels import OUTBOX_STATES  # noqa: F401
-from device_agent.labels import FIELDS as FIELD_LABELS
+from device_agent.labels import field_label as label  # noqa: F401  (the one label lookup, for templates)
+from device_agent.labels import ordered_fields
+from device_agent.labels import plain as value  # the one way a record value is shown
 from device_agent.labels import FORMS, JST, KINDS  # noqa: F401  (re-exported for the routes and templates)
 from device_agent.labels import group_medication, japanese_date, short_date  # noqa: F401
 
@@ -85,7 +87,6 @@ SEX = {"1": "男", "2": "女", "3": "未設定"}
 RECORD_TYPES = {"diagnosis": "病名", "treatment": "診療行為", "allergy": "アレルギー", "lab_result": "検査結果"}
 DATE_FIELDS = ("dispensed_on", "checked_on", "performed_on", "tested_on", "recorded_on", "started_on")
 TITLE_FIELDS = ("drug_name", "procedure", "name", "item", "substance", "institution")
-_ORDER = {name: index for index, name in enumerate(FIELD_LABELS)}
 
 
 def ratio(code: str | None) -> str:
@@ -94,25 +95,6 @@ def ratio(code: str | None) -> str:
         return "—"
     percent = int(code)
     return f"{percent // 10}割" if percent % 10 == 0 else f"{percent}%"
-
-
-def value(raw: Any) -> str:
-    """A record value as text: lists joined, booleans as はい／いいえ, missing as a dash."""
-    if raw is None or raw == "" or raw == []:
-        return "—"
-    if isinstance(raw, bool):
-        return "はい" if raw else "いいえ"
-    if isinstance(raw, list):
-        return "、".join(value(item) for item in raw)
-    if isinstance(raw, dict):
-        if set(raw) == {"name", "result"}:  # e.g. an infection test: "HBs抗原 陰性"
-            return f"{raw['name']} {value(raw['result'])}"
-        return "、".join(f"{label(k)}: {value(v)}" for k, v in raw.items())
-    return str(raw)
-
-
-def label(field: str) -> str:
-    return FIELD_LABELS.get(field, field)
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -146,8 +128,7 @@ def record_view(record: dict[str, Any]) -> dict[str, Any]:
     """One medical record for a phone screen: date, title, kind tag, then labelled rows in a sensible order."""
     date_key = next((k for k in DATE_FIELDS if record.get(k)), None)
     title_key = next((k for k in TITLE_FIELDS if record.get(k)), None)
-    rest = sorted((k for k in record if k not in (date_key, title_key, "record_type")),
-                  key=lambda k: (_ORDER.get(k, len(_ORDER)), k))
+    rest = [k for k in ordered_fields(record) if k not in (date_key, title_key, "record_type")]
     rows = []
     for key in rest:
         if key == "unit" and "quantity" in record:
