@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from bench import _seed as seed  # noqa: E402
+from bench._cpu import tree_seconds  # noqa: E402
 from scripts.prod_local import ProdLocal  # noqa: E402
 
 LOCUSTFILE = ROOT / "bench" / "_locustfile.py"
@@ -62,15 +64,23 @@ def write_seed(stack: ProdLocal, nurses: int, path: Path) -> None:
                                     "private_key": card_key}}), encoding="utf-8")
 
 
-def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: int, out_dir: Path) -> dict[str, Any]:
+def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: int, out_dir: Path,
+               trees: dict[str, int] | None = None) -> dict[str, Any]:
+    """One locust run; ``trees`` (name → root pid): also the CPU each process tree spent per operation."""
     user_class, entry = SCENARIOS[scenario]
     prefix = out_dir / f"{scenario}-{time.monotonic_ns()}"
     load_before = os.getloadavg()[0]
+    cpu_before = tree_seconds(trees or {})
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     argv = [str(Path(sys.executable).parent / "locust"), "-f", str(LOCUSTFILE), "--headless", "--host", url,
             "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--csv", str(prefix), "--only-summary",
             "--loglevel", "ERROR", "--stop-timeout", "5", user_class]
     env = {**os.environ, "BENCH_SEED": str(seed_file), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=duration + 120)
+    cpu = {name: seconds - cpu_before[name] for name, seconds in tree_seconds(trees or {}).items()}
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu["locust"] = (children_after.ru_utime + children_after.ru_stime
+                     - children_before.ru_utime - children_before.ru_stime)
     rows = {row["Name"]: row for row in csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8"))}
     if done.returncode not in (0, 1):  # 1 = some requests failed: counted below
         raise RuntimeError(f"locust failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -83,7 +93,19 @@ def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: i
             "rps": float(row["Requests/s"]), "p50_ms": _num(row["50%"]), "p95_ms": _num(row["95%"]),
             "p99_ms": _num(row["99%"]), "mean_ms": _num(row["Average Response Time"]),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
-            "requests_by_name": {name: int(r["Request Count"]) for name, r in rows.items() if name != "Aggregated"}}
+            "requests_by_name": {name: int(r["Request Count"]) for name, r in rows.items() if name != "Aggregated"},
+            "cpu_ms_per_op": {name: round(seconds * 1000 / count, 2) if count else None
+                              for name, seconds in cpu.items()}}
+
+
+def process_trees(stack: ProdLocal) -> dict[str, int]:
+    """Root pids of the topology's parts: the API's and the sandbox's gunicorn masters, the postmaster."""
+    postmaster = int(Path(stack.pg.data_dir, "postmaster.pid").read_text().split()[0])
+    return {"api": stack.procs["api"].pid, "postgres": postmaster, "oqs": stack.procs["oqs"].pid}
+
+
+def _cpu_text(cpu: dict[str, float | None]) -> str:
+    return " ".join(f"{name} {value}" for name, value in cpu.items())
 
 
 def _num(text: str) -> float | None:
@@ -109,6 +131,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         summary[name]["runs"] = len(items)
         summary[name]["failures"] = sum(r["failures"] for r in items)
         summary[name]["rps_runs"] = [round(r["rps"], 1) for r in items]
+        summary[name]["cpu_ms_per_op"] = {part: _median([r["cpu_ms_per_op"].get(part) for r in items])
+                                          for part in items[0]["cpu_ms_per_op"]}
     floor = summary.get("floor", {}).get("rps")
     for values in summary.values():
         values["ratio_to_floor"] = round(values["rps"] / floor, 3) if floor else None
@@ -117,11 +141,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def format_table(summary: dict[str, dict[str, Any]]) -> str:
     lines = ["| scenario | req/s (median) | runs req/s | p50 ms | p95 ms | p99 ms | ratio to floor | failures | "
-             "load avg before runs |", "|---|---|---|---|---|---|---|---|---|"]
+             "load avg before runs | CPU ms per op: API / PostgreSQL / OQS / locust |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, v in summary.items():
         lines.append(f"| {name} | {v['rps']} | {', '.join(map(str, v['rps_runs']))} | {v['p50_ms']} | "
                      f"{v['p95_ms']} | {v['p99_ms']} | {v['ratio_to_floor']} | {v['failures']} | "
-                     f"{', '.join(map(str, v['load_before']))} |")
+                     f"{', '.join(map(str, v['load_before']))} | "
+                     f"{' / '.join(str(v['cpu_ms_per_op'].get(part)) for part in ('api', 'postgres', 'oqs', 'locust'))} |")
     return "\n".join(lines)
 
 
@@ -152,16 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     with stack:
         seed_file = work / "seed.json"
         write_seed(stack, nurses=args.users, path=seed_file)
+        trees = process_trees(stack)
         for scenario in scenarios:  # warm-up: every worker imports and connects before the clock runs
             run_locust(stack.url, seed_file, scenario, args.users, 3, work)
         for repeat in range(args.repeats):
             for scenario in scenarios:
-                run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work)
+                run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work, trees)
                 run["repeat"] = repeat + 1
                 runs.append(run)
                 print(f"  {scenario:<13} run {repeat + 1}: {run['rps']:8.1f} req/s  p50 {run['p50_ms']} ms  "
-                      f"p99 {run['p99_ms']} ms  failures {run['failures']}  load {run['load_before']}",
-                      flush=True)
+                      f"p99 {run['p99_ms']} ms  failures {run['failures']}  load {run['load_before']}  "
+                      f"CPU ms/op {_cpu_text(run['cpu_ms_per_op'])}", flush=True)
     summary = summarise(runs)
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),

@@ -76,8 +76,10 @@ class ProdLocal:
             self.database_url = self.pg.create_database("mobile_oqs")
             self._run_once("migrate", [str(BIN / "flask"), "--app", "mobile_api", "db", "upgrade"])
             self.oqs_port = free_port()
+            # gthread: keep-alive, as a real gateway keeps connections open (gunicorn's sync workers close each one)
             self._spawn("oqs", [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{self.oqs_port}", "-w",
-                                str(self.oqs_workers), "mobile_api.sandbox.server:create_app()"])
+                                str(self.oqs_workers), "-k", "gthread", "--threads", "4", "--keep-alive", "30",
+                                "mobile_api.sandbox.server:create_app()"])
             self._wait_http(f"{self.oqs_url}/healthz", timeout)
             self.start_api(timeout)
             if self.jobs_worker:

@@ -1,8 +1,9 @@
 """Engine and session factory, and which database errors mean "unavailable, try again".
 
 SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a connect
-timeout, a lock timeout and ``pool_pre_ping`` (a connection that died with the
-server is replaced on the next checkout, so service resumes by itself). The
+timeout, a lock timeout and a ping of pooled connections that sat idle (a
+connection that died with the server is replaced on the next checkout, so
+service resumes by itself; see ``_ping_when_idle``). The
 timeouts are short on purpose: a request that cannot get the database answers
 503 with Retry-After (``database_unavailable``) instead of holding the client.
 ``hide_parameters``: a database error's text (logged with its traceback) never
@@ -11,6 +12,7 @@ carries the statement's values, which are patients' and staff's data.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -20,8 +22,10 @@ from sqlalchemy.pool import NullPool
 
 
 def make_engine(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 5.0,
-                unpooled: bool = False) -> Engine:
+                unpooled: bool = False, ping_after_idle: float = 1.0) -> Engine:
     """``busy_timeout``: seconds a statement waits for another transaction's lock before failing.
+
+    ``ping_after_idle``: a pooled PostgreSQL connection idle longer than this is pinged before use.
 
     ``unpooled``: a connection per use, outside the request pool, for work that may run while a
     request holds a pooled connection and waits for it (a lazily built gateway), so it can never
@@ -48,7 +52,39 @@ def make_engine(url: str, *, busy_timeout: float = 5.0, connect_timeout: float =
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     connect_args: dict[str, Any] = {"connect_timeout": max(2, math.ceil(connect_timeout)),  # libpq's minimum is 2
                                     "options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
-    return create_engine(url, pool_pre_ping=not unpooled, connect_args=connect_args, hide_parameters=True, **pool)
+    engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **pool)
+    if not unpooled:
+        _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only if it sat idle for ``idle_seconds`` (``pool_pre_ping`` pings on
+    every checkout: a round trip per checkout, two or more per request).
+
+    A connection used a moment ago is almost surely alive; one that sat idle may have been dropped by a
+    database restart, a proxy or a firewall, and is replaced before a request sees it (the pool retries the
+    checkout on ``DisconnectionError``). The trade: a connection that dies while the pool is busy (a restart
+    under load) fails the statement that uses it. That request answers 503 with Retry-After (never 500:
+    ``database_unavailable``), and SQLAlchemy then invalidates the whole pool, so the next requests reconnect
+    (docs/performance.md).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # new (just connected) or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure of the ping means the connection is gone
+            raise sa_exc.DisconnectionError() from error
+        if not alive:
+            raise sa_exc.DisconnectionError()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -21,6 +21,7 @@ here and keep the resilience.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from dataclasses import fields
@@ -28,10 +29,9 @@ from datetime import date, datetime
 from typing import Any
 
 import pybreaker
-import requests
+import urllib3
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..domain import errors as domain_errors
@@ -42,6 +42,7 @@ from .oqs import ConfirmationRequest, IdentifierQuery, RequeryRequest
 
 UNAVAILABLE_DETAIL = "オンライン資格確認等システムが応答しません。"
 TRUST_ANCHORS_TTL_SECONDS = 300.0
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 # -- the wire format (shared with mobile_api.sandbox.server) -------------------------------------------------------
@@ -149,40 +150,35 @@ class HttpOQS:
 
     def __init__(self, base_url: str, *, connect_timeout: float = 1.0, read_timeout: float = 3.0,
                  retries: int = 2, breaker_failures: int = 5, breaker_reset: float = 15.0,
-                 backoff: float = 0.05) -> None:
+                 backoff: float = 0.05, pool_size: int = 8) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
         self.retry = Retry(total=retries, connect=retries, read=0, status=retries, other=0,
                            status_forcelist=(502, 503, 504), allowed_methods=None, backoff_factor=backoff,
                            backoff_max=0.5, respect_retry_after_header=False, raise_on_status=False)
         self.breaker = pybreaker.CircuitBreaker(fail_max=breaker_failures, reset_timeout=breaker_reset,
                                                 exclude=[DomainError])
-        self._local = threading.local()
+        # urllib3 itself (thread-safe, keep-alive pool), not requests on top of it: requests re-reads proxy
+        # settings from the environment and rebuilds its session state on every call, which cost more CPU than
+        # the rest of the OQS call (docs/performance.md).
+        self._http = urllib3.PoolManager(num_pools=2, maxsize=pool_size, retries=self.retry,
+                                         timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
         self._anchors: tuple[float, list[x509.Certificate]] | None = None
         self._anchors_lock = threading.Lock()
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:  # one per thread: requests.Session is not documented as thread-safe
-            session = requests.Session()
-            adapter = HTTPAdapter(max_retries=self.retry, pool_connections=1, pool_maxsize=4)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-        return session
-
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         try:
-            response = self._session().request(method, self.base_url + path, json=body, timeout=self.timeout)
-        except requests.RequestException as error:
+            response = self._http.request(method, self.base_url + path,
+                                          body=None if body is None else json.dumps(body).encode(),
+                                          headers=_JSON_HEADERS if body is not None else None)
+        except urllib3.exceptions.HTTPError as error:  # refused, reset, timed out, retries exhausted
             raise _Unavailable(type(error).__name__) from error
-        if response.status_code == 422:
-            raise decode_refusal(response.json())
-        if response.status_code != 200:
-            raise _Unavailable(f"HTTP {response.status_code}")
         try:
-            return response.json()
-        except ValueError as error:
+            if response.status == 422:
+                raise decode_refusal(json.loads(response.data))
+            if response.status != 200:
+                raise _Unavailable(f"HTTP {response.status}")
+            return json.loads(response.data)
+        except ValueError as error:  # not JSON (a proxy's error page)
             raise _Unavailable("invalid JSON") from error
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..domain.certificate import CertificateStanding
 from ..domain.codes import Form, IdentityMethod, Role
@@ -73,9 +73,27 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _flush_order(foreign_key: str) -> Any:
+    """A many-to-one ``relationship()`` that is never loaded (``lazy="raise"``) and never assigned: it only
+    tells the unit of work that the referenced row is written first. SQLAlchemy orders a flush's INSERTs and
+    UPDATEs by relationships, not by foreign keys, so without it a visit and the consent or care relationship
+    that reference it could not be written in one flush (docs/performance.md)."""
+    return relationship(foreign_keys=foreign_key, lazy="raise", viewonly=False)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON, str: String}
+
+    def __init__(self, **kwargs: Any) -> None:
+        """A row gets its UUID when it is made, not when it is flushed: a use case can link rows by id
+        (a visit and its consent, audit rows naming them) and write them all in one flush at commit,
+        instead of flushing after each insert to learn the id (docs/performance.md)."""
+        if "id" not in kwargs and type(self).__table__.c.get("id") is not None:
+            column = type(self).__table__.c.id
+            if column.default is not None and isinstance(column.type, String):
+                kwargs["id"] = new_id()
+        self.registry.constructor(self, **kwargs)
 
 
 class Institution(Base):
@@ -210,6 +228,8 @@ class Consent(Base):
     visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.id"), nullable=True, unique=True)
     person_ref: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(24))
+    # For the unit of work only (see ``_flush_order``): a visit and its consent are written in one flush.
+    visit_row: Mapped[Visit | None] = _flush_order("Consent.visit_id")
     blanket: Mapped[bool] = mapped_column(Boolean)
     kinds: Mapped[list[Any]]
     registered_at: Mapped[datetime]
@@ -396,6 +416,8 @@ class CareRelationship(Base):
     person_ref: Mapped[str] = mapped_column(String(64), index=True)
     opened_by_visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id"))
     card_visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id"))
+    opened_by_visit_row: Mapped[Visit] = _flush_order("CareRelationship.opened_by_visit_id")
+    card_visit_row: Mapped[Visit] = _flush_order("CareRelationship.card_visit_id")
     opened_at: Mapped[datetime]
     last_visit_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain.facility import FacilityKind, InstitutionFacts
 from . import integrity, orm
 
 T = TypeVar("T", bound=orm.Base)
@@ -102,6 +103,15 @@ class RefreshTokens(Repository[orm.RefreshToken]):
 
 
 class Institutions(Repository[orm.Institution]):
+    def facts(self, institution_id: str) -> InstitutionFacts | None:
+        row = self.session.execute(select(orm.Institution.code, orm.Institution.facility_kind)
+                                   .where(orm.Institution.id == institution_id)).first()
+        return None if row is None else InstitutionFacts(row.code, FacilityKind(row.facility_kind))
+
+    def has_visual_password(self, institution_id: str) -> bool:
+        return self.session.scalar(select(orm.Institution.visual_password_hash.is_not(None))
+                                   .where(orm.Institution.id == institution_id)) is True
+
     def lock(self, institution_id: str) -> None:
         """Hold the institution's row until commit, so that changes which must see each other
         (admins revoking admins) run one after another. PostgreSQL: ``SELECT ... FOR UPDATE``.
@@ -149,33 +159,35 @@ class CallerStanding:
     device_enrolled_at: datetime | None = None
     user_found: bool = False
     device_found: bool = False
+    institution: InstitutionFacts | None = None  # of the user (or, for a device-only caller, of the device)
 
 
 class Users(Repository[orm.User]):
     def standing(self, user_id: str | None, device_id: str | None) -> CallerStanding:
         """The caller's user and device in ONE statement (a user LEFT JOIN device by primary keys), only the
         columns authentication checks, read on every request so that a revocation takes effect at once."""
-        u, d = orm.User, orm.Device
+        u, d, i = orm.User, orm.Device, orm.Institution
         device_cols = (d.institution_id.label("d_inst"), d.revoked_at.label("d_rev"),
                        d.enrolled_at.label("d_enr"), d.id.label("d_id"))
+        institution_cols = (i.code.label("i_code"), i.facility_kind.label("i_kind"))
         if user_id is None:
             if device_id is None:
                 return CallerStanding()
-            row = self.session.execute(select(*device_cols).where(d.id == device_id)).first()
+            row = self.session.execute(select(*device_cols, *institution_cols).select_from(d)
+                                       .join(i, i.id == d.institution_id).where(d.id == device_id)).first()
             return CallerStanding() if row is None else CallerStanding(
                 device_institution_id=row.d_inst, device_revoked_at=row.d_rev, device_enrolled_at=row.d_enr,
-                device_found=True)
-        user_cols = (u.institution_id, u.role, u.revoked_at)
-        if device_id is None:
-            stmt = select(*user_cols).where(u.id == user_id)
-        else:
-            stmt = select(*user_cols, *device_cols).select_from(u).outerjoin(d, d.id == device_id).where(
-                u.id == user_id)
-        row = self.session.execute(stmt).first()
+                device_found=True, institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
+        user_cols = (u.institution_id, u.role, u.revoked_at, *institution_cols)
+        stmt = select(*user_cols).select_from(u).join(i, i.id == u.institution_id)
+        if device_id is not None:
+            stmt = stmt.add_columns(*device_cols).outerjoin(d, d.id == device_id)
+        row = self.session.execute(stmt.where(u.id == user_id)).first()
         if row is None:
             return CallerStanding()
         standing = CallerStanding(user_institution_id=row.institution_id, user_role=row.role,
-                                  user_revoked_at=row.revoked_at, user_found=True)
+                                  user_revoked_at=row.revoked_at, user_found=True,
+                                  institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
         if device_id is not None and row.d_id is not None:
             standing = replace(standing, device_institution_id=row.d_inst, device_revoked_at=row.d_rev,
                                device_enrolled_at=row.d_enr, device_found=True)
@@ -485,12 +497,17 @@ class CareRelationships(Repository[orm.CareRelationship]):
                                     .limit(1)).first()
 
     def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
-        """The patient's relationship not ended by discharge or withdrawal (it may have gone idle)."""
+        """The patient's relationship not ended by discharge or withdrawal (it may have gone idle).
+
+        Read without flushing the unit's pending rows first: a verification asks this between adding its
+        visit and linking the visit to the relationship, and a flush here would write the visit twice
+        (INSERT, then UPDATE of ``care_relationship_id``). Relationships are only made after this read."""
         r = orm.CareRelationship
-        return self.session.scalars(select(r).where(r.institution_id == institution_id, r.person_ref == person_ref,
-                                                    r.ended_at.is_(None))
-                                    .order_by(r.last_visit_at.desc(), r.opened_at.desc(), r.id.desc())
-                                    .limit(1)).first()
+        with self.session.no_autoflush:
+            return self.session.scalars(select(r).where(r.institution_id == institution_id,
+                                                        r.person_ref == person_ref, r.ended_at.is_(None))
+                                        .order_by(r.last_visit_at.desc(), r.opened_at.desc(), r.id.desc())
+                                        .limit(1)).first()
 
     def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.CareRelationship]:
         """A page of the institution's relationships, most recent visit first."""

@@ -6,6 +6,7 @@ and any overrides from configuration, and every verification asks it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from .codes import Form
@@ -49,6 +50,15 @@ DEFAULT_ALLOWED_FORMS: Mapping[FacilityKind, frozenset[Form]] = {
     FacilityKind.MASSAGE: frozenset({Form.QUALIFICATION_ONLY}),
     FacilityKind.ACUPUNCTURE: frozenset({Form.QUALIFICATION_ONLY}),
 }
+
+
+@dataclass(frozen=True)
+class InstitutionFacts:
+    """What most use cases need of the caller's institution (its 医療機関コード and kind). Authentication reads
+    them with the caller's standing, in the same statement, so a use case need not read the row again."""
+
+    code: str
+    facility_kind: FacilityKind
 
 
 class FacilityPolicy:

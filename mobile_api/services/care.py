@@ -48,7 +48,6 @@ def open_or_renew_relationship(rt: Runtime, uow: UnitOfWork, actor: Principal, v
         rel = uow.care_relationships.add(orm.CareRelationship(
             institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
             card_visit_id=visit.id, opened_at=now, last_visit_at=now))
-        uow.flush()
         action = "care.open"
     visit.care_relationship_id = rel.id
     audit.record(uow, at=now, action=action, institution_id=visit.institution_id, user_id=actor.user_id,

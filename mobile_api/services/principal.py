@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.codes import Role
+from ..adapters.repository import UnitOfWork
 from ..domain.errors import Forbidden, InvalidScope, Unauthenticated
+from ..domain.facility import InstitutionFacts
 from ..runtime import Runtime
 
 
@@ -18,6 +20,8 @@ class Principal:
     # A machine client (OAuth 2.0 client credentials): no person, no device; only its scopes.
     client_id: str | None = None
     scopes: frozenset[str] = frozenset()
+    # The institution's code and kind, when authentication read them with the caller (``institution_of``).
+    institution: InstitutionFacts | None = None
 
     @property
     def is_client(self) -> bool:
@@ -82,7 +86,18 @@ def authenticate(rt: Runtime, bearer: str) -> Principal:
                 or standing.device_enrolled_at is None or standing.device_institution_id != claims.institution_id):
             raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
                                   rule="device-revoked")
-    return Principal(institution_id=claims.institution_id, user_id=user_id, role=role, device_id=device_id)
+    return Principal(institution_id=claims.institution_id, user_id=user_id, role=role, device_id=device_id,
+                     institution=standing.institution)
+
+
+def institution_of(uow: UnitOfWork, actor: Principal) -> InstitutionFacts:
+    """The caller's institution's code and kind: as authentication read them in this request, or read now
+    (a principal made elsewhere: the console's session, the CLI)."""
+    if actor.institution is not None:
+        return actor.institution
+    facts = uow.institutions.facts(actor.institution_id)
+    assert facts is not None  # every principal's institution exists: users and devices reference it
+    return facts
 
 
 def _authenticate_client(rt: Runtime, client_id: str, institution_id: str, scopes: frozenset[str]) -> Principal:

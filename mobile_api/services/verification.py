@@ -39,13 +39,12 @@ from ..domain.errors import (
     QualificationUnavailable,
     ValidationFailed,
 )
-from ..domain.facility import FacilityKind
 from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
 from . import audit, idempotency, visual_password
-from .principal import Principal
+from .principal import Principal, institution_of
 from .care import open_or_renew_relationship
-from .visits import VisitView, view_of
+from .visits import VisitView, relationship_status, view_of
 
 SUBMIT_SCOPE = "verification.submit"
 
@@ -73,11 +72,9 @@ def start(rt: Runtime, actor: Principal, req: StartRequest) -> orm.Challenge:
     actor.require_staff_on_device()
     now = rt.clock()
     with rt.uow() as uow:
-        institution = uow.institutions.get(actor.institution_id)
-        assert institution is not None
         try:
-            rt.policy.require(FacilityKind(institution.facility_kind), req.form)
-            _check_method(req, institution)
+            rt.policy.require(institution_of(uow, actor).facility_kind, req.form)
+            _check_method(uow, actor, req)
         except DomainError as refusal:
             audit.record_refusal(rt, actor, "verification.start", refusal, form=req.form.value,
                                  method=req.method.value)
@@ -86,7 +83,6 @@ def start(rt: Runtime, actor: Principal, req: StartRequest) -> orm.Challenge:
             nonce=secrets.token_bytes(32), institution_id=actor.institution_id, device_id=actor.device_id,
             user_id=actor.user_id, care_type=int(req.care_type), form=req.form.value, method=req.method.value,
             patient_reference=req.patient_reference, created_at=now, expires_at=now + rt.rules.challenge_ttl))
-        uow.flush()
         audit.record(uow, at=now, action="verification.start", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="challenge",
                      target_id=challenge.id, form=req.form.value, method=req.method.value,
@@ -95,13 +91,13 @@ def start(rt: Runtime, actor: Principal, req: StartRequest) -> orm.Challenge:
         return challenge
 
 
-def _check_method(req: StartRequest, institution: orm.Institution) -> None:
+def _check_method(uow: UnitOfWork, actor: Principal, req: StartRequest) -> None:
     if req.care_type is CareType.EMERGENCY:
         raise ValidationFailed("救急の資格確認はモバイル端末では行えません。", field="care_type")
     if req.method is IdentityMethod.VISUAL and req.care_type is CareType.ONLINE:
         raise MethodNotAllowed("オンライン診療では目視確認はできません。暗証番号で本人確認してください。",
                                rule="online-needs-pin")
-    if req.method is IdentityMethod.VISUAL and institution.visual_password_hash is None:
+    if req.method is IdentityMethod.VISUAL and not uow.institutions.has_visual_password(actor.institution_id):
         raise MethodNotAllowed("目視確認モードのパスワードが設定されていません。管理者に設定を依頼してください。",
                                rule="visual-password-not-set")
 
@@ -118,7 +114,7 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         if challenge is None or challenge.client_id is not None:  # a machine client's challenge is its own
             raise NotFound("確認手続きが見つかりません。")
         try:
-            visit = _verify(rt, uow, actor, challenge, req)
+            visit, consent, relationship = _verify(rt, uow, actor, challenge, req)
         except QualificationUnavailable as refusal:
             # Transient: the challenge stays usable and nothing is remembered under the key.
             uow.rollback()
@@ -128,23 +124,25 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         except DomainError as refusal:
             uow.rollback()
             return _refuse(rt, uow, actor, challenge_id, idempotency_key, request_hash, refusal)
-        view = view_of(rt, uow, visit, rt.clock())  # read before the key row is pending
+        now = rt.clock()  # the view is made of what was just written: nothing is read back
+        view = VisitView(visit, consent, now, relationship, relationship_status(rt, relationship, now))
         idempotency.remember(uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash, status=201,
                              response={"visit_id": visit.id}, now=rt.clock())
         return idempotency.commit_or_replay(uow, view, lambda: _replay(rt, uow, actor, idempotency_key, request_hash))
 
 
-def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge,
-            req: SubmitRequest) -> orm.Visit:
-    """Check everything, ask OQS, then spend the challenge and record the visit (and the consent)."""
+def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, req: SubmitRequest
+            ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship | None]:
+    """Check everything, ask OQS, then spend the challenge and record the visit (and the consent, and the
+    care relationship). Nothing is flushed here: the rows carry their ids from construction and are written
+    together when the unit commits (docs/performance.md)."""
     now = rt.clock()
     _check_challenge(challenge, actor, now)
     form, method = Form(challenge.form), IdentityMethod(challenge.method)
-    institution = uow.institutions.get(challenge.institution_id)
-    assert institution is not None
-    rt.policy.require(FacilityKind(institution.facility_kind), form)  # the policy may have changed since start
+    institution = institution_of(uow, actor)  # the challenge is the caller's institution's (get_owned)
+    rt.policy.require(institution.facility_kind, form)  # the policy may have changed since start
     certificate = trusted_certificate(rt, req.certificate)
-    confirmed_by = _identify(rt, uow, actor, institution, challenge, certificate, method, req)
+    confirmed_by = _identify(rt, uow, actor, challenge, certificate, method, req)
     standing = standing_of(rt, certificate, now)
     choice = _consent_for(form, req.consent)
     requested = consent_rules.may_request_medical_information(form, standing, choice)
@@ -155,13 +153,14 @@ def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Chall
                                                         data_withheld=result.data_withheld)
     if not uow.challenges.claim(challenge.id, now):
         raise ChallengeUsed()
-    visit = _record_visit(uow, actor, challenge, institution, req, result, standing, confirmed_by, granted, now,
+    visit = _record_visit(uow, actor, challenge, req, result, standing, confirmed_by, granted, now,
                           certificate_not_after=certificate.not_valid_after_utc)  # renewal alert (docs/rules.md §2.4)
     consent = _register_consent(rt, uow, actor, visit, choice, now) if granted and choice is not None else None
+    relationship = None
     if consent_rules.opens_care_relationship(form=form, care_type=CareType(challenge.care_type),
                                              person_resolved=result.person_ref is not None):
-        open_or_renew_relationship(rt, uow, actor, visit, consent, now)
-    return visit
+        relationship = open_or_renew_relationship(rt, uow, actor, visit, consent, now)
+    return visit, consent, relationship
 
 
 def trusted_certificate(rt: Runtime, der: bytes) -> x509.Certificate:
@@ -206,33 +205,31 @@ def _check_challenge(challenge: orm.Challenge, actor: Principal, now: datetime) 
     challenge_usable(challenge, now)
 
 
-def _identify(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.Institution,
-              challenge: orm.Challenge, certificate: x509.Certificate, method: IdentityMethod,
-              req: SubmitRequest) -> str | None:
+def _identify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge,
+              certificate: x509.Certificate, method: IdentityMethod, req: SubmitRequest) -> str | None:
     """The person behind the card: the card's PIN signature, or a staff member's visual check."""
     if method is not IdentityMethod.PIN:
-        return _check_visual(rt, uow, actor, institution, req)
+        return _check_visual(rt, uow, actor, req)
     if req.signature and req.visual_password is not None:
         raise ValidationFailed("暗証番号による確認に目視確認のパスワードは不要です。", field="visual_password")
     verify_pin_signature(challenge, certificate, req.signature)
     return None
 
 
-def _record_visit(uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, institution: orm.Institution,
-                  req: SubmitRequest, result: QualificationResult, standing: CertificateStanding,
+def _record_visit(uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, req: SubmitRequest, result: QualificationResult, standing: CertificateStanding,
                   confirmed_by: str | None, granted: bool, now: datetime,
                   certificate_not_after: datetime | None = None) -> orm.Visit:
     """Inserted with everything known now, so the row is written once (no UPDATE after its INSERT)."""
     visit = uow.visits.add(orm.Visit(
-        institution_id=institution.id, challenge_id=challenge.id, device_id=actor.device_id, user_id=actor.user_id,
+        institution_id=challenge.institution_id, challenge_id=challenge.id, device_id=actor.device_id,
+        user_id=actor.user_id,
         visual_confirmed_by=confirmed_by, care_type=challenge.care_type, form=challenge.form,
         method=challenge.method, patient_reference=challenge.patient_reference,
         certificate_standing=standing.value, certificate_kind=req.certificate_kind,
         eligibility_status=int(result.status), medical_info_allowed=granted, person_ref=result.person_ref,
         result=result.to_dict(), created_at=now, certificate_not_after=certificate_not_after))
-    uow.flush()
-    audit.record(uow, at=now, action="verification.submit", institution_id=institution.id, user_id=actor.user_id,
-                 device_id=actor.device_id, target_type="visit", target_id=visit.id, method=challenge.method,
+    audit.record(uow, at=now, action="verification.submit", institution_id=challenge.institution_id,
+                 user_id=actor.user_id, device_id=actor.device_id, target_type="visit", target_id=visit.id, method=challenge.method,
                  form=challenge.form, eligibility_status=int(result.status), certificate_standing=standing.value,
                  visual_confirmed_by=confirmed_by)
     return visit
@@ -246,7 +243,6 @@ def _register_consent(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm
         institution_id=visit.institution_id, visit_id=visit.id, person_ref=visit.person_ref, source="card",
         blanket=choice.blanket, kinds=sorted(k.value for k in choice.kinds), registered_at=window.opens_at,
         expires_at=window.closes_at))
-    uow.flush()
     audit.record(uow, at=now, action="consent.register", institution_id=visit.institution_id,
                  user_id=actor.user_id, device_id=actor.device_id, target_type="consent", target_id=registered.id,
                  visit_id=visit.id, kinds=registered.kinds, blanket=choice.blanket,
@@ -254,10 +250,11 @@ def _register_consent(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm
     return registered
 
 
-def _check_visual(rt: Runtime, uow: UnitOfWork, actor: Principal, institution: orm.Institution,
-                  req: SubmitRequest) -> str:
+def _check_visual(rt: Runtime, uow: UnitOfWork, actor: Principal, req: SubmitRequest) -> str:
     if req.signature:
         raise ValidationFailed("目視確認ではカードの署名は送りません。", field="signature")
+    institution = uow.institutions.get(actor.institution_id)
+    assert institution is not None
     visual_password.check(rt, actor, institution, req.visual_password)  # counted, and locked after too many
     confirmed_by = req.visual_confirmed_by or actor.user_id
     assert confirmed_by is not None

@@ -17,7 +17,7 @@ from ..domain.consent import ViewingWindow, WindowReport, authorize_medical_view
 from ..domain.errors import DomainError, NotFound, ValidationFailed
 from ..runtime import Runtime
 from . import audit
-from .principal import Principal
+from .principal import Principal, institution_of
 
 
 @dataclass(frozen=True)
@@ -207,10 +207,8 @@ def _fetch_audited(rt: Runtime, uow: UnitOfWork, actor: Principal, info_kind: In
     refusal (an outage included): the one way every medical-information view is served."""
     try:
         person_ref = authorize()
-        institution = uow.institutions.get(actor.institution_id)
-        assert institution is not None
-        records = rt.oqs.medical_information(institution_code=institution.code, person_ref=person_ref,
-                                             kind=info_kind, at=now)
+        records = rt.oqs.medical_information(institution_code=institution_of(uow, actor).code,
+                                             person_ref=person_ref, kind=info_kind, at=now)
     except DomainError as refusal:
         uow.rollback()
         audit.record_refusal(rt, actor, "medical_info.view", refusal, **audit_view)

@@ -285,6 +285,16 @@ class _Row:
 
 
 class FakeInstitutions(FakeRepository[orm.Institution]):
+    def facts(self, institution_id: str) -> Any:
+        from mobile_api.domain.facility import FacilityKind, InstitutionFacts
+
+        inst = self.get(institution_id)
+        return None if inst is None else InstitutionFacts(inst.code, FacilityKind(inst.facility_kind))
+
+    def has_visual_password(self, institution_id: str) -> bool:
+        inst = self.get(institution_id)
+        return inst is not None and inst.visual_password_hash is not None
+
     def lock(self, institution_id: str) -> None:
         """Nothing runs concurrently here."""
 
@@ -324,6 +334,9 @@ class FakeUsers(FakeRepository[orm.User]):
             standing = replace(standing, device_institution_id=device.institution_id,
                                device_revoked_at=device.revoked_at, device_enrolled_at=device.enrolled_at,
                                device_found=True)
+        owner = user.institution_id if user is not None else device.institution_id if device is not None else None
+        if owner is not None:
+            standing = replace(standing, institution=self.uow.institutions.facts(owner))
         return standing
 
     def of_institution(self, institution_id: str) -> list[orm.User]:
