@@ -162,27 +162,37 @@ class CallerStanding:
     institution: InstitutionFacts | None = None  # of the user (or, for a device-only caller, of the device)
 
 
+def _standing_statements() -> tuple[Any, Any, Any]:
+    """The three shapes of the caller's standing, built once (they run before every authenticated request:
+    building a statement costs more CPU than the database spends answering it)."""
+    u, d, i = orm.User, orm.Device, orm.Institution
+    device_cols = (d.institution_id.label("d_inst"), d.revoked_at.label("d_rev"), d.enrolled_at.label("d_enr"),
+                   d.id.label("d_id"))
+    institution_cols = (i.code.label("i_code"), i.facility_kind.label("i_kind"))
+    device_only = (select(*device_cols, *institution_cols).select_from(d).join(i, i.id == d.institution_id)
+                   .where(d.id == bindparam("device_id")))
+    user = (select(u.institution_id, u.role, u.revoked_at, *institution_cols).select_from(u)
+            .join(i, i.id == u.institution_id).where(u.id == bindparam("user_id")))
+    user_and_device = user.add_columns(*device_cols).outerjoin(d, d.id == bindparam("device_id"))
+    return device_only, user, user_and_device
+
+
+_DEVICE_STANDING, _USER_STANDING, _USER_AND_DEVICE_STANDING = _standing_statements()
+
+
 class Users(Repository[orm.User]):
     def standing(self, user_id: str | None, device_id: str | None) -> CallerStanding:
         """The caller's user and device in ONE statement (a user LEFT JOIN device by primary keys), only the
         columns authentication checks, read on every request so that a revocation takes effect at once."""
-        u, d, i = orm.User, orm.Device, orm.Institution
-        device_cols = (d.institution_id.label("d_inst"), d.revoked_at.label("d_rev"),
-                       d.enrolled_at.label("d_enr"), d.id.label("d_id"))
-        institution_cols = (i.code.label("i_code"), i.facility_kind.label("i_kind"))
         if user_id is None:
             if device_id is None:
                 return CallerStanding()
-            row = self.session.execute(select(*device_cols, *institution_cols).select_from(d)
-                                       .join(i, i.id == d.institution_id).where(d.id == device_id)).first()
+            row = self.session.execute(_DEVICE_STANDING, {"device_id": device_id}).first()
             return CallerStanding() if row is None else CallerStanding(
                 device_institution_id=row.d_inst, device_revoked_at=row.d_rev, device_enrolled_at=row.d_enr,
                 device_found=True, institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
-        user_cols = (u.institution_id, u.role, u.revoked_at, *institution_cols)
-        stmt = select(*user_cols).select_from(u).join(i, i.id == u.institution_id)
-        if device_id is not None:
-            stmt = stmt.add_columns(*device_cols).outerjoin(d, d.id == device_id)
-        row = self.session.execute(stmt.where(u.id == user_id)).first()
+        stmt = _USER_STANDING if device_id is None else _USER_AND_DEVICE_STANDING
+        row = self.session.execute(stmt, {"user_id": user_id, "device_id": device_id}).first()
         if row is None:
             return CallerStanding()
         standing = CallerStanding(user_institution_id=row.institution_id, user_role=row.role,
@@ -314,6 +324,22 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
 
 
 class AuditEvents(Repository[orm.AuditEvent]):
+    """Audit rows are appended, never read back by the action that wrote them: ``append`` keeps them and the
+    unit of work writes them all in one Core INSERT (executemany) when it flushes or commits, outside the
+    ORM's unit of work, which spent more CPU on them than on the visit they audit (docs/performance.md)."""
+
+    def __init__(self, session: Session, model: type[orm.AuditEvent]) -> None:
+        super().__init__(session, model)
+        self.pending: list[dict[str, Any]] = []
+
+    def append(self, values: dict[str, Any]) -> None:
+        self.pending.append(values)
+
+    def _write_pending(self) -> None:
+        if self.pending:
+            rows, self.pending = self.pending, []
+            self.session.execute(insert(orm.AuditEvent.__table__), rows)
+
     def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
                actor_user_id: str | None = None, actor_device_id: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
@@ -322,6 +348,7 @@ class AuditEvents(Repository[orm.AuditEvent]):
         an empty filter value does not filter. ``patient_reference`` keeps the events whose target is one of
         the patient's visits or fallback records (by that reference) or a consent of the person those visits
         identified (a consent given on the patient's phone included)."""
+        self._write_pending()  # the unit reads its own writes, as an autoflush would
         criteria: list[Any] = []
         if patient_reference:
             a, v, fb, c = orm.AuditEvent, orm.Visit, orm.FallbackRecord, orm.Consent
@@ -579,26 +606,32 @@ class UnitOfWork:
     def __exit__(self, *exc: Any) -> None:
         # close() discards anything uncommitted without expiring what was loaded,
         # so results can still be read after the block.
+        self.audit.pending.clear()
         self.session.close()
 
     def commit(self) -> None:
         """Commit; a unique violation becomes ``DuplicateRecord`` (see ``integrity``), rolled back."""
         try:
+            self.session.flush()
+            self.audit._write_pending()
             self.session.commit()
         except IntegrityError as exc:
             self._raise_duplicate(exc)
 
     def rollback(self) -> None:
+        self.audit.pending.clear()
         self.session.rollback()
 
     def flush(self) -> None:
         """Flush; a unique violation becomes ``DuplicateRecord`` and the unit's pending work is rolled back."""
         try:
             self.session.flush()
+            self.audit._write_pending()
         except IntegrityError as exc:
             self._raise_duplicate(exc)
 
     def _raise_duplicate(self, exc: IntegrityError) -> NoReturn:
+        self.audit.pending.clear()
         self.session.rollback()
         duplicate = integrity.duplicate_from(exc)
         if duplicate is None:

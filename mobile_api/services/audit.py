@@ -27,19 +27,9 @@ def record(
     target_id: str | None = None,
     **detail: Any,
 ) -> None:
-    uow.audit.add(
-        orm.AuditEvent(
-            at=at,
-            action=action,
-            outcome=outcome,
-            institution_id=institution_id,
-            actor_user_id=user_id,
-            actor_device_id=device_id,
-            target_type=target_type,
-            target_id=target_id,
-            detail={k: v for k, v in detail.items() if v is not None},
-        )
-    )
+    uow.audit.append({"at": at, "action": action, "outcome": outcome, "institution_id": institution_id,
+                      "actor_user_id": user_id, "actor_device_id": device_id, "target_type": target_type,
+                      "target_id": target_id, "detail": {k: v for k, v in detail.items() if v is not None}})
 
 
 def record_refusal(rt: Runtime, actor: Principal, action: str, refusal: DomainError, **detail: Any) -> None:

@@ -614,6 +614,9 @@ class FakePatientSessions(FakeRepository[orm.PatientSession]):
 
 
 class FakeAuditEvents(FakeRepository[orm.AuditEvent]):
+    def append(self, values: dict[str, Any]) -> None:
+        self.add(orm.AuditEvent(**values))
+
     def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
                actor_user_id: str | None = None, actor_device_id: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
