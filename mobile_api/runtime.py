@@ -43,8 +43,8 @@ class BatchSettings:
 @dataclass
 class Runtime:
     # A fresh unit of work per use case: ``UnitOfWork(session_factory)`` in the app (bootstrap.py),
-    # an in-memory fake in the services' unit tests.
-    uow: Callable[[], UnitOfWork]
+    # an in-memory fake in the services' unit tests. ``uow(single_read=True)``: one read, no transaction.
+    uow: Callable[..., UnitOfWork]
     clock: Clock
     oqs: OQSGateway
     tokens: TokenService

@@ -576,8 +576,12 @@ class PatientSessions(Repository[orm.PatientSession]):
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
+    def __init__(self, session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session] | None
+                 = None, *, single_read: bool = False) -> None:
+        """``single_read=True``: a unit for one read statement, run outside a transaction when
+        ``read_session_factory`` (an AUTOCOMMIT engine) is given: no BEGIN before it, no ROLLBACK after. One
+        statement is atomic on its own, so nothing is traded; authentication reads this way on every request."""
+        self._session_factory = read_session_factory if single_read and read_session_factory else session_factory
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()

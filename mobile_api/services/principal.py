@@ -72,8 +72,9 @@ def authenticate(rt: Runtime, bearer: str) -> Principal:
     if claims.kind == "client":
         return _authenticate_client(rt, claims.subject, claims.institution_id, claims.scopes)
     device_id = claims.device_id if claims.kind == "staff" else claims.subject
-    with rt.uow() as uow:
-        # One statement for both rows (docs/performance.md): this runs before every authenticated request.
+    with rt.uow(single_read=True) as uow:
+        # One statement for both rows, outside a transaction (docs/performance.md): this runs before every
+        # authenticated request.
         standing = uow.users.standing(claims.subject if claims.kind == "staff" else None, device_id)
     user_id = role = None
     if claims.kind == "staff":

@@ -94,7 +94,7 @@ class FakeDatabase:
         self.commits = 0
         self._audit_ids = itertools.count(1)
 
-    def uow(self) -> FakeUnitOfWork:
+    def uow(self, *, single_read: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
 
     def table(self, model: type[orm.Base]) -> dict[Any, dict[str, Any]]:
