@@ -3,7 +3,8 @@
 The seeded tenant comes from the JSON file named by ``BENCH_SEED`` (written by server_load.py): access tokens
 of nurses on enrolled devices, their device keys (for logins), the visits opened for the medical reads, and a
 sandbox card. No think time: each user sends its next request as soon as the last one is answered (a closed
-loop), so req/s is the server's throughput at that concurrency.
+loop), so req/s is the server's throughput at that concurrency; unless ``BENCH_RATE_PER_USER`` paces each user
+(server_load.py ``--rate``), to measure the latency at an offered rate below saturation.
 
 A verification is two requests (start, then submit with the card's signature over the challenge); besides
 each request, the pair is reported as one ``verification`` entry whose time is start + submit.
@@ -22,7 +23,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-from locust import FastHttpUser, task
+from locust import FastHttpUser, constant_throughput, task
 
 from device_agent.device_key import make_assertion
 
@@ -36,6 +37,10 @@ _next_nurse = itertools.count()
 
 class _Seeded(FastHttpUser):
     abstract = True
+    # BENCH_RATE_PER_USER: an open-ish loop instead, each user paced at that many operations per second (the
+    # latency at a given offered rate, as opposed to the throughput at saturation).
+    if os.environ.get("BENCH_RATE_PER_USER"):
+        wait_time = constant_throughput(float(os.environ["BENCH_RATE_PER_USER"]))
 
     def on_start(self) -> None:
         self.nurse = NURSES[next(_next_nurse) % len(NURSES)]

@@ -51,7 +51,7 @@ def report(raw: Path, top: int) -> None:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
+        if not stack or not count_text.isdigit():  # py-spy's own messages
             continue
         count = int(count_text)
         frames = stack.split(";")

@@ -65,8 +65,9 @@ def write_seed(stack: ProdLocal, nurses: int, path: Path) -> None:
 
 
 def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: int, out_dir: Path,
-               trees: dict[str, int] | None = None) -> dict[str, Any]:
-    """One locust run; ``trees`` (name → root pid): also the CPU each process tree spent per operation."""
+               trees: dict[str, int] | None = None, rate: float | None = None) -> dict[str, Any]:
+    """One locust run; ``trees`` (name → root pid): also the CPU each process tree spent per operation;
+    ``rate``: operations per second offered in all (paced users) instead of a closed loop."""
     user_class, entry = SCENARIOS[scenario]
     prefix = out_dir / f"{scenario}-{time.monotonic_ns()}"
     load_before = os.getloadavg()[0]
@@ -76,6 +77,8 @@ def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: i
             "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--csv", str(prefix), "--only-summary",
             "--loglevel", "ERROR", "--stop-timeout", "5", user_class]
     env = {**os.environ, "BENCH_SEED": str(seed_file), "PYTHONPATH": str(ROOT)}
+    if rate and scenario != "floor":
+        env["BENCH_RATE_PER_USER"] = str(rate / users)
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=duration + 120)
     cpu = {name: seconds - cpu_before[name] for name, seconds in tree_seconds(trees or {}).items()}
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -90,6 +93,7 @@ def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: i
                "99%": "N/A", "Average Response Time": "N/A"}
     count, failures = int(row["Request Count"]), int(row["Failure Count"])
     return {"scenario": scenario, "users": users, "duration_s": duration, "requests": count, "failures": failures,
+            "offered_per_s": rate if rate and scenario != "floor" else None,
             "rps": float(row["Requests/s"]), "p50_ms": _num(row["50%"]), "p95_ms": _num(row["95%"]),
             "p99_ms": _num(row["99%"]), "mean_ms": _num(row["Average Response Time"]),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
@@ -162,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--oqs-workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, help="offer this many operations/s in all (paced users) instead of "
+                        "a closed loop: the latency below saturation (the floor stays a closed loop)")
     args = parser.parse_args(argv)
     scenarios = args.scenarios or list(SCENARIOS)
     unknown = set(scenarios) - set(SCENARIOS)
@@ -183,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             run_locust(stack.url, seed_file, scenario, args.users, 3, work)
         for repeat in range(args.repeats):
             for scenario in scenarios:
-                run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work, trees)
+                run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work, trees, args.rate)
                 run["repeat"] = repeat + 1
                 runs.append(run)
                 print(f"  {scenario:<13} run {repeat + 1}: {run['rps']:8.1f} req/s  p50 {run['p50_ms']} ms  "
@@ -195,13 +201,16 @@ def main(argv: list[str] | None = None) -> int:
                     "loadavg_at_end": os.getloadavg()},
         "settings": {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads,
                      "oqs_workers": args.oqs_workers, "users": args.users, "duration_s": args.duration,
-                     "repeats": args.repeats, "database": "postgresql (durable: fsync, synchronous_commit on)",
-                     "oqs": "sandbox over HTTP (gunicorn)", "tool": "locust headless, FastHttpUser, no wait"},
+                     "repeats": args.repeats, "offered_per_s": args.rate,
+                     "database": "postgresql (durable: fsync, synchronous_commit on)",
+                     "oqs": "sandbox over HTTP (gunicorn)",
+                     "tool": "locust headless, FastHttpUser, " + ("paced users" if args.rate else "no wait")},
         "summary": summary, "runs": runs,
     }
     print()
     print(f"{os.cpu_count()} CPUs, load average at end {os.getloadavg()}; {args.workers} {args.worker_class} "
-          f"workers x {args.threads} threads, {args.users} users, {args.duration} s x {args.repeats} interleaved")
+          f"workers x {args.threads} threads, {args.users} users, {args.duration} s x {args.repeats} interleaved"
+          + (f", {args.rate} operations/s offered" if args.rate else ", closed loop"))
     print(format_table(summary))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

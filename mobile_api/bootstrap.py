@@ -61,13 +61,14 @@ def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], c
     backend = cfg["OQS_BACKEND"]
     if backend == "http":
         from .adapters.oqs_http import HttpOQS
+        from .observability import request_id
 
         if not cfg.get("OQS_URL"):
             raise ValueError("OQS_BACKEND=http needs OQS_URL")
         http = HttpOQS(str(cfg["OQS_URL"]), connect_timeout=float(cfg["OQS_CONNECT_TIMEOUT_SECONDS"]),
                        read_timeout=float(cfg["OQS_READ_TIMEOUT_SECONDS"]), retries=int(cfg["OQS_RETRIES"]),
                        breaker_failures=int(cfg["OQS_BREAKER_FAILURES"]),
-                       breaker_reset=float(cfg["OQS_BREAKER_RESET_SECONDS"]))
+                       breaker_reset=float(cfg["OQS_BREAKER_RESET_SECONDS"]), request_id=request_id)
         extra_anchors = _load_anchors(list(cfg["JPKI_TRUST_ANCHORS"]))
         return WithExtraAnchors(http, extra_anchors) if extra_anchors else http  # type: ignore[return-value]
     if backend != "sandbox":

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import fields
 from datetime import date, datetime
+from collections.abc import Callable
 from typing import Any
 
 import pybreaker
@@ -150,8 +151,12 @@ class HttpOQS:
 
     def __init__(self, base_url: str, *, connect_timeout: float = 1.0, read_timeout: float = 3.0,
                  retries: int = 2, breaker_failures: int = 5, breaker_reset: float = 15.0,
-                 backoff: float = 0.05, pool_size: int = 8) -> None:
+                 backoff: float = 0.05, pool_size: int = 8,
+                 request_id: Callable[[], str | None] = lambda: None) -> None:
+        """``request_id``: the id of the request being served, sent as ``X-Request-ID`` so that our log and
+        the gateway's can be joined (observability.py)."""
         self.base_url = base_url.rstrip("/")
+        self._request_id = request_id
         self.retry = Retry(total=retries, connect=retries, read=0, status=retries, other=0,
                            status_forcelist=(502, 503, 504), allowed_methods=None, backoff_factor=backoff,
                            backoff_max=0.5, respect_retry_after_header=False, raise_on_status=False)
@@ -167,9 +172,12 @@ class HttpOQS:
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         try:
+            headers = dict(_JSON_HEADERS) if body is not None else {}
+            request_id = self._request_id()
+            if request_id:
+                headers["X-Request-ID"] = request_id
             response = self._http.request(method, self.base_url + path,
-                                          body=None if body is None else json.dumps(body).encode(),
-                                          headers=_JSON_HEADERS if body is not None else None)
+                                          body=None if body is None else json.dumps(body).encode(), headers=headers)
         except urllib3.exceptions.HTTPError as error:  # refused, reset, timed out, retries exhausted
             raise _Unavailable(type(error).__name__) from error
         try:

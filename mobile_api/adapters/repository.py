@@ -178,6 +178,21 @@ def _standing_statements() -> tuple[Any, Any, Any]:
 
 
 _DEVICE_STANDING, _USER_STANDING, _USER_AND_DEVICE_STANDING = _standing_statements()
+_IDEMPOTENCY_RECORD = select(orm.IdempotencyRecord).where(
+    orm.IdempotencyRecord.institution_id == bindparam("institution_id"),
+    orm.IdempotencyRecord.scope == bindparam("scope"), orm.IdempotencyRecord.key == bindparam("key")).limit(1)
+_OPEN_RELATIONSHIP = (
+    select(orm.CareRelationship)
+    .where(orm.CareRelationship.institution_id == bindparam("institution_id"),
+           orm.CareRelationship.person_ref == bindparam("person_ref"), orm.CareRelationship.ended_at.is_(None))
+    .order_by(orm.CareRelationship.last_visit_at.desc(), orm.CareRelationship.opened_at.desc(),
+              orm.CareRelationship.id.desc())
+    .limit(1))
+_VISIT_WITH_CONSENT = (
+    select(orm.Visit, orm.Consent, orm.CareRelationship)
+    .outerjoin(orm.Consent, orm.Consent.visit_id == orm.Visit.id)  # unique: at most one consent per visit
+    .outerjoin(orm.CareRelationship, orm.CareRelationship.id == orm.Visit.care_relationship_id)
+    .where(orm.Visit.id == bindparam("visit_id"), orm.Visit.institution_id == bindparam("institution_id")))
 
 
 class Users(Repository[orm.User]):
@@ -216,6 +231,14 @@ class Users(Repository[orm.User]):
 
 
 class Visits(Repository[orm.Visit]):
+    def with_consent_and_relationship(self, visit_id: str, institution_id: str
+                                      ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship | None] | None:
+        """The institution's visit, its consent and its care relationship in ONE statement (a medical view
+        reads all three on every request; another tenant's id reads as missing)."""
+        row = self.session.execute(_VISIT_WITH_CONSENT, {"visit_id": visit_id, "institution_id": institution_id}
+                                   ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     def recent(self, institution_id: str, *, limit: int, offset: int,
                patient_reference: str | None = None) -> Sequence[orm.Visit]:
         """A page of the institution's visits, newest first, optionally for one patient reference."""
@@ -513,6 +536,13 @@ class Consents(Repository[orm.Consent]):
         return self.session.scalars(stmt.order_by(*order, c.id).limit(limit).offset(offset)).all()
 
 
+class IdempotencyRecords(Repository[orm.IdempotencyRecord]):
+    def find(self, institution_id: str, scope: str, key: str) -> orm.IdempotencyRecord | None:
+        """The outcome remembered under a key (a prebuilt statement: every submission asks)."""
+        return self.session.scalars(_IDEMPOTENCY_RECORD, {"institution_id": institution_id, "scope": scope,
+                                                          "key": key}).first()
+
+
 class CareRelationships(Repository[orm.CareRelationship]):
     def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         """The patient's relationship with the institution seen last (ended or not): an open one first (there is
@@ -529,12 +559,9 @@ class CareRelationships(Repository[orm.CareRelationship]):
         Read without flushing the unit's pending rows first: a verification asks this between adding its
         visit and linking the visit to the relationship, and a flush here would write the visit twice
         (INSERT, then UPDATE of ``care_relationship_id``). Relationships are only made after this read."""
-        r = orm.CareRelationship
         with self.session.no_autoflush:
-            return self.session.scalars(select(r).where(r.institution_id == institution_id,
-                                                        r.person_ref == person_ref, r.ended_at.is_(None))
-                                        .order_by(r.last_visit_at.desc(), r.opened_at.desc(), r.id.desc())
-                                        .limit(1)).first()
+            return self.session.scalars(_OPEN_RELATIONSHIP, {"institution_id": institution_id,
+                                                             "person_ref": person_ref}).first()
 
     def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.CareRelationship]:
         """A page of the institution's relationships, most recent visit first."""
@@ -595,7 +622,7 @@ class UnitOfWork:
         self.visits = Visits(s, orm.Visit)
         self.consents = Consents(s, orm.Consent)
         self.fallback_records = FallbackRecords(s, orm.FallbackRecord)
-        self.idempotency = Repository(s, orm.IdempotencyRecord)
+        self.idempotency = IdempotencyRecords(s, orm.IdempotencyRecord)
         self.audit = AuditEvents(s, orm.AuditEvent)
         self.api_clients = ApiClients(s, orm.ApiClient)
         self.client_credentials = ClientCredentials(s, orm.ApiClientCredential)

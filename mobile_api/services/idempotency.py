@@ -30,7 +30,7 @@ def request_hash(raw: Any) -> str:
 
 
 def find(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str) -> orm.IdempotencyRecord | None:
-    stored = uow.idempotency.one_by(institution_id=actor.institution_id, scope=scope, key=key)
+    stored = uow.idempotency.find(actor.institution_id, scope, key)
     if stored is not None and stored.request_hash != hashed:
         raise IdempotencyConflict(field="Idempotency-Key")
     return stored

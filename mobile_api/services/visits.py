@@ -58,6 +58,16 @@ def view_of(rt: Runtime, uow: UnitOfWork, visit: orm.Visit, now: datetime) -> Vi
     return VisitView(visit, uow.consents.one_by(visit_id=visit.id), now, rel, relationship_status(rt, rel, now))
 
 
+def owned_view(rt: Runtime, uow: UnitOfWork, actor: Principal, visit_id: str, now: datetime) -> VisitView:
+    """The caller's institution's visit with its consent and relationship, read in one statement; NotFound
+    for a missing visit or another institution's."""
+    found = uow.visits.with_consent_and_relationship(visit_id, actor.institution_id)
+    if found is None:
+        raise NotFound("訪問記録が見つかりません。")
+    visit, consent, rel = found
+    return VisitView(visit, consent, now, rel, relationship_status(rt, rel, now))
+
+
 @dataclass(frozen=True)
 class MedicalView:
     visit_id: str
@@ -71,10 +81,8 @@ def get_visit(rt: Runtime, actor: Principal, visit_id: str) -> VisitView:
     """One visit (patient data: read by an admin or staff on a registered device, and audited)."""
     actor.require_patient_data_reader()
     with rt.uow() as uow:
-        visit = uow.visits.get(visit_id)
-        if visit is None or visit.institution_id != actor.institution_id:
-            raise NotFound("訪問記録が見つかりません。")
-        view = view_of(rt, uow, visit, rt.clock())
+        view = owned_view(rt, uow, actor, visit_id, rt.clock())
+        visit = view.visit
         audit.record(uow, at=rt.clock(), action="visit.read", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit", target_id=visit.id)
         uow.commit()
@@ -155,11 +163,8 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
     actor.require_staff_on_device()
     now = rt.clock()
     with rt.uow() as uow:
-        visit = uow.visits.get_owned(visit_id, actor.institution_id)
-        if visit is None:
-            raise NotFound("訪問記録が見つかりません。")
-        view = view_of(rt, uow, visit, now)
-        consent = view.consent
+        view = owned_view(rt, uow, actor, visit_id, now)
+        visit, consent = view.visit, view.consent
         window = window_of(consent)
 
         def authorize() -> str:

@@ -35,12 +35,14 @@ class FaultyOQS:
         self.inner = oqs_server.create_app(database_url, clock=clock)
         self.mode = "ok"
         self.hits = 0
+        self.request_ids: list[str | None] = []
         self.server: Any = None
         self.port = 0
         self.start()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.hits += 1
+        self.request_ids.append(environ.get("HTTP_X_REQUEST_ID"))
         if self.mode == "slow":
             time.sleep(READ_TIMEOUT * 3)  # the fault itself: OQS takes longer than our read timeout
         elif self.mode in ("500", "503"):
@@ -92,6 +94,18 @@ def test_a_verification_and_a_medical_view_through_the_sandbox_over_http(databas
     assert medical.status_code == 200, medical.get_json()
     assert medical.get_json()["records"]
     assert oqs.hits >= 3  # trust anchors, confirm, medical information: really over HTTP
+
+
+def test_the_callers_request_id_goes_with_the_oqs_call(database_url, oqs) -> None:
+    """One id in our log and in the gateway's: an operator can follow one nurse's request to OQS and back."""
+    h = http_app(database_url, oqs)
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card(P), consent=CONSENT).get_json()
+    oqs.request_ids.clear()
+    r = h.client.get(f"/api/v1/visits/{visit['id']}/medical-information/medication",
+                     headers={"Authorization": f"Bearer {nurse}", "X-Request-ID": "trace-oqs-1"})
+    assert r.status_code == 200 and r.headers["X-Request-ID"] == "trace-oqs-1"
+    assert oqs.request_ids == ["trace-oqs-1"]
 
 
 def test_a_face_recognition_card_refusal_crosses_the_wire_as_the_same_refusal(database_url, oqs) -> None:

@@ -1,8 +1,12 @@
 """The hot path's SQL (docs/performance.md): what was removed stays removed.
 
-- Authentication reads the caller's user and device in one statement on every request (revocation stays
-  immediate), not two entity loads.
-- A verification inserts the visit with its certificate's expiry instead of updating the row just inserted.
+- Authentication reads the caller's user, device and institution in one statement on every request
+  (revocation stays immediate), not separate entity loads.
+- A verification writes each row once (no UPDATE of the visit it just inserted), reads nothing back, and
+  writes a request's audit rows in one INSERT: 3 statements to start, 10 to submit (with consent and a new
+  care relationship).
+- A medical-information view is 3 statements: the caller, the visit with its consent and relationship, the
+  audit row.
 """
 from __future__ import annotations
 
@@ -49,3 +53,34 @@ def test_a_verification_does_not_update_the_visit_it_just_inserted_for_the_certi
     assert r.status_code == 201, r.get_json()
     assert not [s for s in seen if s.startswith("UPDATE visits") and "certificate_not_after" in s]
     assert any(s.startswith("INSERT INTO visits") and "certificate_not_after" in s for s in seen)
+
+
+def _without_warm_up(seen: list[str]) -> list[str]:
+    return [s for s in seen if "sandbox_ca" not in s]  # the sandbox's CA is read once per process
+
+
+def test_a_verification_is_13_statements_each_row_written_once_and_nothing_read_back(h: Harness) -> None:
+    nurse = h.institution().nurse()
+    assert h.verify_pin(nurse, h.card(P)).status_code == 201  # warm-up: the sandbox CA, the statement caches
+    with statements(h) as seen:
+        r = h.verify_pin(nurse, h.card("P08-elderly-20"), consent={"kinds": ["medication"]})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()  # answered from the rows just written: the consent, its window, the new relationship
+    assert body["medical_info_window"]["state"] == "open" and body["consent"]["kinds"] == ["medication"]
+    assert body["care_relationship"]["active"] is True and body["care_relationship"]["opened_by_visit_id"] == body["id"]
+    seen = _without_warm_up(seen)
+    assert len(seen) == 13, "\n".join(seen)
+    assert not [s for s in seen if s.startswith("UPDATE visits")]  # the relationship id went into the INSERT
+    assert not [s for s in seen if " FROM consents" in s or " FROM institutions " in s]  # nothing read back
+    assert len([s for s in seen if s.startswith("INSERT INTO audit_events")]) == 2  # one per request
+    assert len([s for s in seen if s.startswith("SELECT users.")]) == 2  # authentication, once per request
+
+
+def test_a_medical_view_is_three_statements(h: Harness) -> None:
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card(P), consent={"kinds": ["medication"]}).get_json()
+    with statements(h) as seen:
+        assert h.medical(nurse, visit["id"]).status_code == 200
+    assert [s.split(" ")[0] + " " + s.split(" FROM ")[-1].split(" ")[0] if s.startswith("SELECT") else
+            " ".join(s.split(" ")[:3]) for s in seen] == [
+        "SELECT users", "SELECT visits", "INSERT INTO audit_events"], seen

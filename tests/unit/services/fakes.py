@@ -129,7 +129,7 @@ class FakeUnitOfWork:
         self.visits = FakeVisits(self, orm.Visit)
         self.consents = FakeConsents(self, orm.Consent)
         self.fallback_records = FakeFallbackRecords(self, orm.FallbackRecord)
-        self.idempotency = FakeRepository(self, orm.IdempotencyRecord)
+        self.idempotency = FakeIdempotencyRecords(self, orm.IdempotencyRecord)
         self.audit = FakeAuditEvents(self, orm.AuditEvent)
         self.api_clients = FakeApiClients(self, orm.ApiClient)
         self.client_credentials = FakeClientCredentials(self, orm.ApiClientCredential)
@@ -477,6 +477,14 @@ class FakeChallenges(FakeRepository[orm.Challenge]):
 
 
 class FakeVisits(FakeRepository[orm.Visit]):
+    def with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
+        visit = self.get_owned(visit_id, institution_id)
+        if visit is None:
+            return None
+        consent = self.uow.consents.one_by(visit_id=visit.id)
+        rel = self.uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
+        return visit, consent, rel
+
     def recent(self, institution_id: str, *, limit: int, offset: int,
                patient_reference: str | None = None) -> list[orm.Visit]:
         filters: dict[str, Any] = {"institution_id": institution_id}
@@ -611,6 +619,11 @@ class FakePatientSessions(FakeRepository[orm.PatientSession]):
             return False
         session.status, session.answered_at = "answering", now
         return True
+
+
+class FakeIdempotencyRecords(FakeRepository[orm.IdempotencyRecord]):
+    def find(self, institution_id: str, scope: str, key: str) -> orm.IdempotencyRecord | None:
+        return self.one_by(institution_id=institution_id, scope=scope, key=key)
 
 
 class FakeAuditEvents(FakeRepository[orm.AuditEvent]):
