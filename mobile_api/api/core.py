@@ -125,7 +125,12 @@ class Blueprint(flask_smorest.Blueprint):
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any
                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Parse a request part; a view that takes a body also documents the 413 every oversized body gets."""
+        """Parse a request part; a view that takes a body also documents the 413 every oversized body gets.
+
+        A schema class is instantiated once here: given a class, webargs builds a new instance (a deep copy of
+        every field) on every request."""
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, **kwargs)
         if location not in ("json", "form", "files"):
             return parse

@@ -6,6 +6,8 @@ from ...domain.codes import CareType
 from ..fields import Paging
 from ..visits.schemas import WindowSchema
 
+_WINDOW = WindowSchema()  # one instance: a Schema() per dump deep-copies its fields
+
 
 class LinkCreateSchema(ma.Schema):
     purpose = ma.fields.String(required=True, validate=ma.validate.OneOf(["general", "appointment"]), metadata={
@@ -67,6 +69,6 @@ class RegisteredConsentSchema(ma.Schema):
     registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
     withdrawn_at = ma.fields.AwareDateTime(attribute="consent.withdrawn_at", allow_none=True)
     withdrawn_via = ma.fields.String(attribute="consent.withdrawn_via", allow_none=True)
-    window = ma.fields.Function(lambda view: WindowSchema().dump(view.window),
+    window = ma.fields.Function(lambda view: _WINDOW.dump(view.window),
                                 metadata={"type": "object", "description": "See WindowSchema"})
     patient = ma.fields.Nested(PatientSummarySchema, allow_none=True)

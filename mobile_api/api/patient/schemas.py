@@ -7,6 +7,8 @@ from ...domain.codes import InfoKind
 from ..fields import Base64Bytes
 from ..visits.schemas import WindowSchema
 
+_WINDOW = WindowSchema()  # one instance: a Schema() per dump deep-copies its fields
+
 
 class KindSchema(ma.Schema):
     kind = ma.fields.String()
@@ -38,7 +40,7 @@ class PatientConsentSchema(ma.Schema):
     registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
     planned_date = ma.fields.Date(attribute="consent.planned_date", allow_none=True)
     withdrawn_at = ma.fields.AwareDateTime(attribute="consent.withdrawn_at", allow_none=True)
-    window = ma.fields.Function(lambda pair: WindowSchema().dump(pair.window), metadata={"type": "object"})
+    window = ma.fields.Function(lambda pair: _WINDOW.dump(pair.window), metadata={"type": "object"})
 
 
 class SessionSchema(ma.Schema):

@@ -86,6 +86,10 @@ class CareRelationshipRefSchema(ma.Schema):
                                   metadata={"description": "discharged | withdrawn | idle"})
 
 
+# Instances made once, for the nested parts VisitSchema dumps by hand (a Schema() per dump deep-copies its fields).
+_WINDOW, _QUALIFICATION, _RELATIONSHIP_REF = WindowSchema(), QualificationSchema(), CareRelationshipRefSchema()
+
+
 class VisitSchema(ma.Schema):
     id = ma.fields.String(attribute="visit.id")
     created_at = ma.fields.AwareDateTime(attribute="visit.created_at")
@@ -107,7 +111,7 @@ class VisitSchema(ma.Schema):
     candidates = ma.fields.Method("_candidates", metadata={"type": "integer"})
     medical_info_allowed = ma.fields.Method("_viewable_now", metadata={
         "type": "boolean", "description": "Medical information can be viewed NOW (the window is open); see window"})
-    medical_info_window = ma.fields.Function(lambda view: WindowSchema().dump(view.window),
+    medical_info_window = ma.fields.Function(lambda view: _WINDOW.dump(view.window),
                                              metadata={"type": "object", "description": "See WindowSchema"})
     consent = ma.fields.Nested(ConsentSchema, allow_none=True)
     requery_of = ma.fields.String(attribute="visit.requery_of", allow_none=True, metadata={
@@ -136,7 +140,7 @@ class VisitSchema(ma.Schema):
 
     def _qualification(self, view):  # type: ignore[no-untyped-def]
         raw = view.visit.result.get("qualification")
-        return QualificationSchema().dump(raw) if raw else None
+        return _QUALIFICATION.dump(raw) if raw else None
 
     def _withheld(self, view) -> bool:  # type: ignore[no-untyped-def]
         return bool(view.visit.result.get("data_withheld"))
@@ -151,7 +155,7 @@ class VisitSchema(ma.Schema):
         return view.window.viewable_now
 
     def _relationship(self, view):  # type: ignore[no-untyped-def]
-        return CareRelationshipRefSchema().dump(view) if view.relationship is not None else None
+        return _RELATIONSHIP_REF.dump(view) if view.relationship is not None else None
 
 
 class MedicalInformationSchema(ma.Schema):
