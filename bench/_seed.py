@@ -32,7 +32,7 @@ def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def create_institution(database_url: str, code: str | None = None) -> str:
+def create_institution(database_url: str, code: str | None = None, facility_kind: str = "home_visit_care") -> str:
     """The operator's step (``flask institution create``), in-process against the same database."""
     from mobile_api import create_app
     from mobile_api.services import identity
@@ -42,7 +42,7 @@ def create_institution(database_url: str, code: str | None = None) -> str:
                       "JWT_ACTIVE_KID": "seed", "JOBS_EMBEDDED_WORKERS": 0})
     try:
         identity.create_institution(app.extensions["mobile_api"], code=code, name=f"負荷試験{code}",
-                                    facility_kind="home_visit_care", admin_login="admin",
+                                    facility_kind=facility_kind, admin_login="admin",
                                     admin_password=ADMIN_PASSWORD)
     finally:
         app.extensions["mobile_api_engine"].dispose()

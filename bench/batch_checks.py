@@ -69,6 +69,49 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
+def timed_batch(http: Any, base: str, auth: dict[str, str], rows: int) -> dict[str, Any]:
+    """``POST /api/v1/batch-jobs`` with ``rows`` examinees, poll until done, download and check results.csv;
+    the phases timed (also bench/server_load.py's ``batch`` scenario, against prod-local)."""
+    body = {"examinees": examinees(rows)}
+    load_before = load()
+    started = time.perf_counter()
+    created = http.post(f"{base}/api/v1/batch-jobs", json=body,
+                        headers={**auth, "Idempotency-Key": secrets.token_hex(16)})
+    assert created.status_code == 202, created.text
+    accepted = time.perf_counter()
+    location = base + created.headers["Location"]
+    polls = 0
+    while True:
+        job = http.get(location, headers=auth).json()
+        polls += 1
+        if job["state"] in ("done", "cancelled"):
+            break
+        time.sleep(POLL_SECONDS)
+    finished = time.perf_counter()
+    got = http.get(f"{location}/results.csv", headers=auth)
+    downloaded = time.perf_counter()
+
+    assert job["state"] == "done" and job["done"] == rows, job
+    table = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert [line[0] for line in table[1:]] == [f"R{i:05d}" for i in range(rows)]
+    return {"rows": rows, "failed_rows": job["failed"], "create_s": round(accepted - started, 3),
+            "run_s": round(finished - accepted, 3), "csv_s": round(downloaded - finished, 3),
+            "total_s": round(downloaded - started, 3), "rows_per_s": round(rows / (downloaded - started)),
+            "csv_bytes": len(got.content), "polls": polls, "load_1min_before": round(load_before, 2),
+            "load_1min_after": round(load(), 2)}
+
+
+def machine_client_token(http: Any, base: str, institution_code: str, admin_password: str) -> str:
+    """The institution's admin registers a machine client (client_secret) and the client gets a token."""
+    admin = http.post(f"{base}/api/v1/auth/login", json={"institution_code": institution_code, "login": "admin",
+                                                         "password": admin_password}).json()["access_token"]
+    made = http.post(f"{base}/api/v1/clients", json={"name": "bench", "auth_method": "client_secret"},
+                     headers={"Authorization": f"Bearer {admin}"}).json()
+    return http.post(f"{base}/api/v1/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": made["client_id"],
+        "client_secret": made["client_secret"]}).json()["access_token"]
+
+
 def run_one(database_url: str, rows: int, workdir: Path) -> dict[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per poll
     engine = make_engine(database_url)
@@ -89,41 +132,8 @@ def run_one(database_url: str, rows: int, workdir: Path) -> dict[str, Any]:
         identity.create_institution(rt, code="1399999999", name="ベンチ健診センター", facility_kind="health_check",
                                     admin_login="admin", admin_password=password)
         http = requests.Session()
-        admin = http.post(f"{base}/api/v1/auth/login", json={"institution_code": "1399999999", "login": "admin",
-                                                             "password": password}).json()["access_token"]
-        made = http.post(f"{base}/api/v1/clients", json={"name": "bench", "auth_method": "client_secret"},
-                         headers={"Authorization": f"Bearer {admin}"}).json()
-        token = http.post(f"{base}/api/v1/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": made["client_id"],
-            "client_secret": made["client_secret"]}).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        body = {"examinees": examinees(rows)}
-        load_before = load()
-
-        started = time.perf_counter()
-        created = http.post(f"{base}/api/v1/batch-jobs", json=body, headers={**auth, "Idempotency-Key": secrets.token_hex(16)})
-        assert created.status_code == 202, created.text
-        accepted = time.perf_counter()
-        location = base + created.headers["Location"]
-        polls = 0
-        while True:
-            job = http.get(location, headers=auth).json()
-            polls += 1
-            if job["state"] in ("done", "cancelled"):
-                break
-            time.sleep(POLL_SECONDS)
-        finished = time.perf_counter()
-        got = http.get(f"{location}/results.csv", headers=auth)
-        downloaded = time.perf_counter()
-
-        assert job["state"] == "done" and job["done"] == rows, job
-        table = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
-        assert [line[0] for line in table[1:]] == [f"R{i:05d}" for i in range(rows)]
-        return {"rows": rows, "failed_rows": job["failed"], "create_s": round(accepted - started, 3),
-                "run_s": round(finished - accepted, 3), "csv_s": round(downloaded - finished, 3),
-                "total_s": round(downloaded - started, 3), "rows_per_s": round(rows / (downloaded - started)),
-                "csv_bytes": len(got.content), "polls": polls, "load_1min_before": round(load_before, 2),
-                "load_1min_after": round(load(), 2)}
+        token = machine_client_token(http, base, "1399999999", password)
+        return timed_batch(http, base, {"Authorization": f"Bearer {token}"}, rows)
     finally:
         server.shutdown()
         thread.join(timeout=5)

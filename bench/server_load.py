@@ -34,9 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import requests  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from bench import _seed as seed  # noqa: E402
+from bench import batch_checks  # noqa: E402
 from bench._cpu import tree_seconds  # noqa: E402
 from scripts.prod_local import ProdLocal  # noqa: E402
 
@@ -44,6 +46,10 @@ LOCUSTFILE = ROOT / "bench" / "_locustfile.py"
 # scenario -> (locust user class, the stats entry that is one operation)
 SCENARIOS = {"floor": ("Floor", "floor"), "verification": ("Verification", "verification"),
              "medical_read": ("MedicalRead", "medical_read"), "login": ("Login", "login")}
+# Not a locust scenario: one job of BATCH rows through the API (a machine client), run to done by the jobs
+# runner; reported in rows/s (bench/batch_checks.py ``timed_batch``).
+BATCH = "batch"
+
 
 
 def write_seed(stack: ProdLocal, nurses: int, path: Path) -> None:
@@ -102,6 +108,30 @@ def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: i
                               for name, seconds in cpu.items()}}
 
 
+def batch_client(stack: ProdLocal) -> dict[str, str]:
+    """A health-check institution with a machine client (client_secret); its Authorization header."""
+    code = seed.create_institution(stack.database_url, facility_kind="health_check")
+    token = batch_checks.machine_client_token(requests.Session(), stack.url, code, seed.ADMIN_PASSWORD)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def run_batch(stack: ProdLocal, auth: dict[str, str], rows: int, trees: dict[str, int]) -> dict[str, Any]:
+    """One batch job of ``rows`` examinees, timed from the POST to the checked results.csv; in the run's shape,
+    with rows for requests (so req/s is rows/s and CPU is per row). The jobs run in the API workers' embedded
+    consumers here (prod-local's jobs worker is off in the benchmark), so their CPU counts as the API's."""
+    cpu_before = tree_seconds(trees)
+    load_before = os.getloadavg()[0]
+    result = batch_checks.timed_batch(requests.Session(), stack.url, auth, rows)
+    cpu = {name: seconds - cpu_before[name] for name, seconds in tree_seconds(trees).items()}
+    return {"scenario": BATCH, "users": 1, "duration_s": result["total_s"], "requests": rows,
+            "failures": 0,  # a failed call fails timed_batch; refused rows are by design (bench/README.md)
+            "offered_per_s": None, "rps": float(result["rows_per_s"]),
+            "p50_ms": None, "p95_ms": None, "p99_ms": None, "mean_ms": None, "load_before": round(load_before, 2),
+            "load_after": round(os.getloadavg()[0], 2), "requests_by_name": {"rows": rows},
+            "cpu_ms_per_op": {**{name: round(seconds * 1000 / rows, 3) for name, seconds in cpu.items()},
+                              "locust": None}, "batch": result}
+
+
 def process_trees(stack: ProdLocal) -> dict[str, int]:
     """Root pids of the topology's parts: the API's and the sandbox's gunicorn masters, the postmaster."""
     postmaster = int(Path(stack.pg.data_dir, "postmaster.pid").read_text().split()[0])
@@ -138,8 +168,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         summary[name]["cpu_ms_per_op"] = {part: _median([r["cpu_ms_per_op"].get(part) for r in items])
                                           for part in items[0]["cpu_ms_per_op"]}
     floor = summary.get("floor", {}).get("rps")
-    for values in summary.values():
-        values["ratio_to_floor"] = round(values["rps"] / floor, 3) if floor else None
+    for name, values in summary.items():  # rows/s of a batch job is not comparable to requests/s
+        values["ratio_to_floor"] = round(values["rps"] / floor, 3) if floor and name != BATCH else None
     return summary
 
 
@@ -157,7 +187,7 @@ def format_table(summary: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scenarios", nargs="*", help=f"default: all of {', '.join(SCENARIOS)}")
+    parser.add_argument("scenarios", nargs="*", help=f"default: all of {', '.join([*SCENARIOS, BATCH])}")
     parser.add_argument("--json", type=Path, help="write the whole report here")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--duration", type=int, default=15, help="seconds per run (after a 3 s warm-up)")
@@ -166,11 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--oqs-workers", type=int, default=2)
+    parser.add_argument("--batch-rows", type=int, default=10_000, help="examinees in the batch scenario's job")
     parser.add_argument("--rate", type=float, help="offer this many operations/s in all (paced users) instead of "
                         "a closed loop: the latency below saturation (the floor stays a closed loop)")
     args = parser.parse_args(argv)
-    scenarios = args.scenarios or list(SCENARIOS)
-    unknown = set(scenarios) - set(SCENARIOS)
+    scenarios = args.scenarios or [*SCENARIOS, BATCH]
+    unknown = set(scenarios) - {*SCENARIOS, BATCH}
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     if "floor" not in scenarios:
@@ -185,11 +216,19 @@ def main(argv: list[str] | None = None) -> int:
         seed_file = work / "seed.json"
         write_seed(stack, nurses=args.users, path=seed_file)
         trees = process_trees(stack)
+        batch_auth = batch_client(stack) if BATCH in scenarios else {}
         for scenario in scenarios:  # warm-up: every worker imports and connects before the clock runs
-            run_locust(stack.url, seed_file, scenario, args.users, 3, work)
+            if scenario == BATCH:
+                run_batch(stack, batch_auth, 100, trees)
+            else:
+                run_locust(stack.url, seed_file, scenario, args.users, 3, work)
         for repeat in range(args.repeats):
             for scenario in scenarios:
-                run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work, trees, args.rate)
+                if scenario == BATCH:
+                    run = run_batch(stack, batch_auth, args.batch_rows, trees)
+                else:
+                    run = run_locust(stack.url, seed_file, scenario, args.users, args.duration, work, trees,
+                                     args.rate)
                 run["repeat"] = repeat + 1
                 runs.append(run)
                 print(f"  {scenario:<13} run {repeat + 1}: {run['rps']:8.1f} req/s  p50 {run['p50_ms']} ms  "

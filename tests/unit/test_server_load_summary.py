@@ -26,3 +26,8 @@ def test_a_run_where_nothing_completed_is_reported_not_dropped() -> None:
     summary = summarise([run("floor", 500, 30), run("login", 0, None)])
     assert summary["login"]["rps"] == 0 and summary["login"]["p99_ms"] is None
     assert summary["login"]["ratio_to_floor"] == 0
+
+
+def test_a_batch_in_rows_per_second_gets_no_ratio_to_the_floor() -> None:
+    summary = summarise([run("floor", 1000, 40), run("batch", 900, None)])
+    assert summary["batch"]["rps"] == 900 and summary["batch"]["ratio_to_floor"] is None
