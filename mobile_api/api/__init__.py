@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import messages_ja  # noqa: F401  (first: marshmallow's messages in Japanese before any field is made)
 from . import edge, health, outages, problems, rate_limits
 from .audit.routes import blp as audit_blp
 from .auth.routes import blp as auth_blp

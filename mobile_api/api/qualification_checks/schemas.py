@@ -59,7 +59,8 @@ class ExamineeSchema(ma.Schema):
             return
         missing = [name for name in IDENTIFIERS_REQUIRED if data.get(name) is None]
         if missing:
-            raise ma.ValidationError({name: ["Missing data for required field."] for name in missing})
+            required = ma.fields.Field.default_error_messages["required"]  # 必須の項目です。 (api/messages_ja.py)
+            raise ma.ValidationError({name: [required] for name in missing})
 
 
 class RowErrorSchema(ma.Schema):
