@@ -14,8 +14,9 @@ from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
 
 from ..domain.codes import InfoKind
-from ..domain.errors import Unauthenticated
+from ..domain.errors import Forbidden, Unauthenticated
 from ..runtime import Runtime
+from ..services import audit
 from ..services.principal import Principal, authenticate
 from . import rate_limits
 from .examples import RETRY_AFTER
@@ -141,7 +142,8 @@ class Blueprint(flask_smorest.Blueprint):
         """Resolve the caller from the token and the database on every request.
 
         ``patient_data=True`` marks a view that returns patient data: only an admin or a staff
-        member on a registered device may call it (``Principal.require_patient_data_reader``).
+        member on a registered device may call it (``Principal.require_patient_data_reader``), and a refused
+        call is audited (``patient_data.access``, outcome refused).
         ``client_scope`` marks a machine-client endpoint: only a client token with that scope; without
         it, client tokens are refused (403 ``insufficient-scope``).
         """
@@ -157,10 +159,15 @@ class Blueprint(flask_smorest.Blueprint):
                     who.require_not_client()  # every other endpoint is for people and devices
                 if admin:
                     who.require_admin()
-                if staff_on_device:
-                    who.require_staff_on_device()
-                if patient_data:
-                    who.require_patient_data_reader()
+                try:
+                    if staff_on_device:
+                        who.require_staff_on_device()
+                    if patient_data:
+                        who.require_patient_data_reader()
+                except Forbidden as refusal:
+                    if patient_data:  # a refused attempt at patient data is audited, like a refused view
+                        _audit_refused_access(who, refusal, kwargs)
+                    raise
                 g.principal = who
                 return func(*args, **kwargs)
 
@@ -169,6 +176,20 @@ class Blueprint(flask_smorest.Blueprint):
             return self.problems(401, 403)(wrapper)
 
         return decorator
+
+
+def _audit_refused_access(who: Principal, refusal: Forbidden, path_values: dict[str, Any]) -> None:
+    """Who tried to read which patient's data, and why it was refused (docs/rules.md §2.3). The id from the path
+    is kept only if it fits the column: it is whatever the caller sent."""
+    kind, target = next(((kind, str(path_values[key])) for key, kind in _PATH_TARGETS if key in path_values),
+                        (None, None))
+    fits = target is not None and len(target) <= 64
+    audit.record_refusal(runtime(), who, "patient_data.access", refusal, method=request.method,
+                         route=request.url_rule.rule if request.url_rule else None,
+                         target_type=kind if fits else None, target_id=target if fits else None)
+
+
+_PATH_TARGETS = (("visit_id", "visit"), ("record_id", "fallback_record"), ("consent_id", "consent"))
 
 
 def request_json() -> Any:

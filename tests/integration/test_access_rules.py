@@ -296,3 +296,28 @@ def test_concurrent_failures_are_all_counted(h):
         t.join(30)
     assert statuses == ["visual-password-wrong"] * 4
     assert slug(visual(h, nurse, "wrong-password")) == "visual-password-locked"
+
+
+def test_a_refused_attempt_at_patient_data_is_audited(h, visited):
+    """Who tried, from which device, which route and which visit, and why it was refused."""
+    from sqlalchemy import select
+
+    from mobile_api.adapters.orm import AuditEvent
+
+    tenant, _, visit_id, _ = visited
+    r = h.client.post("/api/v1/auth/device-token", json={"assertion": tenant.assertion(tenant.devices[0])})
+    device_only = r.get_json()["access_token"]
+    assert h.client.get(f"/api/v1/visits/{visit_id}/medical-information/medication",
+                        headers=bearer(device_only)).status_code == 403
+    assert h.client.get(f"/api/v1/visits/{visit_id}", headers=bearer(device_only)).status_code == 403
+    assert h.client.get(f"/api/v1/visits/{'x' * 300}", headers=bearer(device_only)).status_code == 403
+    with h.rt.session_factory() as session:
+        refused = session.scalars(select(AuditEvent).where(AuditEvent.action == "patient_data.access")
+                                  .order_by(AuditEvent.id)).all()
+    assert [(e.outcome, e.target_type, e.target_id, e.detail["route"], e.detail["rule"]) for e in refused] == [
+        ("refused", "visit", visit_id, "/api/v1/visits/<visit_id>/medical-information/<info_kind:kind>",
+         "staff-and-device"),
+        ("refused", "visit", visit_id, "/api/v1/visits/<visit_id>", "patient-data-reader"),
+        ("refused", None, None, "/api/v1/visits/<visit_id>", "patient-data-reader"),  # a hostile id is not kept
+    ]
+    assert all(e.actor_device_id == tenant.devices[0].id and e.actor_user_id is None for e in refused)
