@@ -83,7 +83,10 @@ class SyncReport:
 
 
 class Outbox:
-    def __init__(self, path: Path, key_path: Path) -> None:
+    def __init__(self, path: Path, key_path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: the agent's one clock (``Agent.clock``), for ``created_at`` and a record's
+        ``device_recorded_at``; the device's own time is what these fields mean (the server orders by its own)."""
+        self._clock = clock or _utc_now
         self._aead = AESGCM(_load_or_create_key(Path(key_path)))
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -101,15 +104,18 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
+    def _now(self) -> str:
+        return self._clock().isoformat()
+
     def add(self, payload: dict[str, Any]) -> str:
         """Keep a record to send later; durable when this returns. Returns its id (its Idempotency-Key)."""
         record_id = str(uuid.uuid4())
         payload = dict(payload)
-        payload.setdefault("device_recorded_at", _now())
+        payload.setdefault("device_recorded_at", self._now())
         nonce = os.urandom(12)
         ciphertext = self._aead.encrypt(nonce, json.dumps(payload, ensure_ascii=False).encode(), record_id.encode())
         self._db.execute("INSERT INTO outbox (id, created_at, state, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)",
-                         (record_id, _now(), PENDING, nonce, ciphertext))
+                         (record_id, self._now(), PENDING, nonce, ciphertext))
         return record_id
 
     def fix(self, record_id: str, payload: dict[str, Any]) -> None:
@@ -195,8 +201,8 @@ class Outbox:
                 for r in rows]
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _load_or_create_key(key_path: Path) -> bytes:

@@ -23,7 +23,7 @@ bp = Blueprint("offline", __name__, url_prefix="/offline")
 
 @contextmanager
 def outbox() -> Iterator[Outbox]:
-    box = Outbox(agent().home.outbox_path, agent().home.outbox_key_path)
+    box = Outbox(agent().home.outbox_path, agent().home.outbox_key_path, clock=agent().clock)
     try:
         yield box
     finally:

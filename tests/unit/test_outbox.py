@@ -38,6 +38,18 @@ def fill(outbox, n=3):
     return [outbox.add({"method": "oral_revisit", "patient_reference": f"P-{i}"}) for i in range(n)]
 
 
+def test_the_device_time_comes_from_the_agents_clock(tmp_path):
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 12, 1, 0, 30, tzinfo=timezone.utc)
+    box = Outbox(tmp_path / "outbox.sqlite3", tmp_path / "outbox.key", clock=lambda: at)
+    try:
+        record = box.get(box.add({"method": "oral_revisit"}))
+        assert record.payload["device_recorded_at"] == at.isoformat() and record.created_at == at.isoformat()
+    finally:
+        box.close()
+
+
 def test_add_keeps_the_payload_and_the_device_time(outbox):
     record_id = outbox.add({"method": "oral_revisit"})
     record = outbox.get(record_id)
