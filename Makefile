@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-integration test-e2e openapi bench clean prod-local bench-load
+.PHONY: setup demo lint test test-unit test-integration test-e2e openapi bench clean prod-local bench-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/python scripts/demo.py $(if $(PORT),--port $(PORT))
 
-test: setup
+lint: setup
+	$(BIN)/ruff check mobile_api device_agent tests bench scripts
+
+test: setup lint
 	$(BIN)/python -m pytest
 
 test-unit: setup

@@ -414,7 +414,7 @@ def format_report(report: dict[str, Any]) -> str:
         add(f"  S(WTX) requests               {m['wtx_requests']:>8}     "
             f"(FWT {m['fwt'] * 1e3:.1f} ms, WTXM {m['wtxm']})")
         add("  wall by phase:               " + ", ".join(f"{p} {m['phases'][p]['wall'] * 1e3:.1f} ms" for p in PHASES))
-        add(f"  Radio time is not simulated: apdu_delay stands in for it. The character-time lower bound")
+        add("  Radio time is not simulated: apdu_delay stands in for it. The character-time lower bound")
         add(f"  for this run's frames at 106 kbps is {m['air_time_estimate'] * 1e3:.1f} ms "
             f"(vs {m['apdus'] * m['apdu_delay'] * 1e3:g} ms modelled for all APDUs).")
     e = report["environment"]

@@ -8,7 +8,6 @@ import csv
 import io
 import time
 import uuid
-from datetime import timedelta
 
 import jwt
 import pytest
