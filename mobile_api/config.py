@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "OQS_BREAKER_RESET_SECONDS": 15,  # ... until one trial call after this long
     # Operations: Prometheus metrics at /metrics (docs in deploy/README.md); the benchmark's floor endpoint.
     "METRICS_ENABLED": True,
+    "METRICS_TOKEN": None,  # set: /metrics answers only a scraper that sends "Authorization: Bearer <token>"
     "BENCH_FLOOR_ENDPOINT": False,
     # Extra JPKI CA certificates (PEM paths) trusted for user-auth certificates.
     "JPKI_TRUST_ANCHORS": [],

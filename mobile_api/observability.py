@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -118,8 +119,16 @@ def init_app(app: Flask) -> None:
         return response
 
     if app.config.get("METRICS_ENABLED", True):
+        token = app.config.get("METRICS_TOKEN")
+
         @app.get("/metrics")
         def metrics() -> Response:
+            # METRICS_TOKEN: the scraper must send it as a bearer token, so /metrics stays private even where
+            # the network or the proxy does not keep it so (Prometheus: ``authorization: {credentials: ...}``).
+            if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                 f"Bearer {token}".encode()):
+                return Response("metrics need the scrape token\n", status=401, mimetype="text/plain",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
             return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -127,3 +127,15 @@ def test_database_errors_never_carry_the_statements_values(database_url: str) ->
         raise AssertionError("the statement should have failed")
     finally:
         engine.dispose()
+
+
+def test_with_a_metrics_token_only_the_scraper_that_sends_it_reads_metrics(database_url: str) -> None:
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "METRICS_TOKEN": "scrape-secret-123"})
+    try:
+        client = app.test_client()
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"})
+        assert ok.status_code == 200 and "mobile_api_http_requests_total" in ok.get_data(as_text=True)
+    finally:
+        app.extensions["mobile_api_engine"].dispose()
