@@ -36,6 +36,7 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         viewing_window=timedelta(hours=cfg["VIEWING_WINDOW_HOURS"]),
         certificate_grace_months=cfg["CERTIFICATE_GRACE_MONTHS"],
         visual_password_max_failures=int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]),
+        renewal_alert_months=int(cfg["CERTIFICATE_RENEWAL_ALERT_MONTHS"]),
         care_relationship_idle=timedelta(days=cfg["CARE_RELATIONSHIP_IDLE_DAYS"]),
         consent_link_ttl=timedelta(days=cfg["CONSENT_LINK_TTL_DAYS"]),
         patient_page_session=timedelta(minutes=cfg["PATIENT_PAGE_SESSION_MINUTES"]),

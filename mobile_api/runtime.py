@@ -25,6 +25,7 @@ class Rules:
     viewing_window: timedelta
     certificate_grace_months: int
     visual_password_max_failures: int = 5
+    renewal_alert_months: int = 3
     care_relationship_idle: timedelta = timedelta(days=90)
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)

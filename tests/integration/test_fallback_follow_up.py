@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -314,3 +314,33 @@ def test_a_visit_near_certificate_expiry_carries_the_renewal_alert(h):
     assert far["certificate_renewal"] is None
     grace = h.verify_pin(nurse, h.card("P21-cert-expired-1m")).get_json()
     assert grace["certificate_renewal"]["expired"] is True
+
+
+def test_the_renewal_alert_follows_the_configured_lead_and_grace(database_url):
+    """CERTIFICATE_RENEWAL_ALERT_MONTHS and CERTIFICATE_GRACE_MONTHS are the ones the alert uses (docs/rules.md)."""
+    from mobile_api import create_app
+    from mobile_api.clock import FrozenClock
+    from tests.integration.conftest import TEST_CONFIG
+    from tests.support.harness import T0, Harness
+
+    clock = FrozenClock(T0)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "CERTIFICATE_RENEWAL_ALERT_MONTHS": 1,
+                      "CERTIFICATE_GRACE_MONTHS": 2}, clock=clock)
+    try:
+        h = Harness(app, clock)
+        nurse = h.institution().nurse()
+
+        def renewal(days_left):
+            card = h.ca.issue_card("P01-valid-30", now=h.clock(), not_after=h.clock() + timedelta(days=days_left))
+            started = h.start(nurse).get_json()
+            return h.submit(nurse, started["challenge_id"], h.pin_body(card, started["challenge"])).get_json()[
+                "certificate_renewal"]
+
+        assert renewal(40) is None  # 40 days ahead: no alert with a 1-month lead (the default 3 would alert)
+        soon = renewal(20)
+        assert soon["expired"] is False
+        expires = date.fromisoformat(soon["expires_on"])
+        last_of_second_month = (expires.replace(day=1) + timedelta(days=95)).replace(day=1) - timedelta(days=1)
+        assert date.fromisoformat(soon["usable_until"]) == last_of_second_month  # a 2-month grace, not 3
+    finally:
+        app.extensions["mobile_api_engine"].dispose()

@@ -6,14 +6,18 @@ from ...domain.certificate import RenewalAlert, renewal_alert
 from ...domain.codes import EligibilityStatus, Form
 from ...domain.consent import WindowReport
 from ...domain.japanese_dates import hours_ja, jst_text
+from ..core import runtime
 
 
 def renewal_for(visit: orm.Visit) -> RenewalAlert | None:
-    """The renewal alert as of the visit (3 months before the certificate expires, and through the grace)."""
+    """The renewal alert as of the visit: from ``CERTIFICATE_RENEWAL_ALERT_MONTHS`` before the certificate expires,
+    and through the grace of ``CERTIFICATE_GRACE_MONTHS`` (docs/rules.md §2.4)."""
     not_after = getattr(visit, "certificate_not_after", None)
     if not_after is None:
         return None
-    return renewal_alert(not_after=not_after, now=visit.created_at)
+    rules = runtime().rules
+    return renewal_alert(not_after=not_after, now=visit.created_at, alert_months=rules.renewal_alert_months,
+                         grace_months=rules.certificate_grace_months)
 
 
 def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowReport | None = None) -> list[str]:
