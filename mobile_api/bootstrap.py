@@ -28,6 +28,8 @@ from .runtime import BatchSettings, Rules, Runtime
 def rules_from(cfg: Mapping[str, Any]) -> Rules:
     if int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]) < 1:
         raise ValueError("VISUAL_PASSWORD_MAX_FAILURES must be at least 1")
+    if not 1 <= int(cfg["POST_HOC_INTERVAL_MINUTES"]) <= 59:
+        raise ValueError("POST_HOC_INTERVAL_MINUTES must be 1 to 59 (a cron minute step)")
     return Rules(
         challenge_ttl=timedelta(seconds=cfg["CHALLENGE_TTL_SECONDS"]),
         activation_code_ttl=timedelta(seconds=cfg["ACTIVATION_CODE_TTL_SECONDS"]),
@@ -37,6 +39,7 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         certificate_grace_months=cfg["CERTIFICATE_GRACE_MONTHS"],
         visual_password_max_failures=int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]),
         renewal_alert_months=int(cfg["CERTIFICATE_RENEWAL_ALERT_MONTHS"]),
+        post_hoc_interval_minutes=int(cfg["POST_HOC_INTERVAL_MINUTES"]),
         care_relationship_idle=timedelta(days=cfg["CARE_RELATIONSHIP_IDLE_DAYS"]),
         consent_link_ttl=timedelta(days=cfg["CONSENT_LINK_TTL_DAYS"]),
         patient_page_session=timedelta(minutes=cfg["PATIENT_PAGE_SESSION_MINUTES"]),

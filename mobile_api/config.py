@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVATION_CODE_TTL_SECONDS": 24 * 3600,
     "VIEWING_WINDOW_HOURS": 24,
     "CERTIFICATE_GRACE_MONTHS": 3,
+    "POST_HOC_INTERVAL_MINUTES": 10,  # OUR RULE: how often pending fallback records are looked up again (1-59)
     "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,  # OUR RULE: alert this many months before the certificate expires
     # Continuing home care: a relationship with no visit for this many days ends (re-query refused after).
     "CARE_RELATIONSHIP_IDLE_DAYS": 90,

@@ -26,6 +26,7 @@ class Rules:
     certificate_grace_months: int
     visual_password_max_failures: int = 5
     renewal_alert_months: int = 3
+    post_hoc_interval_minutes: int = 10
     care_relationship_idle: timedelta = timedelta(days=90)
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)

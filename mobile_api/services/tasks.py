@@ -2,7 +2,7 @@
 
 To add one, write the use case in a service module and register it here, e.g.::
 
-    @runner.periodic("fallback.post_hoc", minute="*/10")
+    @runner.periodic("fallback.post_hoc", minute=f"*/{rt.rules.post_hoc_interval_minutes}")
     def post_hoc() -> None:
         fallback.confirm_pending(rt)
 
@@ -31,7 +31,7 @@ def register(rt: Runtime) -> None:
     def purge() -> None:
         batch.purge_expired(rt)
 
-    @runner.periodic("fallback.post_hoc", minute="*/10")
+    @runner.periodic("fallback.post_hoc", minute=f"*/{rt.rules.post_hoc_interval_minutes}")
     def post_hoc() -> None:
         """事後確認: look up fallback records made while OQS was unreachable (docs/rules.md §5)."""
         fallback.confirm_pending(rt)
