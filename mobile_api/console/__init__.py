@@ -72,7 +72,6 @@ def init_app(app: Flask) -> None:
         jwt_keys, kid = keys.jwt_keys(app)
         secret = hmac.new(jwt_keys[kid].encode(), b"mobile-oqs console session", hashlib.sha256).hexdigest()
     app.secret_key = secret
-    app.config.setdefault("SESSION_COOKIE_NAME", "mobile_oqs_console")
     app.config["SESSION_COOKIE_NAME"] = "mobile_oqs_console"
     app.config["SESSION_COOKIE_PATH"] = "/console"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
