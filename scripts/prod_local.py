@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,16 +37,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.pgcluster import PgCluster  # noqa: E402  (after the path fix, for a direct run)
+from tests.support.pgcluster import PgCluster, free_port  # noqa: E402  (after the path fix, for a direct run)
 
 BIN = Path(sys.executable).parent
 DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ProdLocal:

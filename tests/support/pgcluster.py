@@ -82,7 +82,8 @@ def require_postgres() -> bool:
     return os.environ.get("REQUIRE_POSTGRES", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the OS's pick; someone may still take it before use)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -179,7 +180,7 @@ class PgCluster:
 
     def _start_server(self) -> None:
         for attempt in range(1, _START_ATTEMPTS + 1):
-            port = _free_port()
+            port = free_port()
             if os.path.exists(self.log_file):
                 os.remove(self.log_file)  # so the bind check below only sees this attempt
             try:

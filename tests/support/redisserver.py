@@ -12,15 +12,11 @@ import subprocess
 import tempfile
 import time
 
+from tests.support.pgcluster import free_port
+
 
 def require_redis() -> bool:
     return os.environ.get("REQUIRE_REDIS", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:
@@ -38,7 +34,7 @@ class RedisServer:
         if binary is None:
             raise FileNotFoundError("redis-server not found (apt-get install redis-server)")
         self.directory = tempfile.mkdtemp(prefix="redis-")
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.directory, "--logfile", os.path.join(self.directory, "redis.log")],
