@@ -22,7 +22,7 @@ from ..api.visits.schemas import VisitSchema
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
 from ..domain.japanese_dates import JST
-from ..domain.errors import DomainError, Unauthenticated, ValidationFailed
+from ..domain.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
@@ -277,7 +277,7 @@ def device_add() -> Any:
 def device_revoke_confirm(device_id: str) -> Any:
     device = next((d for d in devices.list_devices(rt(), who()) if d.id == device_id), None)
     if device is None:
-        raise_not_found("端末が見つかりません。")
+        raise NotFound("端末が見つかりません。")
     return render_template("console/device_revoke.html", device=device)
 
 
@@ -287,12 +287,6 @@ def device_revoke(device_id: str) -> Any:
     device = devices.revoke_device(rt(), who(), device_id)
     session["flash"] = f"端末「{device.label}」の登録を取り消しました。"
     return see_other("console.devices_page")
-
-
-def raise_not_found(message: str) -> None:
-    from ..domain.errors import NotFound
-
-    raise NotFound(message)
 
 
 # --- visits --------------------------------------------------------------------------------------------------
@@ -361,8 +355,7 @@ def _fallback_of(p: Principal, view: visits.VisitView) -> list[dict[str, Any]]:
         rows = claims.for_month(rt(), p, month)
     except DomainError:
         return []
-    return [r.to_dict() for r in rows if r.to_dict().get("kind") == "fallback"
-            and r.to_dict().get("patient_reference") == ref]
+    return [r.to_dict() for r in rows if r.kind == "fallback" and r.patient_reference == ref]
 
 
 @bp.get("/visits/<visit_id>/medical/<kind>")
@@ -371,7 +364,7 @@ def medical_page(visit_id: str, kind: str) -> Any:
     try:
         info_kind = InfoKind(kind)
     except ValueError:
-        raise_not_found("このページはありません。")
+        raise NotFound("このページはありません。") from None
     shown = visits.view_medical_information(rt(), who(), visit_id, info_kind)  # staff on device, window, audited
     return render_template("console/medical.html", shown=shown, kind=info_kind, visit_id=visit_id,
                            checkup_items=CHECKUP_ITEMS)
