@@ -57,6 +57,7 @@ class ProdLocal:
         self.database_url = ""
         self.redis: Any = None
         self.api_port = self.oqs_port = 0
+        self._jwt_key = secrets.token_urlsafe(48)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> ProdLocal:
@@ -143,12 +144,6 @@ class ProdLocal:
         for key, value in self.settings.items():
             env[f"MOBILE_API_{key}"] = value if isinstance(value, str) else json.dumps(value)
         return env
-
-    @property
-    def _jwt_key(self) -> str:
-        if not hasattr(self, "_key"):
-            self._key = secrets.token_urlsafe(48)
-        return self._key
 
     def log(self, name: str) -> str:
         path = self.base / f"{name}.log"
