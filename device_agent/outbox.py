@@ -112,8 +112,7 @@ class Outbox:
         record_id = str(uuid.uuid4())
         payload = dict(payload)
         payload.setdefault("device_recorded_at", self._now())
-        nonce = os.urandom(12)
-        ciphertext = self._aead.encrypt(nonce, json.dumps(payload, ensure_ascii=False).encode(), record_id.encode())
+        nonce, ciphertext = self._seal(payload, record_id)
         self._db.execute("INSERT INTO outbox (id, created_at, state, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)",
                          (record_id, self._now(), PENDING, nonce, ciphertext))
         return record_id
@@ -125,9 +124,7 @@ class Outbox:
         record = self.get(record_id)
         if record is None or record.state != REJECTED:
             raise KeyError(record_id)
-        payload = {**record.payload, **payload}
-        nonce = os.urandom(12)
-        ciphertext = self._aead.encrypt(nonce, json.dumps(payload, ensure_ascii=False).encode(), record_id.encode())
+        nonce, ciphertext = self._seal({**record.payload, **payload}, record_id)
         self._db.execute("UPDATE outbox SET state = ?, last_error = NULL, nonce = ?, ciphertext = ? "
                          "WHERE id = ? AND state = ?", (PENDING, nonce, ciphertext, record_id, REJECTED))
 
@@ -179,11 +176,7 @@ class Outbox:
 
     def _set(self, record_id: str, state: str, error: dict[str, Any] | None, server_id: str | None = None,
              answer: dict[str, Any] | None = None) -> None:
-        nonce = ciphertext = None
-        if answer is not None:
-            nonce = os.urandom(12)
-            ciphertext = self._aead.encrypt(nonce, json.dumps(answer, ensure_ascii=False).encode(),
-                                            f"{record_id}/answer".encode())
+        nonce, ciphertext = self._seal(answer, f"{record_id}/answer") if answer is not None else (None, None)
         self._db.execute("UPDATE outbox SET state = ?, last_error = ?, server_record_id = COALESCE(?, "
                          "server_record_id), answer_nonce = COALESCE(?, answer_nonce), "
                          "answer_ciphertext = COALESCE(?, answer_ciphertext) WHERE id = ?",
@@ -195,10 +188,17 @@ class Outbox:
                                 f"ciphertext, answer_nonce, answer_ciphertext FROM outbox {where}", params).fetchall()
         return [OutboxRecord(id=r[0], created_at=r[1], state=r[2], attempts=r[3],
                              last_error=json.loads(r[4]) if r[4] else None, server_record_id=r[5],
-                             payload=json.loads(self._aead.decrypt(r[6], r[7], r[0].encode())),
-                             answer=json.loads(self._aead.decrypt(r[8], r[9], f"{r[0]}/answer".encode()))
-                             if r[9] else None)
+                             payload=self._open(r[6], r[7], r[0]),
+                             answer=self._open(r[8], r[9], f"{r[0]}/answer") if r[9] else None)
                 for r in rows]
+
+    def _seal(self, value: dict[str, Any], associated: str) -> tuple[bytes, bytes]:
+        """(nonce, ciphertext) of a JSON value, bound to its row by the associated data."""
+        nonce = os.urandom(12)
+        return nonce, self._aead.encrypt(nonce, json.dumps(value, ensure_ascii=False).encode(), associated.encode())
+
+    def _open(self, nonce: bytes, ciphertext: bytes, associated: str) -> Any:
+        return json.loads(self._aead.decrypt(nonce, ciphertext, associated.encode()))
 
 
 def _utc_now() -> datetime:
