@@ -31,6 +31,7 @@ from . import bp
 from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
+_VISIT = VisitSchema()  # made once: a Schema() per dump deep-copies its fields (as api/visits/schemas.py does)
 
 
 def rt() -> Runtime:
@@ -299,6 +300,11 @@ def _day(value: str | None, default: date) -> date:
         return default
 
 
+def _offset() -> int:
+    value = request.args.get("offset", "")
+    return int(value) if value.isdigit() else 0
+
+
 @bp.get("/visits")
 @signed_in
 def visits_page() -> Any:
@@ -314,9 +320,9 @@ def visits_page() -> Any:
         user_id=wanted["staff"], form=wanted["form"],
         care_type=int(care_type) if care_type and care_type.isdigit() else None,
         outcome=wanted["outcome"], patient_reference=a.get("patient_reference") or None)
-    offset = max(int(a["offset"]), 0) if a.get("offset", "").isdigit() else 0
+    offset = _offset()
     found = visits.search_visits(rt(), p, asked, limit=VISIT_PAGE, offset=offset)  # audited: the ids shown
-    rows = [(view, VisitSchema().dump(view), outcome_of(view)) for view in found.views]
+    rows = [(view, _VISIT.dump(view), outcome_of(view)) for view in found.views]
     query = {k: v for k, v in a.items() if k != "offset" and v}
     staff = identity.list_users(rt(), p) if p.is_admin else []
     return render_template("console/visits.html", rows=rows, first=first.isoformat(), last=last.isoformat(),
@@ -330,7 +336,7 @@ def visits_page() -> Any:
 def visit_page(visit_id: str) -> Any:
     p = who()
     view = visits.get_visit(rt(), p, visit_id)  # patient data reader, same institution, audited (visit.read)
-    data = VisitSchema().dump(view)
+    data = _VISIT.dump(view)
     viewed = []
     names: dict[str, str] = {}
     if p.is_admin:  # who viewed what: the audit log, which the API shows to admins only
@@ -415,11 +421,6 @@ BATCH_JOBS_PAGE = 50
 BATCH_ROWS_PAGE = 100
 BATCH_STATES = {"queued": "待機中", "running": "処理中", "done": "完了", "cancelled": "取り消し"}
 BATCH_OUTCOMES = {"checked": "照会済み", "error": "エラー", "pending": "未処理"}
-
-
-def _offset() -> int:
-    value = request.args.get("offset", "")
-    return int(value) if value.isdigit() else 0
 
 
 @bp.get("/batch-jobs")
