@@ -46,12 +46,13 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
     )
 
 
-def _load_anchors(paths: list[str]) -> list[x509.Certificate]:
+def _with_configured_anchors(gateway: Any, cfg: Mapping[str, Any]) -> Any:
+    """The gateway, trusting also the JPKI CA certificates named in ``JPKI_TRUST_ANCHORS`` (PEM paths), if any."""
     anchors: list[x509.Certificate] = []
-    for path in paths:
+    for path in cfg["JPKI_TRUST_ANCHORS"]:
         with open(path, "rb") as handle:
             anchors.extend(x509.load_pem_x509_certificates(handle.read()))
-    return anchors
+    return WithExtraAnchors(gateway, anchors) if anchors else gateway
 
 
 def build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], clock: Clock) -> OQSGateway:
@@ -73,8 +74,7 @@ def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], c
                        read_timeout=float(cfg["OQS_READ_TIMEOUT_SECONDS"]), retries=int(cfg["OQS_RETRIES"]),
                        breaker_failures=int(cfg["OQS_BREAKER_FAILURES"]),
                        breaker_reset=float(cfg["OQS_BREAKER_RESET_SECONDS"]), request_id=request_id)
-        extra_anchors = _load_anchors(list(cfg["JPKI_TRUST_ANCHORS"]))
-        return WithExtraAnchors(http, extra_anchors) if extra_anchors else http  # type: ignore[return-value]
+        return _with_configured_anchors(http, cfg)  # type: ignore[no-any-return]
     if backend != "sandbox":
         raise ValueError(f"unknown OQS_BACKEND {backend!r} (available: sandbox, http)")
 
@@ -84,8 +84,7 @@ def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], c
         from .sandbox.personas import PersonaBook
 
         gateway = SandboxOQS(SandboxCA.load_or_create(session_factory, clock), PersonaBook.default(), clock=clock)
-        extra = _load_anchors(list(cfg["JPKI_TRUST_ANCHORS"]))
-        return WithExtraAnchors(gateway, extra) if extra else gateway
+        return _with_configured_anchors(gateway, cfg)
 
     # Built on first use: the sandbox CA lives in the database, which may not be migrated yet.
     return LazyGateway(build)  # type: ignore[return-value]

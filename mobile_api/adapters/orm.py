@@ -7,6 +7,7 @@ columns for OQS payloads that are kept as received.
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any
@@ -89,11 +90,17 @@ class Base(DeclarativeBase):
         """A row gets its UUID when it is made, not when it is flushed: a use case can link rows by id
         (a visit and its consent, audit rows naming them) and write them all in one flush at commit,
         instead of flushing after each insert to learn the id (docs/performance.md)."""
-        if "id" not in kwargs and type(self).__table__.c.get("id") is not None:
-            column = type(self).__table__.c.id
-            if column.default is not None and isinstance(column.type, String):
-                kwargs["id"] = new_id()
+        if "id" not in kwargs and _has_generated_uuid(type(self)):
+            kwargs["id"] = new_id()
         self.registry.constructor(self, **kwargs)
+
+
+@functools.cache
+def _has_generated_uuid(model: type[Base]) -> bool:
+    """A string ``id`` with a default (``new_id``), as opposed to an autoincrement or a natural key; decided once
+    per model, not on every construction."""
+    column = model.__table__.c.get("id")  # type: ignore[attr-defined]
+    return column is not None and column.default is not None and isinstance(column.type, String)
 
 
 class Institution(Base):
