@@ -190,9 +190,9 @@ def cmd_outbox_record(args: argparse.Namespace) -> int:
     """Record fallback evidence (docs/rules.md §5) while there is no signal; it syncs later, exactly once."""
     home = AgentHome(Path(args.home))
     fields = _evidence_fields(args)
-    fields.setdefault("decl_declared_on", Agent(home).clock().astimezone(labels.JST).date().isoformat())
-    payload, errors = fallback.build(fields, recorded_at=Agent(home).clock(), care_type=args.care_type,
-                                     form=args.form)
+    now = Agent(home).clock()
+    fields.setdefault("decl_declared_on", now.astimezone(labels.JST).date().isoformat())
+    payload, errors = fallback.build(fields, recorded_at=now, care_type=args.care_type, form=args.form)
     if errors:
         return _refused(errors)
     outbox = _outbox(home)
@@ -230,8 +230,7 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     try:
         agent.login(args.login, os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: "))
         report = outbox.sync(outbox_sender(agent.api))
-        sent = [outbox.get(record_id) for record_id in report.sent]
-        rejected = [outbox.get(record_id) for record_id in report.rejected]
+        shown = [outbox.get(record_id) for record_id in report.sent + report.rejected]
     except Exception as exc:  # noqa: BLE001 - plain Japanese, never a traceback
         say(f"✖ {messages.describe(exc)}")
         _debug(args)
@@ -239,10 +238,7 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     finally:
         outbox.close()
     say(f"送信済み {len(report.sent)} 件、要修正 {len(report.rejected)} 件")
-    for record in sent:
-        if record is not None:
-            _say_record(record)
-    for record in rejected:
+    for record in shown:
         if record is not None:
             _say_record(record)
     if report.stopped:
