@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from device_agent.labels import ERAS, JST
+from device_agent.labels import ERAS, JST, short_date
 
 METHODS = {
     "notice_with_card": "資格情報のお知らせ＋マイナンバーカード",
@@ -113,17 +113,13 @@ def methods_on(day: date) -> dict[str, bool]:
             for method, (first, last) in DATES.items()}
 
 
-def _ja(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def date_rule(method: str) -> str:
     first, last = DATES[method]
     if first and last:
-        return f"{_ja(first)}〜{_ja(last)}"
+        return f"{short_date(first)}〜{short_date(last)}"
     if last:
-        return f"{_ja(last)}まで"
-    return f"{_ja(first)}から" if first else ""
+        return f"{short_date(last)}まで"
+    return f"{short_date(first)}から" if first else ""
 
 
 def visit_day(recorded_at: str | datetime) -> date:
@@ -208,7 +204,7 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     label = METHODS[method]
     day = visit_day(recorded)
     if not methods_on(day)[method]:
-        errors.append(("method", (f"「{label}」は{date_rule(method)}の方法です（受診日 {_ja(day)}）。"
+        errors.append(("method", (f"「{label}」は{date_rule(method)}の方法です（受診日 {short_date(day)}）。"
                                   "ほかの方法で確認してください。")))
     if method in NEEDS_PATIENT_REFERENCE and "patient_reference" not in payload:
         errors.append(("patient_reference", f"「{label}」では患者番号が必要です（初診か再来かを確かめるため）。"))
