@@ -18,19 +18,22 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import serialization
 from locust import FastHttpUser, constant_throughput, task
 
+from bench._seed import start_body, submit_body
 from device_agent.device_key import make_assertion
 
 SEED: dict[str, Any] = json.loads(open(os.environ["BENCH_SEED"], encoding="utf-8").read())
-CARD_DER = base64.b64decode(SEED["card"]["certificate"])
-CARD_KEY = serialization.load_pem_private_key(SEED["card"]["private_key"].encode(), password=None)
-x509.load_der_x509_certificate(CARD_DER)  # fail early on a bad seed
+# The card as _seed.submit_body takes it (the seeded certificate and its private key).
+CARD = SimpleNamespace(
+    certificate_der=base64.b64decode(SEED["card"]["certificate"]),
+    private_key=serialization.load_pem_private_key(SEED["card"]["private_key"].encode(), password=None))
+x509.load_der_x509_certificate(CARD.certificate_der)  # fail early on a bad seed
 NURSES = SEED["nurses"]
 _next_nurse = itertools.count()
 
@@ -60,18 +63,15 @@ class Verification(_Seeded):
     def verification(self) -> None:
         started_at = time.perf_counter()
         failure: Exception | None = None
-        with self.client.post("/api/v1/verifications", json={"care_type": 2, "form": "home_consent",
-                                                              "method": "pin"},
-                              headers=self.auth, name="verification:start", catch_response=True) as started:
+        with self.client.post("/api/v1/verifications", json=start_body(), headers=self.auth,
+                              name="verification:start", catch_response=True) as started:
             if started.status_code != 201:
                 started.failure(f"start {started.status_code}")
                 failure = RuntimeError(f"start {started.status_code}")
             challenge = started.json() if failure is None else {}
         if failure is None:
-            signature = CARD_KEY.sign(base64.b64decode(challenge["challenge"]), padding.PKCS1v15(), hashes.SHA256())
-            body = {"certificate": SEED["card"]["certificate"], "signature": base64.b64encode(signature).decode(),
-                    "consent": {"kinds": ["medication"]}}
-            with self.client.post(f"/api/v1/verifications/{challenge['challenge_id']}/submit", json=body,
+            with self.client.post(f"/api/v1/verifications/{challenge['challenge_id']}/submit",
+                                  json=submit_body(CARD, challenge["challenge"]),
                                   headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
                                   name="verification:submit", catch_response=True) as submitted:
                 if submitted.status_code != 201:
