@@ -17,7 +17,6 @@ with a co-located proxy.
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
 import json
 import os
@@ -51,6 +50,10 @@ SCENARIOS = {"floor": ("Floor", "floor"), "verification": ("Verification", "veri
 BATCH = "batch"
 
 
+def _pem(key: Any) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
 
 def write_seed(stack: ProdLocal, nurses: int, path: Path) -> None:
     tenant, staff, card = seed.seed(stack.url, stack.database_url, nurses=nurses)
@@ -58,16 +61,12 @@ def write_seed(stack: ProdLocal, nurses: int, path: Path) -> None:
     for nurse in staff:
         r = seed.verify(tenant.http, stack.url, nurse.token, card)
         assert r.status_code == 201, r.text
-        key_pem = nurse.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()).decode()
         entries.append({"login": nurse.login, "token": nurse.token, "device_id": nurse.device_id,
-                        "device_key": key_pem, "visit_id": r.json()["id"]})
-    card_key = card.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()).decode()
+                        "device_key": _pem(nurse.key), "visit_id": r.json()["id"]})
     path.write_text(json.dumps({
         "institution_code": tenant.code, "audience": seed.AUDIENCE, "staff_password": seed.STAFF_PASSWORD,
-        "nurses": entries, "card": {"certificate": base64.b64encode(card.certificate_der).decode(),
-                                    "private_key": card_key}}), encoding="utf-8")
+        "nurses": entries, "card": {"certificate": seed.b64(card.certificate_der),
+                                    "private_key": _pem(card.private_key)}}), encoding="utf-8")
 
 
 def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: int, out_dir: Path,
