@@ -1,6 +1,7 @@
 """Reading the 12-digit activation code: typed in, or from the QR code the server shows."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,16 @@ def code_from_qr_image(path: Path) -> str:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        head = path.read_bytes()[:512].lstrip()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ActivationCodeError(f"QRコードの画像ファイル「{path}」が見つかりません。") from None
     except OSError:
         raise ActivationCodeError(f"QRコードの画像ファイル「{path}」を読み込めません。") from None
     try:
-        if head.startswith(b"<") or path.suffix.lower() == ".svg":
-            image = _raster_from_svg(path.read_text(encoding="utf-8", errors="replace"))
+        if data[:512].lstrip().startswith(b"<") or path.suffix.lower() == ".svg":
+            image = _raster_from_svg(data.decode("utf-8", errors="replace"))
         else:
-            with Image.open(path) as opened:
+            with Image.open(io.BytesIO(data)) as opened:
                 image = opened.convert("RGB")
     except (UnidentifiedImageError, ValueError, SyntaxError):
         raise ActivationCodeError(f"「{path.name}」はQRコードの画像として読み込めません。{FORMATS}を指定してください。"
