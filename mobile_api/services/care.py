@@ -20,10 +20,9 @@ from ..domain.certificate import CertificateStanding
 from ..domain.codes import ALL_INFO_KINDS, CareType, Form, IdentityMethod, InfoKind
 from ..domain.consent import ViewingWindow
 from ..domain.errors import CareRelationshipEnded, DomainError, NotFound
-from ..domain.facility import FacilityKind
 from ..runtime import Runtime
 from . import audit, idempotency
-from .principal import Principal
+from .principal import Principal, institution_of
 from .visits import VisitView, relationship_status, view_of
 
 REQUERY_SCOPE = "visit.requery"
@@ -77,19 +76,23 @@ def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, 
             raise NotFound("訪問記録が見つかりません。")
         audit_detail: dict[str, Any] = {"target_type": "visit", "target_id": visit.id}
         try:
-            new_visit, rel = _requery(rt, uow, actor, visit, cmd, now, audit_detail)
+            new_visit, consent, rel = _requery(rt, uow, actor, visit, cmd, now, audit_detail)
         except DomainError as refusal:
             uow.rollback()
             audit.record_refusal(rt, actor, "visit.requery", refusal, **audit_detail)
             raise
-        view = view_of(rt, uow, new_visit, now)
+        # the view is made of what was just written: nothing is read back (as verification.submit)
+        view = VisitView(new_visit, consent, now, rel, relationship_status(rt, rel, now))
         idempotency.remember(uow, actor, REQUERY_SCOPE, idempotency_key, hashed, status=201,
                              response={"visit_id": new_visit.id}, now=now)
         return idempotency.commit_or_replay(uow, view, lambda: _replay(rt, uow, actor, idempotency_key, hashed))
 
 
 def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, cmd: RequeryCommand,
-             now: datetime, audit_detail: dict[str, Any]) -> tuple[orm.Visit, orm.CareRelationship]:
+             now: datetime, audit_detail: dict[str, Any]
+             ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship]:
+    """Nothing is flushed here: the rows carry their ids from construction and are written together when
+    the unit commits (docs/performance.md)."""
     rel = None
     if visit.person_ref:  # the one not discharged or withdrawn, else the one seen last (to say why it ended)
         rel = (uow.care_relationships.open_for(actor.institution_id, visit.person_ref)
@@ -98,9 +101,8 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
         audit_detail.update(relationship_id=rel.id, opened_by_visit_id=rel.opened_by_visit_id)
     consent_rules.authorize_requery(relationship_status(rt, rel, now), idle_limit=rt.rules.care_relationship_idle)
     assert rel is not None
-    institution = uow.institutions.get(actor.institution_id)
-    assert institution is not None
-    rt.policy.require(FacilityKind(institution.facility_kind), Form.HOME_CONSENT)
+    institution = institution_of(uow, actor)
+    rt.policy.require(institution.facility_kind, Form.HOME_CONSENT)
     card_consent = uow.consents.one_by(visit_id=rel.card_visit_id)
     card_kinds = (frozenset(InfoKind(k) for k in card_consent.kinds)
                   if card_consent is not None and card_consent.withdrawn_at is None else frozenset())
@@ -111,30 +113,28 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
                                                         data_withheld=result.data_withheld)
     opening = uow.visits.get(rel.opened_by_visit_id)
     new_visit = uow.visits.add(orm.Visit(
-        institution_id=institution.id, challenge_id=None, device_id=actor.device_id, user_id=actor.user_id,
+        institution_id=actor.institution_id, challenge_id=None, device_id=actor.device_id, user_id=actor.user_id,
         visual_confirmed_by=None, care_type=int(CareType.HOME_VISIT), form=Form.HOME_CONSENT, method=IdentityMethod.REQUERY,
         patient_reference=opening.patient_reference if opening else None, certificate_standing=CertificateStanding.NOT_PRESENTED,
         certificate_kind=None, eligibility_status=int(result.status), medical_info_allowed=granted,
         person_ref=result.person_ref or rel.person_ref, result=result.to_dict(), created_at=now,
         care_relationship_id=rel.id, requery_of=rel.opened_by_visit_id))
-    uow.flush()
-    consent_id = None
+    renewed = None
     if granted and card_consent is not None:
         window = ViewingWindow.after_registration(now, rt.rules.viewing_window)
         renewed = uow.consents.add(orm.Consent(
-            institution_id=institution.id, visit_id=new_visit.id, person_ref=rel.person_ref, source="requery",
+            institution_id=actor.institution_id, visit_id=new_visit.id, person_ref=rel.person_ref, source="requery",
             blanket=card_consent.blanket and kinds == ALL_INFO_KINDS, kinds=sorted(k.value for k in kinds),
             registered_at=window.opens_at, expires_at=window.closes_at, renews_id=card_consent.id))
-        uow.flush()
-        consent_id = renewed.id
+    consent_id = renewed.id if renewed else None
     rel.last_visit_at = now
-    audit.record(uow, at=now, action="visit.requery", institution_id=institution.id, user_id=actor.user_id,
+    audit.record(uow, at=now, action="visit.requery", institution_id=actor.institution_id, user_id=actor.user_id,
                  device_id=actor.device_id, target_type="visit", target_id=new_visit.id,
                  opened_by_visit_id=rel.opened_by_visit_id, relationship_id=rel.id, requested_from=visit.id,
                  consent_id=consent_id, renews_id=card_consent.id if consent_id and card_consent else None,
                  kinds=sorted(k.value for k in kinds) if granted else [],
                  eligibility_status=int(result.status))
-    return new_visit, rel
+    return new_visit, renewed, rel
 
 
 def _replay(rt: Runtime, uow: UnitOfWork, actor: Principal, key: str, hashed: str) -> VisitView | None:
