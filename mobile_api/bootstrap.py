@@ -79,12 +79,9 @@ def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], c
         raise ValueError(f"unknown OQS_BACKEND {backend!r} (available: sandbox, http)")
 
     def build() -> Any:
-        from .sandbox.ca import SandboxCA
         from .sandbox.gateway import SandboxOQS
-        from .sandbox.personas import PersonaBook
 
-        gateway = SandboxOQS(SandboxCA.load_or_create(session_factory, clock), PersonaBook.default(), clock=clock)
-        return _with_configured_anchors(gateway, cfg)
+        return _with_configured_anchors(SandboxOQS.from_database(session_factory, clock), cfg)
 
     # Built on first use: the sandbox CA lives in the database, which may not be migrated yet.
     return LazyGateway(build)  # type: ignore[return-value]

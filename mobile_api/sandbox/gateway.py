@@ -42,6 +42,12 @@ MULTIPLE_MESSAGE = "該当する資格が複数あります。枝番を指定し
 class SandboxOQS:
     """Implements ``mobile_api.adapters.oqs.OQSGateway`` over the sandbox personas."""
 
+    @classmethod
+    def from_database(cls, session_factory: Any, clock: Clock) -> SandboxOQS:
+        """The sandbox with its CA from the database (made there on first use) and the default personas: what
+        the embedded gateway (bootstrap.py) and the sandbox's HTTP process (server.py) both serve."""
+        return cls(SandboxCA.load_or_create(session_factory, clock), PersonaBook.default(), clock=clock)
+
     def __init__(self, ca: SandboxCA, personas: PersonaBook, *, clock: Clock) -> None:
         self.ca = ca
         self.personas = personas

@@ -28,14 +28,9 @@ def create_app(database_url: str | None = None, *, clock: Clock = system_clock, 
         url = database_url or os.environ["DATABASE_URL"]
         session_factory = make_session_factory(make_engine(url, unpooled=True))
 
-        def build() -> Any:
-            from .ca import SandboxCA
-            from .gateway import SandboxOQS
-            from .personas import PersonaBook
+        from .gateway import SandboxOQS
 
-            return SandboxOQS(SandboxCA.load_or_create(session_factory, clock), PersonaBook.default(), clock=clock)
-
-        gateway = LazyGateway(build)
+        gateway = LazyGateway(lambda: SandboxOQS.from_database(session_factory, clock))
     app.extensions["sandbox_oqs"] = gateway
 
     @app.errorhandler(QualificationUnavailable)
