@@ -450,16 +450,9 @@ def batch_job_page(job_id: str) -> Any:
 @signed_in
 def batch_job_csv(job_id: str) -> Any:
     """Every row as CSV, the same columns and values as GET /api/v1/batch-jobs/{id}/results.csv."""
-    from ..api.batch_jobs.routes import CSV_COLUMNS, csv_row
+    from ..api.batch_jobs.routes import results_csv_text
 
-    total = batch.get(rt(), who(), job_id).total
-    _, page = batch.results(rt(), who(), job_id, limit=max(total, 1), offset=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for outcome in page:
-        writer.writerow(csv_row(outcome))
-    return Response("\ufeff" + out.getvalue(), headers={
+    return Response(results_csv_text(rt(), who(), job_id), headers={
         "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
 
 

@@ -7,7 +7,9 @@ import marshmallow as ma
 from flask import Response, current_app, request
 
 from ...domain.errors import ValidationFailed
+from ...runtime import Runtime
 from ...services import batch, idempotency
+from ...services.principal import Principal
 from ..core import Blueprint, principal, runtime
 from ..qualification_checks.schemas import IdempotencyHeaderSchema
 from .schemas import (CSV_EXAMPLE, JOB_EXAMPLE, RESULTS_EXAMPLE, BatchCreateSchema, BatchJobSchema,
@@ -44,6 +46,18 @@ def csv_row(outcome: dict[str, Any]) -> list[str]:
         "error_field": error.get("field"), "error_detail": error.get("detail")}
     return ["" if values[c] is None else ("true" if values[c] is True else "false" if values[c] is False
                                           else str(values[c])) for c in CSV_COLUMNS]
+
+
+def results_csv_text(rt: Runtime, who: Principal, job_id: str) -> str:
+    """Every row of the job as CSV (UTF-8 BOM first, so Excel opens it; CRLF): this download and the console's."""
+    total = batch.get(rt, who, job_id).total
+    _, page = batch.results(rt, who, job_id, limit=max(total, 1), offset=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for outcome in page:
+        writer.writerow(csv_row(outcome))
+    return "\ufeff" + out.getvalue()
 
 
 @blp.post("")
@@ -131,13 +145,5 @@ def results(query: dict[str, Any], job_id: str) -> Any:
 @blp.problems(404, 409)
 def results_csv(job_id: str) -> Any:
     """Every result as CSV (UTF-8 with BOM, so Excel opens it), the same values as the JSON."""
-    rt = runtime()
-    total = batch.get(rt, principal(), job_id).total
-    _, page = batch.results(rt, principal(), job_id, limit=max(total, 1), offset=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for outcome in page:
-        writer.writerow(csv_row(outcome))
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+    return Response(results_csv_text(runtime(), principal(), job_id), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
