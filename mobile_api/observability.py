@@ -120,13 +120,14 @@ def init_app(app: Flask) -> None:
 
     if app.config.get("METRICS_ENABLED", True):
         token = app.config.get("METRICS_TOKEN")
+        expected = f"Bearer {token}".encode() if token else None
 
         @app.get("/metrics")
         def metrics() -> Response:
             # METRICS_TOKEN: the scraper must send it as a bearer token, so /metrics stays private even where
             # the network or the proxy does not keep it so (Prometheus: ``authorization: {credentials: ...}``).
-            if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
-                                                 f"Bearer {token}".encode()):
+            if expected is not None and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                                expected):
                 return Response("metrics need the scrape token\n", status=401, mimetype="text/plain",
                                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
             return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
