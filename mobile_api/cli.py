@@ -219,7 +219,8 @@ fallback_cli = AppGroup("fallback", help="Fallback records: post-hoc confirmatio
 @click.option("--institution-code", default=None, help="only this institution (10 digits)")
 @one_line_refusals
 def fallback_post_hoc(limit: int, institution_code: str | None) -> None:
-    """Look up the records still waiting for post-hoc confirmation (also a periodic job, every 10 minutes)."""
+    """Look up the records still waiting for post-hoc confirmation (also a periodic job, every
+    POST_HOC_INTERVAL_MINUTES minutes, 10 by default)."""
     from .services import fallback, identity
 
     rt = current_app.extensions["mobile_api"]
