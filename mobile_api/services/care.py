@@ -23,7 +23,7 @@ from ..domain.errors import CareRelationshipEnded, DomainError, NotFound
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
-from .visits import VisitView, relationship_status, view_of
+from .visits import VisitView, relationship_status, replayed_view
 
 REQUERY_SCOPE = "visit.requery"
 VIA_PATIENT_PHONE = "patient_phone"
@@ -68,7 +68,7 @@ def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, 
     hashed = idempotency.request_hash({"visit_id": visit_id, "body": cmd.raw})
     now = rt.clock()
     with rt.uow() as uow:
-        replay = _replay(rt, uow, actor, idempotency_key, hashed)
+        replay = replayed_view(rt, uow, actor, REQUERY_SCOPE, idempotency_key, hashed)
         if replay is not None:
             return replay
         visit = uow.visits.get_owned(visit_id, actor.institution_id)
@@ -85,7 +85,8 @@ def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, 
         view = VisitView(new_visit, consent, now, rel, relationship_status(rt, rel, now))
         idempotency.remember(uow, actor, REQUERY_SCOPE, idempotency_key, hashed, status=201,
                              response={"visit_id": new_visit.id}, now=now)
-        return idempotency.commit_or_replay(uow, view, lambda: _replay(rt, uow, actor, idempotency_key, hashed))
+        return idempotency.commit_or_replay(
+            uow, view, lambda: replayed_view(rt, uow, actor, REQUERY_SCOPE, idempotency_key, hashed))
 
 
 def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, cmd: RequeryCommand,
@@ -135,15 +136,6 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
                  kinds=sorted(k.value for k in kinds) if granted else [],
                  eligibility_status=int(result.status))
     return new_visit, renewed, rel
-
-
-def _replay(rt: Runtime, uow: UnitOfWork, actor: Principal, key: str, hashed: str) -> VisitView | None:
-    record = idempotency.find(uow, actor, REQUERY_SCOPE, key, hashed)
-    if record is None:
-        return None
-    visit = uow.visits.get(record.response["visit_id"])
-    assert visit is not None
-    return view_of(rt, uow, visit, rt.clock())
 
 
 @dataclass(frozen=True)

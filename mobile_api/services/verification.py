@@ -44,7 +44,7 @@ from ..runtime import Runtime
 from . import audit, idempotency, visual_password
 from .principal import Principal, institution_of
 from .care import open_or_renew_relationship
-from .visits import VisitView, relationship_status, view_of
+from .visits import VisitView, relationship_status, replayed_view
 
 SUBMIT_SCOPE = "verification.submit"
 
@@ -107,7 +107,7 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
     actor.require_staff_on_device()
     request_hash = idempotency.request_hash({"challenge_id": challenge_id, "body": req.raw})
     with rt.uow() as uow:
-        replay = _replay(rt, uow, actor, idempotency_key, request_hash)
+        replay = replayed_view(rt, uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash)
         if replay is not None:
             return replay
         challenge = uow.challenges.get_owned(challenge_id, actor.institution_id)
@@ -128,7 +128,8 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         view = VisitView(visit, consent, now, relationship, relationship_status(rt, relationship, now))
         idempotency.remember(uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash, status=201,
                              response={"visit_id": visit.id}, now=rt.clock())
-        return idempotency.commit_or_replay(uow, view, lambda: _replay(rt, uow, actor, idempotency_key, request_hash))
+        return idempotency.commit_or_replay(
+            uow, view, lambda: replayed_view(rt, uow, actor, SUBMIT_SCOPE, idempotency_key, request_hash))
 
 
 def _verify(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge: orm.Challenge, req: SubmitRequest
@@ -271,18 +272,6 @@ def _consent_for(form: Form, choice: ConsentChoice | None) -> ConsentChoice | No
     return choice if form is Form.HOME_CONSENT else None
 
 
-def _replay(rt: Runtime, uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> VisitView | None:
-    """The outcome already given under this key: the same visit, or the same refusal raised again."""
-    record = idempotency.find(uow, actor, SUBMIT_SCOPE, key, request_hash)
-    if record is None:
-        return None
-    if "problem" in record.response:
-        raise idempotency.stored_refusal(record)
-    visit = uow.visits.get(record.response["visit_id"])
-    assert visit is not None
-    return view_of(rt, uow, visit, rt.clock())
-
-
 def _refuse(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge_id: str, key: str, request_hash: str,
             refusal: DomainError) -> VisitView:
     """Answer a refused submission, unless a concurrent request with the same key already has an outcome.
@@ -292,12 +281,12 @@ def _refuse(rt: Runtime, uow: UnitOfWork, actor: Principal, challenge_id: str, k
     under the key in the same transaction. So a loser answers with the winner's outcome;
     only a request that has no winner is refused, and the refusal is remembered under the key.
     """
-    winner = _replay(rt, uow, actor, key, request_hash)
+    winner = replayed_view(rt, uow, actor, SUBMIT_SCOPE, key, request_hash)
     if winner is not None:
         return winner
     uow.rollback()  # hand the connection back before the refusal's own transaction takes one
     if not _spend_and_remember(rt, actor, challenge_id, key, request_hash, refusal):
-        winner = _replay(rt, uow, actor, key, request_hash)
+        winner = replayed_view(rt, uow, actor, SUBMIT_SCOPE, key, request_hash)
         if winner is not None:
             return winner
     raise refusal

@@ -16,7 +16,7 @@ from ..domain.codes import Form, InfoKind
 from ..domain.consent import ViewingWindow, WindowReport, authorize_medical_view
 from ..domain.errors import DomainError, NotFound, ValidationFailed
 from ..runtime import Runtime
-from . import audit
+from . import audit, idempotency
 from .principal import Principal, institution_of
 
 
@@ -56,6 +56,20 @@ def view_of(rt: Runtime, uow: UnitOfWork, visit: orm.Visit, now: datetime) -> Vi
     """The visit with its consent and its relationship, as of ``now``."""
     rel = uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
     return VisitView(visit, uow.consents.one_by(visit_id=visit.id), now, rel, relationship_status(rt, rel, now))
+
+
+def replayed_view(rt: Runtime, uow: UnitOfWork, actor: Principal, scope: str, key: str,
+                  hashed: str) -> VisitView | None:
+    """The outcome already given under this Idempotency-Key (a visit-creating ``scope``): the same visit, or
+    the same refusal raised again; None when the key is new."""
+    record = idempotency.find(uow, actor, scope, key, hashed)
+    if record is None:
+        return None
+    if "problem" in record.response:
+        raise idempotency.stored_refusal(record)
+    visit = uow.visits.get(record.response["visit_id"])
+    assert visit is not None
+    return view_of(rt, uow, visit, rt.clock())
 
 
 def owned_view(rt: Runtime, uow: UnitOfWork, actor: Principal, visit_id: str, now: datetime) -> VisitView:
