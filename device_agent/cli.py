@@ -248,8 +248,7 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
 
 def _say_record(record: OutboxRecord) -> None:
     state = labels.OUTBOX_STATES.get(record.state, record.state)
-    evidence = record.payload.get("evidence") or {}
-    name = evidence.get("name") or (evidence.get("declaration") or {}).get("name") or ""
+    name = fallback.patient_name(record.payload)
     method = fallback.METHODS.get(record.payload.get("method", ""), record.payload.get("method", ""))
     say(f"{record.id}  {state}  {labels.jst(record.created_at)}  {method}  {name}".rstrip())
     if record.state == "rejected":

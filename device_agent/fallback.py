@@ -244,6 +244,12 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     return payload, errors
 
 
+def patient_name(payload: Mapping[str, Any]) -> str:
+    """The patient's name on a kept record (a declaration keeps it on the declaration), or ""."""
+    evidence = payload.get("evidence") or {}
+    return str(evidence.get("name") or (evidence.get("declaration") or {}).get("name") or "")
+
+
 def flatten(payload: Mapping[str, Any]) -> dict[str, Any]:
     """A kept record back into flat fields, to fill the form when the nurse fixes it."""
     evidence = dict(payload.get("evidence") or {})
