@@ -8,10 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from device_agent import fallback
-from device_agent.fallback import CONDITIONS as FALLBACK_CONDITIONS  # noqa: F401
-from device_agent.fallback import METHODS as FALLBACK_METHODS  # noqa: F401
-from device_agent.fallback import REASONS as FALLBACK_REASONS  # noqa: F401
 from device_agent.labels import OUTBOX_STATES  # noqa: F401
 from device_agent.labels import field_label as label  # noqa: F401  (the one label lookup, for templates)
 from device_agent.labels import ordered_fields
@@ -29,18 +25,20 @@ CARE_TYPES = {2: "訪問診療等", 3: "オンライン診療等", 1: "外来・
 QUALIFICATION_ONLY_CARE_TYPE = 1
 
 STEPS = {
-    "home_consent": ("確認方式", "同意（患者さまが選びます）", "カードの読み取り", "本人確認", "確認結果"),
-    "qualification_only": ("確認の開始", "カードの読み取り", "本人確認", "確認結果"),
+    "home_consent": {"start": "確認方式", "consent": "同意（患者さまが選びます）", "card": "カードの読み取り",
+                     "identity": "本人確認", "result": "確認結果"},
+    "qualification_only": {"start": "確認の開始", "card": "カードの読み取り", "identity": "本人確認",
+                           "result": "確認結果"},
 }
 
 
-def step(form: str | None, label_index: str) -> tuple[int, int, str]:
-    """(number, total, label) for a step of this form's flow: "start", "consent", "card", "identity", "result"."""
-    keys = ("start", "consent", "card", "identity", "result") if form != "qualification_only" else (
-        "start", "card", "identity", "result")
-    steps = STEPS["qualification_only" if form == "qualification_only" else "home_consent"]
-    index = keys.index(label_index) if label_index in keys else 0
-    return index + 1, len(keys), steps[index]
+def step(form: str | None, key: str) -> tuple[int, int, str]:
+    """(number, total, label) for a step of this form's flow: "start", "consent", "card", "identity", "result"
+    (a step the flow does not have counts as its first)."""
+    steps = STEPS.get(form or "", STEPS["home_consent"])
+    keys = list(steps)
+    index = keys.index(key) if key in steps else 0
+    return index + 1, len(keys), steps[keys[index]]
 
 
 def window_state(visit: dict[str, Any]) -> str:
@@ -55,23 +53,11 @@ def window_state(visit: dict[str, Any]) -> str:
     return "open" if visit.get("medical_info_allowed") else "none"
 
 
-def care_types(form: str | None) -> dict[int, str]:
-    """The care types to choose from: only for ② (③ practices have none)."""
-    return {} if form == "qualification_only" else CARE_TYPES
-
-
 def care_type_for(form: str, raw: Any) -> int | None:
     if form == "qualification_only":
         return QUALIFICATION_ONLY_CARE_TYPE
     text = str(raw or "")
     return int(text) if text.isdigit() and int(text) in CARE_TYPES else None
-
-
-def outbox_problem(error: dict[str, Any] | None) -> str | None:
-    """Why the server refused a record, in its own Japanese words, each field by its label."""
-    if not error:
-        return None
-    return "　".join(fallback.describe_problem(error))
 
 
 KIND_HINTS = {
