@@ -14,7 +14,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
 
 from ..domain.codes import InfoKind
-from ..domain.errors import Forbidden, Unauthenticated
+from ..domain.errors import Forbidden, Unauthenticated, ValidationFailed
 from ..runtime import Runtime
 from ..services import audit
 from ..services.principal import Principal, authenticate
@@ -40,7 +40,17 @@ class _MarshmallowPlugin(MarshmallowPlugin):
 
 
 class InfoKindConverter(BaseConverter):
-    """A path segment documented as an ``InfoKind``; any other value still reaches the view, which answers 422."""
+    """A path segment documented as an ``InfoKind``; any other value still reaches the view, which answers 422
+    (``info_kind``)."""
+
+
+def info_kind(kind: str) -> InfoKind:
+    """The ``<info_kind:kind>`` path segment as an ``InfoKind``, else 422 on field ``kind``."""
+    try:
+        return InfoKind(kind)
+    except ValueError:
+        raise ValidationFailed("情報の種類は medication, checkups, clinical, surgery のいずれかです。",
+                               field="kind") from None
 
 
 class Api(flask_smorest.Api):

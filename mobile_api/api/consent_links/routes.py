@@ -1,10 +1,8 @@
 """Consent links for the patient's own phone (create, list, revoke) and the consents registered here."""
 from typing import Any
 
-from ...domain.codes import InfoKind
-from ...domain.errors import ValidationFailed
 from ...services import patient_phone, visits
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, info_kind, principal, runtime
 from ..visits.schemas import MedicalInformationSchema
 from ..qr import qr_png, qr_svg
 from .qr import link_url
@@ -87,9 +85,4 @@ def list_consents(query: dict[str, Any]) -> Any:
 def medical_information(consent_id: str, kind: str) -> Any:
     """Medical information under a consent (e.g. one given on the patient's phone): the same rules as a visit's
     (consented kinds only, only inside the window, refused once withdrawn); every view is audited."""
-    try:
-        info_kind = InfoKind(kind)
-    except ValueError:
-        raise ValidationFailed("情報の種類は medication, checkups, clinical, surgery のいずれかです。",
-                               field="kind") from None
-    return visits.view_consented_information(runtime(), principal(), consent_id, info_kind)
+    return visits.view_consented_information(runtime(), principal(), consent_id, info_kind(kind))

@@ -3,9 +3,7 @@ from typing import Any
 
 from ...services import visits
 from .. import examples as ex
-from ..core import Blueprint, principal, runtime
-from ...domain.codes import InfoKind
-from ...domain.errors import ValidationFailed
+from ..core import Blueprint, info_kind, principal, runtime
 from .schemas import MedicalInformationSchema, VisitQuerySchema, VisitSchema
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1/visits", description="訪問・資格確認結果")
@@ -41,9 +39,4 @@ def medical_information(visit_id: str, kind: str) -> Any:
     Served only for form ②, only for consented kinds, and only while
     registration <= now < registration + 24 h by the server clock. Every view and refusal is audited.
     """
-    try:
-        info_kind = InfoKind(kind)
-    except ValueError:
-        raise ValidationFailed("情報の種類は medication, checkups, clinical, surgery のいずれかです。",
-                               field="kind") from None
-    return visits.view_medical_information(runtime(), principal(), visit_id, info_kind)
+    return visits.view_medical_information(runtime(), principal(), visit_id, info_kind(kind))
