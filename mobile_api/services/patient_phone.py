@@ -22,7 +22,7 @@ from ..adapters import jpki, orm
 from ..adapters.oqs import ConfirmationRequest
 from ..adapters.repository import UnitOfWork
 from ..domain import consent as consent_rules
-from ..domain.certificate import CertificateStanding, assess_certificate
+from ..domain.certificate import CertificateStanding
 from ..domain.codes import CareType, Form, IdentityMethod, InfoKind
 from ..domain.consent import ConsentChoice, ViewingWindow, WindowReport
 from ..domain.errors import (
@@ -37,9 +37,9 @@ from ..domain.errors import (
 from ..domain.facility import FacilityKind
 from ..domain.japanese_dates import jst_date
 from ..runtime import Runtime
-from . import audit
+from . import audit, verification
 from .care import VIA_PATIENT_PHONE, Withdrawal, withdraw_all
-from .principal import Principal
+from .principal import Principal, institution_of
 
 PURPOSES = ("general", "appointment")
 
@@ -72,10 +72,8 @@ def create_link(rt: Runtime, actor: Principal, *, purpose: str, care_type: CareT
     elif planned_date is not None:
         raise ValidationFailed("診療予定日は予約用のリンク（appointment）にだけ指定できます。", field="planned_date")
     with rt.uow() as uow:
-        institution = uow.institutions.get(actor.institution_id)
-        assert institution is not None
         try:
-            rt.policy.require(FacilityKind(institution.facility_kind), Form.HOME_CONSENT)
+            rt.policy.require(institution_of(uow, actor).facility_kind, Form.HOME_CONSENT)
         except DomainError as refusal:
             audit.record_refusal(rt, actor, "consent_link.create", refusal)
             raise
@@ -286,12 +284,9 @@ def _authenticate(rt: Runtime, uow: UnitOfWork, opened: OpenLink, session: orm.P
         raise PatientSessionInvalid("この本人確認はすでに使われています。最初からやり直してください。", rule="used")
     if now >= session.expires_at:
         raise PatientSessionInvalid("本人確認の有効時間を過ぎました。最初からやり直してください。", rule="expired")
-    certificate = jpki.load_certificate(ans.certificate)
-    jpki.verify_chain(certificate, rt.oqs.trust_anchors())
+    certificate = verification.trusted_certificate(rt, ans.certificate)  # the cards the device flow trusts
     jpki.verify_signature(certificate, ans.signature, session.nonce)
-    standing = assess_certificate(not_before=certificate.not_valid_before_utc,
-                                  not_after=certificate.not_valid_after_utc, now=now,
-                                  grace_months=rt.rules.certificate_grace_months)
+    standing = verification.standing_of(rt, certificate, now)
     choice = ConsentChoice.of(blanket=session.blanket, kinds=[InfoKind(k) for k in session.kinds])
     requested = (session.purpose == "register"
                  and consent_rules.may_request_medical_information(Form.HOME_CONSENT, standing, choice))
