@@ -205,3 +205,9 @@ _PATH_TARGETS = (("visit_id", "visit"), ("record_id", "fallback_record"), ("cons
 def request_json() -> Any:
     """The JSON body as sent: what an Idempotency-Key's request hash covers, the same way for every view."""
     return request.get_json(silent=True)
+
+
+def public_url(path: str) -> str:
+    """``path`` as an absolute URL on ``PUBLIC_BASE_URL`` when set (behind a proxy), else on the request's host."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return base.rstrip("/") + path

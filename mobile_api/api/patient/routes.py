@@ -7,13 +7,13 @@ session, then lists and can withdraw the patient's consents. The link token is t
 from typing import Any
 from urllib.parse import quote
 
-from flask import current_app, request, url_for
+from flask import url_for
 
 from ...domain.codes import InfoKind
 from ...domain.consent import INFO_KIND_LABELS_JA, ConsentChoice
 from ...services import patient_phone
 from ..care.schemas import WithdrawalSchema
-from ..core import Blueprint, runtime
+from ..core import Blueprint, public_url, runtime
 from .schemas import AnswerSchema, LinkInfoSchema, SessionSchema, SessionStartSchema, StartedSessionSchema, b64
 
 blp = Blueprint("patient", __name__, url_prefix="/api/v1/patient-links",
@@ -28,8 +28,7 @@ _SESSION_EXAMPLE = {"status": "pending", "purpose": "register", "expires_at": "2
 
 def _absolute(endpoint: str, **values: str) -> str:
     """An absolute URL on ``PUBLIC_BASE_URL`` when set (behind a proxy), else on the request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return base.rstrip("/") + url_for(endpoint, **values)
+    return public_url(url_for(endpoint, **values))
 
 
 def _status_url(token: str, session_token: str) -> str:
