@@ -31,14 +31,13 @@ from ..domain.claims import (
 from ..domain.codes import CareType, EligibilityStatus, Form
 from ..domain.copayment import fallback_copayment, needs_stated_ratio
 from ..domain.errors import Conflict, DomainError, NotFound, ValidationFailed
-from ..domain.facility import FacilityKind
 from ..domain.identifiers import Identifiers
 from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
 from ..domain.insurer import is_valid_insurer_number
 from ..domain.japanese_dates import era_to_date, jst_date
 from ..runtime import Runtime
 from . import audit, idempotency
-from .principal import Principal
+from .principal import Principal, institution_of
 
 SCOPE = "fallback.record"
 ACTION = "fallback.record"
@@ -144,9 +143,8 @@ class _Checked:
 
 def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordRequest) -> _Checked:
     """Every rule of docs/rules.md §5 a record must meet, in the order a nurse would fix them."""
-    institution = uow.institutions.get(actor.institution_id)
-    assert institution is not None
-    rt.policy.require(FacilityKind(institution.facility_kind), request.form)
+    institution = institution_of(uow, actor)
+    rt.policy.require(institution.facility_kind, request.form)
     if request.care_type is CareType.EMERGENCY:
         raise ValidationFailed("救急の資格確認はモバイル端末では行えません。", field="care_type")
     evidence, method = request.evidence, request.method
