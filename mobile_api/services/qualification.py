@@ -16,7 +16,14 @@ from typing import Any
 from ..adapters import orm
 from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
 from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
-from ..domain.errors import ChallengeUsed, DomainError, NotFound, QualificationUnavailable, ValidationFailed
+from ..domain.errors import (
+    ChallengeUsed,
+    DomainError,
+    NotFound,
+    QualificationUnavailable,
+    ValidationFailed,
+    error_class_for,
+)
 from ..domain.facility import FacilityKind
 from ..domain.identifiers import Identifiers
 from ..domain.qualification import QualificationResult
@@ -149,11 +156,9 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
     institution = institution_for_checks(rt, actor)
     hashed = idempotency.request_hash(raw)
     with rt.uow() as uow:
-        stored = idempotency.find(uow, actor, CHECK_SCOPE, idempotency_key, hashed)
-        if stored is not None:
-            if "problem" in stored.response:
-                raise idempotency.stored_refusal(stored)
-            return stored.response["outcome"]
+        replay = _replay(uow, actor, idempotency_key, hashed)
+        if replay is not None:
+            return replay
     now = rt.clock()
     card = row.get("card")
     refused: DomainError | None = None
@@ -198,8 +203,6 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
 
 
 def _refusal_from(error: dict[str, Any]) -> DomainError:
-    from ..domain.errors import error_class_for
-
     extra = {k: error[k] for k in ("field", "likely_wrong_positions") if k in error}
     return error_class_for(error["type"])(error["detail"], **extra)
 
