@@ -121,9 +121,9 @@ def create(rt: Runtime, actor: Principal, rows: list[dict[str, Any]], *, source:
     qualification.institution_for_checks(rt, actor)
     settings = rt.batch
     with rt.uow() as uow:
-        stored = idempotency.find(uow, actor, CREATE_SCOPE, idempotency_key, request_hash)
-        if stored is not None:
-            return _stored_job(uow, stored), False
+        replay = _replay(uow, actor, idempotency_key, request_hash)
+        if replay is not None:
+            return replay, False
     prepared = check_rows(rows, settings.max_rows)
     now = rt.clock()
     with rt.uow() as uow:
@@ -144,15 +144,14 @@ def create(rt: Runtime, actor: Principal, rows: list[dict[str, Any]], *, source:
     return job, True
 
 
-def _stored_job(uow: Any, stored: orm.IdempotencyRecord) -> orm.BatchJob:
+def _replay(uow: Any, actor: Principal, key: str, hashed: str) -> orm.BatchJob | None:
+    """The job already created under this Idempotency-Key, or None."""
+    stored = idempotency.find(uow, actor, CREATE_SCOPE, key, hashed)
+    if stored is None:
+        return None
     job = uow.batch_jobs.get(stored.response["job_id"])
     assert job is not None
     return job
-
-
-def _replay(uow: Any, actor: Principal, key: str, hashed: str) -> orm.BatchJob | None:
-    stored = idempotency.find(uow, actor, CREATE_SCOPE, key, hashed)
-    return _stored_job(uow, stored) if stored is not None else None
 
 
 def _require_reader(actor: Principal) -> None:
