@@ -221,9 +221,9 @@ def run(rt: Runtime, job_id: str, *, owner: str | None = None) -> str:
             return "not-available"
         job = uow.batch_jobs.get(job_id)
         assert job is not None
-        institution = uow.institutions.get(job.institution_id)
-        assert institution is not None
-        code, institution_id, client_id = institution.code, institution.id, job.client_id
+        facts = uow.institutions.facts(job.institution_id)  # the code only, not the whole row
+        assert facts is not None
+        code, institution_id, client_id = facts.code, job.institution_id, job.client_id
         uow.commit()
     while True:
         with rt.uow() as uow:
