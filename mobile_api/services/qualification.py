@@ -24,7 +24,6 @@ from ..domain.errors import (
     ValidationFailed,
     error_class_for,
 )
-from ..domain.facility import FacilityKind
 from ..domain.identifiers import Identifiers
 from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
@@ -45,11 +44,11 @@ class Institution:
 def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
     """The client's institution, if its facility kind may use form ③ (403 form-not-allowed otherwise)."""
     with rt.uow() as uow:
-        institution = uow.institutions.get(actor.institution_id)
-        if institution is None:
+        facts = uow.institutions.facts(actor.institution_id)  # the code and kind only, not the whole row
+        if facts is None:
             raise NotFound("施設が見つかりません。")
-        rt.policy.require(FacilityKind(institution.facility_kind), Form.QUALIFICATION_ONLY)
-        return Institution(institution.id, institution.code)
+        rt.policy.require(facts.facility_kind, Form.QUALIFICATION_ONLY)
+        return Institution(actor.institution_id, facts.code)
 
 
 def parse_birth_date(value: Any) -> date | None:
