@@ -10,7 +10,6 @@ renewal alert. Both lengths are configurable.
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import StrEnum
@@ -26,11 +25,9 @@ class CertificateStanding(StrEnum):
 
 
 def add_months(moment: datetime, months: int) -> datetime:
-    """Calendar months, clamped to the month's last day (Jan 31 + 1 month = Feb 28/29)."""
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+    """Calendar months, clamped to the month's last day (Jan 31 + 1 month = Feb 28/29); the time is kept."""
+    day = shift_months(moment.date(), months)
+    return moment.replace(year=day.year, month=day.month, day=day.day)
 
 
 def assess_certificate(
