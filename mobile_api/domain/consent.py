@@ -153,13 +153,12 @@ def authorize_medical_view(
     if now < window.opens_at:
         raise ConsentWindowNotOpen(rule="window", window_opens_at=window.opens_at.isoformat())
     if not window.contains(now):
-        how = ("訪問時の再照会（カード不要）で新しい閲覧期間を開けます。" if requery_possible
-               else "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。")
+        reopen, how = _how_to_reopen(requery_possible)
         raise ConsentWindowClosed(
             f"同意登録から{hours_ja(window.length)}を過ぎました（{window.closes_at.isoformat()} に閲覧期間が終了）。" + how,
             rule="window",
             window_closed_at=window.closes_at.isoformat(),
-            how_to_reopen=REOPEN_BY_REQUERY if requery_possible else REOPEN_BY_CARD,
+            how_to_reopen=reopen,
         )
 
 
@@ -168,6 +167,13 @@ def authorize_medical_view(
 REOPEN_BY_CARD = "new-card-verification"
 REOPEN_BY_REQUERY = "requery"
 PATIENT_PHONE = "patient_phone"  # Consent.source of a consent given on the patient's own phone
+
+
+def _how_to_reopen(requery_possible: bool) -> tuple[str, str]:
+    """How a closed window reopens: its ``how_to_reopen`` value and the sentence that tells staff."""
+    if requery_possible:
+        return REOPEN_BY_REQUERY, "訪問時の再照会（カード不要）で新しい閲覧期間を開けます。"
+    return REOPEN_BY_CARD, "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。"
 
 
 @dataclass(frozen=True)
@@ -192,9 +198,7 @@ class WindowReport:
 def report_window(*, form: Form, medical_info_allowed: bool, registered_at: datetime | None,
                   expires_at: datetime | None, withdrawn_at: datetime | None, now: datetime,
                   requery_possible: bool = False) -> WindowReport:
-    reopen = REOPEN_BY_REQUERY if requery_possible else REOPEN_BY_CARD
-    how = ("訪問時の再照会（カード不要）で新しい閲覧期間を開けます。" if requery_possible
-           else "閲覧するには、マイナンバーカードで改めて資格確認と同意登録を行ってください。")
+    reopen, how = _how_to_reopen(requery_possible)
     if form is not Form.HOME_CONSENT:
         return WindowReport("none", False, None, None, None, None,
                             "資格確認限定型のため、診療／薬剤情報は提供されません。")
