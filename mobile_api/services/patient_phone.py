@@ -83,7 +83,6 @@ def create_link(rt: Runtime, actor: Principal, *, purpose: str, care_type: CareT
             care_type=int(care_type), note=note, created_by=actor.user_id or "", created_at=now,
             expires_at=consent_rules.consent_link_expiry(created_at=now, ttl=rt.rules.consent_link_ttl,
                                                          planned_date=planned_date)))
-        uow.flush()
         audit.record(uow, at=now, action="consent_link.create", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="consent_link", target_id=link.id,
                      purpose=purpose, planned_date=planned_date.isoformat() if planned_date else None,
@@ -209,7 +208,6 @@ def start_session(rt: Runtime, link_token: str, *, purpose: str, choice: Consent
             nonce=secrets.token_bytes(32), purpose=purpose, blanket=choice.blanket,
             kinds=sorted(k.value for k in choice.kinds), created_at=now, expires_at=now + rt.rules.challenge_ttl,
             status="pending"))
-        uow.flush()
         audit.record(uow, at=now, action="patient.session_start", institution_id=opened.link.institution_id,
                      target_type="patient_session", target_id=session.id, link_id=opened.link.id, purpose=purpose,
                      via=VIA_PATIENT_PHONE)
@@ -309,7 +307,7 @@ def _authenticate(rt: Runtime, uow: UnitOfWork, opened: OpenLink, session: orm.P
             source=consent_rules.PATIENT_PHONE, blanket=choice.blanket, kinds=sorted(k.value for k in choice.kinds),
             registered_at=window.opens_at, expires_at=window.closes_at, link_id=opened.link.id,
             planned_date=opened.link.planned_date))
-        uow.flush()
+        uow.flush()  # the consent's row before the session's UPDATE that references it (patient_sessions.consent_id)
         audit.record(uow, at=now, action="consent.register", institution_id=opened.link.institution_id,
                      target_type="consent", target_id=consent.id, via=VIA_PATIENT_PHONE, link_id=opened.link.id,
                      kinds=consent.kinds, blanket=choice.blanket, expires_at=consent.expires_at.isoformat(),
