@@ -120,7 +120,6 @@ def start_card_check(rt: Runtime, actor: Principal) -> orm.Challenge:
             nonce=secrets.token_bytes(32), institution_id=actor.institution_id, client_id=actor.client_id,
             care_type=int(CareType.OUTPATIENT), form=Form.QUALIFICATION_ONLY.value, method=IdentityMethod.PIN.value,
             created_at=now, expires_at=now + rt.rules.challenge_ttl))
-        uow.flush()
         audit.record(uow, at=now, action="qualification.challenge", institution_id=actor.institution_id,
                      target_type="challenge", target_id=challenge.id, client_id=actor.client_id)
         uow.commit()
