@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..domain.claims import ClaimGuidance
@@ -56,7 +56,7 @@ def for_month(rt: Runtime, actor: Principal, month: str) -> list[ClaimRow]:
     actor.require_patient_data_reader()
     first, last = month_bounds(month)
     since = datetime(first.year, first.month, first.day, tzinfo=JST)
-    until = datetime(last.year, last.month, last.day, tzinfo=JST) + (datetime(2000, 1, 2) - datetime(2000, 1, 1))
+    until = datetime(last.year, last.month, last.day, tzinfo=JST) + timedelta(days=1)
     rows: list[ClaimRow] = []
     with rt.uow() as uow:
         for visit in uow.visits.between(actor.institution_id, since, until):
