@@ -410,7 +410,7 @@ def _confirm_one(rt: Runtime, record_id: str, institution_id: str) -> str | None
     now = rt.clock()
     with rt.uow() as uow:
         row = uow.fallback_records.get(record_id)
-        institution = uow.institutions.get(institution_id)
+        institution = uow.institutions.facts(institution_id)  # the code only, not the whole row
         if row is None or institution is None or row.status != FallbackStatus.PENDING_POST_HOC.value:
             return None
         ids = _lookup_identifiers(uow, row)
