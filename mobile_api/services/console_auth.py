@@ -19,7 +19,7 @@ from ..adapters import orm
 from ..domain.codes import Role
 from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
-from . import audit, devices
+from . import audit, devices, principal
 from .principal import Principal
 
 LOGIN_ACTION = "auth.login"
@@ -91,15 +91,5 @@ def sign_in(rt: Runtime, lock_out: LockOut, *, institution_code: str, login: str
 
 
 def resolve(rt: Runtime, *, institution_id: str, user_id: str, device_id: str | None) -> Principal:
-    """The session's principal, re-read now (as ``principal.authenticate`` does for a token)."""
-    with rt.uow() as uow:
-        user = uow.users.get(user_id)
-        if user is None or user.revoked_at is not None or user.institution_id != institution_id:
-            raise Unauthenticated("このアカウントは利用停止されています。", rule="user-revoked")
-        if device_id is not None:
-            device = uow.devices.get(device_id)
-            if (device is None or device.revoked_at is not None or device.enrolled_at is None
-                    or device.institution_id != institution_id):
-                raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
-                                      rule="device-revoked")
-        return Principal(institution_id=institution_id, user_id=user.id, role=Role(user.role), device_id=device_id)
+    """The session's principal, re-read now, exactly as ``principal.authenticate`` resolves a token."""
+    return principal.resolve(rt, institution_id=institution_id, user_id=user_id, device_id=device_id)

@@ -71,23 +71,31 @@ def authenticate(rt: Runtime, bearer: str) -> Principal:
     claims = rt.tokens.decode_access(bearer)
     if claims.kind == "client":
         return _authenticate_client(rt, claims.subject, claims.institution_id, claims.scopes)
-    device_id = claims.device_id if claims.kind == "staff" else claims.subject
+    staff = claims.kind == "staff"
+    return resolve(rt, institution_id=claims.institution_id, user_id=claims.subject if staff else None,
+                   device_id=claims.device_id if staff else claims.subject)
+
+
+def resolve(rt: Runtime, *, institution_id: str, user_id: str | None, device_id: str | None) -> Principal:
+    """A staff member and/or a device of ``institution_id``, re-read now: refused if either was revoked (or
+    the device never enrolled, or either is another institution's). Used for an access token and for a
+    console session alike."""
     with rt.uow(single_read=True) as uow:
         # One statement for both rows, outside a transaction (docs/performance.md): this runs before every
         # authenticated request.
-        standing = uow.users.standing(claims.subject if claims.kind == "staff" else None, device_id)
-    user_id = role = None
-    if claims.kind == "staff":
+        standing = uow.users.standing(user_id, device_id)
+    role = None
+    if user_id is not None:
         if (not standing.user_found or standing.user_revoked_at is not None
-                or standing.user_institution_id != claims.institution_id):
+                or standing.user_institution_id != institution_id):
             raise Unauthenticated("このアカウントは利用停止されています。", rule="user-revoked")
-        user_id, role = claims.subject, Role(standing.user_role)
+        role = Role(standing.user_role)
     if device_id is not None:
         if (not standing.device_found or standing.device_revoked_at is not None
-                or standing.device_enrolled_at is None or standing.device_institution_id != claims.institution_id):
+                or standing.device_enrolled_at is None or standing.device_institution_id != institution_id):
             raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
                                   rule="device-revoked")
-    return Principal(institution_id=claims.institution_id, user_id=user_id, role=role, device_id=device_id,
+    return Principal(institution_id=institution_id, user_id=user_id, role=role, device_id=device_id,
                      institution=standing.institution)
 
 
