@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import http
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import wraps
 from typing import Any
 
@@ -169,15 +170,11 @@ class Blueprint(flask_smorest.Blueprint):
                     who.require_not_client()  # every other endpoint is for people and devices
                 if admin:
                     who.require_admin()
-                try:
+                with patient_data_refusals_audited(who, kwargs) if patient_data else nullcontext():
                     if staff_on_device:
                         who.require_staff_on_device()
                     if patient_data:
                         who.require_patient_data_reader()
-                except Forbidden as refusal:
-                    if patient_data:  # a refused attempt at patient data is audited, like a refused view
-                        _audit_refused_access(who, refusal, kwargs)
-                    raise
                 g.principal = who
                 return func(*args, **kwargs)
 
@@ -188,15 +185,23 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
-def _audit_refused_access(who: Principal, refusal: Forbidden, path_values: dict[str, Any]) -> None:
-    """Who tried to read which patient's data, and why it was refused (docs/rules.md §2.3). The id from the path
-    is kept only if it fits the column: it is whatever the caller sent."""
-    kind, target = next(((kind, str(path_values[key])) for key, kind in _PATH_TARGETS if key in path_values),
-                        (None, None))
-    fits = target is not None and len(target) <= 64
-    audit.record_refusal(runtime(), who, "patient_data.access", refusal, method=request.method,
-                         route=request.url_rule.rule if request.url_rule else None,
-                         target_type=kind if fits else None, target_id=target if fits else None)
+@contextmanager
+def patient_data_refusals_audited(who: Principal, path_values: dict[str, Any] | None = None) -> Iterator[None]:
+    """A refused attempt at patient data (``Forbidden`` from the access rules checked inside) is audited, then
+    raised: who tried, which route, which id, and why (docs/rules.md §2.3). The API's ``authenticated`` and the
+    console's pages both check through here. The id from the path is kept only if it fits the column: it is
+    whatever the caller sent."""
+    try:
+        yield
+    except Forbidden as refusal:
+        values = path_values or {}
+        kind, target = next(((kind, str(values[key])) for key, kind in _PATH_TARGETS if key in values),
+                            (None, None))
+        fits = target is not None and len(target) <= 64
+        audit.record_refusal(runtime(), who, "patient_data.access", refusal, method=request.method,
+                             route=request.url_rule.rule if request.url_rule else None,
+                             target_type=kind if fits else None, target_id=target if fits else None)
+        raise
 
 
 _PATH_TARGETS = (("visit_id", "visit"), ("record_id", "fallback_record"), ("consent_id", "consent"))

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
+from ..api.core import patient_data_refusals_audited
 from ..api.devices.activation_qr import activation_uri
 from ..api.qr import qr_svg
 from ..api.visits.schemas import VisitSchema
@@ -308,7 +309,8 @@ def _offset() -> int:
 @signed_in
 def visits_page() -> Any:
     p = who()
-    p.require_patient_data_reader()
+    with patient_data_refusals_audited(p):
+        p.require_patient_data_reader()
     a = request.args
     today = rt().clock().astimezone(JST).date()
     first, last = _day(a.get("from"), today), _day(a.get("to"), today)
@@ -458,7 +460,8 @@ def batch_job_csv(job_id: str) -> Any:
 @bp.get("/claims")
 @signed_in
 def claims_page() -> Any:
-    who().require_patient_data_reader()
+    with patient_data_refusals_audited(who()):
+        who().require_patient_data_reader()
     month = rt().clock().astimezone(JST).strftime("%Y-%m")
     return render_template("console/claims.html", month=month)
 
@@ -467,7 +470,8 @@ def claims_page() -> Any:
 @signed_in
 def claims_csv() -> Any:
     p = who()
-    p.require_patient_data_reader()  # as GET /api/v1/claims/csv (patient_data=True)
+    with patient_data_refusals_audited(p):  # as GET /api/v1/claims/csv (patient_data=True): refusals audited
+        p.require_patient_data_reader()
     month = request.args.get("month", "")
     body = claims.to_csv(claims.for_month(rt(), p, month))  # the service checks the month (422, field month)
     return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",

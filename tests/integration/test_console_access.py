@@ -260,3 +260,15 @@ def test_the_audit_pages_patient_reference_finds_the_patients_visits_fallback_re
     assert theirs["id"] not in csv_text
     csv_text = admin.get("/console/audit.csv?patient_reference=P-999").get_data(as_text=True)
     assert theirs["id"] in csv_text and ours["id"] not in csv_text and visit["id"] not in csv_text
+
+
+def test_a_refused_console_page_of_patient_data_is_audited_like_the_apis(h) -> None:
+    tenant = h.institution("home_visit_care")
+    tenant.nurse("nurse1")
+    staff = Browser(h, tenant, "nurse1", STAFF_PASSWORD)
+    for path in ("/console/visits", "/console/claims", "/console/claims.csv?month=2026-12"):
+        assert staff.get(path).status_code == 403, path
+    refused = audit_rows(h, tenant, "patient_data.access")
+    assert sorted(e["detail"]["route"] for e in refused) == ["/console/claims", "/console/claims.csv",
+                                                              "/console/visits"]
+    assert {(e["outcome"], e["detail"]["rule"]) for e in refused} == {("refused", "patient-data-reader")}
