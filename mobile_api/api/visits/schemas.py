@@ -122,7 +122,8 @@ class VisitSchema(ma.Schema):
                                                      "description": "Japanese notes for the person at the device"})
     certificate_renewal = ma.fields.Method("_renewal", metadata={
         "type": "object", "nullable": True,
-        "description": "Renewal alert (docs/rules.md §2.4): from 3 months before the card certificate expires and "
+        "description": "Renewal alert (docs/rules.md §2.4): from CERTIFICATE_RENEWAL_ALERT_MONTHS (3) months before "
+                       "the card certificate expires and "
                        "through the grace: {expires_on, usable_until, expired, message}; null otherwise",
         "properties": {"expires_on": {"type": "string", "format": "date"},
                        "usable_until": {"type": "string", "format": "date"},
