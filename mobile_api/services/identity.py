@@ -91,9 +91,7 @@ def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:
         # Admins revoking each other at the same moment run one after another, each counting
         # what the other left: the institution never ends up without an active admin.
         uow.institutions.lock(actor.institution_id)
-        user = uow.users.get_owned(user_id, actor.institution_id)
-        if user is None:
-            raise NotFound("スタッフが見つかりません。")
+        user = _owned_user(uow, actor, user_id)
         if user.revoked_at is None:
             if user.role == Role.ADMIN.value and uow.users.count_active(actor.institution_id,
                                                                        role=Role.ADMIN.value) <= 1:
