@@ -71,7 +71,12 @@ def diagnose_insurer_number(number: str, *, allow_unknown_claim: bool = False) -
         if not (char.isascii() and char.isdigit()):
             return (f"保険者番号の{position}桁目「{char}」が数字ではありません。", (position,))
     if len(number) not in INSURER_NUMBER_LENGTHS:
-        return (f"保険者番号は8桁（国民健康保険は6桁）です。入力は{len(number)}桁です。", ())
+        message = f"保険者番号は8桁（国民健康保険は6桁）です。入力は{len(number)}桁です。"
+        if len(number) in (5, 7) and is_valid_insurer_number("0" + number):
+            # Excel and pandas read 01130012 as the number 1130012: the file lost its leading zero.
+            message += (f"表計算ソフトで先頭の0が消えた可能性があります（0{number}）。"
+                        "保険者番号の列を文字列として保存してください。")
+        return (message, ())
     offset = 0
     if len(number) == 8:
         offset = 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import io
 import uuid
 from dataclasses import dataclass
@@ -64,6 +65,27 @@ def decode_csv(raw: bytes) -> str:
         raise ValidationFailed("CSV の文字コードを判別できません（UTF-8 または Shift_JIS）。", field="file") from exc
 
 
+def header_names(header: list[str]) -> list[str]:
+    """Each column's field, checked at upload: a header this file format doesn't know (a misspelt
+    ``保険者No``) would make every row fail later, so it is refused now with the expected names and
+    the closest one. Empty header cells (a trailing comma from Excel) are ignored."""
+    names: list[str] = []
+    for cell in header:
+        text = cell.strip()
+        name = HEADER_ALIASES.get(text.lower()) or HEADER_ALIASES.get(text)
+        if name is None and text:
+            closest = difflib.get_close_matches(text, list(HEADER_ALIASES), n=1, cutoff=0.4)
+            hint = f"「{closest[0]}」の誤りではありませんか。" if closest else ""
+            raise ValidationFailed(f"CSV の見出し「{text[:40]}」は使えません。{hint}使える見出し: "
+                                   f"{'、'.join(HEADER_ALIASES)}。", field="file",
+                                   expected_headers=list(HEADER_ALIASES), closest=closest[0] if closest else None)
+        names.append(name or "")
+    if "reference" not in names:
+        raise ValidationFailed("CSV の見出しに reference（受診者番号）がありません。", field="file",
+                               expected_headers=list(HEADER_ALIASES))
+    return names
+
+
 def rows_from_csv(raw: bytes, max_rows: int) -> list[dict[str, Any]]:
     text = decode_csv(raw)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -73,9 +95,7 @@ def rows_from_csv(raw: bytes, max_rows: int) -> list[dict[str, Any]]:
         raise ValidationFailed("CSV が空です。", field="file") from exc
     except csv.Error as exc:
         raise ValidationFailed(f"CSV を読み取れません: {exc}", field="file") from exc
-    names = [HEADER_ALIASES.get(h.strip().lower()) or HEADER_ALIASES.get(h.strip()) for h in header]
-    if "reference" not in names:
-        raise ValidationFailed("CSV の見出しに reference（受診者番号）がありません。", field="file")
+    names = header_names(header)
     rows: list[dict[str, Any]] = []
     try:
         for line in reader:

@@ -21,11 +21,11 @@ from ..domain.errors import (
     DomainError,
     NotFound,
     QualificationUnavailable,
-    ValidationFailed,
     error_class_for,
 )
 from ..domain.identifiers import Identifiers
 from ..domain.qualification import QualificationResult
+from ..domain.written_dates import parse_written_date
 from ..runtime import Runtime
 from . import audit, idempotency, verification
 from .clients import SCOPE_CHECK
@@ -52,19 +52,13 @@ def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
 
 
 def parse_birth_date(value: Any) -> date | None:
-    """ISO (1984-05-12), slashes (1984/05/12) or 8 digits (19840512), as reservation systems export;
-    None when empty. A value that is none of them raises ``ValidationFailed``."""
+    """A birth date in any form offices write (``domain/written_dates.py``: ISO, Excel's 1984/5/12,
+    19840512, S59.5.12, 昭和59年5月12日); None when empty, ``ValidationFailed`` when unreadable."""
     if value is None or value == "":
         return None
     if isinstance(value, date):
         return value
-    text = str(value).strip()
-    try:
-        if len(text) == 8 and text.isdigit():
-            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        return date.fromisoformat(text.replace("/", "-"))
-    except ValueError as exc:
-        raise ValidationFailed("生年月日を読み取れません（例: 1984-05-12）。", field="birth_date") from exc
+    return parse_written_date(str(value), field="birth_date")
 
 
 def _error(refusal: DomainError) -> dict[str, Any]:

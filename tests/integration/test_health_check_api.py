@@ -384,6 +384,42 @@ def test_csv_uploads_in_shift_jis_and_utf8_with_or_without_bom(h, integrator, en
         ("健診-001", "佐藤 健一"), ("健診-002", "石川 美穂"), ("健診-003", "前田 茂")]
 
 
+def test_a_csv_saved_by_excel_in_cp932_with_its_date_styles_has_no_row_errors(h, integrator):
+    """Excel writes 1984/5/12 (no zero padding); Japanese forms write the era (docs/health-check-api.md)."""
+    text = ("受診者番号,保険者番号,記号,番号,枝番,生年月日,\r\n"  # a trailing empty header cell, as Excel leaves one
+            "健診-001,01130012,44100021,1287,00,1984/5/12,\r\n"
+            "健診-002,06135107,ﾐﾅﾄ123,45,,S57.2.2,\r\n"
+            "健診-003,131177,世田谷,567890,,昭和41年6月6日,\r\n")
+    headers = integrator.auth()
+    r = h.client.post("/api/v1/batch-jobs", data=text.encode("cp932"), headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 202, r.get_json()
+    job = wait_done(h, headers, r.headers["Location"])
+    results = h.client.get(f"{r.headers['Location']}/results", headers=headers).get_json()["results"]
+    assert job["failed"] == 0, [x["error"] for x in results]
+    assert [x["qualification"]["name"] for x in results] == ["佐藤 健一", "石川 美穂", "前田 茂"]
+
+
+def test_a_misspelt_header_is_refused_at_upload_with_the_expected_names(h, integrator):
+    text = "受診者番号,保険者No,記号,番号,生年月日\r\n健診-001,01130012,44100021,1287,1984/5/12\r\n"
+    headers = integrator.auth()
+    r = h.client.post("/api/v1/batch-jobs", data=text.encode("utf-8"), headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 422
+    problem = r.get_json()
+    assert "保険者No" in problem["detail"] and "「保険者番号」の誤りではありませんか" in problem["detail"]
+    assert problem["closest"] == "保険者番号" and "受診者番号" in problem["expected_headers"]
+
+
+def test_an_insurer_number_that_lost_its_leading_zero_says_so(h, integrator):
+    text = "受診者番号,保険者番号,記号,番号,枝番,生年月日\r\n健診-001,1130012,44100021,1287,0,1984/5/12\r\n"
+    headers = integrator.auth()
+    r = h.client.post("/api/v1/batch-jobs", data=text.encode("utf-8"), headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 202, r.get_json()
+    wait_done(h, headers, r.headers["Location"])
+    [row] = h.client.get(f"{r.headers['Location']}/results", headers=headers).get_json()["results"]
+    assert row["error"]["field"] == "insurer_number"
+    assert "先頭の0が消えた可能性があります（01130012）" in row["error"]["detail"]
+
+
 def test_another_institutions_job_is_404(h, integrator):
     r = h.client.post("/api/v1/batch-jobs", json={"examinees": rows(2)}, headers=integrator.auth())
     location = r.headers["Location"]

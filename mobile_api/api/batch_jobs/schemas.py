@@ -11,8 +11,10 @@ class BatchExamineeSchema(ma.Schema):
     symbol = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40))
     number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40))
     branch_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=4))
-    birth_date = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=10),
-                                  metadata={"description": "1984-05-12, 1984/05/12 or 19840512"})
+    birth_date = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=20),
+                                  metadata={"description": "ISO (1984-05-12), Excel's 1984/5/12, 19840512, "
+                                                           "S59.5.12 or 昭和59年5月12日 (docs/health-check-api.md)",
+                                            "example": "1984/5/12"})
 
 
 class BatchCreateSchema(ma.Schema):
