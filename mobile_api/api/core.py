@@ -119,6 +119,17 @@ def _bearer() -> str:
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def register_views_in_doc(self, api: Any, app: Any, spec: Any, *, name: str, parameters: Any) -> None:
+        """Every operation gets an ``operationId``, ``<blueprint>_<view>`` (``batch_jobs_create``), unless
+        a view sets its own: clients generated from the spec (openapi-python-client) name their functions
+        by it instead of by the path, and a test keeps them unique."""
+        for endpoint, info in self._docs.items():
+            methods = [method for method in info if method != "parameters"]
+            for method in methods:
+                operation_id = f"{self.name}_{endpoint}" + (f"_{method}" if len(methods) > 1 else "")
+                info[method].setdefault("manual_doc", {}).setdefault("operationId", operation_id)
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
+
     def problems(self, *statuses: int, examples: dict[str, Any] | None = None
                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Document the problem+json answers a view can give (``examples``: named OpenAPI examples for them).

@@ -187,6 +187,18 @@ class ValidationFailed(DomainError):
     title = "入力内容に誤りがあります。"
 
 
+class UnsupportedMediaType(DomainError):
+    slug = "unsupported-media-type"
+    status = 415
+    title = "この Content-Type の本文は受け付けていません。"
+
+
+class ResultsExpired(Conflict):
+    """A batch job's results were deleted after the keeping time (docs/health-check-api.md §4)."""
+    slug = "results-expired"
+    title = "保存期間を過ぎたため、結果は削除されました。"
+
+
 class ActivationCodeUsed(Conflict):
     slug = "activation-code-used"
     title = "このアクティベーションコードは別の端末の登録に使われました。管理者に新しいコードを発行してもらってください。"

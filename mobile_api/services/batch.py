@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters import orm
-from ..domain.errors import BatchTooLarge, Conflict, NotFound, QualificationUnavailable, ValidationFailed
+from ..domain.errors import (BatchTooLarge, Conflict, NotFound, QualificationUnavailable, ResultsExpired,
+                             ValidationFailed)
 from ..runtime import BatchSettings, Runtime
 from . import audit, idempotency, qualification
 from .clients import SCOPE_BATCH
@@ -204,7 +205,7 @@ def results(rt: Runtime, actor: Principal, job_id: str, *, limit: int, offset: i
     """A page of outcomes keyed by the caller's reference, in the order sent (pending rows included)."""
     job = get(rt, actor, job_id)
     if job.purged_at is not None:
-        raise Conflict("保存期間を過ぎたため、結果は削除されました。", rule="results-expired")
+        raise ResultsExpired(rule="results-expired")
     with rt.uow() as uow:
         rows = uow.batch_rows.page(job.id, limit=limit, offset=offset)
         page = [row.outcome if row.outcome is not None else

@@ -420,6 +420,12 @@ def test_an_insurer_number_that_lost_its_leading_zero_says_so(h, integrator):
     assert "先頭の0が消えた可能性があります（01130012）" in row["error"]["detail"]
 
 
+def test_a_body_in_another_media_type_is_415(h, integrator):
+    r = h.client.post("/api/v1/batch-jobs", data=b"reference\r\nR-1\r\n",
+                      headers={**integrator.auth(), "Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.get_json()["type"] == "/problems/unsupported-media-type"
+
+
 def test_another_institutions_job_is_404(h, integrator):
     r = h.client.post("/api/v1/batch-jobs", json={"examinees": rows(2)}, headers=integrator.auth())
     location = r.headers["Location"]
@@ -439,7 +445,7 @@ def test_results_are_deleted_after_the_keeping_time_and_the_deletion_is_audited(
     rt.jobs.run_now("batch.purge")
     headers = integrator.auth()
     gone = h.client.get(f"{location}/results", headers=headers)
-    assert gone.status_code == 409 and gone.get_json()["rule"] == "results-expired"
+    assert gone.status_code == 409 and gone.get_json()["type"] == "/problems/results-expired"
     with rt.uow() as uow:  # the admin's 15-minute token is long gone after 7 days
         job_id = location.rsplit("/", 1)[1]
         events = [e for e in uow.audit.search(uow.batch_jobs.get(job_id).institution_id, action="batch.purge",

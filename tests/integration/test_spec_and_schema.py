@@ -34,3 +34,12 @@ def test_migrations_match_the_models(database_url):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), orm.Base.metadata)
     engine.dispose()
     assert diff == [], "models changed without a migration: run `flask db revision -m ...`"
+
+
+def test_every_operation_has_a_unique_operation_id() -> None:
+    """Generated clients name their functions by operationId (docs/health-check-api.md)."""
+    spec = json.loads((ROOT / "openapi" / "openapi.json").read_text())
+    ids = [operation.get("operationId") for path in spec["paths"].values()
+           for method, operation in path.items() if method in ("get", "post", "put", "patch", "delete")]
+    assert None not in ids and len(ids) == len(set(ids))
+    assert "batch_jobs_create" in ids and "qualification_checks_check" in ids

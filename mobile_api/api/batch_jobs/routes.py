@@ -6,7 +6,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, request
 
-from ...domain.errors import ValidationFailed
+from ...domain.errors import UnsupportedMediaType, ValidationFailed
 from ...runtime import Runtime
 from ...services import batch, idempotency
 from ...services.principal import Principal
@@ -90,8 +90,7 @@ def create(headers: dict[str, Any]) -> Any:
         rows = batch.rows_from_csv(raw, rt.batch.max_rows)
         source, hashed = "csv", idempotency.request_hash({"csv": raw})
     else:
-        raise ValidationFailed("Content-Type は application/json または text/csv（multipart/form-data）です。",
-                               field="Content-Type")
+        raise UnsupportedMediaType("Content-Type は application/json、text/csv または multipart/form-data です。")
     job, _ = batch.create(rt, principal(), rows, source=source, idempotency_key=headers["idempotency_key"],
                           request_hash=hashed)
     return job, 202, {"Location": f"/api/v1/batch-jobs/{job.id}"}
