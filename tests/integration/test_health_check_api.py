@@ -344,7 +344,7 @@ def test_a_10000_row_batch_completes_and_its_csv_equals_its_json(h, integrator):
     assert results[97]["error"]["type"] == "insurer-number-invalid"
     assert results[101]["error"]["field"] == "birth_date"
     assert results[1]["eligibility_status"] == 2
-    got = h.client.get(f"{location}/results.csv", headers=headers)
+    got = h.client.get(f"{location}/results.csv", query_string={"columns": "codes"}, headers=headers)
     assert got.status_code == 200 and got.mimetype == "text/csv" and got.data.startswith(codecs.BOM_UTF8)
     assert got.headers["Cache-Control"] == "no-store"
     from mobile_api.api.batch_jobs.routes import csv_row
@@ -352,6 +352,39 @@ def test_a_10000_row_batch_completes_and_its_csv_equals_its_json(h, integrator):
     table = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
     assert table[1:] == [csv_row(outcome) for outcome in results]
     assert table[1 + 97][table[0].index("error_type")] == "insurer-number-invalid"
+
+
+def test_results_open_in_excel_with_japanese_headers_labels_and_leading_zeros_kept(h, integrator):
+    from openpyxl import load_workbook
+
+    headers = integrator.auth()
+    examinees = [{"reference": "=HYPERLINK(\"http://x\")", **P01},
+                 {"reference": "R-2", **STATUS_ROWS[2]}]
+    r = h.client.post("/api/v1/batch-jobs", json={"examinees": examinees}, headers=headers)
+    location = r.headers["Location"]
+    wait_done(h, headers, location)
+
+    got = h.client.get(f"{location}/results.csv", headers=headers)
+    table = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
+    first = dict(zip(table[0], table[1]))
+    assert first["受診者番号"].endswith('HYPERLINK("http://x")')
+    assert (first["資格の状態"], first["資格有効性コード"], first["資格の有無"]) == ("有効", "1", "あり")
+    assert (first["一部負担金割合"], first["一部負担金割合コード"], first["本人・家族"]) == ("3割", "030", "本人")
+    assert first["性別"] in ("男", "女") and first["性別コード"] in ("1", "2")
+    assert dict(zip(table[0], table[2]))["資格の状態"] == "無効（資格喪失）"
+
+    xlsx = h.client.get(f"{location}/results.xlsx", headers=headers)
+    assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(xlsx.data), read_only=True).worksheets[0]
+    rows_read = [[cell for cell in row] for row in sheet.iter_rows(values_only=False)]
+    heading = [c.value for c in rows_read[0]]
+    cells = dict(zip(heading, rows_read[1]))
+    assert cells["保険者番号"].value == "01130012" and cells["枝番"].value == "00"
+    assert cells["保険者番号"].data_type == "s" and cells["受診者番号"].data_type == "s"  # text, never a formula
+    assert cells["受診者番号"].value == examinees[0]["reference"]
+    codes = h.client.get(f"{location}/results.xlsx", query_string={"columns": "codes"}, headers=headers)
+    assert [c.value for c in next(load_workbook(io.BytesIO(codes.data)).worksheets[0].iter_rows())][:3] == [
+        "reference", "outcome", "eligibility_status"]
 
 
 def test_the_same_job_created_twice_is_one_job(h, integrator):

@@ -12,19 +12,13 @@ from ...services import batch, idempotency
 from ...services.principal import Principal
 from ..core import Blueprint, principal, runtime
 from ..qualification_checks.schemas import IdempotencyHeaderSchema
+from . import tables
 from .schemas import (CSV_EXAMPLE, JOB_EXAMPLE, RESULTS_EXAMPLE, BatchCreateSchema, BatchJobSchema,
-                      ResultsPageSchema, ResultsQuerySchema)
+                      FileLayoutQuerySchema, ResultsPageSchema, ResultsQuerySchema)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 blp = Blueprint("batch_jobs", __name__, url_prefix="/api/v1/batch-jobs", description="一括資格確認（APIクライアント）")
-
-CSV_COLUMNS = ("reference", "outcome", "eligibility_status", "valid", "insurer_number", "insurer_name", "symbol",
-               "number", "branch_number", "name", "name_kana", "sex", "birth_date", "relationship", "copayment_ratio",
-               "acquired_on", "lost_on", "loss_reason", "valid_until", "candidates", "data_withheld", "messages",
-               "error_type", "error_field", "error_detail")
-QUALIFICATION_COLUMNS = ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "name", "name_kana",
-                         "sex", "birth_date", "relationship", "copayment_ratio", "acquired_on", "lost_on",
-                         "loss_reason", "valid_until")
-
 
 @blp.url_value_preprocessor
 def _raise_body_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
@@ -34,30 +28,26 @@ def _raise_body_limit(endpoint: str | None, values: dict[str, Any] | None) -> No
 
 
 def csv_row(outcome: dict[str, Any]) -> list[str]:
-    """One outcome as a CSV line: the same values as the JSON, flattened."""
-    q = outcome.get("qualification") or {}
-    error = outcome.get("error") or {}
-    values: dict[str, Any] = {
-        "reference": outcome.get("reference"), "outcome": outcome.get("outcome"),
-        "eligibility_status": outcome.get("eligibility_status"), "valid": outcome.get("valid"),
-        **{name: q.get(name) for name in QUALIFICATION_COLUMNS},
-        "candidates": outcome.get("candidates"), "data_withheld": outcome.get("data_withheld"),
-        "messages": " / ".join(outcome.get("messages") or []), "error_type": error.get("type"),
-        "error_field": error.get("field"), "error_detail": error.get("detail")}
-    return ["" if values[c] is None else ("true" if values[c] is True else "false" if values[c] is False
-                                          else str(values[c])) for c in CSV_COLUMNS]
+    """One outcome as a CSV line in the ``codes`` layout: the same values as the JSON, flattened."""
+    return tables.row(outcome, "codes")
 
 
-def results_csv_text(rt: Runtime, who: Principal, job_id: str) -> str:
-    """Every row of the job as CSV (UTF-8 BOM first, so Excel opens it; CRLF): this download and the console's."""
+def _all_outcomes(rt: Runtime, who: Principal, job_id: str) -> list[dict[str, Any]]:
     total = batch.get(rt, who, job_id).total
-    _, page = batch.results(rt, who, job_id, limit=max(total, 1), offset=0)
+    return batch.results(rt, who, job_id, limit=max(total, 1), offset=0)[1]
+
+
+def results_csv_text(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> str:
+    """Every row of the job as CSV (UTF-8 BOM first, so Excel opens it; CRLF): this download and the console's."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for outcome in page:
-        writer.writerow(csv_row(outcome))
+    writer.writerows(tables.table(_all_outcomes(rt, who, job_id), layout))
     return "\ufeff" + out.getvalue()
+
+
+def results_xlsx_bytes(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> bytes:
+    """Every row of the job as an Excel workbook whose cells are all text (tables.xlsx_bytes)."""
+    return tables.xlsx_bytes(tables.table(_all_outcomes(rt, who, job_id), layout))
 
 
 @blp.post("")
@@ -140,10 +130,24 @@ def results(query: dict[str, Any], job_id: str) -> Any:
 
 @blp.get("/<job_id>/results.csv")
 @blp.authenticated(client_scope="qualification:batch")
+@blp.arguments(FileLayoutQuerySchema, location="query")
 @blp.response(200, {"type": "string"}, content_type="text/csv",
-              example="\ufeff" + ",".join(CSV_COLUMNS) + "\r\n")
+              example="\ufeff" + ",".join(tables.header("ja")) + "\r\n")
 @blp.problems(404, 409)
-def results_csv(job_id: str) -> Any:
-    """Every result as CSV (UTF-8 with BOM, so Excel opens it), the same values as the JSON."""
-    return Response(results_csv_text(runtime(), principal(), job_id), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
+def results_csv(query: dict[str, Any], job_id: str) -> Any:
+    """Every result as CSV (UTF-8 with BOM, so Excel opens it): Japanese headers with labels beside the codes,
+    or ``columns=codes`` for the English column names and the JSON's bare values."""
+    return Response(results_csv_text(runtime(), principal(), job_id, query["columns"]), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
+
+
+@blp.get("/<job_id>/results.xlsx")
+@blp.authenticated(client_scope="qualification:batch")
+@blp.arguments(FileLayoutQuerySchema, location="query")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX)
+@blp.problems(404, 409)
+def results_xlsx(query: dict[str, Any], job_id: str) -> Any:
+    """Every result as an Excel workbook in which every cell is text, so 01130012 and branch 00 keep their
+    leading zeros; the same layouts as the CSV."""
+    return Response(results_xlsx_bytes(runtime(), principal(), job_id, query["columns"]), mimetype=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="batch-{job_id}.xlsx"'})

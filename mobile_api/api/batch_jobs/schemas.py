@@ -17,6 +17,12 @@ class BatchExamineeSchema(ma.Schema):
                                             "example": "1984/5/12"})
 
 
+class FileLayoutQuerySchema(ma.Schema):
+    columns = ma.fields.String(load_default="ja", validate=ma.validate.OneOf(["ja", "codes"]), metadata={
+        "description": "ja: Japanese headers with labels beside the codes (the default); codes: the English "
+                       "column names and the JSON's bare values"})
+
+
 class BatchCreateSchema(ma.Schema):
     examinees = ma.fields.List(ma.fields.Nested(BatchExamineeSchema), required=True,
                                validate=ma.validate.Length(min=1, max=10_000))
