@@ -272,3 +272,40 @@ def test_health_check_batch_results_listed_paged_and_downloaded_as_the_apis_csv(
     downloading.value.save_as(saved)
     api = world.h.client.get(f"{location}/results.csv", headers=headers)
     assert saved.read_bytes() == api.data  # the API's CSV, byte for byte
+
+
+def test_api_clients_and_consent_links_without_the_command_line(world: ConsoleWorld, browser_context: Any,
+                                                                 tmp_path: Path) -> None:
+    page = browser_context.new_page()
+    sign_in(page, world, world.a)
+    page.get_by_role("link", name="APIクライアント").click()
+    page.get_by_role("heading", name="APIクライアント").wait_for()
+    shot(page, tmp_path, "clients-empty")
+    page.get_by_label("名前").fill("健診システム")
+    page.get_by_label(re.compile("シークレット")).check()
+    page.get_by_role("button", name="APIクライアントを登録する").click()
+    secret = page.locator("#client-secret").inner_text()
+    assert len(secret) >= 32 and page.get_by_text("この画面でしか表示されません").is_visible()
+    shot(page, tmp_path, "client-secret")
+    page.get_by_role("link", name="APIクライアントの一覧へ").click()
+    card = page.locator(".card", has_text="健診システム")
+    assert secret not in page.content() and "シークレット" in card.inner_text()
+    shot(page, tmp_path, "clients")
+
+    page.get_by_role("link", name="同意用リンク").click()
+    page.get_by_label(re.compile("メモ")).fill("12/5 オンライン診療")
+    page.get_by_role("button", name="リンクとQRコードを作る").click()
+    assert page.locator(".qr svg").is_visible()
+    url = page.locator("#link-url").inner_text()
+    shot(page, tmp_path, "consent-link-qr")
+    patient = browser_context.new_page()
+    patient.goto(url)
+    assert patient.evaluate("document.documentElement.lang") == "ja"
+    patient.close()
+    page.get_by_role("link", name="同意登録用リンクの一覧へ").click()
+    row = page.locator("tr", has_text="12/5 オンライン診療")
+    assert "有効" in row.inner_text()
+    shot(page, tmp_path, "consent-links")
+    row.get_by_role("button", name="取り消す").click()
+    page.get_by_text("同意登録用リンクを取り消しました").wait_for()
+    assert "取り消し済み" in page.locator("tr", has_text="12/5 オンライン診療").inner_text()
