@@ -124,6 +124,24 @@ def institution_create(code: str, name: str, facility_kind: str, admin_login: st
     click.echo(f"コンソール: /console/ で 医療機関等コード {code}・ログインID {admin_login} でログインできます。")
 
 
+@institution_cli.command("visual-password")
+@click.option("--institution-code", required=True, help="10-digit institution code (医療機関等コード)")
+@click.option("--password", help="省略すると入力を求めます（--password-stdin なら標準入力の1行）")
+@click.option("--password-stdin", is_flag=True, help="パスワードを標準入力の1行から読む")
+@as_admin
+@one_line_refusals
+def institution_visual_password(institution_code: str, password: str | None, password_stdin: bool,
+                                as_admin: str | None) -> None:
+    """Set the institution's visual-check password (目視確認モード, docs/rules.md §2.2): without it no visual
+    check can be recorded, so onboarding sets it; audited, and clears a lock as the console's form does."""
+    from .services import identity
+
+    rt = current_app.extensions["mobile_api"]
+    identity.set_visual_password(rt, _command_line_admin(rt, institution_code, as_admin),
+                                 _password(password, password_stdin, "目視確認モードのパスワード"))
+    click.echo("目視確認モードのパスワードを設定しました。顔写真と本人を見比べて確認した職員が、端末で入力します。")
+
+
 staff_cli = AppGroup("staff", help="Staff members of an institution (onboarding without the API).")
 device_cli = AppGroup("device", help="Devices of an institution: activation codes and their QR (PNG).")
 

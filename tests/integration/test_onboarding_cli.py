@@ -35,6 +35,23 @@ def test_staff_and_device_from_the_command_line_then_login_and_enrol(h, tmp_path
     assert rows and rows[0]["user_id"] is not None  # in the name of the institution's admin
 
 
+def test_onboarding_sets_the_visual_check_password_and_a_visual_check_then_works(h) -> None:
+    from tests.integration.test_access_rules import visual
+
+    tenant = h.institution("home_visit_care")
+    assert h.client.get("/api/v1/institution", headers=tenant.auth()).get_json()["visual_password_set"] is False
+    made = invoke(h.app, "institution", "visual-password", "--institution-code", tenant.code, "--password-stdin",
+                  stdin="mokushi-2026\n")
+    assert made.exit_code == 0, made.output
+    assert h.client.get("/api/v1/institution", headers=tenant.auth()).get_json()["visual_password_set"] is True
+    assert visual(h, tenant.nurse("nurse1"), "mokushi-2026").status_code == 201
+    rows = h.client.get("/api/v1/audit-events?action=institution.visual_password.set", headers=tenant.auth())
+    assert rows.get_json()[0]["user_id"] is not None  # in the name of the institution's admin
+    short = invoke(h.app, "institution", "visual-password", "--institution-code", tenant.code, "--password-stdin",
+                   stdin="x\n")
+    assert short.exit_code == 1 and "Traceback" not in short.output
+
+
 def test_refusals_are_one_japanese_line(h) -> None:
     tenant = h.institution("home_visit_care")
     cases = [
