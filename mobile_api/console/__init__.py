@@ -22,7 +22,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, request, session
+from flask import Blueprint, Flask, abort, make_response, render_template, request, session
+from werkzeug.exceptions import HTTPException
 
 from .. import keys
 
@@ -64,6 +65,21 @@ def common() -> dict[str, Any]:
     return {"csrf_token": csrf_token} if request.blueprint == "console" else {}
 
 
+NO_SUCH_PAGE = {404: "このページはありません。URLを確認するか、メニューから選んでください。",
+                405: "このページでは、この操作はできません。"}
+
+
+def _page_or_problem(error: HTTPException) -> Any:
+    """A mistyped console URL matches no view, so the console's own handlers never see it: a person gets a
+    Japanese page, not the API's problem+json; every other path keeps the API's answer."""
+    if request.path == "/console" or request.path.startswith("/console/"):
+        page = render_template("console/error.html", message=NO_SUCH_PAGE[error.code or 404], status=error.code)
+        return harden(make_response(page, error.code or 404))
+    from ..api.problems import from_http_exception
+
+    return from_http_exception(error)
+
+
 def init_app(app: Flask) -> None:
     """The session key: CONSOLE_SECRET_KEY, else derived from the active JWT key (already checked to be strong),
     so several workers agree on it without another secret to manage."""
@@ -81,3 +97,5 @@ def init_app(app: Flask) -> None:
     from . import client_pages, routes  # noqa: F401  (views registered on bp)
 
     app.register_blueprint(bp)
+    for code in NO_SUCH_PAGE:
+        app.register_error_handler(code, _page_or_problem)

@@ -272,3 +272,15 @@ def test_a_refused_console_page_of_patient_data_is_audited_like_the_apis(h) -> N
     assert sorted(e["detail"]["route"] for e in refused) == ["/console/claims", "/console/claims.csv",
                                                               "/console/visits"]
     assert {(e["outcome"], e["detail"]["rule"]) for e in refused} == {("refused", "patient-data-reader")}
+
+
+def test_a_mistyped_console_url_is_a_japanese_page_and_the_api_keeps_problem_json(h) -> None:
+    tenant = h.institution("home_visit_care")
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    for path, status in (("/console/visit", 404), ("/console/visits/x/y/z", 404), ("/console/logout", 405)):
+        page = admin.get(path)
+        assert page.status_code == status and page.mimetype == "text/html", path
+        assert "表示できません" in page.get_data(as_text=True) and "frame-ancestors 'none'" in page.headers[
+            "Content-Security-Policy"]
+    api = h.client.get("/api/v1/visit")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
