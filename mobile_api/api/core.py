@@ -159,7 +159,7 @@ class Blueprint(flask_smorest.Blueprint):
             return parse
         return lambda func: self.problems(413)(parse(func))
 
-    def authenticated(self, *, admin: bool = False, staff_on_device: bool = False, patient_data: bool = False,
+    def authenticated(self, *, admin: bool = False, staff_on_device: bool | str = False, patient_data: bool = False,
                       client_scope: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Resolve the caller from the token and the database on every request.
 
@@ -182,8 +182,8 @@ class Blueprint(flask_smorest.Blueprint):
                 if admin:
                     who.require_admin()
                 with patient_data_refusals_audited(who, kwargs) if patient_data else nullcontext():
-                    if staff_on_device:
-                        who.require_staff_on_device()
+                    if staff_on_device:  # True, or the act's name for the refusal (医療情報の閲覧)
+                        who.require_staff_on_device(*([staff_on_device] if isinstance(staff_on_device, str) else []))
                     if patient_data:
                         who.require_patient_data_reader()
                 g.principal = who

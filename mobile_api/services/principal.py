@@ -59,10 +59,12 @@ class Principal:
                 rule="patient-data-reader",
             )
 
-    def require_staff_on_device(self) -> None:
+    def require_staff_on_device(self, doing: str = "資格確認") -> None:
+        """``doing`` names the act in the refusal (資格確認, 医療情報の閲覧, …): a person refused a medical
+        view must not read that qualification confirmation was refused."""
         if self.user_id is None or self.device_id is None:
             raise Forbidden(
-                "資格確認には、登録済み端末でのスタッフのログインが必要です。",
+                f"{doing}には、登録済み端末でのスタッフのログインが必要です。",
                 rule="staff-and-device",
             )
 

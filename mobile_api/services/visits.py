@@ -174,7 +174,7 @@ def window_of(consent: orm.Consent | None) -> ViewingWindow | None:
 
 
 def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind: InfoKind) -> MedicalView:
-    actor.require_staff_on_device()
+    actor.require_staff_on_device("医療情報の閲覧")
     now = rt.clock()
     with rt.uow() as uow:
         view = owned_view(rt, uow, actor, visit_id, now)
@@ -199,7 +199,7 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
 def view_consented_information(rt: Runtime, actor: Principal, consent_id: str, kind: InfoKind) -> MedicalView:
     """Medical information under a consent given on the patient's own phone (no visit): the same rule,
     the same audit (docs/rules.md §3.4)."""
-    actor.require_staff_on_device()
+    actor.require_staff_on_device("医療情報の閲覧")
     now = rt.clock()
     with rt.uow() as uow:
         consent = uow.consents.get_owned(consent_id, actor.institution_id)

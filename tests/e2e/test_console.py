@@ -151,6 +151,10 @@ def test_form_two_visit_countdown_medication_inside_window_and_refused_after(
     sign_in(page, world, world.a)  # a plain browser: the admin sees the visit but not medical information
     page.get_by_role("link", name=re.compile("居宅同意取得型")).first.wait_for()
     page.wait_for_function("/^(24時間0分|23時間59分)/.test(document.querySelector('.countdown').textContent)")
+    page.goto(f"{world.url}/console/visits/{visit['id']}")
+    page.locator("#medical-why-not").wait_for()  # one line saying why, instead of buttons that end in a refusal
+    assert page.get_by_role("link", name="薬剤情報を見る").count() == 0
+    shot(page, tmp_path, "visit-no-device")
     page.goto(f"{world.url}/console/visits/{visit['id']}/medical/medication")
     page.get_by_text("登録済み端末").wait_for()
     page.get_by_role("button", name="ログアウト").click()

@@ -60,13 +60,16 @@ def test_admin_reads_visits_audited_like_the_api_but_no_medical_information_with
     visit = visit_in(h, tenant)
     admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
     page = admin.get(f"/console/visits/{visit['id']}")
-    assert page.status_code == 200 and "佐藤 健一" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "佐藤 健一" in text
+    assert "を見る</a>" not in text and 'id="medical-why-not"' in text  # no button that can only be refused
     read = audit_rows(h, tenant, "visit.read")[0]
     assert read["target_id"] == visit["id"] and read["user_id"] is not None and read["device_id"] is None
     medical = admin.get(f"/console/visits/{visit['id']}/medical/medication")
     api = h.medical(tenant.admin_token, visit["id"])  # the admin's token has no device either
     assert medical.status_code == api.status_code == 403
     assert api.get_json()["detail"] in medical.get_data(as_text=True)
+    assert api.get_json()["detail"].startswith("医療情報の閲覧には")  # not worded as qualification confirmation
 
 
 def test_other_institution_is_not_found_and_a_revoked_user_is_out_at_once(h) -> None:

@@ -79,7 +79,7 @@ def list_consents(query: dict[str, Any]) -> Any:
 
 
 @blp.get("/consents/<consent_id>/medical-information/<info_kind:kind>")
-@blp.authenticated(staff_on_device=True, patient_data=True)
+@blp.authenticated(staff_on_device="医療情報の閲覧", patient_data=True)
 @blp.response(200, MedicalInformationSchema)
 @blp.problems(404, 422)
 def medical_information(consent_id: str, kind: str) -> Any:

@@ -29,7 +29,7 @@ def get_visit(visit_id: str) -> Any:
 
 
 @blp.get("/<visit_id>/medical-information/<info_kind:kind>")  # documented as an enum (api.core)
-@blp.authenticated(staff_on_device=True, patient_data=True)
+@blp.authenticated(staff_on_device="医療情報の閲覧", patient_data=True)
 @blp.response(200, MedicalInformationSchema, example=ex.MEDICATION)
 @blp.problems(404, 422)
 @blp.problems(403, examples=ex.CONSENT_WINDOW_CLOSED)
