@@ -151,6 +151,9 @@ def test_form_two_visit_countdown_medication_inside_window_and_refused_after(
     sign_in(page, world, world.a)  # a plain browser: the admin sees the visit but not medical information
     page.get_by_role("link", name=re.compile("居宅同意取得型")).first.wait_for()
     page.wait_for_function("/^(24時間0分|23時間59分)/.test(document.querySelector('.countdown').textContent)")
+    page.set_viewport_size(PHONE)  # on a phone the visit list comes first, not the filters
+    assert page.locator("ul.visits li.card").first.bounding_box()["y"] < 360
+    page.set_viewport_size(DESKTOP)
     page.goto(f"{world.url}/console/visits/{visit['id']}")
     page.locator("#medical-why-not").wait_for()  # one line saying why, instead of buttons that end in a refusal
     assert page.get_by_role("link", name="薬剤情報を見る").count() == 0
