@@ -1,30 +1,34 @@
-"""Where the card comes from: a real NFC reader, or (when the user asks for one) a virtual card.
+"""Where the card comes from: a reader (nfcpy or PC/SC, found by ``card.readers``), or (when the user
+asks for one) a virtual card.
 
-Both yield a ``CardSession`` over nfcpy's own ISO-DEP stack, so the flows and
-the tests exercise the same path a tablet with a reader does. The simulator
+All yield a guarded ``CardSession``; the virtual card runs over nfcpy's own ISO-DEP stack, so the flows
+and the tests exercise the same path a tablet with a reader does. The simulator
 (``device_agent.card.sim``) is imported only inside ``virtual_card_source``,
 so a tablet with a reader never loads it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from device_agent.agent import CardSource, VirtualCardMissing
-from device_agent.card.nfc_transport import open_reader, wait_for_card
+from device_agent.card import readers
 from device_agent.card.session import CardSession
 
+Ask = Callable[[list[readers.Reader]], readers.Reader]
 
-def choose(*, virtual_card: str | None, reader: str | None, cards_dir: Path) -> CardSource:
-    """The virtual card named (a directory, or a card issued into ``cards_dir``), else the NFC reader."""
+
+def choose(*, virtual_card: str | None, reader: str | None, cards_dir: Path, ask: Ask | None = None) -> CardSource:
+    """The virtual card named (a directory, or a card issued into ``cards_dir``), else the reader ``reader``
+    names (``auto``: found when a session starts, so a reader plugged in later is used)."""
     if virtual_card:
         candidates = [Path(virtual_card), cards_dir / virtual_card]
         directory = next((c for c in candidates if (c / "card.json").is_file()), None)
         if directory is None:
             raise VirtualCardMissing(virtual_card, candidates)
         return virtual_card_source(directory)
-    return lambda: reader_session(reader)
+    return lambda: reader_session(reader, ask=ask)
 
 
 def virtual_card_source(directory: Path) -> CardSource:
@@ -36,9 +40,8 @@ def virtual_card_source(directory: Path) -> CardSource:
 
 
 @contextmanager
-def reader_session(path: str | None = None, *, timeout: float = 30.0) -> Iterator[CardSession]:
-    clf = open_reader(path)
-    try:
-        yield CardSession(wait_for_card(clf, timeout=timeout))
-    finally:
-        clf.close()
+def reader_session(spec: str | None = None, *, ask: Ask | None = None, timeout: float = 30.0) -> Iterator[CardSession]:
+    """A session on the reader ``spec`` names (see ``card.readers.choose``)."""
+    found = readers.find_readers() if spec is None or not spec.startswith("usb") else readers.Found([], [])
+    with readers.reader_session(readers.choose(found, spec, ask=ask), timeout=timeout) as session:
+        yield session
