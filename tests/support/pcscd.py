@@ -60,10 +60,11 @@ def missing() -> str | None:
 class PcscDaemon:
     """pcscd -f with vpcd, in its own network+mount namespace; ``connect_card()`` reaches vpcd."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, vpcd: bool = True) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="pcscd-"))
         (self.directory / "reader.conf.d").mkdir()
-        (self.directory / "reader.conf.d" / "vpcd").write_text(READER_CONF)
+        if vpcd:  # without it: a daemon with no readers at all
+            (self.directory / "reader.conf.d" / "vpcd").write_text(READER_CONF)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -171,10 +172,11 @@ def _wait_for_vpcd(pcscd: subprocess.Popen[bytes]) -> None:
 def _serve(directory: Path) -> None:
     _loopback_up()
     pcscd_binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-    pcscd = subprocess.Popen([pcscd_binary, "--foreground", "--config", str(directory / "reader.conf.d")])
+    pcscd = subprocess.Popen([pcscd_binary, "--foreground", *os.environ.get("PCSCD_TEST_FLAGS", "").split(), "--config", str(directory / "reader.conf.d")])
     (directory / "pcscd-child.pid").write_text(str(pcscd.pid))
     signal.signal(signal.SIGTERM, lambda *_: (pcscd.terminate(), sys.exit(0)))
-    _wait_for_vpcd(pcscd)
+    if (directory / "reader.conf.d" / "vpcd").exists():
+        _wait_for_vpcd(pcscd)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(str(directory / "card.sock"))
         listener.listen(4)
@@ -185,7 +187,7 @@ def _serve(directory: Path) -> None:
                 client, _ = listener.accept()
             except TimeoutError:
                 continue
-            with client, socket.create_connection(("127.0.0.1", VPCD_PORT)) as card:
+            with client, socket.create_connection(("127.0.0.1", VPCD_PORT)) as card:  # noqa: SIM117
                 socket.send_fds(client, [b"s"], [card.fileno()])
 
 

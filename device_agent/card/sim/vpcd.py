@@ -74,6 +74,8 @@ class VpcdCard:
                 reply = self._answer(message)
                 if reply is not None:
                     sock.sendall(len(reply).to_bytes(2, "big") + reply)
+        except CardRemovedError:  # the card left in the middle of a command: the reader sees it go
+            sock.close()
         except OSError:
             pass  # removed: the socket was closed under us
 
@@ -88,12 +90,11 @@ class VpcdCard:
         self.messages += 1
         if self.t0_style and message[:4] == b"\x00\xc0\x00\x00" and self._pending:
             return self.get_response(message[4] if len(message) > 4 else 0)
-        try:
-            response, busy = self.card.process(message)
-        except CardRemovedError:
-            return None
+        response, busy = self.card.process(message)
         if busy > 0:
             time.sleep(busy)
+            if not self.card.present:
+                raise CardRemovedError("removed while computing")
         return self._t0(message, response) if self.t0_style else response
 
     def _t0(self, command: bytes, response: bytes) -> bytes:

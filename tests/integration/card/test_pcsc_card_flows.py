@@ -1,0 +1,180 @@
+"""The card path through a real pcsc-lite daemon: pyscard -> pcscd -> vpcd -> the virtual JPKI card."""
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+from smartcard import scard
+
+from device_agent import messages
+from device_agent.card.apdu import PinLocked, SecurityStatusNotSatisfied, WrongPin
+from device_agent.card.guard import JPKI_AID, GuardedTransport, PrivacyGuardError
+from device_agent.card.jpki import TokenKind
+from device_agent.card.pcsc_transport import PcscContext
+from device_agent.card.readers import Reader, reader_session
+from device_agent.card.session import CardSession
+from device_agent.card.transport import (CardRemovedError, ReaderBusyError, ReaderGoneError, ReaderServiceError)
+from tests.integration.card.test_nfc_card_flows import verify_signature
+from tests.support.pcsc_fixtures import READER
+
+KENMEN_AP = bytes.fromhex("D3921000310001010402")  # 券面AP (individual number)
+HOJO_AP = bytes.fromhex("D3921000310001010408")  # 券面事項入力補助AP
+MARKER = b"PERSONAL-DATA-MUST-NOT-LEAVE-THE-CARD"
+
+
+@pytest.fixture
+def card(identity, pin):
+    return identity.card(pin=pin, extra_files={KENMEN_AP: {b"\x00\x01": MARKER}, HOJO_AP: {b"\x00\x01": MARKER}})
+
+
+@pytest.mark.parametrize(("t0_style", "protocol"), [(False, scard.SCARD_PROTOCOL_T1), (True, scard.SCARD_PROTOCOL_T0)])
+def test_pin_flow_through_pcscd(pcsc_slot, card, identity, pin: str, t0_style: bool, protocol: int) -> None:
+    served = pcsc_slot.insert(card, t0_style=t0_style)
+    with PcscContext() as context:
+        transport = context.connect(READER)
+        assert transport.protocol == protocol  # contactless/T=1 readers and T=0 cards both negotiate
+        session = CardSession(transport)
+        ident = session.identify()
+        assert ident.token is TokenKind.CARD and ident.certificate_der == identity.certificate_der
+        assert session.tries_left() == 3
+        session.verify_pin(pin)
+        signature = session.sign_challenge(b"challenge")
+        transport.close()
+    verify_signature(ident.certificate_der, signature, b"challenge")
+    reads = math.ceil(len(identity.certificate_der) / 256)
+    assert card.apdus_received == 9 + reads
+    # T=0 style: every answer with data came as 61xx and was fetched with GET RESPONSE (below the guard).
+    answers_with_data = 1 + reads + 1  # token info, certificate chunks, signature
+    assert served.messages == card.apdus_received + (answers_with_data if t0_style else 0)
+
+
+def test_6cxx_is_resent_with_the_le_the_card_names(pcsc_slot, card) -> None:
+    pcsc_slot.insert(card, t0_style=True)
+    with PcscContext() as context:
+        guard = GuardedTransport(context.connect(READER))
+        assert guard.transmit(bytes.fromhex("00A4040C0A") + JPKI_AID)[-2:] == b"\x90\x00"
+        assert guard.transmit(bytes.fromhex("00A4020C020006"))[-2:] == b"\x90\x00"
+        response = guard.transmit(bytes.fromhex("00B0000040"))  # asks 64 bytes of a 32-byte file
+    assert len(response) == 32 + 2 and response[-2:] == b"\x90\x00"
+    assert response[:15] == b"JPKIAPICCTOKEN2"
+
+
+def test_the_same_card_under_another_atr_is_the_same_card(pcsc_slot, identity, pin: str) -> None:
+    """Identified by the JPKI AP and its token information, never by the ATR (cards answer with several)."""
+    card = identity.card(pin=pin)
+    seen = []
+    for atr in (None, bytes.fromhex("3BFF1300008131FE4580311F")):
+        with pcsc_slot.session(card, atr=atr) as session:
+            seen.append(session.identify())
+        pcsc_slot.remove()
+    assert seen[0] == seen[1] and seen[0].token is TokenKind.CARD
+
+
+def test_a_slow_signature_is_waited_for(pcsc_slot, identity, pin: str) -> None:
+    card = identity.card(pin=pin, sign_delay=2.5)  # on-card RSA may take seconds; up to 20 s is allowed
+    with pcsc_slot.session(card) as session:
+        ident = session.identify(with_token_info=False)
+        session.verify_pin(pin)
+        signature = session.sign_challenge(b"slow")
+    verify_signature(ident.certificate_der, signature, b"slow")
+
+
+def test_wrong_pin_lock_and_face_card_status_words(pcsc_slot, identity) -> None:
+    card = identity.card(pin="1234")
+    with pcsc_slot.session(card) as session:
+        session.identify(with_token_info=False)
+        with pytest.raises(WrongPin) as first:
+            session.verify_pin("0000")
+        assert first.value.tries_left == 2
+        with pytest.raises(SecurityStatusNotSatisfied):
+            session.sign_challenge(b"c")
+        for attempt in ("1111", "2222"):
+            with pytest.raises((WrongPin, PinLocked)):
+                session.verify_pin(attempt)
+        with pytest.raises(PinLocked):
+            session.tries_left()
+    face = identity.card(pin=None, token=b"JPKIAPGPSETOKEN")
+    with pcsc_slot.session(face) as session:
+        assert session.identify().token is TokenKind.ANDROID
+        with pytest.raises(PinLocked):
+            session.verify_pin("1234")
+
+
+@pytest.mark.parametrize("aid", [KENMEN_AP, HOJO_AP], ids=["kenmen", "kenmen_nyuryoku_hojo"])
+def test_the_guard_refuses_the_kenmen_aps_over_pcsc(pcsc_slot, card, aid: bytes) -> None:
+    served = pcsc_slot.insert(card)
+    with PcscContext() as context:
+        guard = GuardedTransport(context.connect(READER))
+        before = served.messages
+        for select in (bytes.fromhex("00A4040C0A") + aid, bytes.fromhex("00A40400") + bytes((len(aid),)) + aid):
+            with pytest.raises(PrivacyGuardError):
+                guard.transmit(select)
+        # ... and CardSession offers no way around the guard: it is built in, on every transport.
+        session = CardSession(context.connect(READER))
+        with pytest.raises(PrivacyGuardError):
+            session._guard.transmit(bytes.fromhex("00A4040C0A") + aid)  # noqa: SLF001
+    assert served.messages == before == 0, "nothing reached pcscd or the card"
+
+
+# -- reader faults: each a typed error with its Japanese message --------------------------------------
+
+def test_card_removed_between_commands(pcsc_slot, card) -> None:
+    with pcsc_slot.session(card) as session:
+        session.identify()
+        pcsc_slot.card.remove()
+        with pytest.raises(CardRemovedError) as removed:
+            session.tries_left()
+    assert "かざして" in messages.describe(removed.value)
+
+
+def test_card_removed_while_the_card_signs(pcsc_slot, identity, pin: str) -> None:
+    card = identity.card(pin=pin, sign_delay=1.0)
+    with pcsc_slot.session(card) as session:
+        session.identify(with_token_info=False)
+        session.verify_pin(pin)
+        timer = threading.Timer(0.3, card.remove)
+        timer.start()
+        try:
+            with pytest.raises(CardRemovedError):
+                session.sign_challenge(b"challenge")
+        finally:
+            timer.cancel()
+
+
+def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card) -> None:
+    pcsc_slot.insert(card)
+    with PcscContext() as other_program:
+        hresult, handle, _ = scard.SCardConnect(other_program.handle, READER, scard.SCARD_SHARE_EXCLUSIVE,
+                                                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        assert hresult == scard.SCARD_S_SUCCESS
+        try:
+            with pytest.raises(ReaderBusyError) as busy:
+                with reader_session(Reader("pcsc", READER), timeout=2):
+                    pass
+        finally:
+            scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
+    assert "ほかのアプリ" in messages.describe(busy.value)
+
+
+def test_reader_unplugged_mid_session(pcsc_slot, card, monkeypatch) -> None:
+    with pcsc_slot.session(card) as session:
+        session.identify(with_token_info=False)
+        # What pcscd answers once the USB reader is gone (vpcd's readers cannot be unplugged).
+        monkeypatch.setattr(scard, "SCardTransmit", lambda *_: (scard.SCARD_E_READER_UNAVAILABLE, []))
+        with pytest.raises(ReaderGoneError) as gone:
+            session.tries_left()
+        monkeypatch.undo()
+    assert "USBケーブル" in messages.describe(gone.value)
+
+
+def test_pcscd_not_running(pcscd) -> None:
+    pcscd.stop()
+    try:
+        with pytest.raises(ReaderServiceError) as stopped:
+            PcscContext().readers()
+    finally:
+        pcscd.start()
+    assert "pcscd" in messages.describe(stopped.value)
+    with PcscContext() as context:
+        assert READER in context.readers(), "the daemon is back for the other tests"
