@@ -81,10 +81,11 @@ def pcsc_readers() -> list[Reader]:
         return [Reader("pcsc", name, context.card_present(name)) for name in context.readers()]
 
 
-def find_readers(enumerators: tuple[Enumerator, ...] = (nfc_readers, pcsc_readers)) -> Found:
+def find_readers(enumerators: tuple[Enumerator, ...] | None = None) -> Found:
+    """Every reader each transport sees; a transport that cannot be asked becomes a problem, not an error."""
     readers: list[Reader] = []
     problems: list[CardError] = []
-    for enumerate_ in enumerators:
+    for enumerate_ in enumerators or (nfc_readers, pcsc_readers):
         try:
             readers += enumerate_()
         except CardError as error:
