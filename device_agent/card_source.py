@@ -9,7 +9,7 @@ so a tablet with a reader never loads it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from device_agent.agent import CardSource, VirtualCardMissing
@@ -28,7 +28,22 @@ def choose(*, virtual_card: str | None, reader: str | None, cards_dir: Path, ask
         if directory is None:
             raise VirtualCardMissing(virtual_card, candidates)
         return virtual_card_source(directory)
-    return lambda: reader_session(reader, ask=ask)
+    return ReaderSource(reader, ask)
+
+
+class ReaderSource:
+    """A CardSource on a real reader that can also say which reader it would use and whether a card is on it
+    (the touch UI shows that on its card page)."""
+
+    def __init__(self, spec: str | None, ask: Ask | None = None) -> None:
+        self.spec, self.ask = spec, ask
+
+    def __call__(self) -> AbstractContextManager[CardSession]:
+        return reader_session(self.spec, ask=self.ask)
+
+    def reader(self) -> readers.Reader:
+        """The reader a session would open now; raises the CardError that opening would raise."""
+        return readers.choose(_find(self.spec), self.spec)
 
 
 def virtual_card_source(directory: Path) -> CardSource:
@@ -42,6 +57,10 @@ def virtual_card_source(directory: Path) -> CardSource:
 @contextmanager
 def reader_session(spec: str | None = None, *, ask: Ask | None = None, timeout: float = 30.0) -> Iterator[CardSession]:
     """A session on the reader ``spec`` names (see ``card.readers.choose``)."""
-    found = readers.find_readers() if spec is None or not spec.startswith("usb") else readers.Found([], [])
-    with readers.reader_session(readers.choose(found, spec, ask=ask), timeout=timeout) as session:
+    with readers.reader_session(readers.choose(_find(spec), spec, ask=ask), timeout=timeout) as session:
         yield session
+
+
+def _find(spec: str | None) -> readers.Found:
+    """The readers to choose among; an nfcpy path needs no search (nfcpy opens it directly)."""
+    return readers.find_readers() if spec is None or not spec.startswith("usb") else readers.Found([], [])

@@ -1,4 +1,4 @@
-"""PC/SC as a card transport (pyscard): the readers people own, beside nfcpy. See docs/rules.md, "Card readers".
+"""PC/SC as a card transport (pyscard): the readers people own, beside nfcpy. See docs/rules.md §6 and docs/readers.md.
 
 pcsc-lite (pcscd) on Linux and macOS, WinSCard on Windows, both through pyscard's ``smartcard.scard``;
 nothing here assumes a platform path. Like ``nfc_transport`` this sits *below* the privacy guard:

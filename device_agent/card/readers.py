@@ -4,7 +4,7 @@
 on, else asks (or, with nobody to ask, raises SeveralReadersError naming them). ``usb:…`` names an
 nfcpy reader, ``pcsc:NAME`` a PC/SC reader (the full name, or the start of exactly one name).
 Why both: nfcpy drives the RC-S380 and ACR122U, no longer sold; the readers sold today (RC-S300,
-ACR1252U, ...) are PC/SC. See docs/rules.md, "Card readers".
+ACR1252U, ...) are PC/SC. See docs/rules.md §6 and docs/readers.md.
 
 Each transport's library is imported only when that transport is looked at, so a machine with only
 one of them installed works with that one.
