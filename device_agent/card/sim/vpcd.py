@@ -129,3 +129,39 @@ def _exactly(sock: socket.socket, size: int) -> bytes | None:
             return None
         data += chunk
     return data
+
+
+def serve_card_files(directory: str, connection: socket.socket | None = None, *, port: int = VPCD_PORT) -> VpcdCard:
+    """A sandbox-issued card (``flask sandbox issue-card``) inserted into the local vpcd reader."""
+    from pathlib import Path
+
+    from device_agent.card.sim.card_files import VirtualCardFiles
+
+    served = VpcdCard(VirtualCardFiles.load(Path(directory)).card())
+    served.insert(connection, port=port)
+    return served
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m device_agent.card.sim.vpcd CARD_DIR``: the virtual card on a developer's pcscd + vpcd, for
+    trying the PC/SC path by hand (``device-agent verify --reader pcsc:"Virtual PCD 00 00"``). Ctrl+C removes it.
+    Only on a development machine: vpcd listens on all interfaces (docs/readers.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("card_dir")
+    parser.add_argument("--port", type=int, default=VPCD_PORT)
+    args = parser.parse_args(argv)
+    served = serve_card_files(args.card_dir, port=args.port)
+    print(f"virtual card {args.card_dir} is in vpcd's reader (port {args.port}); Ctrl+C to take it out", flush=True)
+    try:
+        while served._thread is not None and served._thread.is_alive():  # noqa: SLF001
+            served._thread.join(0.5)  # noqa: SLF001
+    except KeyboardInterrupt:
+        pass
+    served.remove()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -178,3 +178,24 @@ def test_pcscd_not_running(pcscd) -> None:
     assert "pcscd" in messages.describe(stopped.value)
     with PcscContext() as context:
         assert READER in context.readers(), "the daemon is back for the other tests"
+
+
+def test_a_sandbox_issued_card_served_to_vpcd(pcsc_slot, identity, tmp_path) -> None:
+    """``python -m device_agent.card.sim.vpcd CARD_DIR``: the onboarding's card folder, read over PC/SC."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from device_agent.card.sim.vpcd import serve_card_files
+
+    (tmp_path / "key.pem").write_bytes(identity.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "cert.der").write_bytes(identity.certificate_der)
+    (tmp_path / "card.json").write_text(json.dumps({"persona_id": "P01", "token": "JPKIAPICCTOKEN2", "pin": "2468"}))
+    served = serve_card_files(str(tmp_path), pcsc_slot.daemon.connect_card())
+    pcsc_slot.card = served  # taken out again at the end of the test
+    pcsc_slot.wait_until(present=True)
+    with reader_session(Reader("pcsc", READER), timeout=2) as session:
+        assert session.identify().certificate_der == identity.certificate_der
+        session.verify_pin("2468")
+        verify_signature(identity.certificate_der, session.sign_challenge(b"onboarding"), b"onboarding")
