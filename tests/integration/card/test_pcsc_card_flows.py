@@ -14,7 +14,8 @@ from device_agent.card.jpki import TokenKind
 from device_agent.card.pcsc_transport import PcscContext
 from device_agent.card.readers import Reader, reader_session
 from device_agent.card.session import CardSession
-from device_agent.card.transport import (CardRemovedError, ReaderBusyError, ReaderGoneError, ReaderServiceError)
+from device_agent.card.transport import (CardRemovedError, NoCardError, ReaderBusyError, ReaderGoneError,
+                                         ReaderServiceError)
 from tests.integration.card.test_nfc_card_flows import verify_signature
 from tests.support.pcsc_fixtures import READER
 
@@ -168,16 +169,29 @@ def test_reader_unplugged_mid_session(pcsc_slot, card, monkeypatch) -> None:
     assert "USBケーブル" in messages.describe(gone.value)
 
 
-def test_pcscd_not_running(pcscd) -> None:
-    pcscd.stop()
-    try:
-        with pytest.raises(ReaderServiceError) as stopped:
-            PcscContext().readers()
-    finally:
-        pcscd.start()
-    assert "pcscd" in messages.describe(stopped.value)
+def test_pcscd_not_running(pcscd, pcsc_slot, card) -> None:
+    with pcsc_slot.session(card) as session:
+        session.identify()
+        pcscd.stop()  # the service goes away mid-session
+        try:
+            with pytest.raises(ReaderServiceError) as mid_session:
+                session.tries_left()
+            with pytest.raises(ReaderServiceError) as stopped:
+                PcscContext().readers()
+        finally:
+            pcsc_slot.card = None  # went with the daemon
+            pcscd.start()
+    for error in (mid_session.value, stopped.value):
+        assert "pcscd" in messages.describe(error) and "Smart Card" in messages.describe(error)
     with PcscContext() as context:
         assert READER in context.readers(), "the daemon is back for the other tests"
+
+
+def test_no_card_presented(pcsc_slot) -> None:
+    with PcscContext() as context:
+        with pytest.raises(NoCardError) as none:
+            context.wait_for_card(READER, timeout=0.3)
+    assert "カードが見つかりませんでした" in messages.describe(none.value)
 
 
 def test_a_sandbox_issued_card_served_to_vpcd(pcsc_slot, identity, tmp_path) -> None:
