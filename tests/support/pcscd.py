@@ -12,7 +12,9 @@ run as a script) connects to it on request and hands the connected TCP socket ba
 (SCM_RIGHTS), so the card client in the test process holds a real TCP connection to vpcd.
 
 Missing ``pcscd``/vpcd/pyscard/``unshare`` skips the tests, unless ``REQUIRE_PCSC`` is set (CI
-installs them: .ci/run). The daemon runs in the foreground as a child and is stopped by its PID.
+installs them: .ci/run). The daemon runs in the foreground as a child and is stopped by its PID; its output goes
+to <temp>/pcscd.log. ``PCSCD_TEST_FLAGS=-d`` adds pcscd options when debugging a test (``-a`` would log the
+APDUs, the test PIN included: acceptable only here, in a throwaway daemon with a throwaway card).
 """
 from __future__ import annotations
 
