@@ -62,5 +62,10 @@ def reader_session(spec: str | None = None, *, ask: Ask | None = None, timeout: 
 
 
 def _find(spec: str | None) -> readers.Found:
-    """The readers to choose among; an nfcpy path needs no search (nfcpy opens it directly)."""
-    return readers.find_readers() if spec is None or not spec.startswith("usb") else readers.Found([], [])
+    """The readers to choose among: an nfcpy path needs no search (nfcpy opens it directly), a PC/SC name only
+    the PC/SC list (no USB probing of nfcpy readers)."""
+    if spec and spec.startswith(readers.PCSC_PREFIX):
+        return readers.find_readers((readers.pcsc_readers,))
+    if spec and spec != readers.AUTO:
+        return readers.Found([], [])
+    return readers.find_readers()
