@@ -18,6 +18,8 @@ Every failure becomes one typed CardError, so the flows show one Japanese messag
 card gone -> CardRemovedError, reader gone -> ReaderGoneError, service not running ->
 ReaderServiceError, another program holds the reader -> ReaderBusyError.
 
+The card is held exclusively for a session and reset when it ends (``connect``, ``close``).
+
 The card is identified by the JPKI application and its token information only (``CardSession``),
 never by ATR (My Number cards answer with several) nor UID (it changes on every read). Nothing here
 logs APDU data: a VERIFY carries the PIN.
@@ -102,7 +104,7 @@ class PcscContext:
         return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
 
     def wait_for_card(self, reader: str, *, timeout: float = 30.0) -> PcscTransport:
-        """Wait for a card on ``reader`` and connect to it (shared, T=0 or T=1 as the card offers)."""
+        """Wait for a card on ``reader`` and connect to it (exclusively, T=0 or T=1 as the card offers)."""
         deadline = time.monotonic() + timeout
         while not self.card_present(reader, timeout_ms=POLL_MS):
             if time.monotonic() >= deadline:
@@ -110,8 +112,10 @@ class PcscContext:
         return self.connect(reader)
 
     def connect(self, reader: str) -> PcscTransport:
+        """Connect *exclusively*: with a shared connection another program could send its own commands between
+        ours, select another application under the guard's feet, or SIGN on the PIN our patient just verified."""
         hresult, card, protocol = scard.SCardConnect(
-            self.handle, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+            self.handle, reader, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
         if hresult != scard.SCARD_S_SUCCESS:
             raise pcsc_error(hresult, f"connecting to the card on {reader}")
         return PcscTransport(card, protocol)

@@ -106,13 +106,14 @@ def test_wrong_pin_lock_and_face_card_status_words(pcsc_slot, identity) -> None:
 def test_the_guard_refuses_the_kenmen_aps_over_pcsc(pcsc_slot, card, aid: bytes) -> None:
     served = pcsc_slot.insert(card)
     with PcscContext() as context:
-        guard = GuardedTransport(context.connect(READER))
+        transport = context.connect(READER)
+        guard = GuardedTransport(transport)
         before = served.messages
         for select in (bytes.fromhex("00A4040C0A") + aid, bytes.fromhex("00A40400") + bytes((len(aid),)) + aid):
             with pytest.raises(PrivacyGuardError):
                 guard.transmit(select)
         # ... and CardSession offers no way around the guard: it is built in, on every transport.
-        session = CardSession(context.connect(READER))
+        session = CardSession(transport)
         with pytest.raises(PrivacyGuardError):
             session._guard.transmit(bytes.fromhex("00A4040C0A") + aid)  # noqa: SLF001
     assert served.messages == before == 0, "nothing reached pcscd or the card"
@@ -156,6 +157,30 @@ def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card
         finally:
             scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
     assert "ほかのアプリ" in messages.describe(busy.value)
+
+
+def test_no_other_program_can_use_the_card_during_our_session(pcsc_slot, card, pin: str) -> None:
+    """Exclusive: nobody can slip a SELECT of another application, or a SIGN on our verified PIN, between ours."""
+    with pcsc_slot.session(card) as session:
+        session.identify(with_token_info=False)
+        session.verify_pin(pin)
+        with PcscContext() as other_program:
+            hresult, _, _ = scard.SCardConnect(other_program.handle, READER, scard.SCARD_SHARE_SHARED,
+                                               scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        assert hresult == scard.SCARD_E_SHARING_VIOLATION
+        session.sign_challenge(b"still ours")
+    with PcscContext() as other_program:  # and after our session the card is reset: no verified PIN left over
+        hresult, handle, protocol = scard.SCardConnect(other_program.handle, READER, scard.SCARD_SHARE_SHARED,
+                                                       scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        assert hresult == scard.SCARD_S_SUCCESS
+        try:
+            for apdu in ("00A4040C0A" + JPKI_AID.hex(), "00A4020C020017"):
+                assert bytes(scard.SCardTransmit(handle, protocol, list(bytes.fromhex(apdu)))[1])[-2:] == b"\x90\x00"
+            digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + bytes(32)
+            sign = bytes.fromhex("802A0080") + bytes((len(digest_info),)) + digest_info + b"\x00"
+            assert bytes(scard.SCardTransmit(handle, protocol, list(sign))[1]) == b"\x69\x82"  # needs the PIN
+        finally:
+            scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
 
 
 def test_reader_unplugged_mid_session(pcsc_slot, card, monkeypatch) -> None:
