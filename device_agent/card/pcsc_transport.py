@@ -38,6 +38,7 @@ from device_agent.card.transport import (CardError, CardRemovedError, NoCardErro
 GET_RESPONSE = bytes.fromhex("00C00000")
 MAX_GET_RESPONSES = 64  # 61xx chains longer than any JPKI answer mean a confused card, not more data
 POLL_MS = 500
+BUSY_WAIT = 2.0  # seconds another program may hold the card before we call the reader busy
 
 _CARD_GONE = {scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_RESET_CARD,
               scard.SCARD_W_UNPOWERED_CARD, scard.SCARD_W_UNRESPONSIVE_CARD, scard.SCARD_E_NOT_TRANSACTED,
@@ -111,11 +112,19 @@ class PcscContext:
                 raise NoCardError(f"no card was presented on {reader}")
         return self.connect(reader)
 
-    def connect(self, reader: str) -> PcscTransport:
+    def connect(self, reader: str, *, busy_wait: float = BUSY_WAIT) -> PcscTransport:
         """Connect *exclusively*: with a shared connection another program could send its own commands between
-        ours, select another application under the guard's feet, or SIGN on the PIN our patient just verified."""
-        hresult, card, protocol = scard.SCardConnect(
-            self.handle, reader, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        ours, select another application under the guard's feet, or SIGN on the PIN our patient just verified.
+
+        Another program's brief look at a freshly presented card (Windows' certificate propagation does that)
+        is waited out for ``busy_wait`` seconds before the reader counts as busy."""
+        deadline = time.monotonic() + busy_wait
+        while True:
+            hresult, card, protocol = scard.SCardConnect(
+                self.handle, reader, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+            if hresult != scard.SCARD_E_SHARING_VIOLATION or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         if hresult != scard.SCARD_S_SUCCESS:
             raise pcsc_error(hresult, f"connecting to the card on {reader}")
         return PcscTransport(card, protocol)

@@ -159,6 +159,21 @@ def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card
     assert "ほかのアプリ" in messages.describe(busy.value)
 
 
+def test_a_brief_look_by_another_program_is_waited_out(pcsc_slot, card) -> None:
+    pcsc_slot.insert(card)
+    with PcscContext() as other_program:
+        hresult, handle, _ = scard.SCardConnect(other_program.handle, READER, scard.SCARD_SHARE_SHARED,
+                                                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        assert hresult == scard.SCARD_S_SUCCESS
+        release = threading.Timer(0.5, scard.SCardDisconnect, (handle, scard.SCARD_LEAVE_CARD))
+        release.start()
+        try:
+            with reader_session(Reader("pcsc", READER), timeout=2) as session:
+                assert session.identify().token is TokenKind.CARD
+        finally:
+            release.cancel()
+
+
 def test_no_other_program_can_use_the_card_during_our_session(pcsc_slot, card, pin: str) -> None:
     """Exclusive: nobody can slip a SELECT of another application, or a SIGN on our verified PIN, between ours."""
     with pcsc_slot.session(card) as session:
