@@ -27,6 +27,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -92,7 +93,9 @@ class PcscDaemon:
                    sys.executable, __file__]
         log = open(self.log_file, "ab")  # noqa: SIM115 (closed with the process)
         for prefix in _unshare_prefixes():
-            self.process = subprocess.Popen(prefix + command, stdout=log, stderr=subprocess.STDOUT)
+            # stdin stays open for the daemon's life: if this process dies, EOF stops the helper and pcscd.
+            self.process = subprocess.Popen(prefix + command, stdin=subprocess.PIPE, stdout=log,
+                                            stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and self.process.poll() is None:
                 if (self.directory / ".ready").exists():
@@ -133,6 +136,8 @@ class PcscDaemon:
 
     def _kill(self) -> None:
         if self.process is not None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
             self.process.terminate()
             try:
                 self.process.wait(timeout=5)
@@ -171,12 +176,20 @@ def _wait_for_vpcd(pcscd: subprocess.Popen[bytes]) -> None:
     raise SystemExit("vpcd did not listen")
 
 
+def _stop_on_eof(pcscd: subprocess.Popen[bytes]) -> None:
+    """The test process holds our stdin open; when it is gone (even killed), stop pcscd and leave."""
+    sys.stdin.buffer.read()
+    pcscd.terminate()
+    os._exit(0)
+
+
 def _serve(directory: Path) -> None:
     _loopback_up()
     pcscd_binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
     pcscd = subprocess.Popen([pcscd_binary, "--foreground", *os.environ.get("PCSCD_TEST_FLAGS", "").split(), "--config", str(directory / "reader.conf.d")])
     (directory / "pcscd-child.pid").write_text(str(pcscd.pid))
     signal.signal(signal.SIGTERM, lambda *_: (pcscd.terminate(), sys.exit(0)))
+    threading.Thread(target=_stop_on_eof, args=(pcscd,), daemon=True).start()
     if (directory / "reader.conf.d" / "vpcd").exists():
         _wait_for_vpcd(pcscd)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
