@@ -21,14 +21,18 @@ from typing import Any
 
 from device_agent import card_source, fallback, flows, labels, messages
 from device_agent.agent import Agent, AgentHome, CardSource, default_home
+from device_agent.card import readers
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
+from device_agent.card.transport import CardError
 from device_agent.certificate import CertificateUnusable
 from device_agent.client import ApiProblem, NetworkError, check_server_url, outbox_sender
 from device_agent.outbox import Outbox, OutboxRecord
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
 
 KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
+TRANSPORT_LABELS = {"nfc": "NFC（nfcpy）", "pcsc": "PC/SC"}
+READER_HELP = "auto (default: the one found), usb:054c:06c3 (nfcpy) or pcsc:NAME (see: device-agent readers)"
 
 
 def say(text: str = "") -> None:
@@ -36,7 +40,40 @@ def say(text: str = "") -> None:
 
 
 def _card_source(args: argparse.Namespace, home: AgentHome) -> CardSource:
-    return card_source.choose(virtual_card=args.virtual_card, reader=args.reader, cards_dir=home.cards_dir())
+    ask = _ask_reader if sys.stdin.isatty() and not getattr(args, "pin_stdin", False) else None
+    return card_source.choose(virtual_card=args.virtual_card, reader=args.reader, cards_dir=home.cards_dir(), ask=ask)
+
+
+def _ask_reader(found: list[readers.Reader]) -> readers.Reader:
+    """Several readers and someone at the terminal: ask which (the UI and scripts get a message instead)."""
+    say("カードリーダーが複数つながっています。使うリーダーの番号を入力してください。")
+    for number, reader in enumerate(found, 1):
+        say(f"  {number}. {reader.spec}（{reader.card_state}）")
+    while True:
+        answer = input("番号: ").strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(found):
+            return found[int(answer) - 1]
+
+
+def cmd_readers(args: argparse.Namespace) -> int:
+    """List the NFC (nfcpy) and PC/SC readers and which one ``--reader`` would use."""
+    found = readers.find_readers()
+    for problem in found.problems:
+        say(f"※ {messages.describe(problem)}")
+    if not found.readers:
+        if not found.problems:
+            say(f"✖ {messages.NO_READER}")
+        return 2
+    try:
+        chosen: readers.Reader | None = readers.choose(found, args.reader)
+        note = f"使うリーダー: {chosen.spec}"
+    except CardError as exc:
+        chosen, note = None, messages.describe(exc)
+    say("見つかったカードリーダー:")
+    for reader in found.readers:
+        say(f"  {'→' if reader == chosen else ' '} {reader.spec}（{TRANSPORT_LABELS[reader.transport]}、{reader.card_state}）")
+    say(note)
+    return 0
 
 
 def _consent(value: str | None) -> dict[str, Any] | None:
@@ -307,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--consent", help="blanket, or kinds: medication,checkups,clinical,surgery")
     verify.add_argument("--patient-reference")
     verify.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder")
-    verify.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    verify.add_argument("--reader", default=readers.AUTO, help=READER_HELP)
     verify.add_argument("--token-info", action="store_true", help="also read whether it is a card or a phone (+2 APDUs)")
     verify.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     verify.add_argument("--visual", action="store_true", help="目視確認 instead of the PIN")
@@ -315,10 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--show", nargs="*", choices=list(KIND_LABELS), help="medical information to show (②)")
     verify.set_defaults(func=cmd_verify)
 
+    listing_readers = sub.add_parser("readers", help="つながっているカードリーダー（NFC・PC/SC）と、使うリーダーを表示する")
+    listing_readers.add_argument("--reader", default=readers.AUTO, help=READER_HELP)
+    listing_readers.set_defaults(func=cmd_readers)
+
     ui = sub.add_parser("ui", help="タブレット・スマートフォン用のタッチ操作画面を 127.0.0.1 で開く")
     ui.add_argument("--port", type=int, default=8765)
     ui.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder, instead of a reader")
-    ui.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    ui.add_argument("--reader", default=readers.AUTO, help=READER_HELP)
     ui.set_defaults(func=cmd_ui)
 
     outbox = sub.add_parser("outbox", help="通信できないときの記録（オフライン送信箱）")
@@ -349,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     patient = sub.add_parser("patient", help="患者のスマートフォンの本人確認アプリ（JPKI）として、同意ページの依頼に答える")
     patient.add_argument("--handoff", required=True, help="mobileoqs-jpki://sign?session=… (同意ページのリンク)")
     patient.add_argument("--virtual-card", help="persona id (under HOME/cards) or a card folder")
-    patient.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
+    patient.add_argument("--reader", default=readers.AUTO, help=READER_HELP)
     patient.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     patient.set_defaults(func=cmd_patient)
     return parser

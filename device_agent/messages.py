@@ -14,7 +14,8 @@ from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
 from device_agent.card.guard import PrivacyGuardError
 from device_agent.card.transport import (CardError, CardProtocolError, CardRemovedError, NoCardError,
-                                         ReaderNotFoundError)
+                                         ReaderBusyError, ReaderGoneError, ReaderNotFoundError, ReaderServiceError,
+                                         SeveralReadersError)
 from device_agent.certificate import CertificateUnusable
 from device_agent.client import (ActivationCodeRejected, ApiProblem, BadServerUrl, LoginRejected, NetworkError,
                                  SessionExpired)
@@ -33,6 +34,13 @@ NO_CARD = ("カードが見つかりませんでした。マイナンバーカ�
            "読み取り位置に置いたまま「読み取る」を押してください。")
 NO_READER = ("カードリーダーが見つかりません。NFCリーダーが接続されているか、電源が入っているか、"
              "ほかのアプリが使っていないかを確認してください。")
+READER_SERVICE = ("カードリーダーを使うためのサービスが動いていません。Linux では pcscd（sudo systemctl start pcscd）、"
+                  "Windows では「Smart Card」サービスを開始してから、もう一度お試しください。")
+READER_GONE = ("カードリーダーとの接続が切れました。USBケーブルを差し直して、"
+               "カードをもう一度かざしてください。")
+READER_BUSY = ("ほかのアプリ（e-Taxソフトやマイナポータルアプリなど）がカードリーダーを使っています。"
+               "そのアプリを閉じてから、もう一度お試しください。")
+SEVERAL_READERS = "カードリーダーが複数つながっています。使うリーダーを --reader で選んでください: {names}"
 WRONG_CARD = "マイナンバーカード（またはマイナ保険証を登録したスマートフォン）ではないようです。カードを確認してください。"
 OFFLINE_HINT = "電波が戻らないときは「通信できないときの記録」で、確認した方法を記録できます。"
 NO_SIGNAL = ("サーバーに接続できません（電波がない可能性があります）。カードでの資格確認にはサーバーとの通信が必要です。"
@@ -151,8 +159,16 @@ def explain(error: BaseException) -> Explained:
         return Explained("暗証番号は数字4桁です", PIN_FORMAT)
     if isinstance(error, CertificateUnusable):
         return Explained(CARD_NOT_USABLE, certificate_unusable(error), by_design=True)
+    if isinstance(error, SeveralReadersError):
+        return Explained("カードリーダーを選んでください", SEVERAL_READERS.format(names="、".join(error.names)))
+    if isinstance(error, ReaderServiceError):
+        return Explained("カードリーダーを使えません", READER_SERVICE)
     if isinstance(error, ReaderNotFoundError):
         return Explained("カードリーダーが見つかりません", NO_READER)
+    if isinstance(error, ReaderGoneError):
+        return Explained("カードリーダーが外れました", READER_GONE)
+    if isinstance(error, ReaderBusyError):
+        return Explained("カードリーダーが使用中です", READER_BUSY)
     if isinstance(error, NoCardError):
         return Explained("カードが見つかりません", NO_CARD)
     if isinstance(error, CardRemovedError):

@@ -39,3 +39,23 @@ class ReaderNotFoundError(CardError):
 
 class NoCardError(CardError):
     """The reader is there, but nothing answering ISO-DEP was presented before the timeout."""
+
+
+class ReaderServiceError(ReaderNotFoundError):
+    """The smart-card service is not running (pcscd on Linux, the Smart Card service on Windows)."""
+
+
+class ReaderGoneError(CardError):
+    """The reader itself went away mid-session (unplugged, or the service dropped it)."""
+
+
+class ReaderBusyError(CardError):
+    """Another program holds the reader or the card exclusively (a PC/SC sharing violation)."""
+
+
+class SeveralReadersError(ReaderNotFoundError):
+    """More than one reader and no way to ask which: the user must name one with ``--reader``."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"several readers: {', '.join(names)}")
+        self.names = names

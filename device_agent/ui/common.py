@@ -9,6 +9,7 @@ from flask import current_app, redirect, render_template, request, url_for
 
 from device_agent import messages
 from device_agent.agent import Agent, CardSource
+from device_agent.card.transport import CardError
 from device_agent.client import ApiProblem, SessionExpired
 from device_agent.ui.state import UiState
 
@@ -19,6 +20,18 @@ def agent() -> Agent:
 
 def card_source() -> CardSource:
     return current_app.extensions["touch_ui"]["card_source"]
+
+
+def reader_status() -> str | None:
+    """The reader a card read would use and whether a card is on it, or why there is none (None: virtual card)."""
+    reader = getattr(card_source(), "reader", None)
+    if reader is None:
+        return None
+    try:
+        found = reader()
+    except CardError as error:
+        return messages.describe(error)
+    return f"{found.spec}（{found.card_state}）"
 
 
 def state() -> UiState:

@@ -18,7 +18,7 @@ from device_agent.card.transport import CardError
 from device_agent.certificate import CertificateUnusable
 from device_agent.client import ApiProblem, NetworkError, SessionExpired
 from device_agent.ui import display
-from device_agent.ui.common import agent, card_source, error_page, see_other, signed_in, state
+from device_agent.ui.common import agent, card_source, error_page, reader_status, see_other, signed_in, state
 from device_agent.ui.state import Draft, Outcome
 
 bp = Blueprint("verify", __name__)
@@ -73,7 +73,7 @@ def card() -> Any:
     if draft.form is None or (draft.form == "home_consent" and not draft.consent_chosen):
         return see_other("verify.start")
     if request.method == "GET":
-        return render_template("card.html")
+        return render_template("card.html", reader=reader_status())
     try:
         with state().card_lock, card_source()() as session:
             draft.read = flows.read_card(session)

@@ -1,4 +1,5 @@
-"""Full visits: the device agent, nfcpy's ISO-DEP stack with the virtual card, and the real API (SQLite)."""
+"""Full visits: the device agent, the virtual card behind nfcpy's ISO-DEP stack or behind pcscd + vpcd (PC/SC),
+and the real API (SQLite)."""
 from __future__ import annotations
 
 import logging
@@ -21,17 +22,32 @@ from tests.support.harness import STAFF_PASSWORD, VISUAL_PASSWORD, Harness
 from tests.support.live import serve
 
 HOME = flows.VisitRequest(form="home_consent", care_type=2, consent={"blanket": True})
+CHECK_ONLY = flows.VisitRequest(form="qualification_only")
+
+
+@pytest.fixture(params=["nfc", "pcsc"])
+def card_session(request: pytest.FixtureRequest):
+    """``virtual_session`` through nfcpy's virtual reader, or the same card through pcscd + vpcd."""
+    if request.param == "nfc":
+        return virtual_session
+    slot = request.getfixturevalue("pcsc_slot")
+    return lambda card, technology="B": slot.session(card)
 
 
 @pytest.fixture
-def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory):
+def world_kind() -> str:
+    return "home_visit_care"
+
+
+@pytest.fixture
+def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, world_kind: str):
     # Near the real time: the CLI runs its own Agent on the system clock, and its signed device
     # assertions must be current for the server.
     clock = FrozenClock(datetime.now(timezone.utc))
     template = database.migrated_sqlite_template(tmp_path_factory.mktemp("tpl"))
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database.sqlite_copy(template, tmp_path)}, clock=clock)
     h = Harness(app, clock)
-    tenant = h.institution("home_visit_care")
+    tenant = h.institution(world_kind)
     tenant.set_visual_password()
     tenant.create_staff("nurse1")
     with serve(app) as (url, wire):
@@ -54,10 +70,10 @@ def visits_of(h, tenant):
     return h.client.get("/api/v1/visits", headers=tenant.auth()).get_json()
 
 
-def test_pin_visit_in_exactly_two_round_trips(world):
+def test_pin_visit_in_exactly_two_round_trips(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session, with_token_info=True)
         assert read.tries_left == 3 and read.pin_usable and read.certificate_kind == "card"
         assert wire.requests == [], "reading the card needs no server"
@@ -71,20 +87,20 @@ def test_pin_visit_in_exactly_two_round_trips(world):
     assert med["records"]
 
 
-def test_default_read_keeps_a_pin_verification_within_the_apdu_aim(world):
+def test_default_read_keeps_a_pin_verification_within_the_apdu_aim(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session)
         flows.verify_with_pin(agent.api, session, read, HOME, "1234")
     chunks = -(-len(read.identity.certificate_der) // 256)
     assert card.apdus_received <= 7 + chunks
 
 
-def test_wrong_pin_counts_down_and_never_retries_by_itself(world):
+def test_wrong_pin_counts_down_and_never_retries_by_itself(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session)
         with pytest.raises(WrongPin) as first:
             flows.verify_with_pin(agent.api, session, read, HOME, "0000")
@@ -98,10 +114,10 @@ def test_wrong_pin_counts_down_and_never_retries_by_itself(world):
     assert visits_of(h, tenant) == []
 
 
-def test_lock_then_visual_check(world):
+def test_lock_then_visual_check(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session)
         for attempt in ("1111", "2222"):
             with pytest.raises(WrongPin):
@@ -116,30 +132,42 @@ def test_lock_then_visual_check(world):
     assert len(wire.requests) == 2
 
 
-def test_face_recognition_card_goes_to_visual(world):
+def test_face_recognition_card_goes_to_visual(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P23-face-card-no-pin")
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session)
     assert read.pin_usable is False
     visit = flows.verify_visually(agent.api, read, HOME, VISUAL_PASSWORD)
     assert visit["method"] == "visual" and visit["eligibility_status"] == 1
 
 
-def test_smartphone_token(world):
+def test_smartphone_token(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P24-android", variant="android")
-    with virtual_session(card, technology="A") as session:  # phones may answer as Type A
+    with card_session(card, technology="A") as session:  # phones may answer as Type A
         read = flows.read_card(session, with_token_info=True)
         assert read.certificate_kind == "android"
         visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
     assert visit["certificate_kind"] == "android" and visit["eligibility_status"] == 1
 
 
-def test_expired_within_grace_is_qualification_only(world):
+@pytest.mark.parametrize("world_kind", ["judo_therapy"])
+def test_a_judo_clinic_checks_qualification_only(world, card_session):
+    """③ 資格確認限定型: the same card path, no consent, no medical information."""
+    h, tenant, agent, wire = world
+    card = virtual(h, "P01-valid-30")
+    with card_session(card) as session:
+        read = flows.read_card(session)
+        visit = flows.verify_with_pin(agent.api, session, read, CHECK_ONLY, "1234")
+    assert visit["form"] == "qualification_only" and visit["eligibility_status"] == 1 and visit["consent"] is None
+    assert card.tries_left == 3 and len(wire.requests) == 2
+
+
+def test_expired_within_grace_is_qualification_only(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P21-cert-expired-1m")
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session)
         visit = flows.verify_with_pin(agent.api, session, read, HOME, "1234")
     assert visit["certificate_standing"] == "expired_in_grace" and visit["consent"] is None
@@ -149,7 +177,7 @@ def test_expired_within_grace_is_qualification_only(world):
 
 
 @pytest.mark.parametrize("remove_after", [3, 6])  # during the certificate read; during the PIN step
-def test_card_removed_mid_read_records_nothing(world, remove_after):
+def test_card_removed_mid_read_records_nothing(world, card_session, remove_after):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
     original = card.process
@@ -163,14 +191,14 @@ def test_card_removed_mid_read_records_nothing(world, remove_after):
 
     card.process = process  # type: ignore[method-assign]
     with pytest.raises(CardRemovedError) as removed:
-        with virtual_session(card) as session:
+        with card_session(card) as session:
             read = flows.read_card(session)
             flows.verify_with_pin(agent.api, session, read, HOME, "1234")
     assert "かざして" in messages.describe(removed.value)
     assert visits_of(h, tenant) == []
 
 
-def test_card_removed_during_signature_records_nothing(world):
+def test_card_removed_during_signature_records_nothing(world, card_session):
     h, tenant, agent, wire = world
     card = virtual(h, "P01-valid-30")
     original = card.process
@@ -182,17 +210,17 @@ def test_card_removed_during_signature_records_nothing(world):
 
     card.process = process  # type: ignore[method-assign]
     with pytest.raises(CardRemovedError):
-        with virtual_session(card) as session:
+        with card_session(card) as session:
             flows.verify_with_pin(agent.api, session, flows.read_card(session), HOME, "1234")
     assert visits_of(h, tenant) == []
 
 
-def test_the_pin_goes_nowhere_but_the_card(world, caplog):
+def test_the_pin_goes_nowhere_but_the_card(world, card_session, caplog):
     h, tenant, agent, wire = world
     secret_pin = "8642"  # the virtual card's own PIN, chosen so it can be searched for
     card = virtual(h, "P01-valid-30", pin=secret_pin)
     caplog.set_level(logging.DEBUG)
-    with virtual_session(card) as session:
+    with card_session(card) as session:
         read = flows.read_card(session)
         with pytest.raises(WrongPin):
             flows.verify_with_pin(agent.api, session, read, HOME, "8643")
