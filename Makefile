@@ -10,6 +10,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[pcsc]' 2>/dev/null \
+	  || echo "note: pyscard (PC/SC readers) was not installed: it builds against libpcsclite-dev and swig" \
+	          "(apt-get install libpcsclite-dev swig gcc; then make clean setup). nfcpy readers work without it."
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -56,7 +56,7 @@ def missing() -> str | None:
     try:
         import smartcard.scard  # noqa: F401
     except ImportError:
-        return "pyscard is not installed (pip install -e '.[agent]')"
+        return "pyscard is not installed (pip install -e '.[pcsc]': needs libpcsclite-dev and swig)"
     return None
 
 
