@@ -24,11 +24,13 @@ from .patient.routes import blp as patient_blp
 from .qualification_checks.routes import blp as qualification_checks_blp
 from .staff.routes import blp as staff_blp
 from .verifications.routes import blp as verifications_blp
+from .usage.routes import blp as usage_blp
 from .visits.routes import blp as visits_blp
 
 BLUEPRINTS = (auth_blp, institution_blp, staff_blp, devices_blp, verifications_blp, visits_blp, audit_blp,
               fallback_blp, oauth_blp, clients_blp, qualification_checks_blp, batch_jobs_blp, care_blp,
-              consent_links_blp, patient_blp, claims_blp, disaster_blp)
+              consent_links_blp, patient_blp, claims_blp, disaster_blp,
+              usage_blp)
 
 
 def init_app(app: Flask) -> Api:
