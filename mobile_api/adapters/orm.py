@@ -328,7 +328,7 @@ class FallbackRecord(Base):
 
 
 class ApiClient(Base):
-    """A machine client of an institution (OAuth 2.0 client credentials, RFC 6749 §4.4): a health-check
+    """A machine client of an institution (OAuth 2.0 client credentials, RFC 6749 §4, the usage rate): a health-check
     institution's reservation system. ``auth_method`` is "private_key_jwt" (RFC 7523 assertion signed
     by a registered key) or "client_secret" (argon2id hash, shown once); up to two credentials are
     active at once so they rotate without downtime. Revocation is read on every request."""

@@ -289,7 +289,7 @@ class Visits(Repository[orm.Visit]):
 
     def count_by_method(self, institution_id: str, since: datetime, until: datetime) -> dict[str, int]:
         """How many of the institution's visits with ``since <= created_at < until`` each method made (the
-        usage rate, docs/rules.md §4.4): one grouped count, no rows."""
+        usage rate, docs/rules.md §4, the usage rate): one grouped count, no rows."""
         v = orm.Visit
         rows = self.session.execute(select(v.method, func.count()).where(
             v.institution_id == institution_id, v.created_at >= since, v.created_at < until).group_by(v.method))
@@ -323,7 +323,7 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
 
     def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
         """How many of the institution's records an identifier lookup confirmed online with
-        ``since <= confirmed_at < until`` (the usage rate, docs/rules.md §4.4)."""
+        ``since <= confirmed_at < until`` (the usage rate, docs/rules.md §4, the usage rate)."""
         rec = orm.FallbackRecord
         return int(self.session.scalar(select(func.count()).select_from(rec).where(
             rec.institution_id == institution_id, rec.confirmed_at >= since, rec.confirmed_at < until)) or 0)
@@ -414,7 +414,7 @@ class AuditEvents(Repository[orm.AuditEvent]):
 
     def details_of(self, institution_id: str, action: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """The details of the institution's successful ``action`` events with ``since <= at < until`` (the usage
-        rate counts identifier and card checks of machine clients from them, docs/rules.md §4.4)."""
+        rate counts identifier and card checks of machine clients from them, docs/rules.md §4, the usage rate)."""
         a = orm.AuditEvent
         return [dict(d or {}) for d in self.session.scalars(select(a.detail).where(
             a.institution_id == institution_id, a.action == action, a.outcome == "ok", a.at >= since,
@@ -504,7 +504,7 @@ class BatchJobs(Repository[orm.BatchJob]):
 
     def rows_answered(self, institution_id: str, since: datetime, until: datetime) -> int:
         """Rows OQS answered (done minus row errors) in the institution's jobs created with
-        ``since <= created_at < until`` (the usage rate, docs/rules.md §4.4); kept after the rows are purged."""
+        ``since <= created_at < until`` (the usage rate, docs/rules.md §4, the usage rate); kept after the rows are purged."""
         j = orm.BatchJob
         return int(self.session.scalar(select(func.coalesce(func.sum(j.done - j.failed), 0)).where(
             j.institution_id == institution_id, j.created_at >= since, j.created_at < until)) or 0)

@@ -1,4 +1,4 @@
-"""The console's usage-rate page (マイナ保険証利用率, docs/rules.md §4.4, seed 000): the month's rate and the counts
+"""The console's usage-rate page (マイナ保険証利用率, docs/rules.md §4, the usage rate, seed 000): the month's rate and the counts
 behind it, and the same CSV as ``GET /api/v1/usage-rate/csv`` (the same service, audited)."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The usage rate (マイナ保険証利用率, docs/rules.md §4.4, seed 000).
+"""The usage rate (マイナ保険証利用率, docs/rules.md §4, the usage rate, seed 000).
 
 Seed 000: 「利用率 = マイナ保険証利用件数 ÷ オンライン資格確認利用件数」, per institution and month. Which of this
-system's confirmations count as what (OUR RULE where the seed is silent, docs/rules.md §4.4):
+system's confirmations count as what (OUR RULE where the seed is silent, docs/rules.md §4, the usage rate):
 - マイナ保険証利用件数 (numerator): confirmations that read the card: a verified visit (PIN or 目視確認) and a
   machine client's card check; a re-query (再照会) only when ``USAGE_RATE_REQUERY_IS_CARD`` says so;
 - オンライン資格確認利用件数 (denominator): every answer OQS gave: the card ones, re-queries, disaster-time

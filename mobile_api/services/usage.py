@@ -1,4 +1,4 @@
-"""The usage rate per institution and month (マイナ保険証利用率, docs/rules.md §4.4, seed 000).
+"""The usage rate per institution and month (マイナ保険証利用率, docs/rules.md §4, the usage rate, seed 000).
 
 The counts come from what the system already keeps: visits by method, fallback records by when they were
 confirmed online, machine clients' single checks from the audit log, and batch jobs' answered rows (kept after

@@ -133,3 +133,22 @@ def test_other_kinds_are_refused_and_oral_consent_is_required(h):
     unknown = _lookup(h, nurse, number="9999").get_json()
     assert unknown["eligibility_status"] == 4 and unknown["consent"] is None
     assert h.medical(nurse, unknown["id"], "medication").status_code == 403
+
+
+def test_the_sandbox_admin_command_declares_and_lists_disasters(h):
+    runner = h.app.test_cli_runner()
+    made = runner.invoke(args=["sandbox", "declare-disaster", "--name", "令和8年12月能登地方の地震", "--from",
+                               "2026-12-01", "--to", "2026-12-07", "--prefecture", "17", "--prefecture", "13"])
+    assert made.exit_code == 0, made.output
+    assert "災害を宣言しました" in made.output and "13・17" in made.output
+    listed = runner.invoke(args=["sandbox", "list-disasters"])
+    assert "2026-12-01〜2026-12-07" in listed.output and "令和8年12月能登地方の地震" in listed.output
+    wrong = runner.invoke(args=["sandbox", "declare-disaster", "--name", "x", "--from", "2026-12-01", "--to",
+                                "2026-12-07", "--prefecture", "48"])
+    assert wrong.exit_code == 1 and "都道府県番号" in wrong.output and "Traceback" not in wrong.output
+    backwards = runner.invoke(args=["sandbox", "declare-disaster", "--name", "x", "--from", "2026-12-07", "--to",
+                                    "2026-12-01", "--prefecture", "13"])
+    assert backwards.exit_code == 1 and "終了日" in backwards.output
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    assert _lookup(h, nurse).status_code == 201  # the declared disaster covers Tokyo today

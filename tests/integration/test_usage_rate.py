@@ -1,4 +1,4 @@
-"""The usage rate (マイナ保険証利用率 = マイナ保険証利用件数 ÷ オンライン資格確認利用件数, seed 000; docs/rules.md §4.4):
+"""The usage rate (マイナ保険証利用率 = マイナ保険証利用件数 ÷ オンライン資格確認利用件数, seed 000; docs/rules.md §4, the usage rate):
 per institution and month in Japan, with the counts behind it, in the API, as CSV and in the console."""
 from __future__ import annotations
 

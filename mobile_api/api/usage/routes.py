@@ -18,7 +18,7 @@ blp = Blueprint("usage", __name__, url_prefix="/api/v1/usage-rate", description=
 def month(query: dict[str, Any]) -> Any:
     """利用率 = マイナ保険証利用件数 ÷ オンライン資格確認利用件数 (seed 000) for the month, with the counts.
 
-    What counts as what is in docs/rules.md §4.4: card uses are visits verified with the card (PIN or 目視確認)
+    What counts as what is in docs/rules.md §4, the usage rate: card uses are visits verified with the card (PIN or 目視確認)
     and machine clients' card checks; online confirmations add re-queries, disaster-time lookups, identifier
     lookups and fallback records confirmed online. A month with no confirmation has ``rate`` null.
     """
