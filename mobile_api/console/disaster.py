@@ -3,6 +3,7 @@ force for the institution's area, the lookup by identifiers with the patient's o
 ``POST /api/v1/disaster/lookups`` (staff on a registered device, audited); the result is the visit's page."""
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from typing import Any
 
@@ -23,7 +24,7 @@ def disaster_page() -> Any:
     active = [v for v in views if v.in_force and v.covers_institution]
     kinds = sorted(DISASTER_KINDS, key=lambda k: k.value, reverse=True)  # 薬剤情報 first
     return render_template("console/disaster.html", views=views, active=active, kinds=kinds,
-                           on_device=who().device_id is not None,
+                           on_device=who().device_id is not None, idempotency_key=secrets.token_hex(16),
                            prefecture=prefecture_of(g.console_institution.code))
 
 
@@ -40,6 +41,8 @@ def disaster_lookup() -> Any:
         number=form.get("number", ""), branch_number=form.get("branch_number") or None, birth_date=birth_date,
         kinds=frozenset(InfoKind(k) for k in form.getlist("kinds") if k in {i.value for i in InfoKind}),
         oral_consent=form.get("oral_consent") == "yes", care_type=CareType.OUTPATIENT,
-        patient_reference=form.get("patient_reference") or None)
-    view = disaster.lookup(rt(), who(), cmd)  # staff on a device; period, area and kinds judged; audited
+        patient_reference=form.get("patient_reference") or None,
+        raw={k: form.getlist(k) for k in sorted(form) if k not in ("csrf_token", "idempotency_key")})
+    key = form.get("idempotency_key") or secrets.token_hex(16)  # the form's own key: a resent form, one visit
+    view = disaster.lookup(rt(), who(), key, cmd)  # staff on a device; period, area and kinds judged; audited
     return see_other("console.visit_page", visit_id=view.visit.id)

@@ -10,8 +10,9 @@ audit). Every lookup and every refusal is audited.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from ..adapters import orm
 from ..adapters.oqs import IdentifierQuery
@@ -24,10 +25,11 @@ from ..domain.errors import DomainError, ValidationFailed
 from ..domain.identifiers import Identifiers
 from ..domain.japanese_dates import jst_date
 from ..runtime import Runtime
-from . import audit
+from . import audit, idempotency
 from .principal import Principal, institution_of
-from .visits import VisitView
+from .visits import VisitView, replayed_view
 
+LOOKUP_SCOPE = "disaster.lookup"
 ORAL_CONSENT = "disaster_oral"  # Consent.source of a consent taken orally under a disaster declaration
 # How far around today a lookup reads declarations: enough to tell "out of period" from "out of area".
 _NEARBY = timedelta(days=366)
@@ -91,14 +93,20 @@ class DisasterLookup:
     oral_consent: bool
     care_type: CareType = CareType.OUTPATIENT
     patient_reference: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)  # the request as sent, for the idempotency hash
 
 
-def lookup(rt: Runtime, actor: Principal, cmd: DisasterLookup) -> VisitView:
+def lookup(rt: Runtime, actor: Principal, idempotency_key: str, cmd: DisasterLookup) -> VisitView:
     """Find the patient by identifiers under a declaration in force for the institution's area, and record the
-    oral consent: a visit and a consent whose window closes 24 h later or when the period ends."""
+    oral consent: a visit and a consent whose window closes 24 h later or when the period ends. A retry with the
+    same Idempotency-Key gets the same visit (one lookup, one consent)."""
     actor.require_staff_on_device()
+    hashed = idempotency.request_hash(cmd.raw)
     now = rt.clock()
     with rt.uow() as uow:
+        replay = replayed_view(rt, uow, actor, LOOKUP_SCOPE, idempotency_key, hashed)
+        if replay is not None:
+            return replay
         try:
             visit, consent, declaration_id = _lookup(rt, uow, actor, cmd, now)
         except DomainError as refusal:
@@ -111,8 +119,11 @@ def lookup(rt: Runtime, actor: Principal, cmd: DisasterLookup) -> VisitView:
                      declaration_id=declaration_id, consent_id=consent.id if consent else None,
                      consent_recorded_by=actor.user_id, kinds=sorted(k.value for k in cmd.kinds),
                      eligibility_status=visit.eligibility_status)
-        uow.commit()
-        return VisitView(visit, consent, now)
+        idempotency.remember(uow, actor, LOOKUP_SCOPE, idempotency_key, hashed, status=201,
+                             response={"visit_id": visit.id}, now=now)
+        return idempotency.commit_or_replay(
+            uow, VisitView(visit, consent, now),
+            lambda: replayed_view(rt, uow, actor, LOOKUP_SCOPE, idempotency_key, hashed))
 
 
 def _lookup(rt: Runtime, uow: UnitOfWork, actor: Principal, cmd: DisasterLookup,

@@ -2,6 +2,7 @@
 for medication and checkups, after oral consent recorded by staff, under the usual window; every view audited."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 
 from mobile_api.domain.japanese_dates import JST
@@ -20,9 +21,11 @@ def _declare(h, prefectures=("13", "17")) -> str:
     return row.id
 
 
-def _lookup(h, token: str, kinds=("medication", "checkups"), oral_consent: bool = True, **ids):
+def _lookup(h, token: str, kinds=("medication", "checkups"), oral_consent: bool = True, key: str | None = None,
+            **ids):
     body = {**P01, **ids, "kinds": list(kinds), "oral_consent": oral_consent, "care_type": 1}
-    return h.client.post("/api/v1/disaster/lookups", json=body, headers={"Authorization": f"Bearer {token}"})
+    return h.client.post("/api/v1/disaster/lookups", json=body, headers={
+        "Authorization": f"Bearer {token}", "Idempotency-Key": key or uuid.uuid4().hex})
 
 
 def _audit(h, tenant, action: str) -> list[dict]:
@@ -152,3 +155,17 @@ def test_the_sandbox_admin_command_declares_and_lists_disasters(h):
     tenant = h.institution()
     nurse = tenant.nurse()
     assert _lookup(h, nurse).status_code == 201  # the declared disaster covers Tokyo today
+
+
+def test_a_retry_with_the_same_key_returns_the_same_visit_and_records_one_consent(h):
+    _declare(h)
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    key = uuid.uuid4().hex
+    one, two = _lookup(h, nurse, key=key), _lookup(h, nurse, key=key)
+    assert one.status_code == two.status_code == 201
+    assert one.get_json()["id"] == two.get_json()["id"]
+    assert one.get_json()["consent"]["id"] == two.get_json()["consent"]["id"]
+    assert len(_audit(h, tenant, "disaster.lookup")) == 1
+    reused = _lookup(h, nurse, key=key, kinds=("medication",))  # the same key with another body
+    assert reused.status_code == 422 and reused.get_json()["type"] == "/problems/idempotency-key-reused"

@@ -54,7 +54,7 @@ def test_a_month_of_card_fallback_requery_and_disaster_confirmations(h):
                      prefectures=["13"], declared_by="テスト")
     looked_up = h.client.post("/api/v1/disaster/lookups", json={**P01, "kinds": ["medication"], "oral_consent": True,
                                                                 "care_type": 1},
-                              headers={"Authorization": f"Bearer {nurse}"})
+                              headers={"Authorization": f"Bearer {nurse}", "Idempotency-Key": uuid.uuid4().hex})
     assert looked_up.status_code == 201, looked_up.get_json()
     assert _fallback(h, nurse, P01, "P-001").status_code == 201  # confirmed online post hoc: counted
     assert _fallback(h, nurse, LOST, "P-002").status_code == 201  # OQS says lost: never confirmed, not counted

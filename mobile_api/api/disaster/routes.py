@@ -2,7 +2,8 @@
 from typing import Any
 
 from ...services import disaster
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, principal, request_json, runtime
+from ..verifications.schemas import IdempotencyHeaderSchema
 from ..visits.schemas import VisitSchema
 from .schemas import (
     DECLARATION_EXAMPLE,
@@ -30,11 +31,12 @@ def declarations(query: dict[str, Any]) -> Any:
 
 @blp.post("/lookups")
 @blp.authenticated(staff_on_device=True)
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(DisasterLookupSchema, example=LOOKUP_EXAMPLE)
 @blp.response(201, VisitSchema, example=VISIT_EXAMPLE)
 @blp.problems(404, 422, 503)
 @blp.problems(403, examples=REFUSED_EXAMPLES)
-def lookup(body: dict[str, Any]) -> Any:
+def lookup(headers: dict[str, Any], body: dict[str, Any]) -> Any:
     """Find a patient without the card during a declared disaster, with the patient's oral consent.
 
     Allowed only while a declaration is in force (its JST days, by the server's clock) for the institution's
@@ -43,10 +45,11 @@ def lookup(body: dict[str, Any]) -> Any:
     whose consent (source ``disaster_oral``, recorded by the signed-in staff member) opens the usual 24-hour
     window, closed early when the declared period ends. Read the records with
     ``GET /api/v1/visits/{visit_id}/medical-information/{kind}``. Every lookup, view and refusal is audited.
+    Retrying with the same Idempotency-Key returns the same visit.
     """
     cmd = disaster.DisasterLookup(
         insurer_number=body["insurer_number"], symbol=body.get("symbol"), number=body["number"],
         branch_number=body.get("branch_number"), birth_date=body["birth_date"], kinds=frozenset(body["kinds"]),
         oral_consent=body["oral_consent"], care_type=body["care_type"],
-        patient_reference=body.get("patient_reference"))
-    return disaster.lookup(runtime(), principal(), cmd)
+        patient_reference=body.get("patient_reference"), raw=request_json())
+    return disaster.lookup(runtime(), principal(), headers["idempotency_key"], cmd)
