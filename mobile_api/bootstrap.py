@@ -43,6 +43,7 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         care_relationship_idle=timedelta(days=cfg["CARE_RELATIONSHIP_IDLE_DAYS"]),
         consent_link_ttl=timedelta(days=cfg["CONSENT_LINK_TTL_DAYS"]),
         patient_page_session=timedelta(minutes=cfg["PATIENT_PAGE_SESSION_MINUTES"]),
+        usage_rate_requery_is_card=bool(cfg["USAGE_RATE_REQUERY_IS_CARD"]),
     )
 
 

@@ -249,6 +249,38 @@ def fallback_post_hoc(limit: int, institution_code: str | None) -> None:
         raise click.ClickException("オンライン資格確認等システムに接続できないため中断しました。残りは次回確認します。")
 
 
+# The sandbox announces disasters as OQS would (docs/rules.md §3.5): the commands live here because the
+# sandbox package may not import the services.
+@sandbox_cli.command("declare-disaster")
+@click.option("--name", required=True, help="災害の名称（例: 令和8年12月能登地方の地震）")
+@click.option("--from", "starts_on", type=click.DateTime(["%Y-%m-%d"]), required=True, help="開始日（日本時間）")
+@click.option("--to", "ends_on", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="終了日（日本時間、この日を含む）")
+@click.option("--prefecture", "prefectures", multiple=True, required=True,
+              help="対象地域の都道府県番号（01〜47、複数指定可）")
+@click.option("--by", "declared_by", default="OQS（サンドボックス）", show_default=True, help="宣言した者")
+@one_line_refusals
+def declare_disaster(name: str, starts_on: Any, ends_on: Any, prefectures: tuple[str, ...], declared_by: str) -> None:
+    """災害時の閲覧（カードなし）を許す災害の期間と地域を宣言する（OQSの告知を模擬）。"""
+    from .services import disaster
+
+    row = disaster.declare(current_app.extensions["mobile_api"], name=name, starts_on=starts_on.date(),
+                           ends_on=ends_on.date(), prefectures=list(prefectures), declared_by=declared_by)
+    click.echo(f"災害を宣言しました: {row.name}（{row.starts_on}〜{row.ends_on}、都道府県番号 "
+               f"{'・'.join(row.prefectures)}）ID: {row.id}")
+
+
+@sandbox_cli.command("list-disasters")
+@one_line_refusals
+def list_disasters() -> None:
+    """宣言された災害の一覧（開始日の新しい順）。"""
+    from .services import disaster
+
+    for row in disaster.all_declarations(current_app.extensions["mobile_api"]):
+        click.echo(f"{row.id}  {row.starts_on}〜{row.ends_on}  {'・'.join(row.prefectures)}  {row.name}"
+                   f"（宣言: {row.declared_by}）")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(institution_cli)

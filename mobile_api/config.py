@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,  # OUR RULE: alert this many months before the certificate expires
     # Continuing home care: a relationship with no visit for this many days ends (re-query refused after).
     "CARE_RELATIONSHIP_IDLE_DAYS": 90,
+    # The usage rate (seed 000, docs/rules.md §4, the usage rate). OUR RULE: a re-query (再照会) rests on an earlier card
+    # confirmation but reads no card, so it counts as an online confirmation, not as a card use, unless set.
+    "USAGE_RATE_REQUERY_IS_CARD": False,
     # The patient's own phone: how long a consent link lives (an appointment link also ends with its
     # planned date), and how long the page may list and withdraw consents after the PIN.
     "CONSENT_LINK_TTL_DAYS": 30,

@@ -30,6 +30,7 @@ class Rules:
     care_relationship_idle: timedelta = timedelta(days=90)
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)
+    usage_rate_requery_is_card: bool = False  # OUR RULE (docs/rules.md §4, the usage rate): a re-query is not a card use
 
 
 @dataclass(frozen=True)

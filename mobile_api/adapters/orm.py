@@ -328,7 +328,7 @@ class FallbackRecord(Base):
 
 
 class ApiClient(Base):
-    """A machine client of an institution (OAuth 2.0 client credentials, RFC 6749 §4.4): a health-check
+    """A machine client of an institution (OAuth 2.0 client credentials, RFC 6749 §4, the usage rate): a health-check
     institution's reservation system. ``auth_method`` is "private_key_jwt" (RFC 7523 assertion signed
     by a registered key) or "client_secret" (argon2id hash, shown once); up to two credentials are
     active at once so they rotate without downtime. Revocation is read on every request."""
@@ -478,3 +478,20 @@ class PatientSession(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     problem: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     authenticated_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class DisasterDeclaration(Base):
+    """A declared disaster (docs/rules.md §3.5, seed 004), as OQS announces it: its name, its JST days
+    (``starts_on`` .. ``ends_on``, both included), its prefectures (two-digit 都道府県番号), and who declared it
+    (the sandbox's admin command). Institutions of those prefectures may view medication and checkup
+    information without the card during those days."""
+
+    __tablename__ = "disaster_declarations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    starts_on: Mapped[date] = mapped_column(Date, index=True)
+    ends_on: Mapped[date] = mapped_column(Date, index=True)
+    prefectures: Mapped[list[Any]]
+    declared_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]

@@ -287,6 +287,14 @@ class Visits(Repository[orm.Visit]):
         return self.list_by(v.created_at >= since, v.created_at < until, order_by=v.created_at,
                             institution_id=institution_id)
 
+    def count_by_method(self, institution_id: str, since: datetime, until: datetime) -> dict[str, int]:
+        """How many of the institution's visits with ``since <= created_at < until`` each method made (the
+        usage rate, docs/rules.md §4, the usage rate): one grouped count, no rows."""
+        v = orm.Visit
+        rows = self.session.execute(select(v.method, func.count()).where(
+            v.institution_id == institution_id, v.created_at >= since, v.created_at < until).group_by(v.method))
+        return {str(method.value if hasattr(method, "value") else method): int(n) for method, n in rows}
+
 
 class FallbackRecords(Repository[orm.FallbackRecord]):
     def recent(self, institution_id: str, *, limit: int, offset: int,
@@ -312,6 +320,13 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
         rec = orm.FallbackRecord
         return self.list_by(rec.visit_on >= first, rec.visit_on <= last, order_by=rec.visit_on,
                             institution_id=institution_id)
+
+    def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
+        """How many of the institution's records an identifier lookup confirmed online with
+        ``since <= confirmed_at < until`` (the usage rate, docs/rules.md §4, the usage rate)."""
+        rec = orm.FallbackRecord
+        return int(self.session.scalar(select(func.count()).select_from(rec).where(
+            rec.institution_id == institution_id, rec.confirmed_at >= since, rec.confirmed_at < until)) or 0)
 
     def awaiting_post_hoc(self, *, limit: int, institution_id: str | None = None) -> Sequence[orm.FallbackRecord]:
         """Records still waiting for post-hoc confirmation, oldest received first (all institutions by default)."""
@@ -397,6 +412,26 @@ class AuditEvents(Repository[orm.AuditEvent]):
                 filters[name] = value
         return self.list_by(*criteria, order_by=orm.AuditEvent.id.desc(), limit=limit, offset=offset, **filters)
 
+    def details_of(self, institution_id: str, action: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The details of the institution's successful ``action`` events with ``since <= at < until`` (the usage
+        rate counts identifier and card checks of machine clients from them, docs/rules.md §4, the usage rate)."""
+        a = orm.AuditEvent
+        return [dict(d or {}) for d in self.session.scalars(select(a.detail).where(
+            a.institution_id == institution_id, a.action == action, a.outcome == "ok", a.at >= since,
+            a.at < until))]
+
+
+class DisasterDeclarations(Repository[orm.DisasterDeclaration]):
+    def touching(self, first: date, last: date) -> Sequence[orm.DisasterDeclaration]:
+        """Declarations whose days overlap ``first`` .. ``last`` (days in Japan, inclusive), oldest first."""
+        d = orm.DisasterDeclaration
+        return self.list_by(d.starts_on <= last, d.ends_on >= first, order_by=d.starts_on)
+
+    def recent(self, *, limit: int, offset: int) -> Sequence[orm.DisasterDeclaration]:
+        """A page of declarations, the latest start first."""
+        d = orm.DisasterDeclaration
+        return self.list_by(order_by=d.starts_on.desc(), limit=limit, offset=offset)
+
 
 class ApiClients(Repository[orm.ApiClient]):
     def of_institution(self, institution_id: str) -> Sequence[orm.ApiClient]:
@@ -466,6 +501,13 @@ class BatchJobs(Repository[orm.BatchJob]):
         j = orm.BatchJob
         return self.session.scalars(select(j).where(j.institution_id == institution_id)
                                     .order_by(j.created_at.desc(), j.id.desc()).limit(limit).offset(offset)).all()
+
+    def rows_answered(self, institution_id: str, since: datetime, until: datetime) -> int:
+        """Rows OQS answered (done minus row errors) in the institution's jobs created with
+        ``since <= created_at < until`` (the usage rate, docs/rules.md §4, the usage rate); kept after the rows are purged."""
+        j = orm.BatchJob
+        return int(self.session.scalar(select(func.coalesce(func.sum(j.done - j.failed), 0)).where(
+            j.institution_id == institution_id, j.created_at >= since, j.created_at < until)) or 0)
 
     def mark_purged(self, job_id: str, now: datetime) -> None:
         self.session.execute(update(orm.BatchJob).where(orm.BatchJob.id == job_id).values(purged_at=now))
@@ -632,6 +674,7 @@ class UnitOfWork:
         self.care_relationships = CareRelationships(s, orm.CareRelationship)
         self.consent_links = ConsentLinks(s, orm.ConsentLink)
         self.patient_sessions = PatientSessions(s, orm.PatientSession)
+        self.disaster_declarations = DisasterDeclarations(s, orm.DisasterDeclaration)
         return self
 
     def __exit__(self, *exc: Any) -> None:

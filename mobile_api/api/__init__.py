@@ -14,6 +14,7 @@ from .claims.routes import blp as claims_blp
 from .clients.routes import blp as clients_blp
 from .core import Api
 from .devices.routes import blp as devices_blp
+from .disaster.routes import blp as disaster_blp
 from .fallback.routes import blp as fallback_blp
 from .institution.routes import blp as institution_blp
 from .oauth.routes import blp as oauth_blp
@@ -23,11 +24,13 @@ from .patient.routes import blp as patient_blp
 from .qualification_checks.routes import blp as qualification_checks_blp
 from .staff.routes import blp as staff_blp
 from .verifications.routes import blp as verifications_blp
+from .usage.routes import blp as usage_blp
 from .visits.routes import blp as visits_blp
 
 BLUEPRINTS = (auth_blp, institution_blp, staff_blp, devices_blp, verifications_blp, visits_blp, audit_blp,
               fallback_blp, oauth_blp, clients_blp, qualification_checks_blp, batch_jobs_blp, care_blp,
-              consent_links_blp, patient_blp, claims_blp)
+              consent_links_blp, patient_blp, claims_blp, disaster_blp,
+              usage_blp)
 
 
 def init_app(app: Flask) -> Api:

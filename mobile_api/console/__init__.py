@@ -94,7 +94,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("CONSOLE_COOKIE_SECURE", False))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(app.config.get("CONSOLE_SESSION_MINUTES", 480)))
-    from . import client_pages, routes  # noqa: F401  (views registered on bp)
+    from . import client_pages, disaster, routes, usage  # noqa: F401  (views registered on bp)
 
     app.register_blueprint(bp)
     for code in NO_SUCH_PAGE:

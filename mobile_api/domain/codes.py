@@ -26,6 +26,9 @@ class IdentityMethod(StrEnum):
     # 再照会: no card on a later continuing-care visit, on the strength of a card-verified one (docs/rules.md
     # §3.2). A visit's method only: never offered when starting a verification.
     REQUERY = "requery"
+    # 災害時の閲覧: no card, found by identifiers during a declared disaster, with oral consent recorded by
+    # staff (docs/rules.md §3.5, seed 004). A visit's method only.
+    DISASTER = "disaster"
 
 
 class InfoKind(StrEnum):

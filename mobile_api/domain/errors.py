@@ -304,3 +304,12 @@ class PatientSessionInvalid(DomainError):
     slug = "patient-session-invalid"
     status = 409
     title = "本人確認の手続きが無効です。最初からやり直してください。"
+
+
+class DisasterViewingNotAllowed(Forbidden):
+    """Viewing without the card outside a declared disaster's period or area, or for a kind other than
+    medication and checkups (docs/rules.md §3.5, seed 004)."""
+
+    slug = "disaster-viewing-not-allowed"
+    title = ("災害時の閲覧（カードなし）は、宣言された災害の期間中に対象地域の施設だけが、薬剤情報と特定健診等情報について"
+             "利用できます。マイナンバーカードで資格確認を行ってください。")

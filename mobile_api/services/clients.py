@@ -1,4 +1,4 @@
-"""Machine clients (OAuth 2.0 client credentials, RFC 6749 §4.4; docs/health-check-api.md).
+"""Machine clients (OAuth 2.0 client credentials, RFC 6749 §4, the usage rate; docs/health-check-api.md).
 
 A health-check institution's reservation system authenticates as a client of its institution,
 either with a signed JWT assertion (RFC 7523 ``private_key_jwt``: ES256 or RS256 by a registered

@@ -316,3 +316,56 @@ def test_api_clients_and_consent_links_without_the_command_line(world: ConsoleWo
     row.get_by_role("button", name="取り消す").click()
     page.get_by_text("同意登録用リンクを取り消しました").wait_for()
     assert "取り消し済み" in page.locator("tr", has_text="12/5 オンライン診療").inner_text()
+
+
+def test_disaster_time_viewing_without_the_card_and_the_usage_rate(
+        world: ConsoleWorld, browser_context: Any, tmp_path: Path) -> None:
+    """Seed 004: inside a declared disaster, staff find a patient by identifiers with oral consent and see the
+    medication; outside the area the page says so. Seed 000: the usage-rate page shows the month's figures."""
+    from datetime import date
+
+    from mobile_api.services import disaster
+
+    page = browser_context.new_page()
+    sign_in(page, world, world.a)
+    page.get_by_role("link", name="災害時の閲覧").click()
+    page.get_by_text("宣言された災害はありません。", exact=True).wait_for()
+    disaster.declare(world.h.rt, name="令和8年12月能登地方の地震", starts_on=date(2026, 11, 30),
+                     ends_on=date(2026, 12, 7), prefectures=["13", "17"], declared_by="OQS（サンドボックス）")
+    page.get_by_role("button", name="ログアウト").click()
+    page.goto(f"{world.url}/console/this-device")
+    page.get_by_label("アクティベーションコード").fill(world.activation_code(world.a, "救護所のPC"))
+    page.get_by_role("button", name="この端末を登録する").click()
+    page.get_by_text("登録しました").wait_for()
+    sign_in(page, world, world.a)
+    page.get_by_text("登録端末）").wait_for()
+    page.get_by_role("link", name="災害時の閲覧").click()
+    page.get_by_text("利用できます", exact=True).wait_for()
+    page.get_by_label("保険者番号").fill("01130012")
+    page.get_by_label("記号").fill("44100021")
+    page.get_by_label("番号", exact=True).fill("1287")
+    page.get_by_label("枝番").fill("00")
+    page.get_by_label("生年月日").fill("1984-05-12")
+    page.get_by_label(re.compile("口頭で同意を得ました")).check()
+    shot(page, tmp_path, "disaster-lookup")
+    page.get_by_role("button", name="照会して同意を記録する").click()
+    page.get_by_role("heading", name=re.compile("訪問の記録")).wait_for()
+    main = page.locator("main").inner_text()
+    assert "災害時の照会（カードなし・口頭同意）" in main and "佐藤 健一" in main
+    assert "診療情報を見る" not in main  # medication and checkups only
+    shot(page, tmp_path, "disaster-visit")
+    page.get_by_role("link", name="薬剤情報を見る").click()
+    assert "アムロジピン錠5mg" in page.locator("table").inner_text()
+    shot(page, tmp_path, "disaster-medication")
+
+    page.get_by_role("link", name="利用率").click()
+    page.locator("#usage-rate").wait_for()
+    assert "0.00%" in page.locator("#usage-rate").inner_text()  # one lookup without the card, no card use
+    shot(page, tmp_path, "usage-rate")
+
+    osaka = world.h.institution("home_visit_care", code="2710000099")  # outside the area (Osaka, 27)
+    page = browser_context.browser.new_context(viewport=DESKTOP, locale="ja-JP").new_page()
+    sign_in(page, world, osaka)
+    page.get_by_role("link", name="災害時の閲覧").click()
+    page.get_by_text("対象地域外", exact=True).wait_for()
+    assert page.get_by_role("button", name="照会して同意を記録する").count() == 0

@@ -28,7 +28,7 @@ blp = Blueprint("oauth", __name__, url_prefix="/api/v1/oauth", description="ク�
 @blp.alt_response(401, schema=OAuthErrorSchema, description="invalid_client: unknown or revoked client, wrong "
                   "secret or key, expired or replayed assertion")
 def token() -> Any:
-    """Exchange client credentials for an access token (RFC 6749 §4.4; private_key_jwt per RFC 7523).
+    """Exchange client credentials for an access token (RFC 6749 §4, the usage rate; private_key_jwt per RFC 7523).
 
     Errors follow RFC 6749 §5.2 (``{"error": "invalid_client"}``), not problem+json.
     """

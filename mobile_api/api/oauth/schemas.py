@@ -2,7 +2,7 @@ import marshmallow as ma
 
 
 class TokenRequestSchema(ma.Schema):
-    """application/x-www-form-urlencoded (RFC 6749 §4.4.2)."""
+    """application/x-www-form-urlencoded (RFC 6749 §4, the usage rate.2)."""
 
     grant_type = ma.fields.String(required=True, metadata={"enum": ["client_credentials"]})
     scope = ma.fields.String(metadata={"description": "space-separated: qualification:check qualification:batch",

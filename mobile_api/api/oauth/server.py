@@ -1,4 +1,4 @@
-"""The OAuth 2.0 token endpoint (client credentials, RFC 6749 §4.4) on Authlib's Flask server.
+"""The OAuth 2.0 token endpoint (client credentials, RFC 6749 §4, the usage rate) on Authlib's Flask server.
 
 Authlib parses the form-encoded request, authenticates the client by one of the registered methods,
 checks the grant type and the scope, and answers RFC 6749 §5.2 errors (``invalid_client``,

@@ -139,6 +139,7 @@ class FakeUnitOfWork:
         self.care_relationships = FakeCareRelationships(self, orm.CareRelationship)
         self.consent_links = FakeConsentLinks(self, orm.ConsentLink)
         self.patient_sessions = FakePatientSessions(self, orm.PatientSession)
+        self.disaster_declarations = FakeDisasterDeclarations(self, orm.DisasterDeclaration)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -435,6 +436,10 @@ class FakeBatchJobs(FakeRepository[orm.BatchJob]):
         return _page(sorted(self._where(lambda j: j.institution_id == institution_id),
                             key=lambda j: (j.created_at, j.id), reverse=True), limit, offset)
 
+    def rows_answered(self, institution_id: str, since: datetime, until: datetime) -> int:
+        return sum(j.done - j.failed for j in self._where(lambda j: j.institution_id == institution_id
+                                                           and since <= j.created_at < until))
+
     def mark_purged(self, job_id: str, now: datetime) -> None:
         job = self.get(job_id)
         if job is not None:
@@ -515,6 +520,12 @@ class FakeVisits(FakeRepository[orm.Visit]):
         return sorted(self._where(lambda v: v.institution_id == institution_id and since <= v.created_at < until),
                       key=lambda v: v.created_at)
 
+    def count_by_method(self, institution_id: str, since: datetime, until: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for v in self.between(institution_id, since, until):
+            counts[str(v.method)] = counts.get(str(v.method), 0) + 1
+        return counts
+
 
 class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
     def recent(self, institution_id: str, *, limit: int, offset: int,
@@ -533,6 +544,10 @@ class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
     def of_visit_days(self, institution_id: str, first: date, last: date) -> list[orm.FallbackRecord]:
         return sorted(self._where(lambda r: r.institution_id == institution_id and r.visit_on is not None
                                   and first <= r.visit_on <= last), key=lambda r: r.visit_on)
+
+    def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
+        return len(self._where(lambda r: r.institution_id == institution_id and r.confirmed_at is not None
+                               and since <= r.confirmed_at < until))
 
     def awaiting_post_hoc(self, *, limit: int, institution_id: str | None = None) -> list[orm.FallbackRecord]:
         found = self._where(lambda r: r.status == "pending_post_hoc"
@@ -653,6 +668,18 @@ class FakeAuditEvents(FakeRepository[orm.AuditEvent]):
                 if (since is None or e.at >= since) and (until is None or e.at < until)
                 and (targets is None or (e.target_type, e.target_id) in targets)]
         return _page(sorted(rows, key=lambda e: e.id, reverse=True), limit, offset)
+
+    def details_of(self, institution_id: str, action: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        return [dict(e.detail or {}) for e in self.list_by(institution_id=institution_id, action=action, outcome="ok")
+                if since <= e.at < until]
+
+
+class FakeDisasterDeclarations(FakeRepository[orm.DisasterDeclaration]):
+    def touching(self, first: date, last: date) -> list[orm.DisasterDeclaration]:
+        return sorted(self._where(lambda d: d.starts_on <= last and d.ends_on >= first), key=lambda d: d.starts_on)
+
+    def recent(self, *, limit: int, offset: int) -> list[orm.DisasterDeclaration]:
+        return _page(sorted(self._where(lambda d: True), key=lambda d: d.starts_on, reverse=True), limit, offset)
 
 
 # --- JPKI certificates from an in-memory CA --------------------------------------------------------
