@@ -62,7 +62,7 @@ def _status_label(code: Any) -> str | None:
 
 
 def _ratio_label(code: Any) -> str | None:
-    """"030" → 3割 ("010" = 10 %, domain.md §4)."""
+    """"030" → 3割 (the ratio in tenths of a percent: "010" = 10 %, docs/rules.md §4)."""
     if not code or not str(code).isdigit():
         return code
     percent = int(code)
