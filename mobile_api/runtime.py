@@ -30,6 +30,10 @@ class Rules:
     care_relationship_idle: timedelta = timedelta(days=90)
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)
+    # One lock-out for every way in (services/lockout.py): failures per account, client or source address.
+    sign_in_max_failures: int = 10
+    sign_in_failure_window: timedelta = timedelta(minutes=15)
+    sign_in_lock: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,5 @@ class Runtime:
     batch: BatchSettings = field(default_factory=BatchSettings)
     # Per-client request limits (adapters/ratelimit.py ``RateLimits``; None = no limits).
     rate_limits: Any = None
+    # The per-source throttle in front of every password check (``RateLimits`` with the "sign-in" scope).
+    sign_in_throttle: Any = None
