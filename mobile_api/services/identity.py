@@ -321,3 +321,12 @@ def institution_id_for_code(rt: Runtime, code: str) -> str:
         if institution is None:
             raise NotFound(f"医療機関等コード {code} の施設が見つかりません。")
         return institution.id
+
+
+def user_id_for_login(rt: Runtime, institution_id: str, login: str) -> str:
+    """The command line names a staff member by login."""
+    with rt.uow() as uow:
+        user = uow.users.one_by(institution_id=institution_id, login=login)
+        if user is None:
+            raise NotFound(f"ログインID {login} のスタッフが見つかりません。")
+        return user.id

@@ -91,13 +91,12 @@ def unlock_user(rt: Runtime, actor: Principal, user_id: str) -> bool:
         return lifted
 
 
-def unlock_key(rt: Runtime, key: str, *, institution_id: str | None = None) -> bool:
-    """An operator (``flask auth unlock``) lifts the lock of any key: an account, a client or a source address."""
+def unlock_source(rt: Runtime, address: str) -> bool:
+    """An operator (``flask staff unlock --source``) lifts the lock of a source address; audited."""
     now = rt.clock()
     with rt.uow() as uow:
-        lifted = uow.sign_in_lockouts.unlock(key)
-        kind, _, subject = key.partition(":")
-        audit.record(uow, at=now, action=UNLOCK_ACTION, institution_id=institution_id, target_type=kind,
-                     target_id=subject, lifted=lifted, channel="cli")
+        lifted = uow.sign_in_lockouts.unlock(source_key(address))
+        audit.record(uow, at=now, action=UNLOCK_ACTION, target_type="source", target_id=address[:64],
+                     lifted=lifted, channel="cli")
         uow.commit()
         return lifted
