@@ -90,8 +90,10 @@ DEFAULTS: dict[str, Any] = {
     "SIGN_IN_FAILURE_WINDOW_MINUTES": 15,
     "SIGN_IN_LOCK_MINUTES": 15,
     # The per-source throttle in front of every password or secret check (429 + Retry-After before argon2);
-    # None = off.
+    # None = off. The source is the client's address: behind a reverse proxy set TRUSTED_PROXIES to the number
+    # of proxies whose X-Forwarded-For is believed (deploy/: 1, nginx), or every caller is the proxy.
     "SIGN_IN_RATE_LIMIT": "20/minute",
+    "TRUSTED_PROXIES": 0,
     # The institutions' web console at /console/ (docs/console.md). CONSOLE_SECRET_KEY None = derived from the
     # active JWT key; set CONSOLE_COOKIE_SECURE behind HTTPS.
     "CONSOLE_SECRET_KEY": None,

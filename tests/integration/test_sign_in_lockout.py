@@ -222,8 +222,11 @@ def tenant_id(h: Any, tenant: Tenant) -> str:
 
 
 @pytest.fixture
-def throttled(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Any]:
-    app = create_app({**TEST_CONFIG, "SIGN_IN_RATE_LIMIT": "3/minute", "DATABASE_URL": database_url},
+def throttled(request: pytest.FixtureRequest, database_url: str, clock: FrozenClock, tmp_path: Path
+              ) -> Iterator[Any]:
+    """The app with a throttle of 3 sign-in attempts a minute per source (and ``request.param``'s settings)."""
+    extra = getattr(request, "param", {})
+    app = create_app({**TEST_CONFIG, "SIGN_IN_RATE_LIMIT": "3/minute", "DATABASE_URL": database_url, **extra},
                      clock=clock)
     app.instance_path = str(tmp_path / "throttled")
     yield app
@@ -250,3 +253,18 @@ def test_the_throttle_answers_429_with_retry_after_before_any_argon2_work_on_eve
     assert page.status_code == 429 and 1 <= int(page.headers["Retry-After"]) <= 60
     assert counting.verified == 3  # refused before any argon2 work
     assert api_login(other, tenant, STAFF_PASSWORD, environ=OTHER).status_code == 200  # per source address
+
+
+@pytest.mark.parametrize("throttled", [{"TRUSTED_PROXIES": 1}], indirect=True)
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_source(h, throttled) -> None:
+    tenant = h.institution()
+    other = type(h)(throttled, h.clock)
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}  # every request arrives from the proxy
+
+    def attempt(client_address: str) -> int:
+        return int(other.client.post("/api/v1/auth/login", json={
+            "institution_code": tenant.code, "login": "admin", "password": "wrong-password-x"},
+            environ_base=proxy, headers={"X-Forwarded-For": client_address}).status_code)
+
+    assert [attempt("203.0.113.9") for _ in range(4)] == [401, 401, 401, 429]
+    assert attempt("198.51.100.7") == 401  # another client behind the same proxy is not throttled
