@@ -47,10 +47,12 @@ class DatabaseStorage(Storage):
     hit one upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``), atomic on SQLite and PostgreSQL alike."""
 
     STORAGE_SCHEME = None  # built by ``build_storage`` with the app's sessions, never from a URL
+    PURGE_EVERY = 1000  # hits between two deletions of ended windows (one row per key otherwise stays)
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         super().__init__()
         self.session_factory = session_factory
+        self.hits = 0
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -68,6 +70,9 @@ class DatabaseStorage(Storage):
                 "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
             }).returning(table.c.count)
             count = int(session.execute(stmt).scalar_one())
+            self.hits += 1
+            if self.hits % self.PURGE_EVERY == 0:
+                session.execute(delete(orm.RateLimitCounter).where(orm.RateLimitCounter.expires_at <= now))
             session.commit()
             return count
 

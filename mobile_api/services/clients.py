@@ -268,7 +268,7 @@ def refuse_if_locked(rt: Runtime, client_id: str | None, source: str | None) -> 
     now = rt.clock()
     with rt.uow() as uow:
         key, _ = _lockout_key(uow, client_id, source)
-        lockout.refuse_if_locked(rt, uow, sorted({lockout.source_key(source), key}), now)
+        lockout.refuse_if_locked(uow, sorted({lockout.source_key(source), key}), now)
 
 
 def count_token_failure(rt: Runtime, client_id: str | None, source: str | None) -> None:

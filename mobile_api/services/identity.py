@@ -193,7 +193,7 @@ def check_password(rt: Runtime, uow: UnitOfWork, *, institution_code: str, login
         uow.commit()
 
     try:
-        lockout.refuse_if_locked(rt, uow, sorted({lockout.source_key(source), key}), now)
+        lockout.refuse_if_locked(uow, sorted({lockout.source_key(source), key}), now)
     except SignInLocked:
         refuse("locked")
         raise

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from ..adapters.repository import UnitOfWork
 from ..domain.errors import NotFound, SignInLocked
 from ..runtime import Runtime
 from . import audit
@@ -47,7 +48,7 @@ def throttle(rt: Runtime, source: str | None) -> None:
         rt.sign_in_throttle.hit(THROTTLE_SCOPE, source or "unknown", subject="この接続元からのログイン")
 
 
-def refuse_if_locked(rt: Runtime, uow, keys: list[str], now: datetime) -> None:  # type: ignore[no-untyped-def]
+def refuse_if_locked(uow: UnitOfWork, keys: list[str], now: datetime) -> None:
     """Raise ``SignInLocked`` if any of ``keys`` is locked at ``now`` (the lock ends at its instant)."""
     for key in keys:
         until = uow.sign_in_lockouts.locked_until(key, now)
@@ -58,7 +59,7 @@ def refuse_if_locked(rt: Runtime, uow, keys: list[str], now: datetime) -> None: 
                                locked_until=until.isoformat(), retry_after=math.ceil((until - now).total_seconds()))
 
 
-def count_failure(rt: Runtime, uow, key: str, now: datetime, *,  # type: ignore[no-untyped-def]
+def count_failure(rt: Runtime, uow: UnitOfWork, key: str, now: datetime, *,
                   institution_id: str | None, entry: str) -> None:
     """Count a wrong secret for ``key`` in the caller's unit of work (committed with its refusal's audit row);
     the failure that reaches the limit locks the key and is audited as ``auth.lock``."""
@@ -72,7 +73,7 @@ def count_failure(rt: Runtime, uow, key: str, now: datetime, *,  # type: ignore[
                          target_id=subject, entry=entry, failures=failures, locked_until=until.isoformat())
 
 
-def forget_failures(uow, key: str, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def forget_failures(uow: UnitOfWork, key: str, now: datetime) -> None:
     """A successful sign-in: the count starts again."""
     uow.sign_in_lockouts.forget(key, now)
 

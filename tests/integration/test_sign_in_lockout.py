@@ -268,3 +268,21 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_source(h, throttled
 
     assert [attempt("203.0.113.9") for _ in range(4)] == [401, 401, 401, 429]
     assert attempt("198.51.100.7") == 401  # another client behind the same proxy is not throttled
+
+
+def test_the_database_store_counts_windows_and_deletes_ended_ones(h) -> None:
+    from mobile_api.adapters import orm
+    from mobile_api.adapters.ratelimit import DatabaseStorage
+
+    store = DatabaseStorage(h.rt.session_factory)
+    store.PURGE_EVERY = 3
+    assert [store.incr("a", 60) for _ in range(2)] == [1, 2] and store.get("a") == 2
+    assert store.incr("ended", 0) == 1 and store.get("ended") == 0  # a window of 0 s has already ended
+    assert store.incr("ended", 60) == 1  # ... so the next hit starts a new one
+    with h.rt.uow() as uow:
+        assert {row.key for row in uow.session.query(orm.RateLimitCounter)} == {"a", "ended"}
+    store.incr("gone", 0)
+    store.incr("b", 60)
+    store.incr("b", 60)  # the sixth hit deletes what has ended: "gone"
+    with h.rt.uow() as uow:
+        assert {row.key for row in uow.session.query(orm.RateLimitCounter)} == {"a", "ended", "b"}
