@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     work = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     raw = args.raw or work / "profile.txt"
-    stack = ProdLocal(workers=1, oqs_workers=2, jobs_worker=False, settings={"BENCH_FLOOR_ENDPOINT": True},
+    stack = ProdLocal(workers=1, oqs_workers=2, jobs_worker=False, settings={"BENCH_FLOOR_ENDPOINT": True, "SIGN_IN_RATE_LIMIT": None},
                       log_dir=str(work / "logs"))
     with stack:
         seed_file = work / "seed.json"

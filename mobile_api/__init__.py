@@ -13,6 +13,10 @@ from .clock import Clock, system_clock
 def create_app(config_overrides: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, config_overrides)
+    if int(app.config["TRUSTED_PROXIES"]) > 0:  # the client's address from the proxy's X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
     jwt_keys, active_kid = keys.jwt_keys(app)
     runtime, engine = build_runtime(app.config, jwt_keys, active_kid, clock or system_clock)
     app.extensions["mobile_api"] = runtime

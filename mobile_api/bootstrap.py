@@ -28,6 +28,8 @@ from .runtime import BatchSettings, Rules, Runtime
 def rules_from(cfg: Mapping[str, Any]) -> Rules:
     if int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]) < 1:
         raise ValueError("VISUAL_PASSWORD_MAX_FAILURES must be at least 1")
+    if int(cfg["SIGN_IN_MAX_FAILURES"]) < 1:
+        raise ValueError("SIGN_IN_MAX_FAILURES must be at least 1")
     if not 1 <= int(cfg["POST_HOC_INTERVAL_MINUTES"]) <= 59:
         raise ValueError("POST_HOC_INTERVAL_MINUTES must be 1 to 59 (a cron minute step)")
     return Rules(
@@ -44,6 +46,9 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         consent_link_ttl=timedelta(days=cfg["CONSENT_LINK_TTL_DAYS"]),
         patient_page_session=timedelta(minutes=cfg["PATIENT_PAGE_SESSION_MINUTES"]),
         usage_rate_requery_is_card=bool(cfg["USAGE_RATE_REQUERY_IS_CARD"]),
+        sign_in_max_failures=int(cfg["SIGN_IN_MAX_FAILURES"]),
+        sign_in_failure_window=timedelta(minutes=float(cfg["SIGN_IN_FAILURE_WINDOW_MINUTES"])),
+        sign_in_lock=timedelta(minutes=float(cfg["SIGN_IN_LOCK_MINUTES"])),
     )
 
 
@@ -114,10 +119,14 @@ def build_jobs(cfg: Mapping[str, Any]) -> Any:
                      poll_max_seconds=float(cfg["JOBS_POLL_MAX_SECONDS"]))
 
 
-def build_rate_limits(cfg: Mapping[str, Any]) -> Any:
-    from .adapters.ratelimit import build
+def build_rate_limits(cfg: Mapping[str, Any], session_factory: sessionmaker[Session]) -> tuple[Any, Any]:
+    """The per-client limits and the per-source sign-in throttle, on one store: ``RATE_LIMIT_STORAGE_URL``, or
+    (None, the default) this database, so every worker counts against the same limit."""
+    from .adapters.ratelimit import build, build_storage
 
-    return build(cfg.get("RATE_LIMITS"), cfg.get("RATE_LIMIT_STORAGE_URL"))
+    storage = build_storage(cfg.get("RATE_LIMIT_STORAGE_URL"), session_factory)
+    throttle = cfg.get("SIGN_IN_RATE_LIMIT")
+    return build(cfg.get("RATE_LIMITS"), storage), build({"sign-in": throttle} if throttle else None, storage)
 
 
 def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: str,
@@ -142,8 +151,8 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
         rules=rules_from(cfg),
         jobs=build_jobs(cfg),
         batch=batch_settings_from(cfg),
-        rate_limits=build_rate_limits(cfg),
     )
+    runtime.rate_limits, runtime.sign_in_throttle = build_rate_limits(cfg, session_factory)
     from .services import tasks
 
     tasks.register(runtime)

@@ -221,6 +221,42 @@ def client_create(institution_code: str, name: str, auth_method: str, public_key
         click.echo(f"client_secret={made.credential.secret}  (この表示は一度だけです)")
 
 
+@staff_cli.command("unlock")
+@click.option("--institution-code", help="10-digit institution code (医療機関等コード), with --login")
+@click.option("--login", help="ロックを解除するスタッフのログインID")
+@click.option("--source", help="ロックを解除する接続元アドレス（存在しないアカウントへの失敗で止められたもの）")
+@as_admin
+@one_line_refusals
+def staff_unlock(institution_code: str | None, login: str | None, source: str | None, as_admin: str | None
+                 ) -> None:
+    """Lift a sign-in lock now (docs/rules.md, "Sign-in lock-out"); audited as auth.unlock."""
+    from .services import identity, lockout
+
+    rt = current_app.extensions["mobile_api"]
+    if source and not login:
+        lifted = lockout.unlock_source(rt, source)
+    elif login and institution_code and not source:
+        admin = _command_line_admin(rt, institution_code, as_admin)
+        lifted = lockout.unlock_user(rt, admin, identity.user_id_for_login(rt, admin.institution_id, login))
+    else:
+        raise Refusal("--institution-code と --login、または --source のどちらかを指定してください。")
+    click.echo("ロックを解除しました。" if lifted else "ロックも失敗の記録もありませんでした（監査ログには記録しました）。")
+
+
+@client_cli.command("unlock")
+@click.option("--institution-code", required=True, help="10-digit institution code")
+@click.option("--client-id", required=True)
+@as_admin
+@one_line_refusals
+def client_unlock(institution_code: str, client_id: str, as_admin: str | None) -> None:
+    """Lift a machine client's lock now (docs/rules.md, "Sign-in lock-out"); audited as auth.unlock."""
+    from .services import clients
+
+    rt = current_app.extensions["mobile_api"]
+    lifted = clients.unlock(rt, _command_line_admin(rt, institution_code, as_admin), client_id)
+    click.echo("ロックを解除しました。" if lifted else "ロックも失敗の記録もありませんでした（監査ログには記録しました）。")
+
+
 @jobs_cli.command("worker")
 @click.option("--workers", default=2, show_default=True, help="worker threads in this process")
 def jobs_worker(workers: int) -> None:

@@ -82,18 +82,27 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_EMBEDDED_WORKERS": 2,  # consumer threads inside the app process; 0 when `flask jobs worker` runs
     "JOBS_POLL_MAX_SECONDS": 1.0,
     # Per-client limits, "N/second|minute|hour" per scope ({} = none), and where the counters live:
-    # memory:// counts in this process (the embedded default); with several workers use a shared store,
-    # redis://host:6379/0 (adapters/ratelimit.py, docs/health-check-api.md).
+    # None = this database (shared by every worker, the default); redis://host:6379/0 for a busy deployment;
+    # memory:// (one process only) only when asked for, in tests or development (adapters/ratelimit.py).
     "RATE_LIMITS": {"qualification:check": "600/minute", "qualification:batch": "120/minute"},
-    "RATE_LIMIT_STORAGE_URL": "memory://",
+    "RATE_LIMIT_STORAGE_URL": None,
+    # OUR RULE: one lock-out for the API's login, the console's sign-in and the token endpoint (docs/rules.md,
+    # "Sign-in lock-out"): this many wrong passwords or secrets for one account, client (or, for unknown ones,
+    # source address) within the window lock it for SIGN_IN_LOCK_MINUTES, or until an admin unlocks it.
+    "SIGN_IN_MAX_FAILURES": 10,
+    "SIGN_IN_FAILURE_WINDOW_MINUTES": 15,
+    "SIGN_IN_LOCK_MINUTES": 15,
+    # The per-source throttle in front of every password or secret check (429 + Retry-After before argon2);
+    # None = off. The source is the client's address: behind a reverse proxy set TRUSTED_PROXIES to the number
+    # of proxies whose X-Forwarded-For is believed (deploy/: 1, nginx), or every caller is the proxy.
+    "SIGN_IN_RATE_LIMIT": "20/minute",
+    "TRUSTED_PROXIES": 0,
     # The institutions' web console at /console/ (docs/console.md). CONSOLE_SECRET_KEY None = derived from the
     # active JWT key; set CONSOLE_COOKIE_SECURE behind HTTPS.
     "CONSOLE_SECRET_KEY": None,
     "CONSOLE_COOKIE_SECURE": False,
     "CONSOLE_SESSION_MINUTES": 480,
     "CONSOLE_IDLE_MINUTES": 30,
-    "CONSOLE_LOGIN_MAX_FAILURES": 5,
-    "CONSOLE_LOGIN_LOCK_MINUTES": 15,
     # OpenAPI / flask-smorest.
     "API_TITLE": "Mobile OQS API",
     "API_VERSION": "1.0.0",

@@ -31,6 +31,10 @@ class Rules:
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)
     usage_rate_requery_is_card: bool = False  # OUR RULE (docs/rules.md §4, the usage rate): a re-query is not a card use
+    # One lock-out for every way in (services/lockout.py): failures per account, client or source address.
+    sign_in_max_failures: int = 10
+    sign_in_failure_window: timedelta = timedelta(minutes=15)
+    sign_in_lock: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,5 @@ class Runtime:
     batch: BatchSettings = field(default_factory=BatchSettings)
     # Per-client request limits (adapters/ratelimit.py ``RateLimits``; None = no limits).
     rate_limits: Any = None
+    # The per-source throttle in front of every password check (``RateLimits`` with the "sign-in" scope).
+    sign_in_throttle: Any = None

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -495,3 +496,27 @@ class DisasterDeclaration(Base):
     prefectures: Mapped[list[Any]]
     declared_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+class SignInLockout(Base):
+    """Failed sign-ins of one account, machine client or source address, and the lock they set
+    (docs/rules.md, "Sign-in lock-out"). Counted here, never in the audit log, so no number of other
+    attempts can push failures out of the count. ``key``: ``user:<id>``, ``client:<id>`` or ``source:<address>``."""
+
+    __tablename__ = "sign_in_lockouts"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime]  # the first failure of the current count
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class RateLimitCounter(Base):
+    """A fixed-window counter of the ``limits`` library kept in this database (adapters/ratelimit.py), so every
+    worker counts against one limit. ``expires_at`` is on the store's own time (seconds since the epoch)."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

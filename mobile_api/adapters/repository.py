@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -644,6 +646,52 @@ class PatientSessions(Repository[orm.PatientSession]):
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+class SignInLockouts(Repository[orm.SignInLockout]):
+    """Failed sign-ins per account, client or source (services/lockout.py). Each change is one statement, so
+    failures arriving together from many workers are all counted and exactly one of them sets the lock."""
+
+    def locked_until(self, key: str, now: datetime) -> datetime | None:
+        """When the lock on ``key`` ends, or None if it is not locked at ``now`` (a lock ends at its instant)."""
+        lock = orm.SignInLockout
+        return self.session.scalar(select(lock.locked_until).where(lock.key == key, lock.locked_until > now))
+
+    def count_failure(self, key: str, *, now: datetime, window_start: datetime) -> int:
+        """Count one failure (one upsert). A count older than ``window_start``, or one that already locked and
+        whose lock has ended, starts again at 1; while locked nothing is counted. Returns the count."""
+        lock = orm.SignInLockout
+        table = lock.__table__
+        dialect = self.session.get_bind().dialect.name
+        make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        locked = table.c.locked_until > now
+        restart = or_(table.c.window_started_at <= window_start, table.c.locked_until.is_not(None))
+        stmt = make_insert(table).values(key=key, failures=1, window_started_at=now, locked_until=None)
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
+            "failures": case((locked, table.c.failures), (restart, 1), else_=table.c.failures + 1),
+            "window_started_at": case((locked, table.c.window_started_at), (restart, now),
+                                      else_=table.c.window_started_at),
+            "locked_until": case((locked, table.c.locked_until), else_=None),
+        }).returning(table.c.failures)
+        return int(self.session.execute(stmt).scalar_one())
+
+    def lock(self, key: str, *, max_failures: int, until: datetime) -> bool:
+        """Lock ``key`` until ``until`` if it has ``max_failures``; True for the one call that locked it."""
+        lock = orm.SignInLockout
+        result = self.session.execute(update(lock).where(lock.key == key, lock.failures >= max_failures,
+                                                         lock.locked_until.is_(None)).values(locked_until=until))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def forget(self, key: str, now: datetime) -> None:
+        """After a successful sign-in: the count starts again (a lock set meanwhile by a concurrent failure stays)."""
+        lock = orm.SignInLockout
+        self.session.execute(delete(lock).where(lock.key == key, or_(lock.locked_until.is_(None),
+                                                                     lock.locked_until <= now)))
+
+    def unlock(self, key: str) -> bool:
+        """An administrator lifts the lock and the count; True if there was a lock or a count to lift."""
+        lock = orm.SignInLockout
+        return self.session.execute(delete(lock).where(lock.key == key)).rowcount == 1  # type: ignore[attr-defined]
+
+
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session] | None
                  = None, *, single_read: bool = False) -> None:
@@ -675,6 +723,7 @@ class UnitOfWork:
         self.consent_links = ConsentLinks(s, orm.ConsentLink)
         self.patient_sessions = PatientSessions(s, orm.PatientSession)
         self.disaster_declarations = DisasterDeclarations(s, orm.DisasterDeclaration)
+        self.sign_in_lockouts = SignInLockouts(s, orm.SignInLockout)
         return self
 
     def __exit__(self, *exc: Any) -> None:

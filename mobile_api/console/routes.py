@@ -22,7 +22,7 @@ from ..api.visits.schemas import VisitSchema
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
 from ..domain.japanese_dates import JST
-from ..domain.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
+from ..domain.errors import DomainError, NotFound, RateLimited, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
@@ -36,12 +36,6 @@ _VISIT = VisitSchema()  # made once: a Schema() per dump deep-copies its fields 
 
 def rt() -> Runtime:
     return current_app.extensions["mobile_api"]
-
-
-def lock_out() -> console_auth.LockOut:
-    cfg = current_app.config
-    return console_auth.LockOut(max_failures=int(cfg.get("CONSOLE_LOGIN_MAX_FAILURES", 5)),
-                                period=timedelta(minutes=float(cfg.get("CONSOLE_LOGIN_LOCK_MINUTES", 15))))
 
 
 def see_other(endpoint: str, **values: Any) -> Any:
@@ -118,15 +112,18 @@ def http_error(error: HTTPException) -> Any:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         form = request.form
         try:
-            principal = console_auth.sign_in(rt(), lock_out(), institution_code=form.get("institution_code", ""),
+            principal = console_auth.sign_in(rt(), institution_code=form.get("institution_code", ""),
                                              login=form.get("login", ""), password=form.get("password", ""),
-                                             device_assertion=form.get("device_assertion") or None)
-        except Unauthenticated as refusal:
-            error = refusal.detail
+                                             device_assertion=form.get("device_assertion") or None,
+                                             source=request.remote_addr)
+        except (Unauthenticated, RateLimited) as refusal:
+            error, status = refusal.detail, refusal.status
+            if "retry_after" in refusal.extra:
+                headers["Retry-After"] = str(int(refusal.extra["retry_after"]))
         else:
             session.clear()
             session.permanent = True
@@ -138,7 +135,7 @@ def login() -> Any:
     notice = session.pop("notice", None)
     return render_template("console/login.html", error=error, notice=notice, next=request.values.get("next", ""),
                            institution_code=request.form.get("institution_code", ""),
-                           login_id=request.form.get("login", "")), (401 if error else 200)
+                           login_id=request.form.get("login", "")), status, headers
 
 
 @bp.post("/logout")

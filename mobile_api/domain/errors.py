@@ -55,6 +55,13 @@ class Unauthenticated(DomainError):
     title = "認証が必要です。もう一度ログインしてください。"
 
 
+class SignInLocked(Unauthenticated):
+    """Too many wrong passwords or client secrets: sign-in is refused until the lock ends (docs/rules.md)."""
+
+    slug = "sign-in-locked"
+    title = "ログインが一時的にロックされています。"
+
+
 class Forbidden(DomainError):
     slug = "forbidden"
     status = 403

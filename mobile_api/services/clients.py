@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..adapters import orm
+from ..adapters.repository import UnitOfWork
 from ..domain.errors import Conflict, DuplicateRecord, NotFound, ValidationFailed
 from ..runtime import Runtime
-from . import audit
+from . import audit, lockout
 from .principal import Principal
 
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -242,10 +243,59 @@ def issue_token(rt: Runtime, client: ClientView, scopes: frozenset[str]) -> tupl
 
 
 def record_token_refusal(rt: Runtime, client_id: str | None, error: str, description: str | None) -> None:
-    """Audit a refused token request against the client's institution, when the client is known."""
+    """Audit a refused token request, against the client's institution when the client is known."""
+    known = client_id if client_id and looks_like_client_id(client_id) else None
     with rt.uow() as uow:
-        client = uow.api_clients.get(client_id) if client_id else None
+        client = uow.api_clients.get(known) if known else None
         audit.record(uow, at=rt.clock(), action="client.token", outcome="refused",
                      institution_id=client.institution_id if client else None, target_type="api_client",
-                     target_id=client.id if client else None, reason=error, description=description)
+                     target_id=client.id if client else None, reason=error,
+                     description=description[:200] if description else None)
         uow.commit()
+
+
+def _lockout_key(uow: UnitOfWork, client_id: str | None, source: str | None) -> tuple[str, str | None]:
+    """A known client's own key (and institution), else the source address's (docs/rules.md)."""
+    client = uow.api_clients.get(client_id) if client_id and looks_like_client_id(client_id) else None
+    if client is None:
+        return lockout.source_key(source), None
+    return lockout.client_key(client.id), client.institution_id
+
+
+def refuse_if_locked(rt: Runtime, client_id: str | None, source: str | None) -> None:
+    """Before a token request's secret or assertion is checked: ``SignInLocked`` if the client (or the source
+    address, which also stands for unknown clients) is locked."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        key, _ = _lockout_key(uow, client_id, source)
+        lockout.refuse_if_locked(uow, sorted({lockout.source_key(source), key}), now)
+
+
+def count_token_failure(rt: Runtime, client_id: str | None, source: str | None) -> None:
+    """A token request whose client did not authenticate counts against the client (or the source)."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        key, institution_id = _lockout_key(uow, client_id, source)
+        lockout.count_failure(rt, uow, key, now, institution_id=institution_id, entry="oauth")
+        uow.commit()
+
+
+def forget_token_failures(rt: Runtime, client_id: str) -> None:
+    """The client authenticated: its count starts again."""
+    with rt.uow() as uow:
+        lockout.forget_failures(uow, lockout.client_key(client_id), rt.clock())
+        uow.commit()
+
+
+def unlock(rt: Runtime, actor: Principal, client_id: str) -> bool:
+    """An admin lifts a client's sign-in lock at once (audited); True if there was a lock or a count."""
+    actor.require_admin()
+    now = rt.clock()
+    with rt.uow() as uow:
+        client = _owned_client(uow, actor, client_id)
+        lifted = uow.sign_in_lockouts.unlock(lockout.client_key(client.id))
+        audit.record(uow, at=now, action=lockout.UNLOCK_ACTION, institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="api_client",
+                     target_id=client.id, lifted=lifted)
+        uow.commit()
+        return lifted

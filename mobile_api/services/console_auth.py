@@ -6,84 +6,36 @@ browser itself was enrolled as a device, the device). Each request resolves it t
 ``principal.authenticate`` resolves a token, so a revoked user or device is out on the next request and every
 page runs the API's own access rules.
 
-The lock-out counts the refused ``auth.login`` rows of the audit log (bad credentials for this login of this
-institution, since its last successful sign-in, inside the lock period): the count is in the database, so it
-holds across workers and restarts, and needs no table of its own.
+Wrong passwords count against the one lock-out of every entry (services/lockout.py): an account locked
+through the API cannot sign in here, and the other way round.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-
-from ..adapters import orm
 from ..domain.codes import Role
 from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
-from . import audit, devices, principal
+from . import audit, devices, identity, lockout, principal
 from .principal import Principal
 
-LOGIN_ACTION = "auth.login"
 CHANNEL = "console"
 
 
-@dataclass(frozen=True)
-class LockOut:
-    max_failures: int = 5
-    period: timedelta = timedelta(minutes=15)
-
-
-class ConsoleLocked(Unauthenticated):
-    slug = "console-locked"
-    title = "ログインが一時的にロックされています。"
-
-
-def _recent_failures(uow, institution_id: str, login: str, user_id: str | None,  # type: ignore[no-untyped-def]
-                     since) -> list[orm.AuditEvent]:
-    rows = uow.audit.search(institution_id, action=LOGIN_ACTION, since=since, until=None, limit=500, offset=0)
-    failures: list[orm.AuditEvent] = []
-    for row in rows:  # newest first: stop at the last successful sign-in of this account (console or API)
-        if row.outcome == "ok" and user_id is not None and row.actor_user_id == user_id:
-            break
-        if row.outcome == "refused" and (row.detail or {}).get("login") == login \
-                and (row.detail or {}).get("reason") == "bad-credentials":
-            failures.append(row)
-    return failures
-
-
-def sign_in(rt: Runtime, lock_out: LockOut, *, institution_code: str, login: str, password: str,
-            device_assertion: str | None = None) -> Principal:
-    """Check the password as the API's login does; after ``max_failures`` wrong ones in ``period`` the login
-    is refused without looking at the password until the period has passed since the last failure."""
+def sign_in(rt: Runtime, *, institution_code: str, login: str, password: str,
+            device_assertion: str | None = None, source: str | None = None) -> Principal:
+    """Check the password exactly as the API's login does (``identity.check_password``: throttle, lock-out,
+    audit), then the browser's device assertion if it was enrolled as a device."""
+    lockout.throttle(rt, source)
     now = rt.clock()
     with rt.uow() as uow:
-        institution = uow.institutions.one_by(code=institution_code)
-        user = uow.users.one_by(institution_id=institution.id, login=login) if institution else None
-        if institution is not None:
-            failures = _recent_failures(uow, institution.id, login, user.id if user else None,
-                                        now - lock_out.period)
-            if len(failures) >= lock_out.max_failures:
-                audit.record(uow, at=now, action=LOGIN_ACTION, outcome="refused", institution_id=institution.id,
-                             user_id=user.id if user else None, login=login, channel=CHANNEL, reason="locked")
-                uow.commit()
-                until = max(f.at for f in failures) + lock_out.period
-                minutes = max(1, int((until - now).total_seconds() // 60) + 1)
-                raise ConsoleLocked(f"ログインに{lock_out.max_failures}回続けて失敗したため、ロックされています。"
-                                    f"約{minutes}分後にもう一度お試しください。", rule="console-lock-out")
-        ok = rt.passwords.verify(user.password_hash if user else None, password)
-        if not ok or user is None or user.revoked_at is not None:
-            audit.record(uow, at=now, action=LOGIN_ACTION, outcome="refused",
-                         institution_id=institution.id if institution else None,
-                         user_id=user.id if user else None, login=login, channel=CHANNEL,
-                         reason="revoked" if ok and user is not None else "bad-credentials")
-            uow.commit()
-            raise Unauthenticated("医療機関等コード、ログインID、またはパスワードが正しくありません。")
+        user = identity.check_password(rt, uow, institution_code=institution_code, login=login, password=password,
+                                       source=source, now=now, channel=CHANNEL)
         device_id = None
         if device_assertion:
             device = devices.check_assertion(rt, uow, device_assertion)
             if device.institution_id != user.institution_id:
                 raise Unauthenticated("この端末はこの医療機関等に登録されていません。")
             device_id = device.id
-        audit.record(uow, at=now, action=LOGIN_ACTION, institution_id=user.institution_id, user_id=user.id,
+        audit.record(uow, at=now, action="auth.login", institution_id=user.institution_id, user_id=user.id,
                      device_id=device_id, login=login, channel=CHANNEL)
         uow.commit()
         return Principal(institution_id=user.institution_id, user_id=user.id, role=Role(user.role),

@@ -9,10 +9,10 @@ from datetime import datetime
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
 from ..domain.codes import Role
-from ..domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from ..domain.errors import Conflict, NotFound, SignInLocked, Unauthenticated, ValidationFailed
 from ..domain.facility import FacilityKind
 from ..runtime import Runtime
-from . import audit, devices, visual_password
+from . import audit, devices, lockout, visual_password
 from .principal import Principal
 from ..adapters.tokens import new_opaque_token, sha256_hex
 
@@ -151,19 +151,13 @@ def set_visual_password(rt: Runtime, actor: Principal, password: str) -> None:
 
 
 def login(rt: Runtime, *, institution_code: str, login: str, password: str,
-          device_assertion: str | None = None) -> TokenPair:
+          device_assertion: str | None = None, source: str | None = None) -> TokenPair:
+    """Sign a staff member in (``source``: the caller's address, for the throttle and the lock-out)."""
+    lockout.throttle(rt, source)
     now = rt.clock()
     with rt.uow() as uow:
-        institution = uow.institutions.one_by(code=institution_code)
-        user = uow.users.one_by(institution_id=institution.id, login=login) if institution else None
-        ok = rt.passwords.verify(user.password_hash if user else None, password)
-        if not ok or user is None or user.revoked_at is not None:
-            audit.record(uow, at=now, action="auth.login", outcome="refused",
-                         institution_id=institution.id if institution else None,
-                         user_id=user.id if user else None, login=login,
-                         reason="revoked" if ok and user is not None else "bad-credentials")
-            uow.commit()
-            raise Unauthenticated("医療機関等コード、ログインID、またはパスワードが正しくありません。")
+        user = check_password(rt, uow, institution_code=institution_code, login=login, password=password,
+                              source=source, now=now)
         device_id = None
         if device_assertion is not None:
             device = devices.check_assertion(rt, uow, device_assertion)
@@ -178,6 +172,39 @@ def login(rt: Runtime, *, institution_code: str, login: str, password: str,
                      device_id=device_id)
         uow.commit()
         return pair
+
+
+def check_password(rt: Runtime, uow: UnitOfWork, *, institution_code: str, login: str, password: str,
+                   source: str | None, now: datetime, channel: str | None = None) -> orm.User:
+    """The staff member whose password this is, for the API's login and the console's sign-in alike.
+
+    Under the one lock-out of every entry (services/lockout.py, docs/rules.md): a locked account (or source)
+    is refused before the password is hashed; a wrong password counts against the account, or against the
+    source address when no such account exists; a right one starts the count again. Refusals are audited
+    (``auth.login``) and committed here, the count with them."""
+    institution = uow.institutions.one_by(code=institution_code)
+    user = uow.users.one_by(institution_id=institution.id, login=login) if institution else None
+    institution_id = institution.id if institution else None
+    key = lockout.user_key(user.id) if user else lockout.source_key(source)
+
+    def refuse(reason: str) -> None:
+        audit.record(uow, at=now, action="auth.login", outcome="refused", institution_id=institution_id,
+                     user_id=user.id if user else None, login=login, channel=channel, reason=reason)
+        uow.commit()
+
+    try:
+        lockout.refuse_if_locked(uow, sorted({lockout.source_key(source), key}), now)
+    except SignInLocked:
+        refuse("locked")
+        raise
+    ok = rt.passwords.verify(user.password_hash if user else None, password)
+    if not ok or user is None or user.revoked_at is not None:
+        if not ok:
+            lockout.count_failure(rt, uow, key, now, institution_id=institution_id, entry=channel or "api")
+        refuse("revoked" if ok and user is not None else "bad-credentials")
+        raise Unauthenticated("医療機関等コード、ログインID、またはパスワードが正しくありません。")
+    lockout.forget_failures(uow, key, now)
+    return user
 
 
 def refresh(rt: Runtime, refresh_token: str) -> TokenPair:
@@ -294,3 +321,12 @@ def institution_id_for_code(rt: Runtime, code: str) -> str:
         if institution is None:
             raise NotFound(f"医療機関等コード {code} の施設が見つかりません。")
         return institution.id
+
+
+def user_id_for_login(rt: Runtime, institution_id: str, login: str) -> str:
+    """The command line names a staff member by login."""
+    with rt.uow() as uow:
+        user = uow.users.one_by(institution_id=institution_id, login=login)
+        if user is None:
+            raise NotFound(f"ログインID {login} のスタッフが見つかりません。")
+        return user.id

@@ -31,7 +31,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 E2E_CONFIG = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024,
               "JWT_KEYS": {"test1": "oRnogdo_mOgEaYrdoy3NSZWlpRej93cAEW9WJuA6W5y95EQAuOD0Jsa2ymhCg9YV"},  # test key
-              "JWT_ACTIVE_KID": "test1"}
+              "JWT_ACTIVE_KID": "test1",
+              "SIGN_IN_RATE_LIMIT": "100000/minute"}  # many sign-ins a minute from one address
 
 
 @dataclass

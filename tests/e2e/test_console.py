@@ -51,7 +51,7 @@ class ConsoleWorld:
 def world(tmp_path: Path, e2e_sqlite_template: Path) -> Iterator[ConsoleWorld]:
     clock = FrozenClock(T0)
     app = create_app({**E2E_CONFIG, "DATABASE_URL": database.sqlite_copy(e2e_sqlite_template, tmp_path),
-                      "CONSOLE_LOGIN_MAX_FAILURES": 3, "CONSOLE_LOGIN_LOCK_MINUTES": 15,
+                      "SIGN_IN_MAX_FAILURES": 3, "SIGN_IN_LOCK_MINUTES": 15,
                       "JOBS_EMBEDDED_WORKERS": 0}, clock=clock)
     app.instance_path = str(tmp_path / "instance")
     h = Harness(app, clock)

@@ -3,6 +3,7 @@ by identifiers, and batch jobs run by the real job runner (Huey consumer threads
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 import codecs
 import csv
 import io
@@ -122,6 +123,28 @@ def test_a_secret_client_authenticates_and_a_wrong_secret_is_refused(h):
     scope = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
                                                        "client_secret": secret, "scope": "qualification:batch"})
     assert scope.status_code == 400 and scope.get_json()["error"] == "invalid_scope"
+
+
+def test_a_secret_clients_id_in_a_client_assertion_is_invalid_client_not_a_500(h):
+    tenant = h.institution("health_check")
+    r = h.client.post("/api/v1/clients", json={"name": "CSV連携", "auth_method": "client_secret"},
+                      headers=tenant.auth())
+    client_id = r.get_json()["client_id"]
+    forged = token_request(h, client_id, generate_key(), "any-key-id")  # the client has no key to check it with
+    assert forged.status_code in (400, 401) and forged.get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("field,value", [
+    ("client_id", "6f1c2b9e-3d4a-4f5b-8c7d-9e0f1a2b3c4d\x00"), ("client_id", "\ud800"), ("client_id", "x" * 70_000),
+    ("client_secret", "\x00"), ("client_secret", "\udfff" * 3), ("client_assertion", "\x00." * 10),
+    ("client_assertion", "a" * 60_000), ("scope", "qualification:check\x00"), ("grant_type", "\ud83d"),
+])
+def test_hostile_token_requests_are_refused_with_a_4xx(h, integrator, field, value):
+    data = {"grant_type": "client_credentials", "client_id": integrator.client_id, "client_secret": "guess",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", field: value}
+    body = "&".join(f"{k}={quote(v, errors='surrogatepass')}" for k, v in data.items())
+    r = h.client.post("/api/v1/oauth/token", data=body, content_type="application/x-www-form-urlencoded")
+    assert 400 <= r.status_code < 500, (r.status_code, r.get_data(as_text=True)[:300])
 
 
 def test_two_keys_rotate_without_downtime_and_revocation_is_immediate(h, integrator):
@@ -503,14 +526,15 @@ def redis_url():  # type: ignore[no-untyped-def]
     server.stop()
 
 
-@pytest.fixture
-def two_workers(database_url, clock, tmp_path, redis_url):  # type: ignore[no-untyped-def]
-    """Two app instances (as two gunicorn workers would be) sharing one Redis for their limits."""
+@pytest.fixture(params=["database", "redis"])
+def two_workers(request, database_url, clock, tmp_path):  # type: ignore[no-untyped-def]
+    """Two app instances (as two gunicorn workers would be) sharing one store for their limits: the database
+    (the default, RATE_LIMIT_STORAGE_URL unset) or one Redis."""
     from mobile_api import create_app
     from tests.integration.conftest import TEST_CONFIG
 
-    config = {**TEST_CONFIG, "DATABASE_URL": database_url, "RATE_LIMIT_STORAGE_URL": redis_url,
-              "RATE_LIMITS": {"qualification:check": "3/minute"}}
+    store = {"RATE_LIMIT_STORAGE_URL": request.getfixturevalue("redis_url")} if request.param == "redis" else {}
+    config = {**TEST_CONFIG, "DATABASE_URL": database_url, **store, "RATE_LIMITS": {"qualification:check": "3/minute"}}
     workers = []
     for name in ("a", "b"):
         worker = create_app(config, clock=clock)

@@ -1,6 +1,8 @@
 """Staff login, refresh-token rotation, logout and device tokens."""
 from typing import Any
 
+from flask import request
+
 from ...services import devices, identity
 from .. import examples as ex
 from ..core import Blueprint, runtime
@@ -12,10 +14,15 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="ログ
 @blp.post("/login")
 @blp.arguments(LoginSchema, examples=ex.LOGIN_REQUEST)
 @blp.response(200, TokenPairSchema, example=ex.TOKEN_PAIR)
-@blp.problems(401, 422)
+@blp.problems(401, 422, 429)
 def login(body: dict[str, Any]) -> Any:
-    """Sign a staff member in (on an enrolled device when a device assertion is given)."""
-    return identity.login(runtime(), **body)
+    """Sign a staff member in (on an enrolled device when a device assertion is given).
+
+    Guessing is stopped twice (docs/rules.md, "Sign-in lock-out"): too many attempts from one address answer
+    429 with ``Retry-After`` before any password is checked, and too many wrong passwords lock the account
+    (401 ``sign-in-locked``) for every way in: this login, the console and, for clients, the token endpoint.
+    """
+    return identity.login(runtime(), **body, source=request.remote_addr)
 
 
 @blp.post("/refresh")

@@ -62,3 +62,13 @@ def revoke_credential(client_id: str, key_id: str) -> None:
 def revoke(client_id: str) -> None:
     """Revoke the client: its tokens are refused from the next request on."""
     clients.revoke_client(runtime(), principal(), client_id)
+
+
+@blp.post("/<client_id>/unlock")
+@blp.authenticated(admin=True)
+@blp.response(204)
+@blp.problems(404)
+def unlock(client_id: str) -> None:
+    """Lift the client's lock at the token endpoint now (it also ends by itself after ``SIGN_IN_LOCK_MINUTES``;
+    docs/rules.md, "Sign-in lock-out"). Audited."""
+    clients.unlock(runtime(), principal(), client_id)

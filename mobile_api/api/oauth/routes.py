@@ -1,9 +1,10 @@
 """OAuth 2.0 token endpoint for machine clients (client credentials)."""
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 
-from ..core import Blueprint
+from ...services import lockout
+from ..core import Blueprint, runtime
 from .schemas import OAuthErrorSchema, TokenRequestSchema, TokenSchema
 
 blp = Blueprint("oauth", __name__, url_prefix="/api/v1/oauth", description="クライアント認証（OAuth 2.0）")
@@ -26,10 +27,14 @@ blp = Blueprint("oauth", __name__, url_prefix="/api/v1/oauth", description="ク�
 @blp.alt_response(400, schema=OAuthErrorSchema, description="RFC 6749 §5.2 error (invalid_scope, "
                   "unsupported_grant_type, invalid_request)")
 @blp.alt_response(401, schema=OAuthErrorSchema, description="invalid_client: unknown or revoked client, wrong "
-                  "secret or key, expired or replayed assertion")
+                  "secret or key, expired or replayed assertion, or a client locked after too many failures")
+@blp.problems(429)
 def token() -> Any:
     """Exchange client credentials for an access token (RFC 6749 §4, the usage rate; private_key_jwt per RFC 7523).
 
-    Errors follow RFC 6749 §5.2 (``{"error": "invalid_client"}``), not problem+json.
+    Errors follow RFC 6749 §5.2 (``{"error": "invalid_client"}``), not problem+json, except 429: too many
+    requests from one address answer problem+json ``rate-limited`` with ``Retry-After`` before any secret is
+    checked. Too many failures lock the client (docs/rules.md, "Sign-in lock-out"); every refusal is audited.
     """
+    lockout.throttle(runtime(), request.remote_addr)
     return current_app.extensions["mobile_api_oauth"].create_token_response()

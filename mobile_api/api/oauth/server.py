@@ -9,20 +9,22 @@ one clock with a single-use ``jti``, secrets verified against argon2id hashes, a
 """
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, grants
-from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import Flask, request
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ...adapters.tokens import CLOCK_SKEW_SECONDS
+from ...domain.errors import SignInLocked
 from ...runtime import Runtime
 from ...services import clients
 
@@ -88,6 +90,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         return [request.url_root.rstrip("/") + TOKEN_PATH, self.rt.tokens.issuer]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
+        if not client.view.public_keys:  # a client_secret client named in an assertion (an empty KeySet: 500)
+            raise InvalidClientError(description="this client authenticates with its secret, not an assertion")
         return KeySet.import_key_set({"keys": [_jwk(pem, kid) for kid, pem in client.view.public_keys.items()]})
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
@@ -137,6 +141,56 @@ def _jwk(pem: str, kid: str) -> dict[str, Any]:
     return {**key.as_dict(private=False), "kid": kid}
 
 
+def claimed_client_id(oauth_request: Any) -> str | None:
+    """Who the request says it is, before anything is verified: ``client_id`` of the form, the user of HTTP
+    Basic, or the ``sub`` of a client assertion. For the lock-out and the audit only; never trusted."""
+    form = oauth_request.form or {}
+    if isinstance(form.get("client_id"), str):
+        return str(form["client_id"])
+    try:
+        basic_user, _ = extract_basic_authorization(oauth_request.headers)
+    except ValueError:  # not UTF-8
+        basic_user = None
+    if basic_user:
+        return str(basic_user)
+    assertion = form.get("client_assertion")
+    if isinstance(assertion, str):
+        try:
+            sub = json.loads(jws.extract_compact(assertion.encode()).payload).get("sub")
+        except (JoseError, ValueError, TypeError, AttributeError):
+            return None
+        return sub if isinstance(sub, str) else None
+    return None
+
+
+class TokenServer(AuthorizationServer):  # type: ignore[misc]
+    """Authlib's server with the one sign-in lock-out of every entry (services/lockout.py) around client
+    authentication, and every refused token request audited (``client.token``, outcome refused)."""
+
+    def __init__(self, app: Flask, rt: Runtime, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.rt = rt
+
+    def authenticate_client(self, oauth_request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        claimed, source = claimed_client_id(oauth_request), request.remote_addr
+        try:
+            clients.refuse_if_locked(self.rt, claimed, source)
+        except SignInLocked as locked:
+            raise InvalidClientError(description="locked after too many failed attempts; retry after "
+                                                 f"{locked.extra['retry_after']} seconds") from locked
+        try:
+            client = super().authenticate_client(oauth_request, methods, endpoint)
+        except InvalidClientError:
+            clients.count_token_failure(self.rt, claimed, source)
+            raise
+        clients.forget_token_failures(self.rt, client.get_client_id())
+        return client
+
+    def handle_error_response(self, oauth_request: Any, error: Any) -> Any:
+        clients.record_token_refusal(self.rt, claimed_client_id(oauth_request), error.error, error.description)
+        return super().handle_error_response(oauth_request, error)
+
+
 def build_server(app: Flask, rt: Runtime) -> AuthorizationServer:
     def query_client(client_id: Any) -> Client | None:
         if not isinstance(client_id, str) or not clients.looks_like_client_id(client_id):
@@ -147,7 +201,7 @@ def build_server(app: Flask, rt: Runtime) -> AuthorizationServer:
     def save_token(token: dict[str, Any], oauth_request: Any) -> None:
         return None  # access tokens are self-contained JWTs; issuing is audited in the generator
 
-    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server = TokenServer(app, rt, query_client=query_client, save_token=save_token)
 
     def generate(grant_type: str, client: Client, user: Any = None, scope: str | None = None,
                  expires_in: int | None = None, include_refresh_token: bool = False) -> dict[str, Any]:

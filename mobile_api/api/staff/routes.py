@@ -1,7 +1,7 @@
 """Staff accounts of the caller's institution (admin only)."""
 from typing import Any
 
-from ...services import identity
+from ...services import identity, lockout
 from .. import examples as ex
 from ..core import Blueprint, principal, runtime
 from .schemas import StaffCreateSchema, StaffSchema
@@ -35,3 +35,13 @@ def list_staff() -> Any:
 def revoke(user_id: str) -> Any:
     """Revoke a staff account: refused from its very next request."""
     return identity.revoke_user(runtime(), principal(), user_id)
+
+
+@blp.post("/<user_id>/unlock")
+@blp.authenticated(admin=True)
+@blp.response(204)
+@blp.problems(404)
+def unlock(user_id: str) -> None:
+    """Lift the staff member's sign-in lock now (it also ends by itself after ``SIGN_IN_LOCK_MINUTES``): the
+    lock of every way in, API login and console alike (docs/rules.md, "Sign-in lock-out"). Audited."""
+    lockout.unlock_user(runtime(), principal(), user_id)

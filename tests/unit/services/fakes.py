@@ -140,6 +140,7 @@ class FakeUnitOfWork:
         self.consent_links = FakeConsentLinks(self, orm.ConsentLink)
         self.patient_sessions = FakePatientSessions(self, orm.PatientSession)
         self.disaster_declarations = FakeDisasterDeclarations(self, orm.DisasterDeclaration)
+        self.sign_in_lockouts = FakeSignInLockouts(self, orm.SignInLockout)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -278,6 +279,48 @@ class FakeRepository(Generic[T]):
         """An UPDATE ... WHERE: the condition must hold for the unit's copy and the row as last committed."""
         committed = self.uow._committed(obj)
         return condition(obj) and (committed is None or condition(_Row(committed)))
+
+
+class FakeSignInLockouts(FakeRepository[orm.SignInLockout]):
+    """The same rules as the real upsert and conditional updates (nothing runs concurrently here)."""
+
+    def locked_until(self, key: str, now: datetime) -> datetime | None:
+        row = self.get(key)
+        return row.locked_until if row is not None and row.locked_until is not None and row.locked_until > now \
+            else None
+
+    def count_failure(self, key: str, *, now: datetime, window_start: datetime) -> int:
+        row = self.get(key)
+        if row is None:
+            row = self.add(orm.SignInLockout(key=key, failures=1, window_started_at=now, locked_until=None))
+        elif row.locked_until is not None and row.locked_until > now:
+            pass
+        elif row.window_started_at <= window_start or row.locked_until is not None:
+            row.failures, row.window_started_at, row.locked_until = 1, now, None
+        else:
+            row.failures += 1
+        return row.failures
+
+    def lock(self, key: str, *, max_failures: int, until: datetime) -> bool:
+        row = self.get(key)
+        if row is None or row.failures < max_failures or row.locked_until is not None:
+            return False
+        row.locked_until = until
+        return True
+
+    def forget(self, key: str, now: datetime) -> None:
+        row = self.get(key)
+        if row is not None and (row.locked_until is None or row.locked_until <= now):
+            self.uow.db.table(orm.SignInLockout).pop(key, None)
+            self.uow._loaded.pop((orm.SignInLockout, key), None)
+
+    def unlock(self, key: str) -> bool:
+        row = self.get(key)
+        if row is None:
+            return False
+        self.uow.db.table(orm.SignInLockout).pop(key, None)
+        self.uow._loaded.pop((orm.SignInLockout, key), None)
+        return True
 
 
 class _Row:
