@@ -1,11 +1,10 @@
 """Batch qualification checks: up to 10,000 examinees a job, JSON or CSV in, paged JSON or CSV out."""
-import csv
-import io
 from typing import Any
 
 import marshmallow as ma
 from flask import Response, current_app, request
 
+from ...adapters import spreadsheet
 from ...domain.errors import ValidationFailed
 from ...runtime import Runtime
 from ...services import batch, idempotency
@@ -34,7 +33,7 @@ def _raise_body_limit(endpoint: str | None, values: dict[str, Any] | None) -> No
 
 
 def csv_row(outcome: dict[str, Any]) -> list[str]:
-    """One outcome as a CSV line: the same values as the JSON, flattened."""
+    """One outcome as a CSV line: the same values as the JSON, flattened, each cell formula-safe."""
     q = outcome.get("qualification") or {}
     error = outcome.get("error") or {}
     values: dict[str, Any] = {
@@ -44,20 +43,15 @@ def csv_row(outcome: dict[str, Any]) -> list[str]:
         "candidates": outcome.get("candidates"), "data_withheld": outcome.get("data_withheld"),
         "messages": " / ".join(outcome.get("messages") or []), "error_type": error.get("type"),
         "error_field": error.get("field"), "error_detail": error.get("detail")}
-    return ["" if values[c] is None else ("true" if values[c] is True else "false" if values[c] is False
-                                          else str(values[c])) for c in CSV_COLUMNS]
+    return [spreadsheet.cell(values[c]) for c in CSV_COLUMNS]
 
 
 def results_csv_text(rt: Runtime, who: Principal, job_id: str) -> str:
-    """Every row of the job as CSV (UTF-8 BOM first, so Excel opens it; CRLF): this download and the console's."""
+    """Every row of the job as CSV (``adapters/spreadsheet.py``: BOM, CRLF, formula-safe): this download and
+    the console's."""
     total = batch.get(rt, who, job_id).total
     _, page = batch.results(rt, who, job_id, limit=max(total, 1), offset=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for outcome in page:
-        writer.writerow(csv_row(outcome))
-    return "\ufeff" + out.getvalue()
+    return spreadsheet.csv_text(CSV_COLUMNS, (csv_row(outcome) for outcome in page))
 
 
 @blp.post("")
