@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     # Operations: Prometheus metrics at /metrics (docs in deploy/README.md); the benchmark's floor endpoint.
     "METRICS_ENABLED": True,
     "METRICS_TOKEN": None,  # set: /metrics answers only a scraper that sends "Authorization: Bearer <token>"
+    "METRICS_PUBLIC": False,  # without a token /metrics is closed (403); True opens it (demo, a scraper-only port)
     "BENCH_FLOOR_ENDPOINT": False,
     # Extra JPKI CA certificates (PEM paths) trusted for user-auth certificates.
     "JPKI_TRUST_ANCHORS": [],

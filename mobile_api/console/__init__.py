@@ -25,9 +25,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, request, session
 
 from .. import keys
-
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+from ..api import page_headers
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -49,14 +47,9 @@ def check_csrf() -> None:
             abort(400, description="csrf")
 
 
-@bp.after_request
 def harden(response: Any) -> Any:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """Every answer under /console, a page of no route included (api/page_headers.py)."""
+    return page_headers.harden(response) if request.path.startswith(bp.url_prefix or "/console") else response
 
 
 @bp.app_context_processor
@@ -81,3 +74,4 @@ def init_app(app: Flask) -> None:
     from . import routes  # noqa: F401  (views registered on bp)
 
     app.register_blueprint(bp)
+    app.after_request(harden)

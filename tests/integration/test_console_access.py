@@ -272,3 +272,18 @@ def test_a_refused_console_page_of_patient_data_is_audited_like_the_apis(h) -> N
     assert sorted(e["detail"]["route"] for e in refused) == ["/console/claims", "/console/claims.csv",
                                                               "/console/visits"]
     assert {(e["outcome"], e["detail"]["rule"]) for e in refused} == {("refused", "patient-data-reader")}
+
+
+def test_every_console_page_and_file_is_sent_with_a_strict_csp_no_framing_no_referrer_and_no_store(h) -> None:
+    from tests.integration.test_patient_phone import _assert_page_headers
+
+    tenant = h.institution("home_visit_care")
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    pages = [admin.get(path) for path in ("/console/staff", "/console/audit.csv", "/console/no-such-page",
+                                          "/console/static/console.js")]
+    pages.append(h.app.test_client().get("/console/login"))
+    assert [p.status_code for p in pages] == [200, 200, 404, 200, 200]
+    for page in pages:
+        _assert_page_headers(page)
+    html = pages[0].get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html and " style=" not in html
