@@ -602,6 +602,17 @@ class PatientSessions(Repository[orm.PatientSession]):
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+class ConsoleSessions(Repository[orm.ConsoleSession]):
+    def by_token_hash(self, token_hash: str) -> orm.ConsoleSession | None:
+        return self.one_by(token_hash=token_hash)
+
+    def end_where(self, now: datetime, reason: str, **filters: str) -> None:
+        """End every live session of a user, a device, or one session (by ``id``), at once."""
+        s = orm.ConsoleSession
+        self.session.execute(update(s).filter_by(**filters).where(s.ended_at.is_(None))
+                             .values(ended_at=now, end_reason=reason))
+
+
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session] | None
                  = None, *, single_read: bool = False) -> None:
@@ -632,6 +643,7 @@ class UnitOfWork:
         self.care_relationships = CareRelationships(s, orm.CareRelationship)
         self.consent_links = ConsentLinks(s, orm.ConsentLink)
         self.patient_sessions = PatientSessions(s, orm.PatientSession)
+        self.console_sessions = ConsoleSessions(s, orm.ConsoleSession)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -5,7 +5,7 @@ The files are opened in Excel by an administrator, and some cells hold text from
 reference, a refused request's path in the audit log, a patient reference): a cell that starts with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return would be run as a formula (``=HYPERLINK(…)``, ``@SUM(…)``), so it
 gets a leading apostrophe, which the spreadsheet shows as text and does not display (the claims CSV's rule,
-docs/rules.md §5 and §9). UTF-8 with a BOM so the Japanese text opens correctly; CRLF line ends.
+docs/rules.md §5). UTF-8 with a BOM so the Japanese text opens correctly; CRLF line ends.
 """
 from __future__ import annotations
 

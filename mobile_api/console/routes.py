@@ -52,30 +52,30 @@ def who() -> Principal:
     return g.console_principal
 
 
+def session_limits() -> console_auth.SessionLimits:
+    cfg = current_app.config
+    return console_auth.SessionLimits(idle=timedelta(minutes=float(cfg.get("CONSOLE_IDLE_MINUTES", 30))),
+                                      absolute=timedelta(minutes=float(cfg.get("CONSOLE_SESSION_MINUTES", 480))))
+
+
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Resolve the session to a principal now (a revoked user or device is out at once); idle sessions end."""
+    """Resolve the session to a principal now, on the server (a revoked user or device, or a session ended by
+    logout, reset, role change or time is out at once)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        uid, iid = session.get("uid"), session.get("iid")
-        if not uid or not iid:
+        token = session.get("sid")
+        if not token:
             return see_other("console.login", next=request.path)
-        now = rt().clock()
-        idle = timedelta(minutes=float(current_app.config.get("CONSOLE_IDLE_MINUTES", 30)))
-        seen = session.get("seen")
-        if seen is None or now - datetime.fromisoformat(seen) > idle:
-            _forget("しばらく操作がなかったため、ログアウトしました。もう一度ログインしてください。")
-            return see_other("console.login")
         try:
-            g.console_principal = console_auth.resolve(rt(), institution_id=iid, user_id=uid,
-                                                       device_id=session.get("did"))
+            g.console_principal = console_auth.resume(rt(), str(token), session_limits())
         except Unauthenticated as refusal:
             _forget(refusal.detail)
             return see_other("console.login")
-        session["seen"] = now.isoformat()
+        p = g.console_principal
         with rt().uow() as uow:
-            g.console_institution = uow.institutions.get(iid)
-            g.console_user = uow.users.get(uid)
+            g.console_institution = uow.institutions.get(p.institution_id)
+            g.console_user = uow.users.get(p.user_id)
         return view(*args, **kwargs)
 
     return wrapper
@@ -127,10 +127,10 @@ def login() -> Any:
         except Unauthenticated as refusal:
             error = refusal.detail
         else:
+            token = console_auth.start_session(rt(), principal, session_limits())
             session.clear()
             session.permanent = True
-            session.update(uid=principal.user_id, iid=principal.institution_id, did=principal.device_id,
-                           seen=rt().clock().isoformat())
+            session["sid"] = token  # a new session id: whatever the browser held before is not it (fixation)
             session["csrf"] = secrets.token_urlsafe(32)  # a new token for the signed-in session
             target = form.get("next") or ""
             return redirect(target if target.startswith("/console/") else url_for("console.home"), code=303)
@@ -142,6 +142,10 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Ends the session on the server: a copy of the cookie taken before is refused after."""
+    token = session.get("sid")
+    if token:
+        console_auth.end_session(rt(), str(token))
     _forget("ログアウトしました。")
     return see_other("console.login")
 

@@ -1,10 +1,13 @@
 """Signing in to the web console: the same accounts and password check as the API's login, a lock-out after
 repeated failures, and a principal re-read from the database on every request (docs/console.md).
 
-A console session carries no token: the browser holds a signed session cookie naming the user (and, when the
-browser itself was enrolled as a device, the device). Each request resolves it to a ``Principal`` exactly as
-``principal.authenticate`` resolves a token, so a revoked user or device is out on the next request and every
-page runs the API's own access rules.
+A console session is kept on the server (``console_sessions``): the browser's cookie holds only a random token,
+the table its SHA-256 with the user (and, when the browser itself was enrolled as a device, the device). Each
+request resolves it to a ``Principal`` exactly as ``principal.authenticate`` resolves a token, so a revoked user
+or device is out on the next request and every page runs the API's own access rules. A session ends at logout,
+when an admin resets the user's password, changes their role or revokes them (``identity``), when idle for
+CONSOLE_IDLE_MINUTES and CONSOLE_SESSION_MINUTES after sign-in, to the second on the server's clock
+(docs/rules.md §2.3).
 
 The lock-out counts the refused ``auth.login`` rows of the audit log (bad credentials for this login of this
 institution, since its last successful sign-in, inside the lock period): the count is in the database, so it
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..adapters import orm
+from ..adapters.tokens import new_opaque_token, sha256_hex
 from ..domain.codes import Role
 from ..domain.errors import Unauthenticated
 from ..runtime import Runtime
@@ -30,6 +34,21 @@ CHANNEL = "console"
 class LockOut:
     max_failures: int = 5
     period: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(minutes=480)
+
+
+class SessionEnded(Unauthenticated):
+    slug = "console-session-ended"
+    title = "ログインの有効期限が切れました。"
+
+
+_ENDED = {"idle": "しばらく操作がなかったため、ログアウトしました。もう一度ログインしてください。",
+          "expired": "ログインの有効期限が切れました。もう一度ログインしてください。"}
 
 
 class ConsoleLocked(Unauthenticated):
@@ -90,6 +109,49 @@ def sign_in(rt: Runtime, lock_out: LockOut, *, institution_code: str, login: str
                          device_id=device_id)
 
 
-def resolve(rt: Runtime, *, institution_id: str, user_id: str, device_id: str | None) -> Principal:
-    """The session's principal, re-read now, exactly as ``principal.authenticate`` resolves a token."""
-    return principal.resolve(rt, institution_id=institution_id, user_id=user_id, device_id=device_id)
+def start_session(rt: Runtime, who: Principal, limits: SessionLimits) -> str:
+    """A new session for a principal that has just signed in: a new random token for the cookie (never one the
+    browser brought: no fixation); only its hash is stored."""
+    token = new_opaque_token()
+    now = rt.clock()
+    with rt.uow() as uow:
+        assert who.user_id is not None
+        uow.console_sessions.add(orm.ConsoleSession(
+            token_hash=sha256_hex(token), institution_id=who.institution_id, user_id=who.user_id,
+            device_id=who.device_id, created_at=now, last_seen_at=now, expires_at=now + limits.absolute))
+        uow.commit()
+    return token
+
+
+def resume(rt: Runtime, token: str, limits: SessionLimits) -> Principal:
+    """The session's principal, re-read now. Refused (``SessionEnded``) once the session was ended, idle for
+    ``limits.idle`` or ``limits.absolute`` after sign-in (the moment itself included); a revoked user or device
+    ends it too. Each page seen restarts the idle limit."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        row = uow.console_sessions.by_token_hash(sha256_hex(token))
+        if row is None or row.ended_at is not None:
+            raise SessionEnded("ログアウトしました。もう一度ログインしてください。", rule="console-session")
+        reason = "expired" if now >= row.expires_at else "idle" if now >= row.last_seen_at + limits.idle else None
+        if reason is not None:
+            uow.console_sessions.end_where(now, reason, id=row.id)
+            uow.commit()
+            raise SessionEnded(_ENDED[reason], rule="console-session")
+        try:
+            who = principal.resolve(rt, institution_id=row.institution_id, user_id=row.user_id,
+                                    device_id=row.device_id)
+        except Unauthenticated:
+            uow.console_sessions.end_where(now, "revoked", id=row.id)
+            uow.commit()
+            raise
+        row.last_seen_at = now
+        uow.commit()
+        return who
+
+
+def end_session(rt: Runtime, token: str) -> None:
+    """Logout: the session is ended on the server, so a copy of the cookie is worth nothing after it."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        uow.console_sessions.end_where(now, "logout", token_hash=sha256_hex(token))
+        uow.commit()
