@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import wraps
 from typing import Any
 
@@ -26,7 +26,7 @@ from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
-from . import bp
+from . import bp, forms
 from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
@@ -117,27 +117,26 @@ def http_error(error: HTTPException) -> Any:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        form = request.form
         try:
-            principal = console_auth.sign_in(rt(), lock_out(), institution_code=form.get("institution_code", ""),
-                                             login=form.get("login", ""), password=form.get("password", ""),
-                                             device_assertion=form.get("device_assertion") or None)
-        except Unauthenticated as refusal:
-            error = refusal.detail
+            form = forms.load(forms.LOGIN, request.form, strip=("institution_code",))
+            principal = console_auth.sign_in(rt(), lock_out(), institution_code=form["institution_code"],
+                                             login=form["login"], password=form["password"],
+                                             device_assertion=form["device_assertion"])
+        except (Unauthenticated, ValidationFailed) as refusal:
+            error, status = refusal.detail, refusal.status
         else:
             token = console_auth.start_session(rt(), principal, session_limits())
             session.clear()
             session.permanent = True
             session["sid"] = token  # a new session id: whatever the browser held before is not it (fixation)
             session["csrf"] = secrets.token_urlsafe(32)  # a new token for the signed-in session
-            target = form.get("next") or ""
-            return redirect(target if target.startswith("/console/") else url_for("console.home"), code=303)
+            return redirect(form["next"] or url_for("console.home"), code=303)  # a local path (forms.LOCAL_PATH)
     notice = session.pop("notice", None)
     return render_template("console/login.html", error=error, notice=notice, next=request.values.get("next", ""),
                            institution_code=request.form.get("institution_code", ""),
-                           login_id=request.form.get("login", "")), (401 if error else 200)
+                           login_id=request.form.get("login", "")), status
 
 
 @bp.post("/logout")
@@ -179,7 +178,9 @@ def settings() -> Any:
 @bp.post("/settings/name")
 @signed_in
 def institution_rename() -> Any:
-    identity.rename_institution(rt(), who(), request.form.get("name", ""))  # admin only, audited
+    who().require_admin()
+    form = forms.load(forms.INSTITUTION_NAME, request.form, strip=("name",))
+    identity.rename_institution(rt(), who(), form["name"])  # admin only, audited
     session["flash"] = "施設名を変更しました。"
     return see_other("console.settings")
 
@@ -187,9 +188,11 @@ def institution_rename() -> Any:
 @bp.post("/settings/visual-password")
 @signed_in
 def visual_password_set() -> Any:
-    if request.form.get("password", "") != request.form.get("password_again", ""):
+    who().require_admin()
+    form = forms.load(forms.VISUAL_PASSWORD, request.form)
+    if form["password"] != request.form.get("password_again", ""):
         raise ValidationFailed("確認のために入力したパスワードが一致しません。", field="password")
-    identity.set_visual_password(rt(), who(), request.form.get("password", ""))
+    identity.set_visual_password(rt(), who(), form["password"])
     session["flash"] = "目視確認モードのパスワードを変更しました（ロックも解除されました）。"
     return see_other("console.settings")
 
@@ -215,10 +218,11 @@ def staff_page() -> Any:
 @bp.post("/staff")
 @signed_in
 def staff_add() -> Any:
-    f = request.form
-    identity.create_user(rt(), who(), login=f.get("login", "").strip(), display_name=f.get("display_name", "").strip(),
-                         role=f.get("role", Role.STAFF.value), password=f.get("password", ""))
-    session["flash"] = f"スタッフ {f.get('login')} を登録しました。"
+    who().require_admin()
+    f = forms.load(forms.STAFF, request.form, strip=("login", "display_name"))  # the API's StaffCreateSchema
+    identity.create_user(rt(), who(), login=f["login"], display_name=f["display_name"], role=f["role"].value,
+                         password=f["password"])
+    session["flash"] = f"スタッフ {f['login']} を登録しました。"
     return see_other("console.staff_page")
 
 
@@ -233,7 +237,8 @@ def staff_disable(user_id: str) -> Any:
 @bp.post("/staff/<user_id>/password")
 @signed_in
 def staff_password(user_id: str) -> Any:
-    identity.reset_password(rt(), who(), user_id, request.form.get("password", ""))
+    who().require_admin()
+    identity.reset_password(rt(), who(), user_id, forms.load(forms.PASSWORD, request.form)["password"])
     session["flash"] = "パスワードを再設定しました。"
     return see_other("console.staff_page")
 
@@ -241,7 +246,8 @@ def staff_password(user_id: str) -> Any:
 @bp.post("/staff/<user_id>/role")
 @signed_in
 def staff_role(user_id: str) -> Any:
-    identity.set_role(rt(), who(), user_id, request.form.get("role", ""))
+    who().require_admin()
+    identity.set_role(rt(), who(), user_id, forms.load(forms.ROLE, request.form)["role"].value)
     session["flash"] = "役割を変更しました。"
     return see_other("console.staff_page")
 
@@ -270,7 +276,9 @@ def devices_page() -> Any:
 @bp.post("/devices")
 @signed_in
 def device_add() -> Any:
-    made = devices.create_device(rt(), who(), request.form.get("label", "").strip() or "端末")
+    who().require_admin()
+    label = forms.load(forms.DEVICE, {"label": request.form.get("label", "").strip() or "端末"})["label"]
+    made = devices.create_device(rt(), who(), label)
     uri = activation_uri(made.activation_code)
     return render_template("console/device_new.html", device=made.device, code=made.activation_code,
                            qr_svg=qr_svg(uri), expires_at=made.device.activation_expires_at)
@@ -296,16 +304,8 @@ def device_revoke(device_id: str) -> Any:
 # --- visits --------------------------------------------------------------------------------------------------
 
 
-def _day(value: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
-
-
 def _offset() -> int:
-    value = request.args.get("offset", "")
-    return int(value) if value.isdigit() else 0
+    return int(forms.load(forms.PAGE, request.args)["offset"])
 
 
 @bp.get("/visits")
@@ -315,16 +315,16 @@ def visits_page() -> Any:
     with patient_data_refusals_audited(p):
         p.require_patient_data_reader()
     a = request.args
+    q = forms.load(forms.VISITS, a)  # dates in the API's years, known forms and care types, bounded offset
     today = rt().clock().astimezone(JST).date()
-    first, last = _day(a.get("from"), today), _day(a.get("to"), today)
+    first, last = q["from_"] or today, q["to"] or today
     wanted = {k: a.get(k) or None for k in ("staff", "form", "care_type", "outcome")}
-    care_type = wanted["care_type"]
     asked = visits.VisitFilter(
         since=datetime.combine(first, time(), JST), until=datetime.combine(last + timedelta(days=1), time(), JST),
-        user_id=wanted["staff"], form=wanted["form"],
-        care_type=int(care_type) if care_type and care_type.isdigit() else None,
-        outcome=wanted["outcome"], patient_reference=a.get("patient_reference") or None)
-    offset = _offset()
+        user_id=q["staff"], form=q["form"].value if q["form"] else None,
+        care_type=int(q["care_type"].value) if q["care_type"] else None,
+        outcome=q["outcome"], patient_reference=q["patient_reference"])
+    offset = int(q["offset"])
     found = visits.search_visits(rt(), p, asked, limit=VISIT_PAGE, offset=offset)  # audited: the ids shown
     rows = [(view, _VISIT.dump(view), outcome_of(view)) for view in found.views]
     query = {k: v for k, v in a.items() if k != "offset" and v}
@@ -386,12 +386,12 @@ def medical_page(visit_id: str, kind: str) -> Any:
 def _audit_rows() -> tuple[list[Any], dict[str, str]]:
     p = who()
     a = request.args
-    since = datetime.combine(_day(a.get("from"), date(2000, 1, 1)), time(), JST) if a.get("from") else None
-    until = datetime.combine(_day(a.get("to"), date(2100, 1, 1)) + timedelta(days=1), time(), JST) \
-        if a.get("to") else None
-    rows = audit.list_audit(rt(), p, action=a.get("action") or None, outcome=None, user_id=a.get("staff") or None,
-                            device_id=a.get("device") or None, since=since, until=until, limit=1000, offset=0,
-                            patient_reference=a.get("patient_reference") or None)  # visits, fallback, consents
+    q = forms.load(forms.AUDIT, a)  # dates in the API's years, bounded text without control characters
+    since = datetime.combine(q["from_"], time(), JST) if q["from_"] else None
+    until = datetime.combine(q["to"] + timedelta(days=1), time(), JST) if q["to"] else None
+    rows = audit.list_audit(rt(), p, action=q["action"], outcome=None, user_id=q["staff"], device_id=q["device"],
+                            since=since, until=until, limit=1000, offset=0,
+                            patient_reference=q["patient_reference"])  # visits, fallback, consents
     return rows, {k: a.get(k, "") for k in ("from", "to", "action", "staff", "device", "patient_reference")}
 
 
