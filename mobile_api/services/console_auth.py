@@ -16,7 +16,7 @@ holds across workers and restarts, and needs no table of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..adapters import orm
 from ..adapters.tokens import new_opaque_token, sha256_hex
@@ -132,7 +132,7 @@ def resume(rt: Runtime, token: str, limits: SessionLimits) -> Principal:
         row = uow.console_sessions.by_token_hash(sha256_hex(token))
         if row is None or row.ended_at is not None:
             raise SessionEnded("ログアウトしました。もう一度ログインしてください。", rule="console-session")
-        reason = "expired" if now >= row.expires_at else "idle" if now >= row.last_seen_at + limits.idle else None
+        reason = _ended_by_time(row, limits, now)
         if reason is not None:
             uow.console_sessions.end_where(now, reason, id=row.id)
             uow.commit()
@@ -147,6 +147,13 @@ def resume(rt: Runtime, token: str, limits: SessionLimits) -> Principal:
         row.last_seen_at = now
         uow.commit()
         return who
+
+
+def _ended_by_time(row: orm.ConsoleSession, limits: SessionLimits, now: datetime) -> str | None:
+    """"idle" or "expired", whichever limit came first, once ``now`` has reached it; else None."""
+    idle_until = row.last_seen_at + limits.idle
+    ends = min((idle_until, "idle"), (row.expires_at, "expired"))
+    return ends[1] if now >= ends[0] else None
 
 
 def end_session(rt: Runtime, token: str) -> None:
