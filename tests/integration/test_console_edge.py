@@ -40,6 +40,15 @@ def test_a_hostile_sign_in_form_is_a_form_error_and_signs_no_one_in(h, change) -
     assert browser.get("/console/staff").status_code == 303  # not signed in
 
 
+def test_a_password_with_nul_is_only_a_wrong_password(h) -> None:
+    tenant = h.institution("home_visit_care")
+    browser = h.app.test_client()
+    csrf = Browser._token(browser.get("/console/login"))
+    r = browser.post("/console/login", data={"csrf_token": csrf, "institution_code": tenant.code, "login": "admin",
+                                             "password": ADMIN_PASSWORD + "\x00"})
+    assert r.status_code == 401 and "正しくありません" in r.get_data(as_text=True)
+
+
 def test_next_leads_only_to_a_console_page(h) -> None:
     tenant = h.institution("home_visit_care")
     browser = h.app.test_client()
