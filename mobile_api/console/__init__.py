@@ -2,8 +2,10 @@
 
 How a browser session counts (docs/console.md):
 - It signs in with the same accounts as the API (``services/console_auth.py``) and holds a signed, HttpOnly,
-  SameSite=Strict session cookie; every request re-reads the user (and device) from the database and builds a
-  ``Principal``, then calls the SAME services as the API, so their access rules and audit rows apply as they are.
+  SameSite=Strict cookie with a random session id (the session itself is a row on the server, ended by logout,
+  reset, role change, revocation and time); every request re-reads the session, the user (and device) from the
+  database and builds a ``Principal``, then calls the SAME services as the API, so their access rules and audit
+  rows apply as they are. Forms and filters are loaded through schemas first (``forms.py``).
 - A plain browser session is a person without a device: an admin reads everything of the institution the API
   lets an admin read (visits and patient data, audit, claims), but not medical information, which the API
   gives only to a person signed in on a registered device. A staff member sees patient data only on one.
@@ -12,7 +14,7 @@ How a browser session counts (docs/console.md):
   signed device assertion, and the session then counts as "on a registered device", as the agent does.
 
 Guards: every POST carries the session's CSRF token (a hidden field, compared in constant time); no page may be
-framed; scripts and styles come from this app only; nothing is cached.
+framed; scripts and styles come from this app only; nothing is cached (``api/page_headers.py``).
 """
 from __future__ import annotations
 
