@@ -88,8 +88,8 @@ DEFAULTS: dict[str, Any] = {
     # active JWT key; set CONSOLE_COOKIE_SECURE behind HTTPS.
     "CONSOLE_SECRET_KEY": None,
     "CONSOLE_COOKIE_SECURE": False,
-    "CONSOLE_SESSION_MINUTES": 480,
-    "CONSOLE_IDLE_MINUTES": 30,
+    "CONSOLE_SESSION_MINUTES": 480,  # OUR RULE: a console session ends this long after sign-in, however active
+    "CONSOLE_IDLE_MINUTES": 30,  # OUR RULE: ... and after this long without a page seen (both to the second)
     "CONSOLE_LOGIN_MAX_FAILURES": 5,
     "CONSOLE_LOGIN_LOCK_MINUTES": 15,
     # OpenAPI / flask-smorest.
