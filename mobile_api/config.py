@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     # Operations: Prometheus metrics at /metrics (docs in deploy/README.md); the benchmark's floor endpoint.
     "METRICS_ENABLED": True,
     "METRICS_TOKEN": None,  # set: /metrics answers only a scraper that sends "Authorization: Bearer <token>"
+    "METRICS_PUBLIC": False,  # without a token /metrics is closed (403); True opens it (demo, a scraper-only port)
     "BENCH_FLOOR_ENDPOINT": False,
     # Extra JPKI CA certificates (PEM paths) trusted for user-auth certificates.
     "JPKI_TRUST_ANCHORS": [],
@@ -101,8 +102,8 @@ DEFAULTS: dict[str, Any] = {
     # active JWT key; set CONSOLE_COOKIE_SECURE behind HTTPS.
     "CONSOLE_SECRET_KEY": None,
     "CONSOLE_COOKIE_SECURE": False,
-    "CONSOLE_SESSION_MINUTES": 480,
-    "CONSOLE_IDLE_MINUTES": 30,
+    "CONSOLE_SESSION_MINUTES": 480,  # OUR RULE: a console session ends this long after sign-in, however active
+    "CONSOLE_IDLE_MINUTES": 30,  # OUR RULE: ... and after this long without a page seen (both to the second)
     # OpenAPI / flask-smorest.
     "API_TITLE": "Mobile OQS API",
     "API_VERSION": "1.0.0",

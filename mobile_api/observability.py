@@ -9,7 +9,10 @@
   deploy/gunicorn.conf.py for the same reason.
 - **Metrics.** prometheus_client counters and histograms; with ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn,
   several worker processes) every worker writes its own mmap file and ``/metrics`` sums them, so the figures
-  are the whole server's whatever worker answers the scrape.
+  are the whole server's whatever worker answers the scrape. ``/metrics`` is closed by default: only a scraper
+  that sends ``METRICS_TOKEN`` as its bearer token reads it, unless ``METRICS_PUBLIC`` opens it (a demo, or a
+  port that only the scraper reaches). Labels are bounded: the route *template*, and the method from a fixed
+  list (a made-up method counts as ``other``), so no request can add series at will.
 """
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ OQS_ERRORS = Counter("mobile_api_oqs_call_errors_total", "OQS calls that failed 
                      ["operation", "error"])
 
 VERIFICATION_SUBMIT_ENDPOINTS = frozenset({"verifications.submit"})
+#: The methods that get their own label; any other (``FOO``, ``PROPFIND``) is counted as ``other``.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def request_id() -> str | None:
@@ -80,6 +85,10 @@ def metrics_registry() -> CollectorRegistry:
     return DEFAULT_REGISTRY
 
 
+def _method() -> str:
+    return request.method if request.method in KNOWN_METHODS else "other"
+
+
 def _route() -> str:
     rule = request.url_rule
     return rule.rule if rule is not None else "<unmatched>"
@@ -108,29 +117,38 @@ def init_app(app: Flask) -> None:
         elapsed = time.perf_counter() - started if started is not None else 0.0
         route = _route()
         if route != "/metrics":
-            HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            HTTP_LATENCY.labels(request.method, route).observe(elapsed)
+            HTTP_REQUESTS.labels(_method(), route, str(response.status_code)).inc()
+            HTTP_LATENCY.labels(_method(), route).observe(elapsed)
         if request.endpoint in VERIFICATION_SUBMIT_ENDPOINTS:
             VERIFICATIONS.labels(_verification_outcome(response)).inc()
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("request", extra={"request_id": rid, "fields": {
-                "method": request.method, "route": route, "status": response.status_code,
+                "method": _method(), "route": route, "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 2)}})
         return response
 
     if app.config.get("METRICS_ENABLED", True):
-        token = app.config.get("METRICS_TOKEN")
-        expected = f"Bearer {token}".encode() if token else None
+        _metrics_route(app)
 
-        @app.get("/metrics")
-        def metrics() -> Response:
-            # METRICS_TOKEN: the scraper must send it as a bearer token, so /metrics stays private even where
-            # the network or the proxy does not keep it so (Prometheus: ``authorization: {credentials: ...}``).
-            if expected is not None and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
-                                                                expected):
-                return Response("metrics need the scrape token\n", status=401, mimetype="text/plain",
-                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-            return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
+
+def _metrics_route(app: Flask) -> None:
+    """``/metrics``: with METRICS_TOKEN, only for the scraper that sends it (Prometheus: ``authorization:
+    {credentials: ...}``), so it stays private even where the network or the proxy does not keep it so; without
+    one, closed (403) unless METRICS_PUBLIC says it is meant to be open."""
+    token = app.config.get("METRICS_TOKEN")
+    expected = f"Bearer {token}".encode() if token else None
+    public = bool(app.config.get("METRICS_PUBLIC", False)) and expected is None
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        if expected is None and not public:
+            return Response("metrics are closed: set MOBILE_API_METRICS_TOKEN (or MOBILE_API_METRICS_PUBLIC)\n",
+                            status=403, mimetype="text/plain")
+        if expected is not None and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                            expected):
+            return Response("metrics need the scrape token\n", status=401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 class InstrumentedGateway:

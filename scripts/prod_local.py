@@ -58,6 +58,7 @@ class ProdLocal:
         self.redis: Any = None
         self.api_port = self.oqs_port = 0
         self._jwt_key = secrets.token_urlsafe(48)
+        self.metrics_token = secrets.token_urlsafe(32)  # /metrics is closed without it, as in production
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> ProdLocal:
@@ -137,6 +138,7 @@ class ProdLocal:
             "MOBILE_API_JWT_KEYS": json.dumps({"local": self._jwt_key}), "MOBILE_API_JWT_ACTIVE_KID": "local",
             "MOBILE_API_OQS_BACKEND": "http", "MOBILE_API_OQS_URL": self.oqs_url,
             "MOBILE_API_JOBS_EMBEDDED_WORKERS": "0" if self.jobs_worker else "2",
+            "MOBILE_API_METRICS_TOKEN": self.metrics_token,
             "LOG_FORMAT": "json", "PYTHONDONTWRITEBYTECODE": "1",
         })
         if self.redis is not None:
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with stack:
         print(f"API        {stack.url}   (/healthz /readyz /metrics /api/docs)")
+        print(f"metrics    curl -H 'Authorization: Bearer {stack.metrics_token}' {stack.url}/metrics")
         print(f"OQS sandbox {stack.oqs_url}")
         print(f"PostgreSQL {stack.database_url}")
         print(f"logs       {stack.base}")

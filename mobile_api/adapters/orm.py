@@ -520,3 +520,24 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session (docs/console.md, docs/rules.md §2.3). The browser's cookie holds only a
+    random token; the row keeps its SHA-256, so the session can be ended on the server: logout, an admin's
+    password reset, a role change or the revocation of the user (or device) set ``ended_at`` at once. It also
+    ends when idle for CONSOLE_IDLE_MINUTES (``last_seen_at``) and at ``expires_at`` (CONSOLE_SESSION_MINUTES
+    after sign-in), on the server's clock."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"), nullable=True, index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)

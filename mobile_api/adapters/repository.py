@@ -692,6 +692,17 @@ class SignInLockouts(Repository[orm.SignInLockout]):
         return self.session.execute(delete(lock).where(lock.key == key)).rowcount == 1  # type: ignore[attr-defined]
 
 
+class ConsoleSessions(Repository[orm.ConsoleSession]):
+    def by_token_hash(self, token_hash: str) -> orm.ConsoleSession | None:
+        return self.one_by(token_hash=token_hash)
+
+    def end_where(self, now: datetime, reason: str, **filters: str) -> None:
+        """End every live session of a user, a device, or one session (by ``id``), at once."""
+        s = orm.ConsoleSession
+        self.session.execute(update(s).filter_by(**filters).where(s.ended_at.is_(None))
+                             .values(ended_at=now, end_reason=reason))
+
+
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session] | None
                  = None, *, single_read: bool = False) -> None:
@@ -724,6 +735,7 @@ class UnitOfWork:
         self.patient_sessions = PatientSessions(s, orm.PatientSession)
         self.disaster_declarations = DisasterDeclarations(s, orm.DisasterDeclaration)
         self.sign_in_lockouts = SignInLockouts(s, orm.SignInLockout)
+        self.console_sessions = ConsoleSessions(s, orm.ConsoleSession)
         return self
 
     def __exit__(self, *exc: Any) -> None:

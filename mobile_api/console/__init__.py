@@ -2,8 +2,10 @@
 
 How a browser session counts (docs/console.md):
 - It signs in with the same accounts as the API (``services/console_auth.py``) and holds a signed, HttpOnly,
-  SameSite=Strict session cookie; every request re-reads the user (and device) from the database and builds a
-  ``Principal``, then calls the SAME services as the API, so their access rules and audit rows apply as they are.
+  SameSite=Strict cookie with a random session id (the session itself is a row on the server, ended by logout,
+  reset, role change, revocation and time); every request re-reads the session, the user (and device) from the
+  database and builds a ``Principal``, then calls the SAME services as the API, so their access rules and audit
+  rows apply as they are. Forms and filters are loaded through schemas first (``forms.py``).
 - A plain browser session is a person without a device: an admin reads everything of the institution the API
   lets an admin read (visits and patient data, audit, claims), but not medical information, which the API
   gives only to a person signed in on a registered device. A staff member sees patient data only on one.
@@ -12,7 +14,7 @@ How a browser session counts (docs/console.md):
   signed device assertion, and the session then counts as "on a registered device", as the agent does.
 
 Guards: every POST carries the session's CSRF token (a hidden field, compared in constant time); no page may be
-framed; scripts and styles come from this app only; nothing is cached.
+framed; scripts and styles come from this app only; nothing is cached (``api/page_headers.py``).
 """
 from __future__ import annotations
 
@@ -26,9 +28,7 @@ from flask import Blueprint, Flask, abort, make_response, render_template, reque
 from werkzeug.exceptions import HTTPException
 
 from .. import keys
-
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+from ..api import page_headers
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -50,14 +50,9 @@ def check_csrf() -> None:
             abort(400, description="csrf")
 
 
-@bp.after_request
 def harden(response: Any) -> Any:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """Every answer under /console, a page of no route included (api/page_headers.py)."""
+    return page_headers.harden(response) if request.path.startswith(bp.url_prefix or "/console") else response
 
 
 @bp.app_context_processor
@@ -99,3 +94,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     for code in NO_SUCH_PAGE:
         app.register_error_handler(code, _page_or_problem)
+    app.after_request(harden)

@@ -3,18 +3,17 @@ checks as that route's ``authenticated(...)`` (admin / patient data / staff on a
 exactly what the API refuses, and the services write the same audit rows."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
+from ..adapters import spreadsheet
 from ..api.core import patient_data_refusals_audited
 from ..api.devices.activation_qr import activation_uri
 from ..api.qr import qr_svg
@@ -27,7 +26,7 @@ from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
-from . import bp
+from . import bp, forms
 from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
@@ -47,30 +46,30 @@ def who() -> Principal:
     return g.console_principal
 
 
+def session_limits() -> console_auth.SessionLimits:
+    cfg = current_app.config
+    return console_auth.SessionLimits(idle=timedelta(minutes=float(cfg.get("CONSOLE_IDLE_MINUTES", 30))),
+                                      absolute=timedelta(minutes=float(cfg.get("CONSOLE_SESSION_MINUTES", 480))))
+
+
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Resolve the session to a principal now (a revoked user or device is out at once); idle sessions end."""
+    """Resolve the session to a principal now, on the server (a revoked user or device, or a session ended by
+    logout, reset, role change or time is out at once)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        uid, iid = session.get("uid"), session.get("iid")
-        if not uid or not iid:
+        token = session.get("sid")
+        if not token:
             return see_other("console.login", next=request.path)
-        now = rt().clock()
-        idle = timedelta(minutes=float(current_app.config.get("CONSOLE_IDLE_MINUTES", 30)))
-        seen = session.get("seen")
-        if seen is None or now - datetime.fromisoformat(seen) > idle:
-            _forget("しばらく操作がなかったため、ログアウトしました。もう一度ログインしてください。")
-            return see_other("console.login")
         try:
-            g.console_principal = console_auth.resolve(rt(), institution_id=iid, user_id=uid,
-                                                       device_id=session.get("did"))
+            g.console_principal = console_auth.resume(rt(), str(token), session_limits())
         except Unauthenticated as refusal:
             _forget(refusal.detail)
             return see_other("console.login")
-        session["seen"] = now.isoformat()
+        p = g.console_principal
         with rt().uow() as uow:
-            g.console_institution = uow.institutions.get(iid)
-            g.console_user = uow.users.get(uid)
+            g.console_institution = uow.institutions.get(p.institution_id)
+            g.console_user = uow.users.get(p.user_id)
         return view(*args, **kwargs)
 
     return wrapper
@@ -114,24 +113,22 @@ def http_error(error: HTTPException) -> Any:
 def login() -> Any:
     error, status, headers = None, 200, {}
     if request.method == "POST":
-        form = request.form
         try:
-            principal = console_auth.sign_in(rt(), institution_code=form.get("institution_code", ""),
-                                             login=form.get("login", ""), password=form.get("password", ""),
-                                             device_assertion=form.get("device_assertion") or None,
+            form = forms.load(forms.LOGIN, request.form, strip=("institution_code",))
+            principal = console_auth.sign_in(rt(), institution_code=form["institution_code"], login=form["login"],
+                                             password=form["password"], device_assertion=form["device_assertion"],
                                              source=request.remote_addr)
-        except (Unauthenticated, RateLimited) as refusal:
+        except (Unauthenticated, RateLimited, ValidationFailed) as refusal:
             error, status = refusal.detail, refusal.status
             if "retry_after" in refusal.extra:
                 headers["Retry-After"] = str(int(refusal.extra["retry_after"]))
         else:
+            token = console_auth.start_session(rt(), principal, session_limits())
             session.clear()
             session.permanent = True
-            session.update(uid=principal.user_id, iid=principal.institution_id, did=principal.device_id,
-                           seen=rt().clock().isoformat())
+            session["sid"] = token  # a new session id: whatever the browser held before is not it (fixation)
             session["csrf"] = secrets.token_urlsafe(32)  # a new token for the signed-in session
-            target = form.get("next") or ""
-            return redirect(target if target.startswith("/console/") else url_for("console.home"), code=303)
+            return redirect(form["next"] or url_for("console.home"), code=303)  # a local path (forms.LOCAL_PATH)
     notice = session.pop("notice", None)
     return render_template("console/login.html", error=error, notice=notice, next=request.values.get("next", ""),
                            institution_code=request.form.get("institution_code", ""),
@@ -140,6 +137,10 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Ends the session on the server: a copy of the cookie taken before is refused after."""
+    token = session.get("sid")
+    if token:
+        console_auth.end_session(rt(), str(token))
     _forget("ログアウトしました。")
     return see_other("console.login")
 
@@ -173,7 +174,9 @@ def settings() -> Any:
 @bp.post("/settings/name")
 @signed_in
 def institution_rename() -> Any:
-    identity.rename_institution(rt(), who(), request.form.get("name", ""))  # admin only, audited
+    who().require_admin()
+    form = forms.load(forms.INSTITUTION_NAME, request.form, strip=("name",))
+    identity.rename_institution(rt(), who(), form["name"])  # admin only, audited
     session["flash"] = "施設名を変更しました。"
     return see_other("console.settings")
 
@@ -181,9 +184,11 @@ def institution_rename() -> Any:
 @bp.post("/settings/visual-password")
 @signed_in
 def visual_password_set() -> Any:
-    if request.form.get("password", "") != request.form.get("password_again", ""):
+    who().require_admin()
+    form = forms.load(forms.VISUAL_PASSWORD, request.form)
+    if form["password"] != request.form.get("password_again", ""):
         raise ValidationFailed("確認のために入力したパスワードが一致しません。", field="password")
-    identity.set_visual_password(rt(), who(), request.form.get("password", ""))
+    identity.set_visual_password(rt(), who(), form["password"])
     session["flash"] = "目視確認モードのパスワードを変更しました（ロックも解除されました）。"
     return see_other("console.settings")
 
@@ -209,10 +214,11 @@ def staff_page() -> Any:
 @bp.post("/staff")
 @signed_in
 def staff_add() -> Any:
-    f = request.form
-    identity.create_user(rt(), who(), login=f.get("login", "").strip(), display_name=f.get("display_name", "").strip(),
-                         role=f.get("role", Role.STAFF.value), password=f.get("password", ""))
-    session["flash"] = f"スタッフ {f.get('login')} を登録しました。"
+    who().require_admin()
+    f = forms.load(forms.STAFF, request.form, strip=("login", "display_name"))  # the API's StaffCreateSchema
+    identity.create_user(rt(), who(), login=f["login"], display_name=f["display_name"], role=f["role"].value,
+                         password=f["password"])
+    session["flash"] = f"スタッフ {f['login']} を登録しました。"
     return see_other("console.staff_page")
 
 
@@ -227,7 +233,8 @@ def staff_disable(user_id: str) -> Any:
 @bp.post("/staff/<user_id>/password")
 @signed_in
 def staff_password(user_id: str) -> Any:
-    identity.reset_password(rt(), who(), user_id, request.form.get("password", ""))
+    who().require_admin()
+    identity.reset_password(rt(), who(), user_id, forms.load(forms.PASSWORD, request.form)["password"])
     session["flash"] = "パスワードを再設定しました。"
     return see_other("console.staff_page")
 
@@ -235,7 +242,8 @@ def staff_password(user_id: str) -> Any:
 @bp.post("/staff/<user_id>/role")
 @signed_in
 def staff_role(user_id: str) -> Any:
-    identity.set_role(rt(), who(), user_id, request.form.get("role", ""))
+    who().require_admin()
+    identity.set_role(rt(), who(), user_id, forms.load(forms.ROLE, request.form)["role"].value)
     session["flash"] = "役割を変更しました。"
     return see_other("console.staff_page")
 
@@ -264,7 +272,9 @@ def devices_page() -> Any:
 @bp.post("/devices")
 @signed_in
 def device_add() -> Any:
-    made = devices.create_device(rt(), who(), request.form.get("label", "").strip() or "端末")
+    who().require_admin()
+    label = forms.load(forms.DEVICE, {"label": request.form.get("label", "").strip() or "端末"})["label"]
+    made = devices.create_device(rt(), who(), label)
     uri = activation_uri(made.activation_code)
     return render_template("console/device_new.html", device=made.device, code=made.activation_code,
                            qr_svg=qr_svg(uri), expires_at=made.device.activation_expires_at)
@@ -290,16 +300,8 @@ def device_revoke(device_id: str) -> Any:
 # --- visits --------------------------------------------------------------------------------------------------
 
 
-def _day(value: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
-
-
 def _offset() -> int:
-    value = request.args.get("offset", "")
-    return int(value) if value.isdigit() else 0
+    return int(forms.load(forms.PAGE, request.args)["offset"])
 
 
 @bp.get("/visits")
@@ -309,16 +311,16 @@ def visits_page() -> Any:
     with patient_data_refusals_audited(p):
         p.require_patient_data_reader()
     a = request.args
+    q = forms.load(forms.VISITS, a)  # dates in the API's years, known forms and care types, bounded offset
     today = rt().clock().astimezone(JST).date()
-    first, last = _day(a.get("from"), today), _day(a.get("to"), today)
+    first, last = q["from_"] or today, q["to"] or today
     wanted = {k: a.get(k) or None for k in ("staff", "form", "care_type", "outcome")}
-    care_type = wanted["care_type"]
     asked = visits.VisitFilter(
         since=datetime.combine(first, time(), JST), until=datetime.combine(last + timedelta(days=1), time(), JST),
-        user_id=wanted["staff"], form=wanted["form"],
-        care_type=int(care_type) if care_type and care_type.isdigit() else None,
-        outcome=wanted["outcome"], patient_reference=a.get("patient_reference") or None)
-    offset = _offset()
+        user_id=q["staff"], form=q["form"].value if q["form"] else None,
+        care_type=int(q["care_type"].value) if q["care_type"] else None,
+        outcome=q["outcome"], patient_reference=q["patient_reference"])
+    offset = int(q["offset"])
     found = visits.search_visits(rt(), p, asked, limit=VISIT_PAGE, offset=offset)  # audited: the ids shown
     rows = [(view, _VISIT.dump(view), outcome_of(view)) for view in found.views]
     query = {k: v for k, v in a.items() if k != "offset" and v}
@@ -380,12 +382,12 @@ def medical_page(visit_id: str, kind: str) -> Any:
 def _audit_rows() -> tuple[list[Any], dict[str, str]]:
     p = who()
     a = request.args
-    since = datetime.combine(_day(a.get("from"), date(2000, 1, 1)), time(), JST) if a.get("from") else None
-    until = datetime.combine(_day(a.get("to"), date(2100, 1, 1)) + timedelta(days=1), time(), JST) \
-        if a.get("to") else None
-    rows = audit.list_audit(rt(), p, action=a.get("action") or None, outcome=None, user_id=a.get("staff") or None,
-                            device_id=a.get("device") or None, since=since, until=until, limit=1000, offset=0,
-                            patient_reference=a.get("patient_reference") or None)  # visits, fallback, consents
+    q = forms.load(forms.AUDIT, a)  # dates in the API's years, bounded text without control characters
+    since = datetime.combine(q["from_"], time(), JST) if q["from_"] else None
+    until = datetime.combine(q["to"] + timedelta(days=1), time(), JST) if q["to"] else None
+    rows = audit.list_audit(rt(), p, action=q["action"], outcome=None, user_id=q["staff"], device_id=q["device"],
+                            since=since, until=until, limit=1000, offset=0,
+                            patient_reference=q["patient_reference"])  # visits, fallback, consents
     return rows, {k: a.get(k, "") for k in ("from", "to", "action", "staff", "device", "patient_reference")}
 
 
@@ -399,17 +401,18 @@ def audit_page() -> Any:
                            devices=devices.list_devices(rt(), who()))
 
 
+AUDIT_CSV_COLUMNS = ("日時（日本時間）", "操作", "結果", "スタッフ", "端末", "対象の種類", "対象ID", "詳細")
+
+
 @bp.get("/audit.csv")
 @signed_in
 def audit_csv() -> Any:
+    """The filtered audit log as CSV, through the one formula-safe writer (a refused path is outside text)."""
     rows, _ = _audit_rows()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["日時（日本時間）", "操作", "結果", "スタッフ", "端末", "対象の種類", "対象ID", "詳細"])
-    for r in rows:
-        writer.writerow([jst(r.at), r.action, r.outcome, r.actor_user_id or "", r.actor_device_id or "",
-                         r.target_type or "", r.target_id or "", json.dumps(r.detail or {}, ensure_ascii=False)])
-    return Response("\ufeff" + out.getvalue(), headers={"Content-Type": "text/csv; charset=utf-8",
+    body = spreadsheet.csv_text(AUDIT_CSV_COLUMNS, (
+        (jst(r.at), r.action, r.outcome, r.actor_user_id, r.actor_device_id, r.target_type, r.target_id,
+         json.dumps(r.detail or {}, ensure_ascii=False)) for r in rows))
+    return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
                                                         "Content-Disposition": 'attachment; filename="audit.csv"'})
 
 

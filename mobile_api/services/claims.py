@@ -3,17 +3,16 @@ identifiers to bill and the route (① current, ② former, ③ unknown claim), 
 
 The month is the visit's month in Japan. The CSV is UTF-8 with a BOM (so spreadsheet software opens the
 Japanese text correctly), CRLF line ends, and cells that a spreadsheet would run as a formula are quoted
-with a leading apostrophe. Patient data: read by an admin or staff on a registered device, and audited.
+with a leading apostrophe (the one writer, ``adapters/spreadsheet.py``). Patient data: read by an admin or staff on a registered device, and audited.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from ..adapters import spreadsheet
 from ..domain.claims import ClaimGuidance
 from ..domain.errors import ValidationFailed
 from ..domain.japanese_dates import JST, jst_date, last_day_of_month_after
@@ -86,25 +85,19 @@ _SOURCE_JA = {"oqs": "オンライン資格確認", "lookup": "事後確認の�
               "past_visit": "過去の受診", "invalid_result": "資格（無効）画面", "unknown": "不詳"}
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def to_csv(rows: list[ClaimRow]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        ids = row.guidance.identifiers
-        try:
-            method = METHOD_LABELS_JA[FallbackMethod(row.method)]
-        except ValueError:
-            method = _METHOD_JA.get(row.method, row.method)
-        ratio = f"{int(row.copayment_ratio) // 10}割" if row.copayment_ratio and row.copayment_ratio.isdigit() \
-            and row.copayment_ratio != "000" else ""
-        writer.writerow([_cell(v) for v in (
-            row.visit_on.isoformat(), _KIND_JA[row.kind], method, row.id, row.patient_reference, row.guidance.mark,
+    return spreadsheet.csv_text(CSV_COLUMNS, (_line(row) for row in rows)).encode("utf-8")
+
+
+def _line(row: ClaimRow) -> tuple[Any, ...]:
+    """One claim row as the CSV's values, in CSV_COLUMNS order."""
+    ids = row.guidance.identifiers
+    try:
+        method = METHOD_LABELS_JA[FallbackMethod(row.method)]
+    except ValueError:
+        method = _METHOD_JA.get(row.method, row.method)
+    ratio = f"{int(row.copayment_ratio) // 10}割" if row.copayment_ratio and row.copayment_ratio.isdigit() \
+        and row.copayment_ratio != "000" else ""
+    return (row.visit_on.isoformat(), _KIND_JA[row.kind], method, row.id, row.patient_reference, row.guidance.mark,
             ids.insurer_number, ids.symbol, ids.number, ids.branch_number, ratio, row.guidance.remarks,
-            _SOURCE_JA.get(row.guidance.source, row.guidance.source), _STATUS_JA.get(row.status, row.status))])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            _SOURCE_JA.get(row.guidance.source, row.guidance.source), _STATUS_JA.get(row.status, row.status))

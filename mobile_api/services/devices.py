@@ -156,6 +156,7 @@ def revoke_device(rt: Runtime, actor: Principal, device_id: str) -> orm.Device:
         device.revoked_at = now
         device.activation_code_hash = None
         uow.refresh_tokens.revoke_where(now, device_id=device.id)
+        uow.console_sessions.end_where(now, "device-revoked", device_id=device.id)
         audit.record(uow, at=now, action="device.revoke", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="device", target_id=device.id)
         uow.commit()

@@ -99,6 +99,7 @@ def revoke_user(rt: Runtime, actor: Principal, user_id: str) -> orm.User:
                                rule="last-admin")
             user.revoked_at = now
             uow.refresh_tokens.revoke_where(now, user_id=user.id)
+            uow.console_sessions.end_where(now, "user-revoked", user_id=user.id)
             audit.record(uow, at=now, action="user.revoke", institution_id=actor.institution_id,
                          user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id)
             uow.commit()
@@ -280,7 +281,8 @@ def _owned_user(uow: UnitOfWork, actor: Principal, user_id: str) -> orm.User:
 
 
 def reset_password(rt: Runtime, actor: Principal, user_id: str, password: str) -> None:
-    """An admin sets a new password for a staff member (console): the old logins end (refresh tokens revoked)."""
+    """An admin sets a new password for a staff member (console): the old logins end (refresh tokens revoked,
+    console sessions ended)."""
     actor.require_admin()
     _check_password_strength(password)
     now = rt.clock()
@@ -288,6 +290,7 @@ def reset_password(rt: Runtime, actor: Principal, user_id: str, password: str) -
         user = _owned_user(uow, actor, user_id)
         user.password_hash = rt.passwords.hash(password)
         uow.refresh_tokens.revoke_where(now, user_id=user.id)
+        uow.console_sessions.end_where(now, "password-reset", user_id=user.id)
         audit.record(uow, at=now, action="user.password.reset", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id)
         uow.commit()
@@ -308,6 +311,7 @@ def set_role(rt: Runtime, actor: Principal, user_id: str, role: str) -> None:
             raise Conflict("最後の管理者の役割は変更できません。先に別の管理者を作成してください。", rule="last-admin")
         user.role = new_role.value
         uow.refresh_tokens.revoke_where(now, user_id=user.id)  # tokens carry the role: sign in again
+        uow.console_sessions.end_where(now, "role-change", user_id=user.id)
         audit.record(uow, at=now, action="user.role.set", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="user", target_id=user.id,
                      role=new_role.value)

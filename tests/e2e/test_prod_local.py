@@ -55,7 +55,9 @@ def test_a_verification_through_prod_local(stack: ProdLocal) -> None:
     assert time.monotonic() - t0 < 30
 
     # Metrics are the whole server's, whichever worker answers the scrape.
-    metrics = requests.get(stack.url + "/metrics", timeout=5).text
+    assert requests.get(stack.url + "/metrics", timeout=5).status_code == 401  # closed without the token
+    metrics = requests.get(stack.url + "/metrics", timeout=5,
+                           headers={"Authorization": f"Bearer {stack.metrics_token}"}).text
     assert 'mobile_api_verifications_total{outcome="verified"} 1.0' in metrics
     assert 'mobile_api_oqs_call_duration_seconds_count{operation="confirm"} 1.0' in metrics
 

@@ -287,3 +287,18 @@ def test_a_mistyped_console_url_is_a_japanese_page_and_the_api_keeps_problem_jso
             "Content-Security-Policy"]
     api = h.client.get("/api/v1/visit")
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
+
+
+def test_every_console_page_and_file_is_sent_with_a_strict_csp_no_framing_no_referrer_and_no_store(h) -> None:
+    from tests.integration.test_patient_phone import _assert_page_headers
+
+    tenant = h.institution("home_visit_care")
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    pages = [admin.get(path) for path in ("/console/staff", "/console/audit.csv", "/console/no-such-page",
+                                          "/console/static/console.js")]
+    pages.append(h.app.test_client().get("/console/login"))
+    assert [p.status_code for p in pages] == [200, 200, 404, 200, 200]
+    for page in pages:
+        _assert_page_headers(page)
+    html = pages[0].get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html and " style=" not in html

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 
 from mobile_api import create_app
 from mobile_api.observability import JsonFormatter
@@ -106,7 +106,7 @@ def test_metrics_count_requests_verifications_and_oqs_calls(h: Harness) -> None:
     assert _value("mobile_api_oqs_call_errors_total", operation="confirm",
                   error="QualificationUnavailable") == before["errors"] + 1
     assert _value("mobile_api_oqs_call_duration_seconds_count", operation="confirm") == before["calls"] + 2
-    body = h.client.get("/metrics").get_data(as_text=True)
+    body = generate_latest(REGISTRY).decode()  # what /metrics shows (its token: test below)
     assert 'route="/api/v1/verifications/<challenge_id>/submit"' in body
     assert "mobile_api_http_request_duration_seconds_bucket" in body
 
@@ -127,6 +127,30 @@ def test_database_errors_never_carry_the_statements_values(database_url: str) ->
         raise AssertionError("the statement should have failed")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("settings, status", [({}, 403), ({"METRICS_PUBLIC": True}, 200),
+                                              ({"METRICS_PUBLIC": True, "METRICS_TOKEN": "scrape-secret-123"}, 401)])
+def test_metrics_are_closed_by_default_and_open_only_when_configured_so(database_url: str, settings: dict,
+                                                                         status: int) -> None:
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, **settings})
+    try:
+        r = app.test_client().get("/metrics")
+        assert r.status_code == status
+        assert ("mobile_api_http_requests_total" in r.get_data(as_text=True)) == (status == 200)
+    finally:
+        app.extensions["mobile_api_engine"].dispose()
+
+
+def test_made_up_http_methods_share_one_label(h: Harness) -> None:
+    before = _value("mobile_api_http_requests_total", method="other", route="<unmatched>", status="405")
+    series = len(generate_latest(REGISTRY).splitlines())
+    for i in range(60):
+        assert h.client.open("/healthz", method=f"FOO{i}").status_code == 405
+    assert _value("mobile_api_http_requests_total", method="other", route="<unmatched>", status="405") == before + 60
+    body = generate_latest(REGISTRY).decode()
+    assert "FOO" not in body
+    assert len(body.splitlines()) <= series + 20  # one counter and one histogram (its buckets), not 60 of each
 
 
 def test_with_a_metrics_token_only_the_scraper_that_sends_it_reads_metrics(database_url: str) -> None:

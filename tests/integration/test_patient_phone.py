@@ -147,3 +147,34 @@ def test_a_wrong_signature_is_refused_and_spends_the_session(h):
     status = h.client.get(urlparse(started["status_url"]).path).get_json()
     assert status["status"] == "refused" and status["problem"]["slug"] == "signature-invalid"
     assert status["consents"] is None
+
+
+def _assert_page_headers(r) -> None:  # type: ignore[no-untyped-def]
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["Referrer-Policy"] == "no-referrer" and r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_patient_page_is_sent_with_a_strict_csp_no_framing_no_referrer_and_no_store(h):
+    import re
+
+    tenant = h.institution()
+    token = _token(_link(h, tenant)["url"])
+    page = h.client.get(f"/p/{token}")
+    assert page.status_code == 200
+    _assert_page_headers(page)
+    html = page.get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html and " style=" not in html
+    script = re.search(r'<script src="([^"]+)"', html).group(1)
+    _assert_page_headers(h.client.get(script))
+    gone = h.client.get("/p/no-such-link-token")
+    assert gone.status_code == 404
+    _assert_page_headers(gone)
+
+
+def test_the_patient_pages_script_may_call_the_public_origin(h):
+    h.app.config["PUBLIC_BASE_URL"] = "https://oqs.example.jp/base"
+    token = _token(_link(h, h.institution())["url"])
+    csp = h.client.get(f"/p/{token}").headers["Content-Security-Policy"]
+    assert "connect-src 'self' https://oqs.example.jp;" in csp

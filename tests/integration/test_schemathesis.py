@@ -79,3 +79,44 @@ schema = schemathesis.pytest.from_fixture("api_schema")
                      suppress_health_check=list(hypothesis.HealthCheck))
 def test_the_api_keeps_its_contract(case):  # type: ignore[no-untyped-def]
     case.call_and_validate()
+
+
+#: The console's forms and filters (tests/support/console_openapi.py): fewer examples, and one promise only.
+CONSOLE_MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_CONSOLE_MAX_EXAMPLES", "12"))
+
+
+@pytest.fixture
+def console_schema(app, h):  # type: ignore[no-untyped-def]
+    """An admin's signed-in console session; every generated form carries its CSRF token (a request without it
+    is refused with 400 before anything reads the form, which would test nothing)."""
+    from tests.integration.test_console_access import Browser
+    from tests.support.console_openapi import console_openapi
+
+    browser = Browser(h, h.institution(), "admin", ADMIN_PASSWORD)
+    cookie = browser.client.get_cookie("mobile_oqs_console", path="/console").value
+    config = schemathesis.config.SchemathesisConfig.from_dict(
+        {"generation": {"deterministic": True, "max-examples": CONSOLE_MAX_EXAMPLES}})
+    schema = schemathesis.openapi.from_dict(console_openapi(), config=config)
+    schema.app = app
+
+    @schema.auth()
+    class ConsoleSession:
+        def get(self, case, context):  # type: ignore[no-untyped-def]
+            return cookie
+
+        def set(self, case, data, context):  # type: ignore[no-untyped-def]
+            case.cookies = {**(case.cookies or {}), "mobile_oqs_console": data}
+            if case.method == "POST" and isinstance(case.body, dict):
+                case.body = {**case.body, "csrf_token": browser.csrf}
+
+    return schema
+
+
+console = schemathesis.pytest.from_fixture("console_schema")
+
+
+@console.parametrize()
+@hypothesis.settings(max_examples=CONSOLE_MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+def test_the_consoles_forms_never_answer_a_server_error(case):  # type: ignore[no-untyped-def]
+    case.call_and_validate(checks=[schemathesis.checks.not_a_server_error])

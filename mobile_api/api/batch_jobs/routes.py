@@ -1,11 +1,10 @@
 """Batch qualification checks: up to 10,000 examinees a job, JSON or CSV in, paged JSON or CSV out."""
-import csv
-import io
 from typing import Any
 
 import marshmallow as ma
 from flask import Response, current_app, request
 
+from ...adapters import spreadsheet
 from ...domain.errors import UnsupportedMediaType, ValidationFailed
 from ...runtime import Runtime
 from ...services import batch, idempotency
@@ -28,8 +27,9 @@ def _raise_body_limit(endpoint: str | None, values: dict[str, Any] | None) -> No
 
 
 def csv_row(outcome: dict[str, Any]) -> list[str]:
-    """One outcome as a CSV line in the ``codes`` layout: the same values as the JSON, flattened."""
-    return tables.row(outcome, "codes")
+    """One outcome as a CSV line in the ``codes`` layout: the same values as the JSON, flattened, each cell
+    formula-safe (``adapters/spreadsheet.py``)."""
+    return [spreadsheet.cell(value) for value in tables.row(outcome, "codes")]
 
 
 def _all_outcomes(rt: Runtime, who: Principal, job_id: str) -> list[dict[str, Any]]:
@@ -38,11 +38,10 @@ def _all_outcomes(rt: Runtime, who: Principal, job_id: str) -> list[dict[str, An
 
 
 def results_csv_text(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> str:
-    """Every row of the job as CSV (UTF-8 BOM first, so Excel opens it; CRLF): this download and the console's."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(tables.table(_all_outcomes(rt, who, job_id), layout))
-    return "\ufeff" + out.getvalue()
+    """Every row of the job as CSV (``adapters/spreadsheet.py``: BOM, CRLF, formula-safe) in ``layout``: this
+    download and the console's."""
+    lines = tables.table(_all_outcomes(rt, who, job_id), layout)
+    return spreadsheet.csv_text(next(iter(lines)), lines)
 
 
 def results_xlsx_bytes(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> bytes:

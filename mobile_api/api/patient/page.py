@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, render_template
 
 from ...domain.codes import InfoKind
 from ...domain.consent import INFO_KIND_LABELS_JA
 from ...domain.japanese_dates import jst_text
 from ...domain.errors import DomainError
 from ...services import patient_phone
+from .. import page_headers
 from ..core import runtime
 
 page = Blueprint("patient_page", __name__, template_folder="templates", static_folder="static",
@@ -25,6 +28,14 @@ KIND_NOTES_JA = {
     InfoKind.CLINICAL: "受けた診療行為、アレルギー、検査などの情報",
     InfoKind.SURGERY: "手術の情報（傷病名・感染症を含むことがあります）",
 }
+
+
+@page.after_request
+def harden(response: Any) -> Any:
+    """CSP without inline scripts, no framing, no Referer (the token is in the URL), no-store (api/page_headers.py).
+    The page's script calls the JSON on PUBLIC_BASE_URL, which may be another origin than the page's."""
+    base = urlsplit(current_app.config.get("PUBLIC_BASE_URL") or "")
+    return page_headers.harden(response, connect_origin=f"{base.scheme}://{base.netloc}" if base.netloc else None)
 
 
 @page.get("/p/<token>")

@@ -141,6 +141,7 @@ class FakeUnitOfWork:
         self.patient_sessions = FakePatientSessions(self, orm.PatientSession)
         self.disaster_declarations = FakeDisasterDeclarations(self, orm.DisasterDeclaration)
         self.sign_in_lockouts = FakeSignInLockouts(self, orm.SignInLockout)
+        self.console_sessions = FakeConsoleSessions(self, orm.ConsoleSession)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -677,6 +678,16 @@ class FakePatientSessions(FakeRepository[orm.PatientSession]):
             return False
         session.status, session.answered_at = "answering", now
         return True
+
+
+class FakeConsoleSessions(FakeRepository[orm.ConsoleSession]):
+    def by_token_hash(self, token_hash: str) -> orm.ConsoleSession | None:
+        return self.one_by(token_hash=token_hash)
+
+    def end_where(self, now: datetime, reason: str, **filters: str) -> None:
+        for session in self.list_by(**filters):
+            if session.ended_at is None:
+                session.ended_at, session.end_reason = now, reason
 
 
 class FakeIdempotencyRecords(FakeRepository[orm.IdempotencyRecord]):
