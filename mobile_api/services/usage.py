@@ -7,19 +7,17 @@ any signed-in admin or staff member may read them; each read is audited.
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 
+from ..adapters import spreadsheet
 from ..adapters.repository import UnitOfWork
 from ..domain.codes import IdentityMethod
 from ..domain.japanese_dates import JST
 from ..domain.usage import UsageCounts, percent_text, usage_rate
 from ..runtime import Runtime
 from . import audit
-from .claims import _cell as csv_cell  # the claims CSV's formula-safe cell (one writer for every CSV we make)
 from .claims import month_bounds
 from .principal import Principal
 
@@ -79,12 +77,10 @@ def _counts(uow: UnitOfWork, institution_id: str, since: datetime, until: dateti
 
 
 def to_csv(usage: MonthlyUsage) -> bytes:
-    """One row: the month, the rate and the counts behind it (UTF-8 with BOM, CRLF, as the claims CSV)."""
+    """One row: the month, the rate and the counts behind it, through the one CSV writer
+    (``adapters/spreadsheet.py``: BOM, CRLF, formula-safe)."""
     c = usage.counts
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerow([csv_cell(v) for v in (
+    return spreadsheet.csv_text(CSV_COLUMNS, [(
         usage.month, usage.institution_code, usage.card_uses, usage.online_confirmations, usage.rate_text,
-        c.card_visits, c.card_checks, c.requeries, c.disaster_lookups, c.identifier_checks, c.fallback_confirmed)])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        c.card_visits, c.card_checks, c.requeries, c.disaster_lookups, c.identifier_checks,
+        c.fallback_confirmed)]).encode("utf-8")

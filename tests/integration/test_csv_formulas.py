@@ -49,8 +49,10 @@ def test_batch_results_csv_of_the_api_and_the_console_neutralise_a_clients_refer
         batch.run(h.rt, location.rsplit("/", 1)[1])
         assert wait_done(h, headers, location, timeout=20)["done"] == len(LEADS)
         api = table(h.client.get(f"{location}/results.csv", headers=headers))
-        assert neutralised(column(api, "reference"))
-        assert column(api, "valid") == ["true"] * len(LEADS)  # plain values stay as they were
+        assert neutralised(column(api, "受診者番号"))
+        assert column(api, "資格の有無") == ["あり"] * len(LEADS)  # plain values stay as they were
+        codes = table(h.client.get(f"{location}/results.csv?columns=codes", headers=headers))
+        assert neutralised(column(codes, "reference")) and column(codes, "valid") == ["true"] * len(LEADS)
         admin = Browser(h, integrator.tenant, "admin", ADMIN_PASSWORD)
         assert table(admin.get(f"/console/batch-jobs/{location.rsplit('/', 1)[1]}/results.csv")) == api
     finally:
