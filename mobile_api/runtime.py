@@ -30,6 +30,8 @@ class Rules:
     care_relationship_idle: timedelta = timedelta(days=90)
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)
+    fallback_future_skew: timedelta = timedelta(minutes=5)
+    fallback_max_age_days: int = 41
 
 
 @dataclass(frozen=True)

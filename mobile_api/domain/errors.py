@@ -187,6 +187,14 @@ class ValidationFailed(DomainError):
     title = "入力内容に誤りがあります。"
 
 
+class DeviceTimeRefused(ValidationFailed):
+    """A device's stated time the server cannot take as the visit's: ahead of its own clock, or older than the
+    claim cycle needs (docs/rules.md §5). The server's clock is the authority for every legal date."""
+
+    slug = "device-time-refused"
+    title = "端末の記録時刻を受診日として受け付けられません。"
+
+
 class ActivationCodeUsed(Conflict):
     slug = "activation-code-used"
     title = "このアクティベーションコードは別の端末の登録に使われました。管理者に新しいコードを発行してもらってください。"

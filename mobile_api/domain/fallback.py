@@ -6,11 +6,12 @@ outage (``fallback_guidance``) and the record the nurse then makes agree.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from .errors import ValidationFailed
+from .errors import DeviceTimeRefused, ValidationFailed
+from .japanese_dates import jst_date, jst_text
 
 
 class FallbackMethod(str, Enum):
@@ -120,6 +121,26 @@ def _ja(day: date) -> str:
 def is_latter_stage_insurer(insurer_number: str | None) -> bool:
     """後期高齢者医療広域連合: law code (法別番号) 39."""
     return bool(insurer_number) and len(insurer_number) == 8 and insurer_number.startswith("39")
+
+
+def judged_visit_day(stated: datetime, received: datetime, *, future_skew: timedelta, max_age_days: int) -> date:
+    """The visit's day in Japan, from the device's stated time bounded by the server's receipt (docs/rules.md §5).
+
+    The device's clock is a claim: a time ahead of the server's by more than ``future_skew`` cannot be a visit,
+    and a day more than ``max_age_days`` before the day of receipt is past what the monthly claim still needs,
+    so neither can choose which methods were valid."""
+    if stated - received > future_skew:
+        raise DeviceTimeRefused(
+            f"記録した時刻（{jst_text(stated)}）がサーバーの受付時刻（{jst_text(received)}）より先になっています。"
+            "端末の日付と時刻を確かめて、正しい受診時刻で記録し直してください。",
+            field="device_recorded_at", rule="recorded-in-future", received_at=received.isoformat())
+    earliest = jst_date(received) - timedelta(days=max_age_days)
+    if jst_date(stated) < earliest:
+        raise DeviceTimeRefused(
+            f"受診日（{_ja(jst_date(stated))}）が古すぎます。代替確認の記録は受付日の{max_age_days}日前"
+            f"（{_ja(earliest)}）以降の受診だけ受け付けます。端末の日付を確かめるか、管理者に相談してください。",
+            field="device_recorded_at", rule="recorded-too-long-ago", earliest_visit_on=earliest.isoformat())
+    return jst_date(stated)
 
 
 def check_method_date(method: FallbackMethod, visit_on: date, *, latter_stage: bool) -> None:

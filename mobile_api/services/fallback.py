@@ -11,7 +11,7 @@ a lost answer returns the record already made. Every record starts as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -34,14 +34,13 @@ from ..domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..domain.identifiers import Identifiers
 from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
 from ..domain.insurer import is_valid_insurer_number
-from ..domain.japanese_dates import era_to_date, jst_date
+from ..domain.japanese_dates import era_to_date
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
 
 SCOPE = "fallback.record"
 ACTION = "fallback.record"
-CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 
 
 class FallbackStatus(str, Enum):
@@ -102,12 +101,12 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
             post_hoc_outcome="confirmed" if checked.lookup else None,
             confirmed_at=now if checked.lookup else None))
         uow.flush()
-        skew = (request.device_recorded_at - now).total_seconds()
+        ahead = int((request.device_recorded_at - now).total_seconds())  # within the tolerated skew
         audit.record(uow, at=now, action=ACTION, institution_id=actor.institution_id, user_id=actor.user_id,
                      device_id=actor.device_id, target_type="fallback_record", target_id=row.id,
                      method=row.method, fallback_reason=row.reason, form=row.form, care_type=row.care_type,
                      destroy_after_claim=destroy, status=row.status, visit_on=checked.visit_on.isoformat(),
-                     device_clock_skew_seconds=int(skew) if skew > CLOCK_SKEW_TOLERANCE.total_seconds() else None)
+                     device_clock_skew_seconds=ahead if ahead > 0 else None)
         guidance = guidance_for_record(uow, row)  # reads only: before the key row is pending
         idempotency.remember(uow, actor, SCOPE, idempotency_key, request_hash, status=201,
                              response={"fallback_record_id": row.id}, now=now)
@@ -148,7 +147,9 @@ def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordReques
     if request.care_type is CareType.EMERGENCY:
         raise ValidationFailed("救急の資格確認はモバイル端末では行えません。", field="care_type")
     evidence, method = request.evidence, request.method
-    visit_on = jst_date(request.device_recorded_at)
+    visit_on = method_rules.judged_visit_day(request.device_recorded_at, rt.clock(),
+                                             future_skew=rt.rules.fallback_future_skew,
+                                             max_age_days=rt.rules.fallback_max_age_days)
     insurer_number = evidence.get("insurer_number")
     if insurer_number is not None and not is_valid_insurer_number(insurer_number):
         # A mistyped insurer number is the commonest reason a claim comes back: catch it now. The

@@ -61,6 +61,7 @@ def pointers(r):
     ("notice_with_card", {**P01, "card_presented": True}, (2024, 12, 1), False),
 ])
 def test_each_method_only_on_its_dates(h, method, evidence, day, ok):
+    h.clock.set(datetime(*day, 18, tzinfo=JST))  # received the same evening: the server judges the stated day
     nurse = h.institution().nurse()
     r = post(h, nurse, body(method, evidence, when=at_jst(*day)))
     if ok:
@@ -75,7 +76,21 @@ def test_each_method_only_on_its_dates(h, method, evidence, day, ok):
         assert r.get_json()["rule"] == "method-date" and pointers(r) == ["/method"]
 
 
+def test_an_ended_method_stated_long_after_is_refused_by_the_servers_clock(h):
+    """Issue 17: on 2026-12-04 a paper card dated 2025-11-30 and a notice alone dated 2026-03-31 were accepted."""
+    h.clock.set(datetime(2026, 12, 4, 10, tzinfo=JST))
+    nurse = h.institution().nurse()
+    for method, day in (("paper_card", (2025, 11, 30)), ("notice_alone", (2026, 3, 31))):
+        r = post(h, nurse, body(method, P01, when=at_jst(*day)))
+        assert r.status_code == 422, r.get_json()
+        assert r.get_json()["rule"] == "recorded-too-long-ago" and pointers(r) == ["/device_recorded_at"]
+    future = post(h, nurse, body("notice_with_card", {**P01, "card_presented": True}, when=at_jst(2027, 6, 1)))
+    assert future.status_code == 422 and future.get_json()["rule"] == "recorded-in-future"
+    assert h.client.get(PATH, headers=auth(nurse)).get_json() == []
+
+
 def test_the_visit_day_is_the_day_in_japan(h):
+    h.clock.set(datetime(2025, 12, 2, 12, tzinfo=JST))
     nurse = h.institution().nurse()
     # 2025-12-01T15:30Z is already 2025-12-02 in Japan: the paper card is over.
     late = post(h, nurse, body("paper_card", P01, when="2025-12-01T15:30:00+00:00"))
@@ -84,6 +99,7 @@ def test_the_visit_day_is_the_day_in_japan(h):
 
 
 def test_interim_lookup_that_finds_nothing_is_refused(h):
+    h.clock.set(datetime(2026, 1, 15, 18, tzinfo=JST))
     nurse = h.institution().nurse()
     r = post(h, nurse, body("notice_alone", {**P01, "number": "9999"}, when=at_jst(2026, 1, 15)))
     assert r.status_code == 422 and r.get_json()["rule"] == "lookup-failed"
@@ -121,11 +137,11 @@ def _card_visit(h, nurse, persona, patient="P-001"):
 
 def test_oral_confirmation_only_on_a_revisit_and_the_declaration_only_on_a_first_visit(h):
     nurse = h.institution().nurse()
-    oral = body("oral_revisit", {"nothing_changed": True}, when=(h.clock() + timedelta(hours=1)).isoformat())
+    oral = body("oral_revisit", {"nothing_changed": True}, when=(h.clock() + timedelta(minutes=4)).isoformat())
     first = post(h, nurse, oral)
     assert first.status_code == 422 and first.get_json()["rule"] == "oral-needs-revisit"
     declared = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION},
-                                   when=(h.clock() + timedelta(hours=1)).isoformat()))
+                                   when=(h.clock() + timedelta(minutes=4)).isoformat()))
     assert declared.status_code == 201, declared.get_json()
     _card_visit(h, nurse, "P01-valid-30")  # before the oral check's time on the device
     again = post(h, nurse, oral)
@@ -133,7 +149,7 @@ def test_oral_confirmation_only_on_a_revisit_and_the_declaration_only_on_a_first
     assert again.get_json()["copayment_ratio"] == "030" and again.get_json()["copayment_basis"] == "past_visit"
     assert again.get_json()["claim_guidance"]["route"] == 1
     second_declaration = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION},
-                                             when=(h.clock() + timedelta(hours=1)).isoformat()))
+                                             when=(h.clock() + timedelta(minutes=4)).isoformat()))
     assert second_declaration.status_code == 422
     assert second_declaration.get_json()["rule"] == "declaration-first-visit-only"
 

@@ -93,7 +93,7 @@ def test_a_refusal_is_audited_without_the_evidence(h):
 def test_device_time_is_kept_as_sent_and_the_server_clock_gives_received_at(h):
     tenant = h.institution()
     nurse = tenant.nurse()
-    ahead = T0 + timedelta(hours=2)
+    ahead = T0 + timedelta(minutes=5)  # the most a device clock may run ahead (FALLBACK_FUTURE_SKEW_MINUTES)
     behind = T0 - timedelta(days=3)  # recorded offline three days ago: normal, not skew
     r_ahead = post(h, nurse, body(device_recorded_at=ahead.isoformat()))
     r_behind = post(h, nurse, body(device_recorded_at=behind.isoformat()))
@@ -103,8 +103,53 @@ def test_device_time_is_kept_as_sent_and_the_server_clock_gives_received_at(h):
         assert r.get_json()["received_at"] == T0.isoformat()
     events = {e["target_id"]: e for e in h.client.get("/api/v1/audit-events?action=fallback.record",
                                                        headers=tenant.auth()).get_json()}
-    assert events[r_ahead.get_json()["id"]]["detail"]["device_clock_skew_seconds"] == 7200
+    assert events[r_ahead.get_json()["id"]]["detail"]["device_clock_skew_seconds"] == 300
     assert "device_clock_skew_seconds" not in events[r_behind.get_json()["id"]]["detail"]
+
+
+def test_a_time_ahead_of_the_server_beyond_the_skew_is_refused_and_nothing_is_stored(h):
+    nurse = h.institution().nurse()
+    for ahead in (timedelta(minutes=5, seconds=1), timedelta(days=182)):  # 2027-06-01: a clock, not a visit
+        r = post(h, nurse, body(device_recorded_at=(T0 + ahead).isoformat()))
+        assert r.status_code == 422, r.get_json()
+        problem = r.get_json()
+        assert problem["type"] == "/problems/device-time-refused" and problem["rule"] == "recorded-in-future"
+        assert [e["pointer"] for e in problem["errors"]] == ["/device_recorded_at"]
+        assert "端末の日付と時刻" in problem["detail"] and problem["received_at"] == T0.isoformat()
+    assert listed(h, nurse) == []
+
+
+def test_a_visit_day_older_than_the_limit_is_refused_by_the_day_in_japan(h):
+    nurse = h.institution().nurse()
+    # received 2026-12-01 09:00 JST: the earliest visit day is 41 days before, 2026-10-21 (JST)
+    oldest = post(h, nurse, body(device_recorded_at="2026-10-21T00:00:00+09:00"))
+    assert oldest.status_code == 201, oldest.get_json()
+    assert oldest.get_json()["visit_on"] == "2026-10-21"
+    too_old = post(h, nurse, body(device_recorded_at="2026-10-20T14:59:59+00:00"))  # 23:59:59 JST on 10-20
+    assert too_old.status_code == 422, too_old.get_json()
+    assert too_old.get_json()["rule"] == "recorded-too-long-ago"
+    assert too_old.get_json()["earliest_visit_on"] == "2026-10-21" and "41日前" in too_old.get_json()["detail"]
+    assert len(listed(h, nurse)) == 1
+
+
+def test_the_past_limit_and_the_skew_are_settings(database_url):
+    from mobile_api import create_app
+    from mobile_api.clock import FrozenClock
+    from tests.integration.conftest import TEST_CONFIG
+    from tests.support.harness import Harness
+
+    clock = FrozenClock(T0)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "FALLBACK_MAX_AGE_DAYS": 3,
+                      "FALLBACK_FUTURE_SKEW_MINUTES": 60}, clock=clock)
+    try:
+        h = Harness(app, clock)
+        nurse = h.institution().nurse()
+        assert post(h, nurse, body(device_recorded_at=(T0 + timedelta(minutes=59)).isoformat())).status_code == 201
+        assert post(h, nurse, body(device_recorded_at=(T0 - timedelta(days=3)).isoformat())).status_code == 201
+        r = post(h, nurse, body(device_recorded_at=(T0 - timedelta(days=4)).isoformat()))
+        assert r.status_code == 422 and r.get_json()["rule"] == "recorded-too-long-ago"
+    finally:
+        app.extensions["mobile_api_engine"].dispose()
 
 
 def test_another_institution_cannot_list_them(h):
