@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "CERTIFICATE_GRACE_MONTHS": 3,
     "POST_HOC_INTERVAL_MINUTES": 10,  # OUR RULE: how often pending fallback records are looked up again (1-59)
     "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,
-    # Fallback records (docs/rules.md §5.1): the device's stated time is bounded by the server's receipt. OUR RULE:
+    # Fallback records (docs/rules.md §5): the device's stated time is bounded by the server's receipt. OUR RULE:
     # refuse a time ahead by more than the skew, and a visit day more than the age before the day of receipt
     # (41 = a visit on the 1st of a 31-day month still reaches the claim submitted by the 10th of the next).
     "FALLBACK_FUTURE_SKEW_MINUTES": 5,

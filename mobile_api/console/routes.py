@@ -21,6 +21,7 @@ from ..api.qr import qr_svg
 from ..api.visits.schemas import VisitSchema
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
+from ..domain.individual_number import refuse_individual_number
 from ..domain.japanese_dates import JST
 from ..domain.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
@@ -51,6 +52,14 @@ def see_other(endpoint: str, **values: Any) -> Any:
 
 def who() -> Principal:
     return g.console_principal
+
+
+def typed(name: str) -> str:
+    """A text field of a console form as typed, refused (422 page) when it holds an individual number, like the
+    API's fields (docs/rules.md §7)."""
+    value = request.form.get(name, "").strip()
+    refuse_individual_number(value, field=name)
+    return value
 
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,7 +185,7 @@ def settings() -> Any:
 @bp.post("/settings/name")
 @signed_in
 def institution_rename() -> Any:
-    identity.rename_institution(rt(), who(), request.form.get("name", ""))  # admin only, audited
+    identity.rename_institution(rt(), who(), typed("name"))  # admin only, audited
     session["flash"] = "施設名を変更しました。"
     return see_other("console.settings")
 
@@ -213,7 +222,7 @@ def staff_page() -> Any:
 @signed_in
 def staff_add() -> Any:
     f = request.form
-    identity.create_user(rt(), who(), login=f.get("login", "").strip(), display_name=f.get("display_name", "").strip(),
+    identity.create_user(rt(), who(), login=typed("login"), display_name=typed("display_name"),
                          role=f.get("role", Role.STAFF.value), password=f.get("password", ""))
     session["flash"] = f"スタッフ {f.get('login')} を登録しました。"
     return see_other("console.staff_page")
@@ -267,7 +276,7 @@ def devices_page() -> Any:
 @bp.post("/devices")
 @signed_in
 def device_add() -> Any:
-    made = devices.create_device(rt(), who(), request.form.get("label", "").strip() or "端末")
+    made = devices.create_device(rt(), who(), typed("label") or "端末")
     uri = activation_uri(made.activation_code)
     return render_template("console/device_new.html", device=made.device, code=made.activation_code,
                            qr_svg=qr_svg(uri), expires_at=made.device.activation_expires_at)

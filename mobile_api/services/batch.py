@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters import orm
+from ..domain.individual_number import refuse_individual_number
 from ..domain.errors import BatchTooLarge, Conflict, NotFound, QualificationUnavailable, ValidationFailed
 from ..runtime import BatchSettings, Runtime
 from . import audit, idempotency, qualification
@@ -107,6 +108,8 @@ def check_rows(rows: list[dict[str, Any]], max_rows: int) -> list[dict[str, Any]
                                    field=f"examinees/{position}/reference")
         seen.add(reference)
         request = {name: (None if row.get(name) in (None, "") else str(row[name])) for name in ROW_FIELDS}
+        for name in ("reference", "symbol", "number"):  # CSV rows too (docs/rules.md §7)
+            refuse_individual_number(request.get(name), field=f"examinees/{position}/{name}")
         request["reference"] = reference
         cleaned.append({"position": position, "reference": reference, "request": request})
     return cleaned

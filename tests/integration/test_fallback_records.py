@@ -241,3 +241,63 @@ def test_a_concurrent_resend_that_loses_the_insert_race_answers_with_the_winner(
     loser = post(h, nurse, body(), key)
     assert loser.status_code == 201 and loser.get_json()["id"] == winner["id"]
     assert len(calls) == 2 and len(listed(h, nurse)) == 1
+
+
+MY_NUMBER = "123456789018"  # 12 digits whose check digit is right (issue 17)
+DECLARED = {"has_valid_qualification": True, "insurance_kind": "kokuho", "insurer_name": "世田谷区",
+            "copayment_ratio": "unknown", "name": "佐藤 健一", "name_kana": "サトウ ケンイチ",
+            "birth_date": {"era": "showa", "year": 59, "month": 5, "day": 12}, "sex": "1",
+            "address": "東京都世田谷区三軒茶屋九丁目9番9号", "declared_on": "2026-12-01", "signed": True,
+            "signed_by": "self", "phone": "03-1234-5678"}
+
+
+@pytest.mark.parametrize("pointer,payload", [
+    ("/evidence/free_text", body(evidence={**NOTICE_EVIDENCE, "free_text": f"マイナンバー {MY_NUMBER} を控えた"})),
+    ("/evidence/number", body(evidence={**NOTICE_EVIDENCE, "number": MY_NUMBER})),
+    ("/evidence/symbol", body(evidence={**NOTICE_EVIDENCE, "symbol": "１２３４－５６７８－９０１８"})),
+    ("/evidence/name", body(evidence={**NOTICE_EVIDENCE, "name": "佐藤 個人番号123456789012"})),
+    ("/evidence/name_kana", body(evidence={**NOTICE_EVIDENCE, "name_kana": "1234 5678 9018"})),
+    ("/evidence/insurer_name", body(evidence={**NOTICE_EVIDENCE, "insurer_name": MY_NUMBER})),
+    ("/patient_reference", body(patient_reference=MY_NUMBER)),
+    *((f"/evidence/declaration/{name}", body(method="declaration", evidence={
+        "card_presented": True, "declaration": {**DECLARED, name: value}})) for name, value in (
+        ("address", f"東京都 {MY_NUMBER}"), ("residence_address", MY_NUMBER), ("phone", "1234-5678-9018"),
+        ("name", MY_NUMBER), ("insurer_name", MY_NUMBER), ("guardian_relationship", MY_NUMBER),
+        ("employer_name", MY_NUMBER))),
+])
+def test_an_individual_number_cannot_be_stored_through_any_field(h, pointer, payload):
+    nurse = h.institution().nurse()
+    r = post(h, nurse, payload)
+    assert r.status_code == 422, r.get_json()
+    errors = {e["pointer"]: e["detail"] for e in r.get_json()["errors"]}
+    assert pointer in errors and "マイナンバー" in errors[pointer]
+    assert listed(h, nurse) == []
+
+
+def test_an_individual_number_cannot_be_added_later_or_billed(h):
+    from mobile_api.services import fallback as fallback_service
+
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    made = post(h, nurse, body(method="declaration", evidence={"card_presented": True, "declaration": DECLARED}))
+    assert made.status_code == 201, made.get_json()
+    record = f"{PATH}/{made.get_json()['id']}"
+    for field in ("number", "symbol", "insurer_name"):
+        r = h.client.patch(f"{record}/identifiers", json={field: MY_NUMBER}, headers=tenant.auth())
+        assert r.status_code == 422 and [e["pointer"] for e in r.get_json()["errors"]] == [f"/{field}"]
+    fallback_service.confirm_pending(h.rt)
+    billed = h.client.post(f"{record}/settle", headers=tenant.auth(), json={
+        "route": 2, "billed": {"insurer_number": GOOD_INSURER, "number": MY_NUMBER}})
+    assert billed.status_code == 422 and [e["pointer"] for e in billed.get_json()["errors"]] == ["/billed/number"]
+    stored = h.client.get(record, headers=tenant.auth()).get_json()
+    assert MY_NUMBER not in str(stored) and stored["status"] == "needs_attention"
+
+
+@pytest.mark.parametrize("evidence", [
+    {**NOTICE_EVIDENCE, "free_text": "電話 090-1234-5678、+81-90-1234-5678 で連絡"},  # phone numbers
+    {**NOTICE_EVIDENCE, "number": "123456789012"},  # 12 digits, wrong check digit, no words beside them
+    {**NOTICE_EVIDENCE, "free_text": "マイナンバーカードを提示。保険者番号 01130012"},
+])
+def test_phone_and_insurance_numbers_are_not_mistaken_for_an_individual_number(h, evidence):
+    r = post(h, h.institution().nurse(), body(evidence=evidence))
+    assert r.status_code == 201, r.get_json()

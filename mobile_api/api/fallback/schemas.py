@@ -13,7 +13,7 @@ from ...domain.codes import Form
 from ...domain.declaration import INSURANCE_KINDS
 from ...domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod, FallbackReason
 from ...services.fallback import FallbackStatus
-from ..fields import AwareDateTime, Paging, mobile_care_type
+from ..fields import AwareDateTime, Paging, mobile_care_type, no_individual_number, outside_text
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
 NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
@@ -34,7 +34,7 @@ BASIS_JA = {"age": "年齢から", "stated": "提示された書類・申立書�
 
 
 def _text(max_length: int, description: str) -> ma.fields.String:
-    return ma.fields.String(validate=ma.validate.Length(max=max_length), metadata={"description": description})
+    return outside_text(max_length, description)
 
 
 class Strict(ma.Schema):
@@ -73,7 +73,8 @@ class DeclarationSchema(Strict):
     signed_by = ma.fields.String(validate=ma.validate.OneOf(["self", "guardian"]),
                                  metadata={"description": "本人 self / 代理人 guardian"})
     guardian_relationship = _text(40, "代理人の続柄")
-    phone = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9+\-() ]{1,20}$"), metadata={"description": "電話番号"})
+    phone = ma.fields.String(validate=[ma.validate.Regexp(r"^[0-9+\-() ]{1,20}$"), no_individual_number],
+                             metadata={"description": "電話番号"})
 
 
 class EvidenceSchema(Strict):
@@ -110,7 +111,7 @@ class FallbackRecordRequestSchema(Strict):
     reason = ma.fields.Enum(FallbackReason, by_value=True, required=True,
                             metadata={"description": "オンライン資格確認ができなかった理由"})
     device_recorded_at = AwareDateTime(required=True, metadata={"description": "端末で記録した時刻"})
-    patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    patient_reference = outside_text(64, load_default=None)
     evidence = ma.fields.Nested(EvidenceSchema, load_default=dict)
 
 
@@ -219,7 +220,7 @@ class BilledSchema(Strict):
     insurer_number = ma.fields.String(required=True, validate=ma.validate.Length(min=6, max=8),
                                       metadata={"description": "③ then every digit 7: 77777777", "example": "77777777"})
     symbol = _text(40, "記号")
-    number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    number = outside_text(40, min_length=1, required=True)
     branch_number = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{2}$"))
 
 
