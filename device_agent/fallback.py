@@ -62,7 +62,8 @@ EVIDENCE: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "notice_with_card": (("card_presented", *_NUMBERS), frozenset({*_COMMON, *_IDENTIFIERS, "card_presented"})),
     "portal_with_card": (("card_presented", *_NUMBERS),
                          frozenset({*_COMMON, *_IDENTIFIERS, "card_presented", "portal_view"})),
-    "oral_revisit": (("nothing_changed",), frozenset({*_COMMON, "nothing_changed"})),
+    "oral_revisit": (("nothing_changed",), frozenset({*_COMMON, *_IDENTIFIERS, "nothing_changed",
+                                                     "from_provider_records"})),
     "declaration": (("card_presented", "declaration"),
                     frozenset({*_COMMON, *_IDENTIFIERS, "card_presented", "declaration"})),
     "qualification_certificate": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS, "valid_until"})),
@@ -70,12 +71,13 @@ EVIDENCE: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "notice_alone": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
     "expired_paper_card": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
 }
-FLAGS = ("card_presented", "nothing_changed")  # checkboxes: true or absent
-EVIDENCE_FIELDS = ("card_presented", "nothing_changed", "insurer_number", "insurer_name", "symbol", "number",
+FLAGS = ("card_presented", "nothing_changed", "from_provider_records")  # checkboxes: true or absent
+EVIDENCE_FIELDS = ("card_presented", "nothing_changed", "from_provider_records", "insurer_number", "insurer_name", "symbol", "number",
                    "branch_number", "name", "name_kana", "birth_date", "copayment_ratio", "portal_view",
                    "valid_until", "free_text")
 LABELS = {
     "card_presented": "マイナンバーカードの提示", "nothing_changed": "資格に変更がないことの口頭確認",
+    "from_provider_records": "施設の記録（カルテ・レセコン等）から転記した番号",
     "insurer_number": "保険者番号", "insurer_name": "保険者名", "symbol": "記号", "number": "番号",
     "branch_number": "枝番", "name": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日",
     "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
@@ -220,6 +222,11 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
             evidence[name] = _text(fields, name)
     if method == "declaration":
         evidence["declaration"] = _declaration(fields)
+    if method == "oral_revisit":  # numbers only when copied from the provider's own records (the server's rule)
+        if evidence.get("from_provider_records"):
+            required = (*required, *_NUMBERS)
+        else:
+            evidence = {k: v for k, v in evidence.items() if k not in _IDENTIFIERS}
     for name in required:
         if name == "declaration":
             for item in DECLARATION_REQUIRED:

@@ -58,7 +58,7 @@ def is_unknown_claim_identifiers(ids: BillingIdentifiers) -> bool:
 class ClaimGuidance:
     route: ClaimRoute
     identifiers: BillingIdentifiers
-    source: str  # oqs | lookup | evidence | past_visit | invalid_result | unknown
+    source: str  # oqs | lookup | evidence | provider_records | past_visit | invalid_result | unknown
     remarks: str | None  # 摘要欄 (route ③: the declaration's address and phone)
     message: str  # Japanese, for the person preparing the claim
 
@@ -73,6 +73,7 @@ class ClaimGuidance:
 
 SOURCE_JA = {"oqs": "オンライン資格確認の結果", "lookup": "事後確認（保険者番号等による照会）の結果",
              "evidence": "患者が提示した書類", "past_visit": "過去の受診時の資格情報",
+             "provider_records": "施設の記録（カルテ・レセコン等）",
              "invalid_result": "「資格（無効）」として表示された喪失済みの資格"}
 
 

@@ -182,7 +182,8 @@ EVIDENCE_RULES: dict[FallbackMethod, tuple[tuple[str, ...], frozenset[str]]] = {
     FallbackMethod.NOTICE_WITH_CARD: (("card_presented", *_NUMBERS), _COMMON | _IDENTIFIERS | {"card_presented"}),
     FallbackMethod.PORTAL_WITH_CARD: (("card_presented", *_NUMBERS),
                                       _COMMON | _IDENTIFIERS | {"card_presented", "portal_view"}),
-    FallbackMethod.ORAL_REVISIT: (("nothing_changed",), _COMMON | {"nothing_changed"}),
+    FallbackMethod.ORAL_REVISIT: (("nothing_changed",),
+                                  _COMMON | _IDENTIFIERS | {"nothing_changed", "from_provider_records"}),
     FallbackMethod.DECLARATION: (("card_presented", "declaration"),
                                  _COMMON | _IDENTIFIERS | {"card_presented", "declaration"}),
     FallbackMethod.QUALIFICATION_CERTIFICATE: (_NUMBERS, _COMMON | _IDENTIFIERS | {"valid_until"}),
@@ -196,7 +197,27 @@ EVIDENCE_LABELS_JA = {
     "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
     "valid_until": "資格確認書の有効期限", "insurer_name": "保険者名", "symbol": "記号", "branch_number": "枝番",
     "name": "氏名", "name_kana": "フリガナ", "free_text": "自由記述",
+    "from_provider_records": "施設の記録（カルテ・レセコン等）から転記した番号であること",
 }
+
+
+def numbers_from_provider_records(method: FallbackMethod, evidence: dict[str, Any]) -> bool:
+    """An oral revisit check with the numbers the provider already holds in its own records (カルテ, レセコン):
+    the patient has been seen before this system was used, so the numbers are copied from those records and
+    marked as such (docs/rules.md §5). True when the record carries them; refuses numbers not so marked and a
+    mark without the numbers a post-hoc lookup needs."""
+    if method is not FallbackMethod.ORAL_REVISIT:
+        return False
+    marked = bool(evidence.get("from_provider_records"))
+    if not marked and any(evidence.get(name) is not None for name in _IDENTIFIERS):
+        raise ValidationFailed("口頭確認で番号を記録するのは、施設の記録（カルテ・レセコン等）で資格情報を把握している"
+                               "場合です。その記録から転記したことをチェックしてください。",
+                               field="evidence/from_provider_records", rule="oral-numbers-from-records")
+    for name in _NUMBERS if marked else ():
+        if not evidence.get(name):
+            raise ValidationFailed(f"施設の記録による口頭確認では、記録にある{EVIDENCE_LABELS_JA[name]}の入力が必要です。",
+                                   field=f"evidence/{name}", rule="evidence-required")
+    return marked
 
 
 def check_evidence(method: FallbackMethod, evidence: dict[str, Any], visit_on: date) -> None:

@@ -113,7 +113,10 @@ def test_interim_lookup_that_finds_nothing_is_refused(h):
      "/evidence/birth_date"),
     ("qualification_certificate", {"insurer_number": "01130012", "birth_date": "1984-05-12"}, "/evidence/number"),
     ("declaration", {"card_presented": True}, "/evidence/declaration"),
-    ("oral_revisit", {"nothing_changed": True, "insurer_number": "01130012"}, "/evidence/insurer_number"),
+    ("oral_revisit", {"nothing_changed": True, "insurer_number": "01130012"}, "/evidence/from_provider_records"),
+    ("oral_revisit", {"nothing_changed": True, "from_provider_records": True, "insurer_number": "01130012",
+                      "number": "1287"}, "/evidence/birth_date"),
+    ("oral_revisit", {"nothing_changed": True, "card_presented": True}, "/evidence/card_presented"),
     ("oral_revisit", {}, "/evidence/nothing_changed"),
     ("notice_with_card", {**P01, "card_presented": True, "nothing_changed": True}, "/evidence/nothing_changed"),
 ])
@@ -152,6 +155,46 @@ def test_oral_confirmation_only_on_a_revisit_and_the_declaration_only_on_a_first
                                              when=(h.clock() + timedelta(minutes=4)).isoformat()))
     assert second_declaration.status_code == 422
     assert second_declaration.get_json()["rule"] == "declaration-first-visit-only"
+
+
+def test_oral_confirmation_of_a_patient_known_from_the_providers_own_records(h):
+    """A long-standing patient on the day the station adopts this system (issue 17): staff copy the numbers from
+    their own records; the record says so, is audited, billed by ① from those numbers and confirmed post hoc."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    oral = {"nothing_changed": True, "from_provider_records": True, **P01}
+    first_visit = post(h, nurse, body("oral_revisit", {"nothing_changed": True}, patient="P-9"))
+    assert first_visit.status_code == 422 and first_visit.get_json()["rule"] == "oral-needs-revisit"
+    assert "カルテ" in first_visit.get_json()["detail"]
+    mistyped = post(h, nurse, body("oral_revisit", {**oral, "insurer_number": "01130013"}, patient="P-9"))
+    assert mistyped.status_code == 422 and pointers(mistyped) == ["/evidence/insurer_number"]
+    made = post(h, nurse, body("oral_revisit", oral, patient="P-9"))
+    assert made.status_code == 201, made.get_json()
+    record = made.get_json()
+    assert record["qualification_source"] == "provider_records" and record["evidence"]["from_provider_records"]
+    assert record["status"] == "pending_post_hoc" and record["copayment_ratio"] == "030"
+    guidance = record["claim_guidance"]
+    assert (guidance["route"], guidance["source"], guidance["identifiers"]["insurer_number"]) == (
+        1, "provider_records", "01130012")
+    assert "施設の記録" in guidance["message"]
+    events = h.client.get("/api/v1/audit-events?action=fallback.record&outcome=ok", headers=tenant.auth()).get_json()
+    assert [e["detail"]["qualification_source"] for e in events] == ["provider_records"]
+    assert fallback_service.confirm_pending(h.rt).confirmed == [record["id"]]
+    elder = {"nothing_changed": True, "from_provider_records": True, **LATTER}
+    del elder["copayment_ratio"]
+    no_ratio = post(h, nurse, body("oral_revisit", elder, patient="P-8"))
+    assert no_ratio.status_code == 422 and pointers(no_ratio) == ["/evidence/copayment_ratio"]
+    assert post(h, nurse, body("oral_revisit", {**elder, "copayment_ratio": "010"}, patient="P-8")).status_code == 201
+
+
+def test_oral_confirmation_of_a_patient_seen_here_needs_no_numbers_and_says_so(h):
+    nurse = h.institution().nurse()
+    _card_visit(h, nurse, "P01-valid-30", patient="P-7")
+    h.clock.advance(minutes=1)
+    r = post(h, nurse, body("oral_revisit", {"nothing_changed": True}, when=h.clock().isoformat(), patient="P-7"))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["qualification_source"] == "past_visit"
+    assert r.get_json()["claim_guidance"]["source"] == "past_visit"
 
 
 @pytest.mark.parametrize("change,pointer", [

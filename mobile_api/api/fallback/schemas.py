@@ -12,7 +12,7 @@ from ...domain.claims import ROUTE_MARKS, ClaimRoute
 from ...domain.codes import Form
 from ...domain.declaration import INSURANCE_KINDS
 from ...domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod, FallbackReason
-from ...services.fallback import FallbackStatus
+from ...services.fallback import FallbackStatus, qualification_source
 from ..fields import AwareDateTime, Paging, mobile_care_type, no_individual_number, outside_text
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
@@ -95,6 +95,9 @@ class EvidenceSchema(Strict):
     card_presented = ma.fields.Boolean(metadata={
         "description": "マイナンバーカードの提示を受けた（お知らせ・マイナポータル・申立書では必須）"})
     nothing_changed = ma.fields.Boolean(metadata={"description": "口頭で資格に変更がないことを確認した（口頭確認で必須）"})
+    from_provider_records = ma.fields.Boolean(metadata={"description": (
+        "口頭確認のみ: 保険の番号を施設の記録（カルテ・レセコン等）から転記した。このシステムで以前の受診がない"
+        "再来患者の口頭確認では、これと保険者番号・番号・生年月日が必要")})
     portal_view = ma.fields.String(validate=ma.validate.OneOf(["screen", "pdf"]),
                                    metadata={"description": "マイナポータルの画面 screen / PDF pdf"})
     valid_until = ma.fields.Date(metadata={"description": "資格確認書の有効期限"})
@@ -127,7 +130,8 @@ class ClaimGuidanceSchema(ma.Schema):
 
     route = ma.fields.Integer(metadata={"enum": [1, 2, 3], "description": "1 ① current, 2 ② former, 3 ③ 不詳"})
     route_mark = ma.fields.String(metadata={"example": "①"})
-    source = ma.fields.String(metadata={"description": "oqs | lookup | evidence | past_visit | invalid_result | unknown"})
+    source = ma.fields.String(metadata={
+        "description": "oqs | lookup | evidence | provider_records | past_visit | invalid_result | unknown"})
     identifiers = ma.fields.Nested(BillingIdentifiersSchema)
     remarks = ma.fields.String(allow_none=True, metadata={"description": "摘要欄 (③: the declaration's address and phone)"})
     message = ma.fields.String(metadata={"description": "Japanese guidance"})
@@ -161,6 +165,10 @@ class FallbackRecordSchema(ma.Schema):
     received_at = _r("received_at", ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"}))
     visit_on = _r("visit_on", ma.fields.Date(allow_none=True, metadata={
         "description": "受診日（端末の時刻の日本時間の日付）: which methods are valid, and the claim month"}))
+    qualification_source = ma.fields.Function(lambda v: qualification_source(v.record), metadata={
+        "type": "string", "nullable": True, "enum": ["past_visit", "provider_records", None],
+        "description": "口頭確認の資格情報の出所: past_visit このシステムでの以前の受診・記録, "
+                       "provider_records 施設の記録（カルテ・レセコン等）から転記した番号"})
     status = _r("status", ma.fields.String(metadata={
         "enum": [s.value for s in FallbackStatus],
         "description": "pending_post_hoc 事後確認待ち → confirmed 確認済み | needs_attention 要確認 → claim_settled 請求確定"}))
