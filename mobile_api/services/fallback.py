@@ -23,6 +23,7 @@ from ..domain import fallback as method_rules
 from ..domain.claims import (
     UNKNOWN_CLAIM_IDENTIFIERS,
     BillingIdentifiers,
+    check_current_route,
     ClaimGuidance,
     ClaimRoute,
     guide,
@@ -344,6 +345,7 @@ def settle(rt: Runtime, actor: Principal, record_id: str, *, route: int,
                                field="billed/insurer_number", rule="unknown-claim-only")
     with rt.uow() as uow:
         row = _owned(uow, actor, record_id)
+        check_current_route(claim_route, ids, guidance_for_record(uow, row))
         evidence = dict(row.evidence)
         had_declaration = bool(evidence.get("declaration")) and not evidence["declaration"].get("destroyed")
         if had_declaration:

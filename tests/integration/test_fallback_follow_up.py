@@ -299,6 +299,23 @@ def test_77777777_only_as_an_unknown_claim(h):
     assert unknown.status_code == 200, unknown.get_json()
 
 
+def test_route_1_needs_the_current_numbers(h):
+    """Issue 17: route ① was accepted with no numbers while the guidance said ③."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    made = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION})).get_json()
+    fallback_service.confirm_pending(h.rt)  # no numbers: needs attention, guidance ③
+    settle = f"{PATH}/{made['id']}/settle"
+    bare = h.client.post(settle, json={"route": 1}, headers=tenant.auth())
+    assert bare.status_code == 422, bare.get_json()
+    assert bare.get_json()["rule"] == "current-numbers-needed" and pointers(bare) == ["/billed"]
+    assert bare.get_json()["guided_route"] == 3 and "③" in bare.get_json()["detail"]
+    assert h.client.get(f"{PATH}/{made['id']}", headers=tenant.auth()).get_json()["status"] == "needs_attention"
+    billed = h.client.post(settle, json={"route": 1, "billed": {"insurer_number": "01130012", "number": "1287"}},
+                           headers=tenant.auth())
+    assert billed.status_code == 200 and billed.get_json()["claim_route"] == 1
+
+
 def test_post_hoc_confirmation_moves_records_when_the_sandbox_comes_back(h):
     tenant = h.institution()
     nurse = tenant.nurse()

@@ -89,7 +89,8 @@ def settle(body: dict[str, Any], record_id: str) -> Any:
     """Mark the claim settled (請求確定): the declaration's personal data is destroyed, and audited.
 
     Only after post-hoc confirmation (confirmed or needs attention). ``route`` 3 (不詳レセプト) bills with
-    every digit "7" (77777777); those numbers are refused with routes 1 and 2.
+    every digit "7" (77777777); those numbers are refused with routes 1 and 2. ``route`` 1 bills the current
+    numbers: without ``billed`` the record's own guidance must be ① (422 ``current-numbers-needed`` otherwise).
     """
     billed = body.get("billed")
     return fallback.settle(runtime(), principal(), record_id, route=body["route"], billed=billed)

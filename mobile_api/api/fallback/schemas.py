@@ -236,7 +236,8 @@ class SettleSchema(Strict):
     route = ma.fields.Integer(required=True, validate=ma.validate.OneOf([int(r) for r in ClaimRoute]), metadata={
         "description": "; ".join(f"{int(r)} {ROUTE_MARKS[r]}" for r in ClaimRoute) + " (3 = 不詳レセプト)"})
     billed = ma.fields.Nested(BilledSchema, load_default=None, metadata={
-        "description": "The identifiers the claim used; route 3 defaults to the 7-fill"})
+        "description": "The identifiers the claim used; route 3 defaults to the 7-fill; route 1 needs them unless "
+                       "the record's claim_guidance is ① already"})
 
 
 class FallbackQuerySchema(Paging):
