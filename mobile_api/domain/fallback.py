@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from .errors import DeviceTimeRefused, ValidationFailed
-from .japanese_dates import jst_date, jst_text
+from .japanese_dates import jst_date, jst_text, shift_months
 
 
 class FallbackMethod(str, Enum):
@@ -186,7 +186,7 @@ EVIDENCE_RULES: dict[FallbackMethod, tuple[tuple[str, ...], frozenset[str]]] = {
                                   _COMMON | _IDENTIFIERS | {"nothing_changed", "from_provider_records"}),
     FallbackMethod.DECLARATION: (("card_presented", "declaration"),
                                  _COMMON | _IDENTIFIERS | {"card_presented", "declaration"}),
-    FallbackMethod.QUALIFICATION_CERTIFICATE: (_NUMBERS, _COMMON | _IDENTIFIERS | {"valid_until"}),
+    FallbackMethod.QUALIFICATION_CERTIFICATE: (_NUMBERS, _COMMON | _IDENTIFIERS | {"valid_until", "issued_on"}),
     FallbackMethod.PAPER_CARD: (_NUMBERS, _COMMON | _IDENTIFIERS),
     FallbackMethod.NOTICE_ALONE: (_NUMBERS, _COMMON | _IDENTIFIERS),
     FallbackMethod.EXPIRED_PAPER_CARD: (_NUMBERS, _COMMON | _IDENTIFIERS),
@@ -195,7 +195,7 @@ EVIDENCE_LABELS_JA = {
     "card_presented": "マイナンバーカードの提示", "insurer_number": "保険者番号", "number": "番号",
     "birth_date": "生年月日", "nothing_changed": "資格に変更がないことの口頭確認", "declaration": "被保険者資格申立書",
     "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
-    "valid_until": "資格確認書の有効期限", "insurer_name": "保険者名", "symbol": "記号", "branch_number": "枝番",
+    "valid_until": "資格確認書の有効期限", "issued_on": "資格確認書の交付日（有効開始日）", "insurer_name": "保険者名", "symbol": "記号", "branch_number": "枝番",
     "name": "氏名", "name_kana": "フリガナ", "free_text": "自由記述",
     "from_provider_records": "施設の記録（カルテ・レセコン等）から転記した番号であること",
 }
@@ -238,3 +238,30 @@ def check_evidence(method: FallbackMethod, evidence: dict[str, Any], visit_on: d
     if valid_until is not None and date.fromisoformat(valid_until) < visit_on:
         raise ValidationFailed(f"資格確認書の有効期限（{valid_until}）が受診日より前です。",
                                field="evidence/valid_until", rule="certificate-expired")
+    check_certificate_term(evidence, visit_on)
+
+
+CERTIFICATE_MAX_YEARS = 5  # seed 001: 資格確認書の有効期限は最大5年で保険者が定める範囲
+
+
+def check_certificate_term(evidence: dict[str, Any], visit_on: date) -> None:
+    """A 資格確認書 is valid for at most 5 years (seed 001): from its issue day when given, and in any case from the
+    visit (it was issued on or before it), so an expiry further out was misread or is not a 資格確認書."""
+    issued = date.fromisoformat(evidence["issued_on"]) if evidence.get("issued_on") else None
+    until = date.fromisoformat(evidence["valid_until"]) if evidence.get("valid_until") else None
+    if issued is not None and issued > visit_on:
+        raise ValidationFailed(f"資格確認書の交付日（{_ja(issued)}）が受診日（{_ja(visit_on)}）より後です。",
+                               field="evidence/issued_on", rule="certificate-issued-later")
+    if until is None:
+        return
+    if issued is not None and until < issued:
+        raise ValidationFailed(f"資格確認書の有効期限（{_ja(until)}）が交付日（{_ja(issued)}）より前です。",
+                               field="evidence/valid_until", rule="certificate-term")
+    start = issued or visit_on
+    latest = shift_months(start, 12 * CERTIFICATE_MAX_YEARS)
+    if until > latest:
+        since = "交付日" if issued is not None else "受診日"
+        raise ValidationFailed(
+            f"資格確認書の有効期限は最長{CERTIFICATE_MAX_YEARS}年です。有効期限（{_ja(until)}）が{since}（{_ja(start)}）から"
+            f"{CERTIFICATE_MAX_YEARS}年（{_ja(latest)}）を超えています。有効期限を確認してください。",
+            field="evidence/valid_until", rule="certificate-over-5-years", latest_valid_until=latest.isoformat())

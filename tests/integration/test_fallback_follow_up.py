@@ -299,6 +299,27 @@ def test_77777777_only_as_an_unknown_claim(h):
     assert unknown.status_code == 200, unknown.get_json()
 
 
+@pytest.mark.parametrize("term,ok,rule", [
+    ({"valid_until": "2031-11-30"}, True, None),  # visit 2026-11-30 (JST): at most 5 years from it
+    ({"valid_until": "2031-12-01"}, False, "certificate-over-5-years"),
+    ({"valid_until": "2035-12-31"}, False, "certificate-over-5-years"),  # issue 17's example
+    ({"issued_on": "2026-04-01", "valid_until": "2031-04-01"}, True, None),  # 5 years from its issue day
+    ({"issued_on": "2026-04-01", "valid_until": "2031-04-02"}, False, "certificate-over-5-years"),
+    ({"issued_on": "2026-12-01", "valid_until": "2027-07-31"}, False, "certificate-issued-later"),
+    ({"issued_on": "2026-04-01", "valid_until": "2026-03-31"}, False, "certificate-expired"),
+])
+def test_a_qualification_certificate_is_valid_for_at_most_5_years(h, term, ok, rule):
+    nurse = h.institution().nurse()
+    r = post(h, nurse, body("qualification_certificate", {**P01, **term}))
+    if ok:
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["evidence"]["valid_until"] == term["valid_until"]
+    else:
+        assert r.status_code == 422 and r.get_json()["rule"] == rule, r.get_json()
+        assert "資格確認書" in r.get_json()["detail"]
+        assert h.client.get(PATH, headers=auth(nurse)).get_json() == []
+
+
 def test_route_1_needs_the_current_numbers(h):
     """Issue 17: route ① was accepted with no numbers while the guidance said ③."""
     tenant = h.institution()

@@ -100,7 +100,8 @@ class EvidenceSchema(Strict):
         "再来患者の口頭確認では、これと保険者番号・番号・生年月日が必要")})
     portal_view = ma.fields.String(validate=ma.validate.OneOf(["screen", "pdf"]),
                                    metadata={"description": "マイナポータルの画面 screen / PDF pdf"})
-    valid_until = ma.fields.Date(metadata={"description": "資格確認書の有効期限"})
+    valid_until = ma.fields.Date(metadata={"description": "資格確認書の有効期限（交付日・受診日から最長5年）"})
+    issued_on = ma.fields.Date(metadata={"description": "資格確認書の交付日（有効開始日）: 有効期限はここから最長5年"})
     declaration = ma.fields.Nested(DeclarationSchema)
 
 
