@@ -89,6 +89,19 @@ def test_an_ended_method_stated_long_after_is_refused_by_the_servers_clock(h):
     assert h.client.get(PATH, headers=auth(nurse)).get_json() == []
 
 
+@pytest.mark.parametrize("received,ok", [((2026, 1, 10), True), ((2026, 1, 11), True), ((2026, 1, 12), False)])
+def test_a_late_sync_is_judged_on_the_stated_day_within_the_claim_cycle(h, received, ok):
+    """The paper card's last day (2025-12-01), synced 40, 41 and 42 days later (FALLBACK_MAX_AGE_DAYS = 41)."""
+    h.clock.set(datetime(*received, 23, 59, tzinfo=JST))
+    nurse = h.institution().nurse()
+    r = post(h, nurse, body("paper_card", P01, when=at_jst(2025, 12, 1, hour=23)))
+    if ok:
+        assert r.status_code == 201 and r.get_json()["visit_on"] == "2025-12-01", r.get_json()
+    else:
+        assert r.status_code == 422 and r.get_json()["rule"] == "recorded-too-long-ago"
+        assert r.get_json()["earliest_visit_on"] == "2025-12-02"
+
+
 def test_the_visit_day_is_the_day_in_japan(h):
     h.clock.set(datetime(2025, 12, 2, 12, tzinfo=JST))
     nurse = h.institution().nurse()
