@@ -140,7 +140,7 @@ def judged_visit_day(stated: datetime, received: datetime, *, future_skew: timed
             f"受診日（{_ja(jst_date(stated))}）が古すぎます。代替確認の記録は受付日の{max_age_days}日前"
             f"（{_ja(earliest)}）以降の受診だけ受け付けます。端末の日付を確かめるか、管理者に相談してください。",
             field="device_recorded_at", rule="recorded-too-long-ago", earliest_visit_on=earliest.isoformat())
-    return jst_date(stated)
+    return jst_date(min(stated, received))  # a visit cannot have happened after the server received its record
 
 
 def check_method_date(method: FallbackMethod, visit_on: date, *, latter_stage: bool) -> None:

@@ -102,6 +102,16 @@ def test_a_late_sync_is_judged_on_the_stated_day_within_the_claim_cycle(h, recei
         assert r.get_json()["earliest_visit_on"] == "2025-12-02"
 
 
+def test_a_time_a_few_minutes_ahead_counts_as_the_day_the_server_received_it(h):
+    """Received at 23:58 JST on the paper card's last day from a tablet 4 minutes fast: the visit was that day."""
+    h.clock.set(datetime(2025, 12, 1, 23, 58, tzinfo=JST))
+    nurse = h.institution().nurse()
+    r = post(h, nurse, body("paper_card", P01, when=datetime(2025, 12, 2, 0, 2, tzinfo=JST).isoformat()))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["visit_on"] == "2025-12-01"
+    assert r.get_json()["device_recorded_at"] == "2025-12-02T00:02:00+09:00"  # kept as sent
+
+
 def test_the_visit_day_is_the_day_in_japan(h):
     h.clock.set(datetime(2025, 12, 2, 12, tzinfo=JST))
     nurse = h.institution().nurse()

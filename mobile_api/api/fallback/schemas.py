@@ -165,7 +165,8 @@ class FallbackRecordSchema(ma.Schema):
     device_recorded_at = _r("device_recorded_at", ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"}))
     received_at = _r("received_at", ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"}))
     visit_on = _r("visit_on", ma.fields.Date(allow_none=True, metadata={
-        "description": "受診日（端末の時刻の日本時間の日付）: which methods are valid, and the claim month"}))
+        "description": "受診日（日本時間）: the device's time bounded by the server's receipt (never after it); "
+                       "which methods are valid, and the claim month"}))
     qualification_source = ma.fields.Function(lambda v: qualification_source(v.record), metadata={
         "type": "string", "nullable": True, "enum": ["past_visit", "provider_records", None],
         "description": "口頭確認の資格情報の出所: past_visit このシステムでの以前の受診・記録, "
