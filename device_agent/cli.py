@@ -414,12 +414,15 @@ def _evidence_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--card-presented", action="store_true", default=None, help="マイナンバーカードの提示を受けた")
     parser.add_argument("--nothing-changed", action="store_true", default=None,
                         help="口頭で資格に変更がないことを確認した（再来の口頭確認）")
+    parser.add_argument("--from-provider-records", action="store_true", default=None,
+                        help="口頭確認: 保険の番号を施設の記録（カルテ・レセコン等）から転記した")
     for name in ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "name", "name_kana"):
         parser.add_argument("--" + name.replace("_", "-"), help=fallback.LABELS[name])
     parser.add_argument("--birth-date", help="生年月日 1984-05-12")
     parser.add_argument("--copayment-ratio", choices=list(fallback.RATIOS), help="一部負担金割合 030 = 3割")
     parser.add_argument("--portal-view", choices=["screen", "pdf"], help="マイナポータルの画面 / PDF")
-    parser.add_argument("--valid-until", help="資格確認書の有効期限 2026-07-31")
+    parser.add_argument("--valid-until", help="資格確認書の有効期限 2026-07-31（最長5年）")
+    parser.add_argument("--issued-on", help="資格確認書の交付日 2026-08-01（わかれば）")
     parser.add_argument("--note", help="補足")
     group = parser.add_argument_group("被保険者資格申立書（--method declaration）")
     group.add_argument("--decl-has-valid-qualification", action="store_true", default=None,

@@ -62,24 +62,26 @@ EVIDENCE: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "notice_with_card": (("card_presented", *_NUMBERS), frozenset({*_COMMON, *_IDENTIFIERS, "card_presented"})),
     "portal_with_card": (("card_presented", *_NUMBERS),
                          frozenset({*_COMMON, *_IDENTIFIERS, "card_presented", "portal_view"})),
-    "oral_revisit": (("nothing_changed",), frozenset({*_COMMON, "nothing_changed"})),
+    "oral_revisit": (("nothing_changed",), frozenset({*_COMMON, *_IDENTIFIERS, "nothing_changed",
+                                                     "from_provider_records"})),
     "declaration": (("card_presented", "declaration"),
                     frozenset({*_COMMON, *_IDENTIFIERS, "card_presented", "declaration"})),
-    "qualification_certificate": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS, "valid_until"})),
+    "qualification_certificate": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS, "valid_until", "issued_on"})),
     "paper_card": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
     "notice_alone": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
     "expired_paper_card": (_NUMBERS, frozenset({*_COMMON, *_IDENTIFIERS})),
 }
-FLAGS = ("card_presented", "nothing_changed")  # checkboxes: true or absent
-EVIDENCE_FIELDS = ("card_presented", "nothing_changed", "insurer_number", "insurer_name", "symbol", "number",
+FLAGS = ("card_presented", "nothing_changed", "from_provider_records")  # checkboxes: true or absent
+EVIDENCE_FIELDS = ("card_presented", "nothing_changed", "from_provider_records", "insurer_number", "insurer_name", "symbol", "number",
                    "branch_number", "name", "name_kana", "birth_date", "copayment_ratio", "portal_view",
-                   "valid_until", "free_text")
+                   "valid_until", "issued_on", "free_text")
 LABELS = {
     "card_presented": "マイナンバーカードの提示", "nothing_changed": "資格に変更がないことの口頭確認",
+    "from_provider_records": "施設の記録（カルテ・レセコン等）から転記した番号",
     "insurer_number": "保険者番号", "insurer_name": "保険者名", "symbol": "記号", "number": "番号",
     "branch_number": "枝番", "name": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日",
     "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
-    "valid_until": "資格確認書の有効期限", "free_text": "補足", "declaration": "被保険者資格申立書",
+    "valid_until": "資格確認書の有効期限", "issued_on": "資格確認書の交付日", "free_text": "補足", "declaration": "被保険者資格申立書",
     "method": "確認した方法", "reason": "確認できなかった理由", "form": "確認方式", "care_type": "診療の種類",
     "patient_reference": "患者番号", "device_recorded_at": "記録した時刻", "evidence": "確認した内容",
 }
@@ -220,6 +222,11 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
             evidence[name] = _text(fields, name)
     if method == "declaration":
         evidence["declaration"] = _declaration(fields)
+    if method == "oral_revisit":  # numbers only when copied from the provider's own records (the server's rule)
+        if evidence.get("from_provider_records"):
+            required = (*required, *_NUMBERS)
+        else:
+            evidence = {k: v for k, v in evidence.items() if k not in _IDENTIFIERS}
     for name in required:
         if name == "declaration":
             for item in DECLARATION_REQUIRED:
@@ -234,7 +241,7 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     if isinstance(birth, dict) and "invalid" in birth:
         errors.append(("decl_birth_date", "申立書の生年月日は和暦（例: 昭和59年5月12日）で入力してください。"))
         del evidence["declaration"]["birth_date"]
-    for name in ("birth_date", "valid_until"):
+    for name in ("birth_date", "valid_until", "issued_on"):
         if name in evidence:
             try:
                 date.fromisoformat(evidence[name])

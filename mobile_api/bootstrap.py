@@ -32,6 +32,8 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         raise ValueError("SIGN_IN_MAX_FAILURES must be at least 1")
     if not 1 <= int(cfg["POST_HOC_INTERVAL_MINUTES"]) <= 59:
         raise ValueError("POST_HOC_INTERVAL_MINUTES must be 1 to 59 (a cron minute step)")
+    if int(cfg["FALLBACK_MAX_AGE_DAYS"]) < 0 or float(cfg["FALLBACK_FUTURE_SKEW_MINUTES"]) < 0:
+        raise ValueError("FALLBACK_MAX_AGE_DAYS and FALLBACK_FUTURE_SKEW_MINUTES must not be negative")
     return Rules(
         challenge_ttl=timedelta(seconds=cfg["CHALLENGE_TTL_SECONDS"]),
         activation_code_ttl=timedelta(seconds=cfg["ACTIVATION_CODE_TTL_SECONDS"]),
@@ -49,6 +51,8 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         sign_in_max_failures=int(cfg["SIGN_IN_MAX_FAILURES"]),
         sign_in_failure_window=timedelta(minutes=float(cfg["SIGN_IN_FAILURE_WINDOW_MINUTES"])),
         sign_in_lock=timedelta(minutes=float(cfg["SIGN_IN_LOCK_MINUTES"])),
+        fallback_future_skew=timedelta(minutes=cfg["FALLBACK_FUTURE_SKEW_MINUTES"]),
+        fallback_max_age_days=int(cfg["FALLBACK_MAX_AGE_DAYS"]),
     )
 
 

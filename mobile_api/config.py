@@ -54,7 +54,12 @@ DEFAULTS: dict[str, Any] = {
     "VIEWING_WINDOW_HOURS": 24,
     "CERTIFICATE_GRACE_MONTHS": 3,
     "POST_HOC_INTERVAL_MINUTES": 10,  # OUR RULE: how often pending fallback records are looked up again (1-59)
-    "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,  # OUR RULE: alert this many months before the certificate expires
+    "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,
+    # Fallback records (docs/rules.md §5): the device's stated time is bounded by the server's receipt. OUR RULE:
+    # refuse a time ahead by more than the skew, and a visit day more than the age before the day of receipt
+    # (41 = a visit on the 1st of a 31-day month still reaches the claim submitted by the 10th of the next).
+    "FALLBACK_FUTURE_SKEW_MINUTES": 5,
+    "FALLBACK_MAX_AGE_DAYS": 41,  # OUR RULE: alert this many months before the certificate expires
     # Continuing home care: a relationship with no visit for this many days ends (re-query refused after).
     "CARE_RELATIONSHIP_IDLE_DAYS": 90,
     # The usage rate (seed 000, docs/rules.md §4, the usage rate). OUR RULE: a re-query (再照会) rests on an earlier card

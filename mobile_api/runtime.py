@@ -35,6 +35,8 @@ class Rules:
     sign_in_max_failures: int = 10
     sign_in_failure_window: timedelta = timedelta(minutes=15)
     sign_in_lock: timedelta = timedelta(minutes=15)
+    fallback_future_skew: timedelta = timedelta(minutes=5)
+    fallback_max_age_days: int = 41
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ FALLBACK_RECORD = {
     "method": "notice_with_card", "method_label": "資格情報のお知らせ＋マイナンバーカード", "reason": "offline",
     "evidence": FALLBACK_REQUEST["evidence"], "device_recorded_at": "2026-12-01T10:15:00+09:00",
     "received_at": "2026-12-01T01:20:00+00:00", "visit_on": "2026-12-01", "status": "pending_post_hoc",
-    "post_hoc_outcome": None, "lookup": None, "confirmed_at": None, "copayment_ratio": "030",
+    "post_hoc_outcome": None, "lookup": None, "confirmed_at": None, "qualification_source": None, "copayment_ratio": "030",
     "copayment_basis": "age", "destroy_after_claim": False, "settled_at": None, "claim_route": None,
     "staff_id": USER_ID, "device_id": DEVICE_ID,
     "claim_guidance": {"route": 1, "route_mark": "①", "source": "evidence",
@@ -176,6 +176,24 @@ FALLBACK_RECORD = {
     "notices": ["オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。",
                 "患者負担は3割です（年齢から）。10割を求めないでください。",
                 "次回の受診時は、マイナ保険証（マイナンバーカード）または資格確認書をお持ちいただくよう患者に伝えてください。"]}
+
+_DEVICE_TIME_DETAIL = ("記録した時刻（2026年12月01日 10:30）がサーバーの受付時刻（2026年12月01日 10:20）より先になっています。"
+                       "端末の日付と時刻を確かめて、正しい受診時刻で記録し直してください。")
+FALLBACK_REFUSALS = {
+    "device-time-refused": {
+        "summary": "The device's clock runs 10 minutes ahead of the server's (docs/rules.md §5)",
+        "value": {"type": "/problems/device-time-refused", "title": "端末の記録時刻を受診日として受け付けられません。",
+                  "status": 422, "detail": _DEVICE_TIME_DETAIL, "instance": "/api/v1/fallback-records",
+                  "errors": [{"pointer": "/device_recorded_at", "detail": _DEVICE_TIME_DETAIL}],
+                  "rule": "recorded-in-future", "received_at": "2026-12-01T01:20:00+00:00"}},
+    "individual-number": {
+        "summary": "free_text holds an individual number (docs/rules.md §7): nothing is stored",
+        "value": {"type": "/problems/validation-failed", "title": "入力内容に誤りがあります。", "status": 422,
+                  "instance": "/api/v1/fallback-records",
+                  "errors": [{"pointer": "/evidence/free_text",
+                              "detail": "マイナンバー（個人番号）と思われる12桁の番号は入力できません。医療機関等は"
+                                        "マイナンバーを収集・保存できません。該当の番号を削除してください。"}]}},
+}
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
                                "schema": {"type": "integer", "minimum": 0}}}

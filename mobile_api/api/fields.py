@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 
 from ..domain.codes import CareType
+from ..domain.individual_number import REFUSAL_JA, contains_individual_number
 
 
 class Base64Bytes(ma.fields.Field):
@@ -40,6 +41,23 @@ class Base64Bytes(ma.fields.Field):
         if len(raw) > self.max_bytes:
             raise ma.ValidationError(f"{self.max_bytes} バイト以下にしてください。")
         return raw
+
+
+def no_individual_number(value: Any) -> None:
+    """Refuse text holding an individual number (docs/rules.md §7): 422 with the field's pointer, nothing stored."""
+    if isinstance(value, str) and contains_individual_number(value):
+        raise ma.ValidationError(REFUSAL_JA)
+
+
+def outside_text(max_length: int, description: str | None = None, *, min_length: int | None = None,
+                 **kwargs: Any) -> ma.fields.String:
+    """A string that carries what people typed or copied (names, numbers, notes, references): bounded, and never
+    an individual number. Use it for every such field of a request."""
+    metadata = kwargs.pop("metadata", {})
+    if description:
+        metadata.setdefault("description", description)
+    return ma.fields.String(validate=[ma.validate.Length(min=min_length, max=max_length), no_individual_number],
+                            metadata=metadata, **kwargs)
 
 
 #: Instants the API accepts: far enough out for any birth date or expiry, near enough that converting

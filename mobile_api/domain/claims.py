@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any
 
+from .errors import ValidationFailed
 from .insurer import is_unknown_claim_number, is_valid_insurer_number
 
 
@@ -58,7 +59,7 @@ def is_unknown_claim_identifiers(ids: BillingIdentifiers) -> bool:
 class ClaimGuidance:
     route: ClaimRoute
     identifiers: BillingIdentifiers
-    source: str  # oqs | lookup | evidence | past_visit | invalid_result | unknown
+    source: str  # oqs | lookup | evidence | provider_records | past_visit | invalid_result | unknown
     remarks: str | None  # 摘要欄 (route ③: the declaration's address and phone)
     message: str  # Japanese, for the person preparing the claim
 
@@ -73,6 +74,7 @@ class ClaimGuidance:
 
 SOURCE_JA = {"oqs": "オンライン資格確認の結果", "lookup": "事後確認（保険者番号等による照会）の結果",
              "evidence": "患者が提示した書類", "past_visit": "過去の受診時の資格情報",
+             "provider_records": "施設の記録（カルテ・レセコン等）",
              "invalid_result": "「資格（無効）」として表示された喪失済みの資格"}
 
 
@@ -104,3 +106,12 @@ def unknown_claim_remarks(declaration: dict[str, Any] | None, *, destroyed: bool
     if declaration.get("phone"):
         parts.append(f"連絡先 {declaration['phone']}")
     return "被保険者資格申立書による：" + "／".join(parts)
+
+
+def check_current_route(route: ClaimRoute, billed: BillingIdentifiers | None, guidance: ClaimGuidance) -> None:
+    """① bills the *current* insurer number etc. (seed 001), so they must be known: given with the settlement, or
+    the record's own guidance is ① (a valid lookup, the numbers shown, the provider's records, an earlier visit)."""
+    if route is ClaimRoute.CURRENT and billed is None and guidance.route is not ClaimRoute.CURRENT:
+        raise ValidationFailed("①で請求するには現在の被保険者番号等が必要ですが、この記録にはありません。請求に使う"
+                               "保険者番号・番号を入力するか、②（旧保険者への請求）または③（不詳レセプト）で請求してください。",
+                               field="billed", rule="current-numbers-needed", guided_route=int(guidance.route))

@@ -204,6 +204,12 @@ class ResultsExpired(Conflict):
     """A batch job's results were deleted after the keeping time (docs/health-check-api.md §4)."""
     slug = "results-expired"
     title = "保存期間を過ぎたため、結果は削除されました。"
+class DeviceTimeRefused(ValidationFailed):
+    """A device's stated time the server cannot take as the visit's: ahead of its own clock, or older than the
+    claim cycle needs (docs/rules.md §5). The server's clock is the authority for every legal date."""
+
+    slug = "device-time-refused"
+    title = "端末の記録時刻を受診日として受け付けられません。"
 
 
 class ActivationCodeUsed(Conflict):

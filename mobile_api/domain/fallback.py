@@ -6,11 +6,12 @@ outage (``fallback_guidance``) and the record the nurse then makes agree.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from .errors import ValidationFailed
+from .errors import DeviceTimeRefused, ValidationFailed
+from .japanese_dates import jst_date, jst_text, shift_months
 
 
 class FallbackMethod(str, Enum):
@@ -122,6 +123,26 @@ def is_latter_stage_insurer(insurer_number: str | None) -> bool:
     return bool(insurer_number) and len(insurer_number) == 8 and insurer_number.startswith("39")
 
 
+def judged_visit_day(stated: datetime, received: datetime, *, future_skew: timedelta, max_age_days: int) -> date:
+    """The visit's day in Japan, from the device's stated time bounded by the server's receipt (docs/rules.md §5).
+
+    The device's clock is a claim: a time ahead of the server's by more than ``future_skew`` cannot be a visit,
+    and a day more than ``max_age_days`` before the day of receipt is past what the monthly claim still needs,
+    so neither can choose which methods were valid."""
+    if stated - received > future_skew:
+        raise DeviceTimeRefused(
+            f"記録した時刻（{jst_text(stated)}）がサーバーの受付時刻（{jst_text(received)}）より先になっています。"
+            "端末の日付と時刻を確かめて、正しい受診時刻で記録し直してください。",
+            field="device_recorded_at", rule="recorded-in-future", received_at=received.isoformat())
+    earliest = jst_date(received) - timedelta(days=max_age_days)
+    if jst_date(stated) < earliest:
+        raise DeviceTimeRefused(
+            f"受診日（{_ja(jst_date(stated))}）が古すぎます。代替確認の記録は受付日の{max_age_days}日前"
+            f"（{_ja(earliest)}）以降の受診だけ受け付けます。端末の日付を確かめるか、管理者に相談してください。",
+            field="device_recorded_at", rule="recorded-too-long-ago", earliest_visit_on=earliest.isoformat())
+    return jst_date(min(stated, received))  # a visit cannot have happened after the server received its record
+
+
 def check_method_date(method: FallbackMethod, visit_on: date, *, latter_stage: bool) -> None:
     """Refuse a method outside its dates (``visit_on`` is the visit's day in Japan)."""
     first, last = METHOD_DATES[method]
@@ -161,10 +182,11 @@ EVIDENCE_RULES: dict[FallbackMethod, tuple[tuple[str, ...], frozenset[str]]] = {
     FallbackMethod.NOTICE_WITH_CARD: (("card_presented", *_NUMBERS), _COMMON | _IDENTIFIERS | {"card_presented"}),
     FallbackMethod.PORTAL_WITH_CARD: (("card_presented", *_NUMBERS),
                                       _COMMON | _IDENTIFIERS | {"card_presented", "portal_view"}),
-    FallbackMethod.ORAL_REVISIT: (("nothing_changed",), _COMMON | {"nothing_changed"}),
+    FallbackMethod.ORAL_REVISIT: (("nothing_changed",),
+                                  _COMMON | _IDENTIFIERS | {"nothing_changed", "from_provider_records"}),
     FallbackMethod.DECLARATION: (("card_presented", "declaration"),
                                  _COMMON | _IDENTIFIERS | {"card_presented", "declaration"}),
-    FallbackMethod.QUALIFICATION_CERTIFICATE: (_NUMBERS, _COMMON | _IDENTIFIERS | {"valid_until"}),
+    FallbackMethod.QUALIFICATION_CERTIFICATE: (_NUMBERS, _COMMON | _IDENTIFIERS | {"valid_until", "issued_on"}),
     FallbackMethod.PAPER_CARD: (_NUMBERS, _COMMON | _IDENTIFIERS),
     FallbackMethod.NOTICE_ALONE: (_NUMBERS, _COMMON | _IDENTIFIERS),
     FallbackMethod.EXPIRED_PAPER_CARD: (_NUMBERS, _COMMON | _IDENTIFIERS),
@@ -173,9 +195,29 @@ EVIDENCE_LABELS_JA = {
     "card_presented": "マイナンバーカードの提示", "insurer_number": "保険者番号", "number": "番号",
     "birth_date": "生年月日", "nothing_changed": "資格に変更がないことの口頭確認", "declaration": "被保険者資格申立書",
     "copayment_ratio": "一部負担金割合", "portal_view": "マイナポータルの表示（画面・PDF）",
-    "valid_until": "資格確認書の有効期限", "insurer_name": "保険者名", "symbol": "記号", "branch_number": "枝番",
+    "valid_until": "資格確認書の有効期限", "issued_on": "資格確認書の交付日（有効開始日）", "insurer_name": "保険者名", "symbol": "記号", "branch_number": "枝番",
     "name": "氏名", "name_kana": "フリガナ", "free_text": "自由記述",
+    "from_provider_records": "施設の記録（カルテ・レセコン等）から転記した番号であること",
 }
+
+
+def numbers_from_provider_records(method: FallbackMethod, evidence: dict[str, Any]) -> bool:
+    """An oral revisit check with the numbers the provider already holds in its own records (カルテ, レセコン):
+    the patient has been seen before this system was used, so the numbers are copied from those records and
+    marked as such (docs/rules.md §5). True when the record carries them; refuses numbers not so marked and a
+    mark without the numbers a post-hoc lookup needs."""
+    if method is not FallbackMethod.ORAL_REVISIT:
+        return False
+    marked = bool(evidence.get("from_provider_records"))
+    if not marked and any(evidence.get(name) is not None for name in _IDENTIFIERS):
+        raise ValidationFailed("口頭確認で番号を記録するのは、施設の記録（カルテ・レセコン等）で資格情報を把握している"
+                               "場合です。その記録から転記したことをチェックしてください。",
+                               field="evidence/from_provider_records", rule="oral-numbers-from-records")
+    for name in _NUMBERS if marked else ():
+        if not evidence.get(name):
+            raise ValidationFailed(f"施設の記録による口頭確認では、記録にある{EVIDENCE_LABELS_JA[name]}の入力が必要です。",
+                                   field=f"evidence/{name}", rule="evidence-required")
+    return marked
 
 
 def check_evidence(method: FallbackMethod, evidence: dict[str, Any], visit_on: date) -> None:
@@ -196,3 +238,30 @@ def check_evidence(method: FallbackMethod, evidence: dict[str, Any], visit_on: d
     if valid_until is not None and date.fromisoformat(valid_until) < visit_on:
         raise ValidationFailed(f"資格確認書の有効期限（{valid_until}）が受診日より前です。",
                                field="evidence/valid_until", rule="certificate-expired")
+    check_certificate_term(evidence, visit_on)
+
+
+CERTIFICATE_MAX_YEARS = 5  # seed 001: 資格確認書の有効期限は最大5年で保険者が定める範囲
+
+
+def check_certificate_term(evidence: dict[str, Any], visit_on: date) -> None:
+    """A 資格確認書 is valid for at most 5 years (seed 001): from its issue day when given, and in any case from the
+    visit (it was issued on or before it), so an expiry further out was misread or is not a 資格確認書."""
+    issued = date.fromisoformat(evidence["issued_on"]) if evidence.get("issued_on") else None
+    until = date.fromisoformat(evidence["valid_until"]) if evidence.get("valid_until") else None
+    if issued is not None and issued > visit_on:
+        raise ValidationFailed(f"資格確認書の交付日（{_ja(issued)}）が受診日（{_ja(visit_on)}）より後です。",
+                               field="evidence/issued_on", rule="certificate-issued-later")
+    if until is None:
+        return
+    if issued is not None and until < issued:
+        raise ValidationFailed(f"資格確認書の有効期限（{_ja(until)}）が交付日（{_ja(issued)}）より前です。",
+                               field="evidence/valid_until", rule="certificate-term")
+    start = issued or visit_on
+    latest = shift_months(start, 12 * CERTIFICATE_MAX_YEARS)
+    if until > latest:
+        since = "交付日" if issued is not None else "受診日"
+        raise ValidationFailed(
+            f"資格確認書の有効期限は最長{CERTIFICATE_MAX_YEARS}年です。有効期限（{_ja(until)}）が{since}（{_ja(start)}）から"
+            f"{CERTIFICATE_MAX_YEARS}年（{_ja(latest)}）を超えています。有効期限を確認してください。",
+            field="evidence/valid_until", rule="certificate-over-5-years", latest_valid_until=latest.isoformat())

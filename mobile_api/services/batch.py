@@ -25,6 +25,7 @@ from typing import Any
 from ..adapters import orm
 from ..domain.errors import (BatchTooLarge, Conflict, NotFound, QualificationUnavailable, ResultsExpired,
                              ValidationFailed)
+from ..domain.individual_number import refuse_individual_number
 from ..runtime import BatchSettings, Runtime
 from . import audit, idempotency, qualification
 from .clients import SCOPE_BATCH
@@ -128,6 +129,8 @@ def check_rows(rows: list[dict[str, Any]], max_rows: int) -> list[dict[str, Any]
                                    field=f"examinees/{position}/reference")
         seen.add(reference)
         request = {name: (None if row.get(name) in (None, "") else str(row[name])) for name in ROW_FIELDS}
+        for name in ("reference", "symbol", "number"):  # CSV rows too (docs/rules.md §7)
+            refuse_individual_number(request.get(name), field=f"examinees/{position}/{name}")
         request["reference"] = reference
         cleaned.append({"position": position, "reference": reference, "request": request})
     return cleaned

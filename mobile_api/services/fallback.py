@@ -11,7 +11,7 @@ a lost answer returns the record already made. Every record starts as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..domain import fallback as method_rules
 from ..domain.claims import (
     UNKNOWN_CLAIM_IDENTIFIERS,
     BillingIdentifiers,
+    check_current_route,
     ClaimGuidance,
     ClaimRoute,
     guide,
@@ -34,14 +35,13 @@ from ..domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..domain.identifiers import Identifiers
 from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
 from ..domain.insurer import is_valid_insurer_number
-from ..domain.japanese_dates import era_to_date, jst_date
+from ..domain.japanese_dates import era_to_date
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
 
 SCOPE = "fallback.record"
 ACTION = "fallback.record"
-CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 
 
 class FallbackStatus(str, Enum):
@@ -102,17 +102,26 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
             post_hoc_outcome="confirmed" if checked.lookup else None,
             confirmed_at=now if checked.lookup else None))
         uow.flush()
-        skew = (request.device_recorded_at - now).total_seconds()
+        ahead = int((request.device_recorded_at - now).total_seconds())  # within the tolerated skew
         audit.record(uow, at=now, action=ACTION, institution_id=actor.institution_id, user_id=actor.user_id,
                      device_id=actor.device_id, target_type="fallback_record", target_id=row.id,
                      method=row.method, fallback_reason=row.reason, form=row.form, care_type=row.care_type,
                      destroy_after_claim=destroy, status=row.status, visit_on=checked.visit_on.isoformat(),
-                     device_clock_skew_seconds=int(skew) if skew > CLOCK_SKEW_TOLERANCE.total_seconds() else None)
+                     qualification_source=qualification_source(row),
+                     device_clock_skew_seconds=ahead if ahead > 0 else None)
         guidance = guidance_for_record(uow, row)  # reads only: before the key row is pending
         idempotency.remember(uow, actor, SCOPE, idempotency_key, request_hash, status=201,
                              response={"fallback_record_id": row.id}, now=now)
         return idempotency.commit_or_replay(uow, FallbackView(row, guidance),
                                             lambda: _replay(uow, actor, idempotency_key, request_hash))
+
+
+def qualification_source(row: orm.FallbackRecord) -> str | None:
+    """Where an oral revisit check's qualification comes from: an earlier visit or record in this system
+    (``past_visit``), or the numbers staff copied from the provider's own records (``provider_records``)."""
+    if (row.evidence or {}).get("from_provider_records"):
+        return "provider_records"
+    return "past_visit" if row.prior_ref else None
 
 
 def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, limit: int = 50,
@@ -148,7 +157,9 @@ def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordReques
     if request.care_type is CareType.EMERGENCY:
         raise ValidationFailed("救急の資格確認はモバイル端末では行えません。", field="care_type")
     evidence, method = request.evidence, request.method
-    visit_on = jst_date(request.device_recorded_at)
+    visit_on = method_rules.judged_visit_day(request.device_recorded_at, rt.clock(),
+                                             future_skew=rt.rules.fallback_future_skew,
+                                             max_age_days=rt.rules.fallback_max_age_days)
     insurer_number = evidence.get("insurer_number")
     if insurer_number is not None and not is_valid_insurer_number(insurer_number):
         # A mistyped insurer number is the commonest reason a claim comes back: catch it now. The
@@ -165,16 +176,20 @@ def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordReques
         declaration and declaration.get("insurance_kind") == "kouki")
     method_rules.check_method_date(method, visit_on, latter_stage=latter_stage)
     method_rules.check_evidence(method, evidence, visit_on)
+    from_records = method_rules.numbers_from_provider_records(method, evidence)
     birth = date.fromisoformat(evidence["birth_date"]) if evidence.get("birth_date") else None
     stated = evidence.get("copayment_ratio")
     prior_ref, held_ratio = None, None
     if method in (FallbackMethod.ORAL_REVISIT, FallbackMethod.DECLARATION):
         held = _held_qualification(uow, actor.institution_id, request, visit_on)
-        if method is FallbackMethod.ORAL_REVISIT:
-            if held is None:
-                raise ValidationFailed("口頭での確認は再来の患者で、この施設が以前の受診で資格情報を把握している場合"
-                                       "だけ使えます。初診の患者は被保険者資格申立書で確認してください。",
-                                       field="method", rule="oral-needs-revisit")
+        if method is FallbackMethod.ORAL_REVISIT and held is None and not from_records:
+            raise ValidationFailed("口頭での確認は再来の患者で、この施設が資格情報を把握している場合だけ使えます。"
+                                   "以前の受診の記録（カルテ・レセコン等）に保険の番号があれば、転記して記録してください。"
+                                   "初診の患者は被保険者資格申立書で確認してください。",
+                                   field="method", rule="oral-needs-revisit")
+        if method is FallbackMethod.ORAL_REVISIT and from_records:
+            latter_stage = method_rules.is_latter_stage_insurer(insurer_number)  # the numbers staff copied
+        elif method is FallbackMethod.ORAL_REVISIT and held is not None:
             prior_ref, qualification = held
             birth = date.fromisoformat(qualification["birth_date"]) if qualification.get("birth_date") else None
             held_ratio = qualification.get("copayment_ratio")
@@ -186,7 +201,8 @@ def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordReques
     if declaration is not None:
         birth = declaration_rules.check(declaration, visit_on=visit_on)
         stated = stated or declaration.get("copayment_ratio")
-    if (method not in (FallbackMethod.ORAL_REVISIT, FallbackMethod.DECLARATION) and stated is None
+    held_here = method is FallbackMethod.ORAL_REVISIT and prior_ref is not None
+    if (method is not FallbackMethod.DECLARATION and not held_here and stated is None
             and needs_stated_ratio(birth, visit_on, latter_stage=latter_stage)):
         raise ValidationFailed("70歳以上の方・後期高齢者医療の方は、提示された書類の一部負担金割合を入力してください。",
                                field="evidence/copayment_ratio", rule="copayment-needed")
@@ -329,6 +345,7 @@ def settle(rt: Runtime, actor: Principal, record_id: str, *, route: int,
                                field="billed/insurer_number", rule="unknown-claim-only")
     with rt.uow() as uow:
         row = _owned(uow, actor, record_id)
+        check_current_route(claim_route, ids, guidance_for_record(uow, row))
         evidence = dict(row.evidence)
         had_declaration = bool(evidence.get("declaration")) and not evidence["declaration"].get("destroyed")
         if had_declaration:
@@ -479,7 +496,8 @@ def guidance_for_record(uow: UnitOfWork, row: orm.FallbackRecord) -> ClaimGuidan
     result = (row.lookup or {}).get("result") or {}
     status = result.get("status")
     current = former = None
-    current_source, former_source = "evidence", "invalid_result"
+    current_source = "provider_records" if evidence.get("from_provider_records") else "evidence"
+    former_source = "invalid_result"
     if status in (1, 6):
         current, current_source = BillingIdentifiers.of(result.get("qualification")), "lookup"
     elif status in (2, 3):

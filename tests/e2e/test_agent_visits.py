@@ -300,6 +300,23 @@ def test_cli_rejected_record_shows_the_reason_and_is_fixed_under_the_same_id(wor
         box.close()
 
 
+def test_cli_oral_revisit_with_numbers_from_the_providers_records(world, monkeypatch, capsys):
+    """A long-standing patient not yet seen on this system (issue 17): the numbers come from the provider's records."""
+    from device_agent.cli import main
+
+    h, tenant, agent, wire = world
+    home = str(agent.home.path)
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    assert main(["--home", home, "outbox", "record", "--method", "oral_revisit", "--nothing-changed",
+                 "--from-provider-records", "--insurer-number", "01130012", "--number", "1287",
+                 "--birth-date", "1984-05-12", "--patient-reference", "P-OLD"]) == 0
+    assert main(["--home", home, "outbox", "sync", "--login", "nurse1"]) == 0
+    assert "送信済み 1 件、要修正 0 件" in capsys.readouterr().out
+    records = h.client.get("/api/v1/fallback-records", headers=tenant.auth()).get_json()
+    assert [(r["method"], r["qualification_source"], r["claim_guidance"]["route"]) for r in records] == [
+        ("oral_revisit", "provider_records", 1)]
+
+
 def test_cli_verify_with_a_virtual_card(world, monkeypatch, capsys):
     import io
 

@@ -120,3 +120,72 @@ def test_missing_or_garbage_token(h):
 def test_problem_types_are_documented(h):
     r = h.client.get("/problems/consent-window-closed")
     assert r.status_code == 200 and "閲覧期間" in r.get_json()["title"]
+
+
+MY_NUMBER = "123456789018"  # passes the individual number's check digit (docs/rules.md §7)
+
+
+def test_no_text_field_of_the_api_stores_an_individual_number(h):
+    """Every request field that carries typed text refuses one (422, the field's pointer, Japanese), and the
+    fallback record's fields are covered in test_fallback_records.py."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    staff = {"Authorization": f"Bearer {nurse}"}
+    cases = [
+        ("post", "/api/v1/devices", tenant.auth(), {"label": f"端末 {MY_NUMBER}"}, "/label"),
+        ("post", "/api/v1/staff", tenant.auth(), {"login": MY_NUMBER, "display_name": "看護 花子",
+                                                  "password": "staff-password-9"}, "/login"),
+        ("post", "/api/v1/staff", tenant.auth(), {"login": "nurse9", "display_name": f"マイナンバー{MY_NUMBER[:11]}0",
+                                                  "password": "staff-password-9"}, "/display_name"),
+        ("put", "/api/v1/institution", tenant.auth(), {"name": f"テスト {MY_NUMBER}"}, "/name"),
+        ("post", "/api/v1/clients", tenant.auth(), {"name": MY_NUMBER, "auth_method": "client_secret"}, "/name"),
+        ("post", "/api/v1/consent-links", staff, {"purpose": "general", "note": MY_NUMBER}, "/note"),
+        ("post", "/api/v1/verifications", staff, {"care_type": 2, "form": "home_consent", "method": "pin",
+                                                  "patient_reference": MY_NUMBER}, "/patient_reference"),
+        ("post", "/api/v1/care-relationships/none/discharge", staff, {"reason": MY_NUMBER}, "/reason"),
+        ("post", "/api/v1/visits/none/consent-withdrawal", staff, {"note": MY_NUMBER}, "/note"),
+    ]
+    before = {path: h.client.get(path, headers=tenant.auth()).get_json()
+              for path in ("/api/v1/devices", "/api/v1/staff", "/api/v1/institution", "/api/v1/clients")}
+    for method, path, headers, payload, pointer in cases:
+        r = getattr(h.client, method)(path, json=payload, headers={**headers, "Idempotency-Key": "k-individual-1"})
+        body = assert_problem(r, 422)
+        details = {e["pointer"]: e["detail"] for e in body["errors"]}
+        assert "マイナンバー" in details.get(pointer, ""), (path, body)
+    for path, listing in before.items():
+        assert h.client.get(path, headers=tenant.auth()).get_json() == listing, path
+
+
+def test_a_health_check_client_cannot_send_an_individual_number(h):
+    from tests.integration.test_health_check_api import Integrator
+
+    integrator = Integrator(h)
+    one = {"reference": "R-1", "insurer_number": "01130012", "number": "1287", "birth_date": "1984-05-12"}
+    check = h.client.post("/api/v1/qualification-checks", json={**one, "number": MY_NUMBER},
+                          headers=integrator.auth())
+    assert "/number" in {e["pointer"] for e in assert_problem(check, 422)["errors"]}
+    batch = h.client.post("/api/v1/batch-jobs", json={"examinees": [one, {**one, "reference": MY_NUMBER}]},
+                          headers=integrator.auth())
+    assert_problem(batch, 422)
+    csv_body = f"reference,insurer_number,number,birth_date\r\nR-1,01130012,1287,1984-05-12\r\n" \
+               f"R-2,01130012,\"{MY_NUMBER[:4]} {MY_NUMBER[4:8]} {MY_NUMBER[8:]}\",1984-05-12\r\n"
+    uploaded = h.client.post("/api/v1/batch-jobs", data=csv_body.encode(), content_type="text/csv",
+                             headers=integrator.auth())
+    body = assert_problem(uploaded, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/examinees/1/number"] and "マイナンバー" in body["detail"]
+
+
+def test_the_console_forms_refuse_an_individual_number(h):
+    from tests.integration.test_console_access import Browser
+
+    tenant = h.institution()
+    admin = Browser(h, tenant, "admin", "admin-password-1")
+    for path, form in (("/console/settings/name", {"name": f"施設 {MY_NUMBER}"}),
+                       ("/console/staff", {"login": "nurse7", "display_name": f"個人番号 {MY_NUMBER[:11]}3",
+                                           "role": "staff", "password": "staff-password-7"}),
+                       ("/console/devices", {"label": MY_NUMBER})):
+        r = admin.post(path, **form)
+        assert r.status_code == 422 and "マイナンバー" in r.get_data(as_text=True), path
+    assert MY_NUMBER not in admin.get("/console/devices").get_data(as_text=True)
+    assert "nurse7" not in admin.get("/console/staff").get_data(as_text=True)
+    assert MY_NUMBER not in admin.get("/console/settings").get_data(as_text=True)

@@ -61,6 +61,7 @@ def pointers(r):
     ("notice_with_card", {**P01, "card_presented": True}, (2024, 12, 1), False),
 ])
 def test_each_method_only_on_its_dates(h, method, evidence, day, ok):
+    h.clock.set(datetime(*day, 18, tzinfo=JST))  # received the same evening: the server judges the stated day
     nurse = h.institution().nurse()
     r = post(h, nurse, body(method, evidence, when=at_jst(*day)))
     if ok:
@@ -75,7 +76,44 @@ def test_each_method_only_on_its_dates(h, method, evidence, day, ok):
         assert r.get_json()["rule"] == "method-date" and pointers(r) == ["/method"]
 
 
+def test_an_ended_method_stated_long_after_is_refused_by_the_servers_clock(h):
+    """Issue 17: on 2026-12-04 a paper card dated 2025-11-30 and a notice alone dated 2026-03-31 were accepted."""
+    h.clock.set(datetime(2026, 12, 4, 10, tzinfo=JST))
+    nurse = h.institution().nurse()
+    for method, day in (("paper_card", (2025, 11, 30)), ("notice_alone", (2026, 3, 31))):
+        r = post(h, nurse, body(method, P01, when=at_jst(*day)))
+        assert r.status_code == 422, r.get_json()
+        assert r.get_json()["rule"] == "recorded-too-long-ago" and pointers(r) == ["/device_recorded_at"]
+    future = post(h, nurse, body("notice_with_card", {**P01, "card_presented": True}, when=at_jst(2027, 6, 1)))
+    assert future.status_code == 422 and future.get_json()["rule"] == "recorded-in-future"
+    assert h.client.get(PATH, headers=auth(nurse)).get_json() == []
+
+
+@pytest.mark.parametrize("received,ok", [((2026, 1, 10), True), ((2026, 1, 11), True), ((2026, 1, 12), False)])
+def test_a_late_sync_is_judged_on_the_stated_day_within_the_claim_cycle(h, received, ok):
+    """The paper card's last day (2025-12-01), synced 40, 41 and 42 days later (FALLBACK_MAX_AGE_DAYS = 41)."""
+    h.clock.set(datetime(*received, 23, 59, tzinfo=JST))
+    nurse = h.institution().nurse()
+    r = post(h, nurse, body("paper_card", P01, when=at_jst(2025, 12, 1, hour=23)))
+    if ok:
+        assert r.status_code == 201 and r.get_json()["visit_on"] == "2025-12-01", r.get_json()
+    else:
+        assert r.status_code == 422 and r.get_json()["rule"] == "recorded-too-long-ago"
+        assert r.get_json()["earliest_visit_on"] == "2025-12-02"
+
+
+def test_a_time_a_few_minutes_ahead_counts_as_the_day_the_server_received_it(h):
+    """Received at 23:58 JST on the paper card's last day from a tablet 4 minutes fast: the visit was that day."""
+    h.clock.set(datetime(2025, 12, 1, 23, 58, tzinfo=JST))
+    nurse = h.institution().nurse()
+    r = post(h, nurse, body("paper_card", P01, when=datetime(2025, 12, 2, 0, 2, tzinfo=JST).isoformat()))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["visit_on"] == "2025-12-01"
+    assert r.get_json()["device_recorded_at"] == "2025-12-02T00:02:00+09:00"  # kept as sent
+
+
 def test_the_visit_day_is_the_day_in_japan(h):
+    h.clock.set(datetime(2025, 12, 2, 12, tzinfo=JST))
     nurse = h.institution().nurse()
     # 2025-12-01T15:30Z is already 2025-12-02 in Japan: the paper card is over.
     late = post(h, nurse, body("paper_card", P01, when="2025-12-01T15:30:00+00:00"))
@@ -84,6 +122,7 @@ def test_the_visit_day_is_the_day_in_japan(h):
 
 
 def test_interim_lookup_that_finds_nothing_is_refused(h):
+    h.clock.set(datetime(2026, 1, 15, 18, tzinfo=JST))
     nurse = h.institution().nurse()
     r = post(h, nurse, body("notice_alone", {**P01, "number": "9999"}, when=at_jst(2026, 1, 15)))
     assert r.status_code == 422 and r.get_json()["rule"] == "lookup-failed"
@@ -97,7 +136,10 @@ def test_interim_lookup_that_finds_nothing_is_refused(h):
      "/evidence/birth_date"),
     ("qualification_certificate", {"insurer_number": "01130012", "birth_date": "1984-05-12"}, "/evidence/number"),
     ("declaration", {"card_presented": True}, "/evidence/declaration"),
-    ("oral_revisit", {"nothing_changed": True, "insurer_number": "01130012"}, "/evidence/insurer_number"),
+    ("oral_revisit", {"nothing_changed": True, "insurer_number": "01130012"}, "/evidence/from_provider_records"),
+    ("oral_revisit", {"nothing_changed": True, "from_provider_records": True, "insurer_number": "01130012",
+                      "number": "1287"}, "/evidence/birth_date"),
+    ("oral_revisit", {"nothing_changed": True, "card_presented": True}, "/evidence/card_presented"),
     ("oral_revisit", {}, "/evidence/nothing_changed"),
     ("notice_with_card", {**P01, "card_presented": True, "nothing_changed": True}, "/evidence/nothing_changed"),
 ])
@@ -121,11 +163,11 @@ def _card_visit(h, nurse, persona, patient="P-001"):
 
 def test_oral_confirmation_only_on_a_revisit_and_the_declaration_only_on_a_first_visit(h):
     nurse = h.institution().nurse()
-    oral = body("oral_revisit", {"nothing_changed": True}, when=(h.clock() + timedelta(hours=1)).isoformat())
+    oral = body("oral_revisit", {"nothing_changed": True}, when=(h.clock() + timedelta(minutes=4)).isoformat())
     first = post(h, nurse, oral)
     assert first.status_code == 422 and first.get_json()["rule"] == "oral-needs-revisit"
     declared = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION},
-                                   when=(h.clock() + timedelta(hours=1)).isoformat()))
+                                   when=(h.clock() + timedelta(minutes=4)).isoformat()))
     assert declared.status_code == 201, declared.get_json()
     _card_visit(h, nurse, "P01-valid-30")  # before the oral check's time on the device
     again = post(h, nurse, oral)
@@ -133,9 +175,49 @@ def test_oral_confirmation_only_on_a_revisit_and_the_declaration_only_on_a_first
     assert again.get_json()["copayment_ratio"] == "030" and again.get_json()["copayment_basis"] == "past_visit"
     assert again.get_json()["claim_guidance"]["route"] == 1
     second_declaration = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION},
-                                             when=(h.clock() + timedelta(hours=1)).isoformat()))
+                                             when=(h.clock() + timedelta(minutes=4)).isoformat()))
     assert second_declaration.status_code == 422
     assert second_declaration.get_json()["rule"] == "declaration-first-visit-only"
+
+
+def test_oral_confirmation_of_a_patient_known_from_the_providers_own_records(h):
+    """A long-standing patient on the day the station adopts this system (issue 17): staff copy the numbers from
+    their own records; the record says so, is audited, billed by ① from those numbers and confirmed post hoc."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    oral = {"nothing_changed": True, "from_provider_records": True, **P01}
+    first_visit = post(h, nurse, body("oral_revisit", {"nothing_changed": True}, patient="P-9"))
+    assert first_visit.status_code == 422 and first_visit.get_json()["rule"] == "oral-needs-revisit"
+    assert "カルテ" in first_visit.get_json()["detail"]
+    mistyped = post(h, nurse, body("oral_revisit", {**oral, "insurer_number": "01130013"}, patient="P-9"))
+    assert mistyped.status_code == 422 and pointers(mistyped) == ["/evidence/insurer_number"]
+    made = post(h, nurse, body("oral_revisit", oral, patient="P-9"))
+    assert made.status_code == 201, made.get_json()
+    record = made.get_json()
+    assert record["qualification_source"] == "provider_records" and record["evidence"]["from_provider_records"]
+    assert record["status"] == "pending_post_hoc" and record["copayment_ratio"] == "030"
+    guidance = record["claim_guidance"]
+    assert (guidance["route"], guidance["source"], guidance["identifiers"]["insurer_number"]) == (
+        1, "provider_records", "01130012")
+    assert "施設の記録" in guidance["message"]
+    events = h.client.get("/api/v1/audit-events?action=fallback.record&outcome=ok", headers=tenant.auth()).get_json()
+    assert [e["detail"]["qualification_source"] for e in events] == ["provider_records"]
+    assert fallback_service.confirm_pending(h.rt).confirmed == [record["id"]]
+    elder = {"nothing_changed": True, "from_provider_records": True, **LATTER}
+    del elder["copayment_ratio"]
+    no_ratio = post(h, nurse, body("oral_revisit", elder, patient="P-8"))
+    assert no_ratio.status_code == 422 and pointers(no_ratio) == ["/evidence/copayment_ratio"]
+    assert post(h, nurse, body("oral_revisit", {**elder, "copayment_ratio": "010"}, patient="P-8")).status_code == 201
+
+
+def test_oral_confirmation_of_a_patient_seen_here_needs_no_numbers_and_says_so(h):
+    nurse = h.institution().nurse()
+    _card_visit(h, nurse, "P01-valid-30", patient="P-7")
+    h.clock.advance(minutes=1)
+    r = post(h, nurse, body("oral_revisit", {"nothing_changed": True}, when=h.clock().isoformat(), patient="P-7"))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["qualification_source"] == "past_visit"
+    assert r.get_json()["claim_guidance"]["source"] == "past_visit"
 
 
 @pytest.mark.parametrize("change,pointer", [
@@ -238,6 +320,44 @@ def test_77777777_only_as_an_unknown_claim(h):
     unknown = h.client.post(f"{PATH}/{made['id']}/settle", headers=tenant.auth(), json={
         "route": 3, "billed": {"insurer_number": "77777777", "number": "77777777"}})
     assert unknown.status_code == 200, unknown.get_json()
+
+
+@pytest.mark.parametrize("term,ok,rule", [
+    ({"valid_until": "2031-11-30"}, True, None),  # visit 2026-11-30 (JST): at most 5 years from it
+    ({"valid_until": "2031-12-01"}, False, "certificate-over-5-years"),
+    ({"valid_until": "2035-12-31"}, False, "certificate-over-5-years"),  # issue 17's example
+    ({"issued_on": "2026-04-01", "valid_until": "2031-04-01"}, True, None),  # 5 years from its issue day
+    ({"issued_on": "2026-04-01", "valid_until": "2031-04-02"}, False, "certificate-over-5-years"),
+    ({"issued_on": "2026-12-01", "valid_until": "2027-07-31"}, False, "certificate-issued-later"),
+    ({"issued_on": "2026-04-01", "valid_until": "2026-03-31"}, False, "certificate-expired"),
+])
+def test_a_qualification_certificate_is_valid_for_at_most_5_years(h, term, ok, rule):
+    nurse = h.institution().nurse()
+    r = post(h, nurse, body("qualification_certificate", {**P01, **term}))
+    if ok:
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["evidence"]["valid_until"] == term["valid_until"]
+    else:
+        assert r.status_code == 422 and r.get_json()["rule"] == rule, r.get_json()
+        assert "資格確認書" in r.get_json()["detail"]
+        assert h.client.get(PATH, headers=auth(nurse)).get_json() == []
+
+
+def test_route_1_needs_the_current_numbers(h):
+    """Issue 17: route ① was accepted with no numbers while the guidance said ③."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    made = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION})).get_json()
+    fallback_service.confirm_pending(h.rt)  # no numbers: needs attention, guidance ③
+    settle = f"{PATH}/{made['id']}/settle"
+    bare = h.client.post(settle, json={"route": 1}, headers=tenant.auth())
+    assert bare.status_code == 422, bare.get_json()
+    assert bare.get_json()["rule"] == "current-numbers-needed" and pointers(bare) == ["/billed"]
+    assert bare.get_json()["guided_route"] == 3 and "③" in bare.get_json()["detail"]
+    assert h.client.get(f"{PATH}/{made['id']}", headers=tenant.auth()).get_json()["status"] == "needs_attention"
+    billed = h.client.post(settle, json={"route": 1, "billed": {"insurer_number": "01130012", "number": "1287"}},
+                           headers=tenant.auth())
+    assert billed.status_code == 200 and billed.get_json()["claim_route"] == 1
 
 
 def test_post_hoc_confirmation_moves_records_when_the_sandbox_comes_back(h):

@@ -93,7 +93,7 @@ def test_a_refusal_is_audited_without_the_evidence(h):
 def test_device_time_is_kept_as_sent_and_the_server_clock_gives_received_at(h):
     tenant = h.institution()
     nurse = tenant.nurse()
-    ahead = T0 + timedelta(hours=2)
+    ahead = T0 + timedelta(minutes=5)  # the most a device clock may run ahead (FALLBACK_FUTURE_SKEW_MINUTES)
     behind = T0 - timedelta(days=3)  # recorded offline three days ago: normal, not skew
     r_ahead = post(h, nurse, body(device_recorded_at=ahead.isoformat()))
     r_behind = post(h, nurse, body(device_recorded_at=behind.isoformat()))
@@ -103,8 +103,53 @@ def test_device_time_is_kept_as_sent_and_the_server_clock_gives_received_at(h):
         assert r.get_json()["received_at"] == T0.isoformat()
     events = {e["target_id"]: e for e in h.client.get("/api/v1/audit-events?action=fallback.record",
                                                        headers=tenant.auth()).get_json()}
-    assert events[r_ahead.get_json()["id"]]["detail"]["device_clock_skew_seconds"] == 7200
+    assert events[r_ahead.get_json()["id"]]["detail"]["device_clock_skew_seconds"] == 300
     assert "device_clock_skew_seconds" not in events[r_behind.get_json()["id"]]["detail"]
+
+
+def test_a_time_ahead_of_the_server_beyond_the_skew_is_refused_and_nothing_is_stored(h):
+    nurse = h.institution().nurse()
+    for ahead in (timedelta(minutes=5, seconds=1), timedelta(days=182)):  # 2027-06-01: a clock, not a visit
+        r = post(h, nurse, body(device_recorded_at=(T0 + ahead).isoformat()))
+        assert r.status_code == 422, r.get_json()
+        problem = r.get_json()
+        assert problem["type"] == "/problems/device-time-refused" and problem["rule"] == "recorded-in-future"
+        assert [e["pointer"] for e in problem["errors"]] == ["/device_recorded_at"]
+        assert "端末の日付と時刻" in problem["detail"] and problem["received_at"] == T0.isoformat()
+    assert listed(h, nurse) == []
+
+
+def test_a_visit_day_older_than_the_limit_is_refused_by_the_day_in_japan(h):
+    nurse = h.institution().nurse()
+    # received 2026-12-01 09:00 JST: the earliest visit day is 41 days before, 2026-10-21 (JST)
+    oldest = post(h, nurse, body(device_recorded_at="2026-10-21T00:00:00+09:00"))
+    assert oldest.status_code == 201, oldest.get_json()
+    assert oldest.get_json()["visit_on"] == "2026-10-21"
+    too_old = post(h, nurse, body(device_recorded_at="2026-10-20T14:59:59+00:00"))  # 23:59:59 JST on 10-20
+    assert too_old.status_code == 422, too_old.get_json()
+    assert too_old.get_json()["rule"] == "recorded-too-long-ago"
+    assert too_old.get_json()["earliest_visit_on"] == "2026-10-21" and "41日前" in too_old.get_json()["detail"]
+    assert len(listed(h, nurse)) == 1
+
+
+def test_the_past_limit_and_the_skew_are_settings(database_url):
+    from mobile_api import create_app
+    from mobile_api.clock import FrozenClock
+    from tests.integration.conftest import TEST_CONFIG
+    from tests.support.harness import Harness
+
+    clock = FrozenClock(T0)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "FALLBACK_MAX_AGE_DAYS": 3,
+                      "FALLBACK_FUTURE_SKEW_MINUTES": 60}, clock=clock)
+    try:
+        h = Harness(app, clock)
+        nurse = h.institution().nurse()
+        assert post(h, nurse, body(device_recorded_at=(T0 + timedelta(minutes=59)).isoformat())).status_code == 201
+        assert post(h, nurse, body(device_recorded_at=(T0 - timedelta(days=3)).isoformat())).status_code == 201
+        r = post(h, nurse, body(device_recorded_at=(T0 - timedelta(days=4)).isoformat()))
+        assert r.status_code == 422 and r.get_json()["rule"] == "recorded-too-long-ago"
+    finally:
+        app.extensions["mobile_api_engine"].dispose()
 
 
 def test_another_institution_cannot_list_them(h):
@@ -196,3 +241,63 @@ def test_a_concurrent_resend_that_loses_the_insert_race_answers_with_the_winner(
     loser = post(h, nurse, body(), key)
     assert loser.status_code == 201 and loser.get_json()["id"] == winner["id"]
     assert len(calls) == 2 and len(listed(h, nurse)) == 1
+
+
+MY_NUMBER = "123456789018"  # 12 digits whose check digit is right (issue 17)
+DECLARED = {"has_valid_qualification": True, "insurance_kind": "kokuho", "insurer_name": "世田谷区",
+            "copayment_ratio": "unknown", "name": "佐藤 健一", "name_kana": "サトウ ケンイチ",
+            "birth_date": {"era": "showa", "year": 59, "month": 5, "day": 12}, "sex": "1",
+            "address": "東京都世田谷区三軒茶屋九丁目9番9号", "declared_on": "2026-12-01", "signed": True,
+            "signed_by": "self", "phone": "03-1234-5678"}
+
+
+@pytest.mark.parametrize("pointer,payload", [
+    ("/evidence/free_text", body(evidence={**NOTICE_EVIDENCE, "free_text": f"マイナンバー {MY_NUMBER} を控えた"})),
+    ("/evidence/number", body(evidence={**NOTICE_EVIDENCE, "number": MY_NUMBER})),
+    ("/evidence/symbol", body(evidence={**NOTICE_EVIDENCE, "symbol": "１２３４－５６７８－９０１８"})),
+    ("/evidence/name", body(evidence={**NOTICE_EVIDENCE, "name": "佐藤 個人番号123456789012"})),
+    ("/evidence/name_kana", body(evidence={**NOTICE_EVIDENCE, "name_kana": "1234 5678 9018"})),
+    ("/evidence/insurer_name", body(evidence={**NOTICE_EVIDENCE, "insurer_name": MY_NUMBER})),
+    ("/patient_reference", body(patient_reference=MY_NUMBER)),
+    *((f"/evidence/declaration/{name}", body(method="declaration", evidence={
+        "card_presented": True, "declaration": {**DECLARED, name: value}})) for name, value in (
+        ("address", f"東京都 {MY_NUMBER}"), ("residence_address", MY_NUMBER), ("phone", "1234-5678-9018"),
+        ("name", MY_NUMBER), ("insurer_name", MY_NUMBER), ("guardian_relationship", MY_NUMBER),
+        ("employer_name", MY_NUMBER))),
+])
+def test_an_individual_number_cannot_be_stored_through_any_field(h, pointer, payload):
+    nurse = h.institution().nurse()
+    r = post(h, nurse, payload)
+    assert r.status_code == 422, r.get_json()
+    errors = {e["pointer"]: e["detail"] for e in r.get_json()["errors"]}
+    assert pointer in errors and "マイナンバー" in errors[pointer]
+    assert listed(h, nurse) == []
+
+
+def test_an_individual_number_cannot_be_added_later_or_billed(h):
+    from mobile_api.services import fallback as fallback_service
+
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    made = post(h, nurse, body(method="declaration", evidence={"card_presented": True, "declaration": DECLARED}))
+    assert made.status_code == 201, made.get_json()
+    record = f"{PATH}/{made.get_json()['id']}"
+    for field in ("number", "symbol", "insurer_name"):
+        r = h.client.patch(f"{record}/identifiers", json={field: MY_NUMBER}, headers=tenant.auth())
+        assert r.status_code == 422 and [e["pointer"] for e in r.get_json()["errors"]] == [f"/{field}"]
+    fallback_service.confirm_pending(h.rt)
+    billed = h.client.post(f"{record}/settle", headers=tenant.auth(), json={
+        "route": 2, "billed": {"insurer_number": GOOD_INSURER, "number": MY_NUMBER}})
+    assert billed.status_code == 422 and [e["pointer"] for e in billed.get_json()["errors"]] == ["/billed/number"]
+    stored = h.client.get(record, headers=tenant.auth()).get_json()
+    assert MY_NUMBER not in str(stored) and stored["status"] == "needs_attention"
+
+
+@pytest.mark.parametrize("evidence", [
+    {**NOTICE_EVIDENCE, "free_text": "電話 090-1234-5678、+81-90-1234-5678 で連絡"},  # phone numbers
+    {**NOTICE_EVIDENCE, "number": "123456789012"},  # 12 digits, wrong check digit, no words beside them
+    {**NOTICE_EVIDENCE, "free_text": "マイナンバーカードを提示。保険者番号 01130012"},
+])
+def test_phone_and_insurance_numbers_are_not_mistaken_for_an_individual_number(h, evidence):
+    r = post(h, h.institution().nurse(), body(evidence=evidence))
+    assert r.status_code == 201, r.get_json()

@@ -20,6 +20,7 @@ import requests
 from cryptography.exceptions import InvalidTag
 from werkzeug.serving import make_server
 
+from device_agent import fallback as agent_fallback
 from device_agent.outbox import Outbox
 
 NAME, INSURER = "佐藤 健一", "01130012"
@@ -77,7 +78,7 @@ def paths(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_plain_sync_of_three_records(h, paths):
     nurse = h.institution().nurse()
-    box = Outbox(*paths)
+    box = Outbox(*paths, clock=h.clock)
     ids = [box.add(payload(f"P-{i}")) for i in range(3)]
     report = box.sync(client_send(h, nurse))
     assert report.complete and report.sent == ids
@@ -113,7 +114,7 @@ def _sync_and_freeze_after_second_acceptance(outbox_path: str, key_path: str, ba
 def test_sync_killed_between_the_servers_answer_and_the_local_mark_loses_and_doubles_nothing(
         h, paths, live_server):
     nurse = h.institution().nurse()
-    box = Outbox(*paths)
+    box = Outbox(*paths, clock=h.clock)
     ids = [box.add(payload(f"P-{i}")) for i in range(3)]
 
     ctx = multiprocessing.get_context("spawn")  # a clean child: no threads or DB handles inherited
@@ -152,7 +153,7 @@ def test_sync_killed_between_the_servers_answer_and_the_local_mark_loses_and_dou
 
 def test_no_network_leaves_the_records_pending(h, paths, live_server):
     nurse = h.institution().nurse()
-    box = Outbox(*paths)
+    box = Outbox(*paths, clock=h.clock)
     ids = [box.add(payload(f"P-{i}")) for i in range(2)]
     with make_server("127.0.0.1", 0, h.app) as unused:
         dead_url = f"http://127.0.0.1:{unused.server_port}"
@@ -165,7 +166,7 @@ def test_no_network_leaves_the_records_pending(h, paths, live_server):
 
 def test_payloads_are_encrypted_at_rest(h, paths):
     nurse = h.institution().nurse()
-    box = Outbox(*paths)
+    box = Outbox(*paths, clock=h.clock)
     record_id = box.add(payload("P-secret"))
     on_disk = b"".join(p.read_bytes() for p in paths[0].parent.iterdir() if p.is_file())
     assert on_disk, "the outbox files are empty"
@@ -184,7 +185,7 @@ def test_payloads_are_encrypted_at_rest(h, paths):
 
 def test_a_rejected_record_is_kept_with_its_problem_and_does_not_block_the_rest(h, paths):
     nurse = h.institution().nurse()
-    box = Outbox(*paths)
+    box = Outbox(*paths, clock=h.clock)
     ids = [box.add(payload("P-0")), box.add(payload("P-1", insurer="01130013")), box.add(payload("P-2"))]
     report = box.sync(client_send(h, nurse))
     assert report.complete and report.sent == [ids[0], ids[2]] and report.rejected == [ids[1]]
@@ -195,4 +196,23 @@ def test_a_rejected_record_is_kept_with_its_problem_and_does_not_block_the_rest(
     assert rejected.payload["evidence"]["insurer_number"] == "01130013"  # nothing lost: the nurse fixes it
     assert sorted(r["patient_reference"] for r in server_records(h, nurse)) == ["P-0", "P-2"]
     assert box.sync(client_send(h, nurse)).sent == []  # a rejected record is not resent blindly
+    box.close()
+
+
+def test_a_device_clock_running_ahead_is_refused_by_the_server_and_the_outbox_keeps_its_reason(h, paths):
+    """The server judges the date (docs/rules.md §5): the device keeps the server's verdict in Japanese."""
+    from datetime import timedelta
+
+    nurse = h.institution().nurse()
+    box = Outbox(*paths, clock=lambda: h.clock() + timedelta(days=3))  # the tablet's clock is 3 days ahead
+    record_id = box.add(payload("P-ahead"))
+    report = box.sync(client_send(h, nurse))
+    assert report.rejected == [record_id] and server_records(h, nurse) == []
+    refused = box.get(record_id)
+    assert refused.last_error["type"] == "/problems/device-time-refused"
+    assert refused.last_error["rule"] == "recorded-in-future" and "端末の日付と時刻" in refused.last_error["detail"]
+    shown = agent_fallback.describe_problem(refused.last_error)  # what the agent's outbox screen prints
+    assert shown == [f"記録した時刻: {refused.last_error['detail']}"]
+    box.fix(record_id, {"device_recorded_at": h.clock().isoformat()})  # the nurse corrects the time
+    assert box.sync(client_send(h, nurse)).sent == [record_id]
     box.close()

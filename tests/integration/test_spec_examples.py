@@ -227,6 +227,15 @@ def test_fallback_record_example_gives_the_documented_record(app, h, clock):
     ids = ("id", "staff_id", "device_id")
     assert {k: v for k, v in record.items() if k not in ids} == \
         {k: v for k, v in _response_example(spec, "post", path, "201").items() if k not in ids}
+    media = spec["paths"][path]["post"]["responses"]["422"]["content"]["application/problem+json"]
+    refusals = {"device-time-refused": {**_request_example(spec, "post", path),
+                                        "device_recorded_at": "2026-12-01T10:30:00+09:00"},
+                "individual-number": {**_request_example(spec, "post", path), "evidence": {
+                    **_request_example(spec, "post", path)["evidence"], "free_text": "マイナンバー 123456789018"}}}
+    for name, body in refusals.items():
+        refused = h.client.post(path, json=body, headers={"Authorization": f"Bearer {token}",
+                                                          "Idempotency-Key": uuid.uuid4().hex})
+        assert refused.status_code == 422 and refused.get_json() == media["examples"][name]["value"], name
 
 
 def test_placeholders_are_named_in_the_examples_that_use_them(app):

@@ -60,6 +60,17 @@ def test_only_the_methods_fields_are_kept():
     assert errors == [] and payload["evidence"] == {"nothing_changed": True, "name": "佐藤 健一"}
 
 
+def test_an_oral_check_keeps_numbers_copied_from_the_providers_records_and_needs_them_all():
+    oral = {"method": "oral_revisit", "nothing_changed": "on", "patient_reference": "P-1",
+            "from_provider_records": "on", "insurer_number": "01130012", "number": "1287"}
+    payload, errors = build(oral)
+    assert [name for name, _ in errors] == ["birth_date"]
+    payload, errors = build({**oral, "birth_date": "1984-05-12"})
+    assert errors == [] and payload["evidence"] == {"nothing_changed": True, "from_provider_records": True,
+                                                    "insurer_number": "01130012", "number": "1287",
+                                                    "birth_date": "1984-05-12"}
+
+
 def test_oral_check_and_declaration_need_the_patient_reference():
     _, errors = build({"method": "oral_revisit", "nothing_changed": "on"})
     assert [name for name, _ in errors] == ["patient_reference"]

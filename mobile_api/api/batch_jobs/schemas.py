@@ -1,15 +1,17 @@
 import marshmallow as ma
 
+from ..fields import no_individual_number
+
 from ..qualification_checks.schemas import CHECK_EXAMPLE, OutcomeSchema
 
 
 class BatchExamineeSchema(ma.Schema):
     """A row as sent; identifier problems are row errors in the results, not a refused job."""
 
-    reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    reference = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), no_individual_number])
     insurer_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=16))
-    symbol = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40))
-    number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40))
+    symbol = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=40), no_individual_number])
+    number = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=40), no_individual_number])
     branch_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=4))
     birth_date = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=20),
                                   metadata={"description": "ISO (1984-05-12), Excel's 1984/5/12, 19840512, "

@@ -1,12 +1,14 @@
 import marshmallow as ma
 
+from ..fields import no_individual_number
+
 from ...services.clients import AUTH_METHODS, SCOPES
 
 PEM_EXAMPLE = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...\n-----END PUBLIC KEY-----\n"
 
 
 class ClientCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100),
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), no_individual_number],
                             metadata={"example": "予約システム"})
     auth_method = ma.fields.String(required=True, validate=ma.validate.OneOf(AUTH_METHODS),
                                    metadata={"example": "private_key_jwt"})

@@ -1,8 +1,10 @@
 import marshmallow as ma
 
+from ..fields import no_individual_number
+
 
 class DeviceCreateSchema(ma.Schema):
-    label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100),
+    label = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), no_individual_number],
                              metadata={"example": "訪問看護タブレット1"})
 
 

@@ -25,12 +25,16 @@ blp = Blueprint("fallback", __name__, url_prefix="/api/v1/fallback-records",
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(FallbackRecordRequestSchema, example=ex.FALLBACK_REQUEST)
 @blp.response(201, FallbackRecordSchema, example=ex.FALLBACK_RECORD)
-@blp.problems(422)
+@blp.problems(422, examples=ex.FALLBACK_REFUSALS)
 def record(headers: dict[str, Any], body: dict[str, Any]) -> Any:
     """Record a visit from fallback evidence; it waits for post-hoc confirmation (事後確認).
 
-    Each method is valid only on its dates (judged by the visit's day in Japan) and needs its own
-    evidence; oral confirmation only on a revisit, the declaration only on a first visit. The notice or an
+    The device's time is a claim: more than FALLBACK_FUTURE_SKEW_MINUTES ahead of the server's clock, or a
+    visit day more than FALLBACK_MAX_AGE_DAYS before the day of receipt, is refused (422
+    ``device-time-refused``). Each method is valid only on its dates (judged by that visit day in Japan) and
+    needs its own evidence; oral confirmation only on a revisit (known here, or from the provider's own
+    records with ``from_provider_records``), the declaration only on a first visit. No typed field may hold
+    an individual number (422). The notice or an
     expired paper card alone (2025-12-02..2026-03-31 only) is looked up online at once and refused unless
     a valid qualification is found. The device's outbox sends its record id as the Idempotency-Key, so a
     resend returns the same record (201) and nothing is recorded twice.
@@ -85,7 +89,8 @@ def settle(body: dict[str, Any], record_id: str) -> Any:
     """Mark the claim settled (請求確定): the declaration's personal data is destroyed, and audited.
 
     Only after post-hoc confirmation (confirmed or needs attention). ``route`` 3 (不詳レセプト) bills with
-    every digit "7" (77777777); those numbers are refused with routes 1 and 2.
+    every digit "7" (77777777); those numbers are refused with routes 1 and 2. ``route`` 1 bills the current
+    numbers: without ``billed`` the record's own guidance must be ① (422 ``current-numbers-needed`` otherwise).
     """
     billed = body.get("billed")
     return fallback.settle(runtime(), principal(), record_id, route=body["route"], billed=billed)

@@ -12,8 +12,8 @@ from ...domain.claims import ROUTE_MARKS, ClaimRoute
 from ...domain.codes import Form
 from ...domain.declaration import INSURANCE_KINDS
 from ...domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod, FallbackReason
-from ...services.fallback import FallbackStatus
-from ..fields import AwareDateTime, Paging, mobile_care_type
+from ...services.fallback import FallbackStatus, qualification_source
+from ..fields import AwareDateTime, Paging, mobile_care_type, no_individual_number, outside_text
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
 NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
@@ -34,7 +34,7 @@ BASIS_JA = {"age": "年齢から", "stated": "提示された書類・申立書�
 
 
 def _text(max_length: int, description: str) -> ma.fields.String:
-    return ma.fields.String(validate=ma.validate.Length(max=max_length), metadata={"description": description})
+    return outside_text(max_length, description)
 
 
 class Strict(ma.Schema):
@@ -73,7 +73,8 @@ class DeclarationSchema(Strict):
     signed_by = ma.fields.String(validate=ma.validate.OneOf(["self", "guardian"]),
                                  metadata={"description": "本人 self / 代理人 guardian"})
     guardian_relationship = _text(40, "代理人の続柄")
-    phone = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9+\-() ]{1,20}$"), metadata={"description": "電話番号"})
+    phone = ma.fields.String(validate=[ma.validate.Regexp(r"^[0-9+\-() ]{1,20}$"), no_individual_number],
+                             metadata={"description": "電話番号"})
 
 
 class EvidenceSchema(Strict):
@@ -94,9 +95,13 @@ class EvidenceSchema(Strict):
     card_presented = ma.fields.Boolean(metadata={
         "description": "マイナンバーカードの提示を受けた（お知らせ・マイナポータル・申立書では必須）"})
     nothing_changed = ma.fields.Boolean(metadata={"description": "口頭で資格に変更がないことを確認した（口頭確認で必須）"})
+    from_provider_records = ma.fields.Boolean(metadata={"description": (
+        "口頭確認のみ: 保険の番号を施設の記録（カルテ・レセコン等）から転記した。このシステムで以前の受診がない"
+        "再来患者の口頭確認では、これと保険者番号・番号・生年月日が必要")})
     portal_view = ma.fields.String(validate=ma.validate.OneOf(["screen", "pdf"]),
                                    metadata={"description": "マイナポータルの画面 screen / PDF pdf"})
-    valid_until = ma.fields.Date(metadata={"description": "資格確認書の有効期限"})
+    valid_until = ma.fields.Date(metadata={"description": "資格確認書の有効期限（交付日・受診日から最長5年）"})
+    issued_on = ma.fields.Date(metadata={"description": "資格確認書の交付日（有効開始日）: 有効期限はここから最長5年"})
     declaration = ma.fields.Nested(DeclarationSchema)
 
 
@@ -110,7 +115,7 @@ class FallbackRecordRequestSchema(Strict):
     reason = ma.fields.Enum(FallbackReason, by_value=True, required=True,
                             metadata={"description": "オンライン資格確認ができなかった理由"})
     device_recorded_at = AwareDateTime(required=True, metadata={"description": "端末で記録した時刻"})
-    patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    patient_reference = outside_text(64, load_default=None)
     evidence = ma.fields.Nested(EvidenceSchema, load_default=dict)
 
 
@@ -126,7 +131,8 @@ class ClaimGuidanceSchema(ma.Schema):
 
     route = ma.fields.Integer(metadata={"enum": [1, 2, 3], "description": "1 ① current, 2 ② former, 3 ③ 不詳"})
     route_mark = ma.fields.String(metadata={"example": "①"})
-    source = ma.fields.String(metadata={"description": "oqs | lookup | evidence | past_visit | invalid_result | unknown"})
+    source = ma.fields.String(metadata={
+        "description": "oqs | lookup | evidence | provider_records | past_visit | invalid_result | unknown"})
     identifiers = ma.fields.Nested(BillingIdentifiersSchema)
     remarks = ma.fields.String(allow_none=True, metadata={"description": "摘要欄 (③: the declaration's address and phone)"})
     message = ma.fields.String(metadata={"description": "Japanese guidance"})
@@ -159,7 +165,12 @@ class FallbackRecordSchema(ma.Schema):
     device_recorded_at = _r("device_recorded_at", ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"}))
     received_at = _r("received_at", ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"}))
     visit_on = _r("visit_on", ma.fields.Date(allow_none=True, metadata={
-        "description": "受診日（端末の時刻の日本時間の日付）: which methods are valid, and the claim month"}))
+        "description": "受診日（日本時間）: the device's time bounded by the server's receipt (never after it); "
+                       "which methods are valid, and the claim month"}))
+    qualification_source = ma.fields.Function(lambda v: qualification_source(v.record), metadata={
+        "type": "string", "nullable": True, "enum": ["past_visit", "provider_records", None],
+        "description": "口頭確認の資格情報の出所: past_visit このシステムでの以前の受診・記録, "
+                       "provider_records 施設の記録（カルテ・レセコン等）から転記した番号"})
     status = _r("status", ma.fields.String(metadata={
         "enum": [s.value for s in FallbackStatus],
         "description": "pending_post_hoc 事後確認待ち → confirmed 確認済み | needs_attention 要確認 → claim_settled 請求確定"}))
@@ -219,7 +230,7 @@ class BilledSchema(Strict):
     insurer_number = ma.fields.String(required=True, validate=ma.validate.Length(min=6, max=8),
                                       metadata={"description": "③ then every digit 7: 77777777", "example": "77777777"})
     symbol = _text(40, "記号")
-    number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    number = outside_text(40, min_length=1, required=True)
     branch_number = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{2}$"))
 
 
@@ -227,7 +238,8 @@ class SettleSchema(Strict):
     route = ma.fields.Integer(required=True, validate=ma.validate.OneOf([int(r) for r in ClaimRoute]), metadata={
         "description": "; ".join(f"{int(r)} {ROUTE_MARKS[r]}" for r in ClaimRoute) + " (3 = 不詳レセプト)"})
     billed = ma.fields.Nested(BilledSchema, load_default=None, metadata={
-        "description": "The identifiers the claim used; route 3 defaults to the 7-fill"})
+        "description": "The identifiers the claim used; route 3 defaults to the 7-fill; route 1 needs them unless "
+                       "the record's claim_guidance is ① already"})
 
 
 class FallbackQuerySchema(Paging):

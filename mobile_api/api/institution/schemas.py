@@ -1,5 +1,7 @@
 import marshmallow as ma
 
+from ..fields import no_individual_number
+
 from ...services.identity import INSTITUTION_NAME_PATTERN
 
 
@@ -16,7 +18,7 @@ class InstitutionSchema(ma.Schema):
 
 
 class InstitutionNameSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200),
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), no_individual_number,
                                                      ma.validate.Regexp(INSTITUTION_NAME_PATTERN)],
                             metadata={"description": "施設名（前後の空白は除く。コードと施設の種類は変更できない）",
                                       "example": "さくら訪問看護ステーション"})

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
-from ..fields import Base64Bytes
+from ..fields import Base64Bytes, no_individual_number
 from ..verifications.schemas import CardChallengeSchema, IdempotencyHeaderSchema  # noqa: F401  (shared)
 
 QUALIFICATION_EXAMPLE = {
@@ -33,7 +33,7 @@ class ExamineeSchema(ma.Schema):
     or instead ``card``: the answer of the card on the institution's own reader. insurer_number, number and
     birth_date are required unless ``card`` is sent; with ``card`` no identifier is sent."""
 
-    reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64),
+    reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), no_individual_number],
                                  metadata={"description": "your own examinee reference (echoed back)",
                                            "example": "R-20261201-0001"})
     card = ma.fields.Nested(CardAnswerSchema, load_default=None,
@@ -41,9 +41,9 @@ class ExamineeSchema(ma.Schema):
     insurer_number = ma.fields.String(validate=ma.validate.Length(max=16),
                                       metadata={"description": "保険者番号 (8 digits, 6 for 国保; check digit verified)",
                                                 "example": "01130012"})
-    symbol = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40),
+    symbol = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=40), no_individual_number],
                               metadata={"description": "記号", "example": "44100021"})
-    number = ma.fields.String(validate=ma.validate.Length(max=40),
+    number = ma.fields.String(validate=[ma.validate.Length(max=40), no_individual_number],
                               metadata={"description": "番号", "example": "1287"})
     branch_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=4),
                                      metadata={"description": "枝番 (2 digits; omit if unknown)", "example": "00"})

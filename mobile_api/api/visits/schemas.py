@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from ...domain.codes import EligibilityStatus, InfoKind
 from .notices import notices_for, renewal_for
-from ..fields import Paging
+from ..fields import Paging, no_individual_number
 
 ELIGIBILITY_LABELS_JA = {
     EligibilityStatus.VALID: "有効",
@@ -169,4 +169,4 @@ class MedicalInformationSchema(ma.Schema):
 
 
 class VisitQuerySchema(Paging):
-    patient_reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    patient_reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), no_individual_number])
