@@ -85,6 +85,6 @@ def renewal_alert(*, not_after: datetime, now: datetime, alert_months: int = 3,
     today = jst_date(now)
     if now > not_after:
         return RenewalAlert(expires_on, usable_until, expired=True) if today <= usable_until else None
-    if alert_months > 0 and today > shift_months(expires_on, -alert_months):
+    if alert_months > 0 and today >= shift_months(expires_on, -alert_months):  # from that day itself
         return RenewalAlert(expires_on, usable_until, expired=False)
     return None

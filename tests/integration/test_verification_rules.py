@@ -151,6 +151,26 @@ def test_android_certificate_resolves_to_the_same_person(h):
     assert phone["qualification"]["number"] == plastic["qualification"]["number"]
 
 
+def test_the_renewal_alert_starts_exactly_three_calendar_months_before_expiry_in_japan(h):
+    """docs/rules.md §2.4: a certificate expiring 2026-08-15 (JST) alerts from 2026-05-15 (JST), not a day later."""
+    from mobile_api.domain.japanese_dates import JST
+
+    expires = dt.datetime(2026, 8, 15, 23, 59, 59, tzinfo=JST)
+    h.clock.set(dt.datetime(2026, 5, 14, 23, 55, tzinfo=JST))
+    nurse = h.institution().nurse()
+
+    def renewal_on(moment):
+        h.clock.set(moment)
+        card = h.ca.issue_card(P, now=moment, not_after=expires)
+        r = h.verify_pin(nurse, card)
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["certificate_renewal"]
+
+    assert renewal_on(dt.datetime(2026, 5, 14, 23, 59, 59, tzinfo=JST)) is None
+    alert = renewal_on(dt.datetime(2026, 5, 15, 0, 0, tzinfo=JST))
+    assert alert is not None and alert["expires_on"] == "2026-08-15" and alert["expired"] is False
+
+
 # --- visual check (目視確認) ---------------------------------------------------------------
 
 def visual(h, token, card, password, **extra):

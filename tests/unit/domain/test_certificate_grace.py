@@ -100,8 +100,8 @@ def test_the_month_of_expiry_is_the_month_in_japan_not_in_utc():
 
 def test_renewal_alert_from_three_months_before_expiry_and_through_the_grace():
     not_after = jst(2026, 8, 31, 23, 59, 59)
-    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 31, 23, 0)) is None
-    before = renewal_alert(not_after=not_after, now=jst(2026, 6, 1, 0, 0))
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 30, 23, 59)) is None
+    before = renewal_alert(not_after=not_after, now=jst(2026, 5, 31, 0, 0))  # exactly 3 calendar months before
     assert before is not None and not before.expired and before.expires_on.isoformat() == "2026-08-31"
     assert "2026年08月31日" in before.message and "更新" in before.message
     during = renewal_alert(not_after=not_after, now=jst(2026, 9, 15, 9, 0))
@@ -109,3 +109,10 @@ def test_renewal_alert_from_three_months_before_expiry_and_through_the_grace():
     assert renewal_alert(not_after=not_after, now=jst(2026, 12, 1, 0, 0)) is None  # past the grace: refused anyway
     assert renewal_alert(not_after=not_after, now=jst(2026, 7, 1), alert_months=0) is None
     assert renewal_alert(not_after=not_after, now=jst(2026, 7, 1), alert_months=2) is not None
+
+
+def test_the_renewal_alert_starts_on_the_day_exactly_three_months_before_not_the_day_after():
+    """Issue 17: a certificate expiring 2026-08-15 alerts from 2026-05-15 (JST), not from 05-16."""
+    not_after = jst(2026, 8, 15, 23, 59, 59)
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 14, 23, 59, 59)) is None
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 15, 0, 0)) is not None
