@@ -137,7 +137,7 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
                             audience=cfg["JWT_AUDIENCE"],
                             access_ttl=timedelta(seconds=min(cfg["ACCESS_TOKEN_TTL_SECONDS"], 900)), clock=clock),
         passwords=Passwords(time_cost=cfg["ARGON2_TIME_COST"], memory_cost_kib=cfg["ARGON2_MEMORY_COST_KIB"]),
-        policy=FacilityPolicy(cfg["FACILITY_FORMS"]),
+        policy=FacilityPolicy(cfg["FACILITY_FORMS"], cfg["IDENTIFIER_LOOKUP_FACILITY_KINDS"]),
         rules=rules_from(cfg),
         jobs=build_jobs(cfg),
         batch=batch_settings_from(cfg),

@@ -65,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     # Consecutive wrong visual-mode (目視確認) passwords that lock it until an admin unlocks or rotates it.
     "VISUAL_PASSWORD_MAX_FAILURES": 5,
     "FACILITY_FORMS": {},  # overrides of domain.facility.DEFAULT_ALLOWED_FORMS
+    # OUR RULE: facility kinds that may look up qualification by 被保険者番号等 without the card (docs/rules.md §1.1).
+    "IDENTIFIER_LOOKUP_FACILITY_KINDS": ["health_check"],
     # Bodies larger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # Machine clients and batch qualification checks (docs/health-check-api.md).

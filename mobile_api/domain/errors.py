@@ -66,6 +66,14 @@ class FormNotAllowed(Forbidden):
     title = "この施設種別では、この確認方式は利用できません。"
 
 
+class IdentifierLookupNotAllowed(Forbidden):
+    """Form ③ is the card plus PIN or a visual check (seed 001); a lookup by 被保険者番号等 alone is the
+    health-check institutions' bulk path, not a way to read the qualification of someone not present."""
+
+    slug = "identifier-lookup-not-allowed"
+    title = "この施設種別では、被保険者番号等だけによる資格照会はできません。"
+
+
 class MethodNotAllowed(Forbidden):
     slug = "identity-method-not-allowed"
     title = "この本人確認方法は利用できません。"

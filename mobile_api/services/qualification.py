@@ -16,6 +16,7 @@ from typing import Any
 from ..adapters import orm
 from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
 from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
+from ..domain.facility import FacilityKind
 from ..domain.errors import (
     ChallengeUsed,
     DomainError,
@@ -39,6 +40,7 @@ IDENTIFIER_FIELDS = ("insurer_number", "symbol", "number", "branch_number", "bir
 class Institution:
     id: str
     code: str
+    facility_kind: FacilityKind
 
 
 def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
@@ -48,7 +50,17 @@ def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
         if facts is None:
             raise NotFound("施設が見つかりません。")
         rt.policy.require(facts.facility_kind, Form.QUALIFICATION_ONLY)
-        return Institution(actor.institution_id, facts.code)
+        return Institution(actor.institution_id, facts.code, facts.facility_kind)
+
+
+def require_identifier_lookup(rt: Runtime, actor: Principal, institution: Institution, action: str) -> None:
+    """A lookup by identifiers alone only for the kinds the policy names (docs/rules.md §1.1); the refusal
+    (403 identifier-lookup-not-allowed, pointing to the card) is audited."""
+    try:
+        rt.policy.require_identifier_lookup(institution.facility_kind)
+    except DomainError as refusal:
+        audit.record_refusal(rt, actor, action, refusal, client_id=actor.client_id)
+        raise
 
 
 def parse_birth_date(value: Any) -> date | None:
@@ -152,6 +164,8 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
     remembered (the challenge stays usable)."""
     actor.require_scope(SCOPE_CHECK)
     institution = institution_for_checks(rt, actor)
+    if row.get("card") is None:
+        require_identifier_lookup(rt, actor, institution, "qualification.check")
     hashed = idempotency.request_hash(raw)
     with rt.uow() as uow:
         replay = _replay(uow, actor, idempotency_key, hashed)
