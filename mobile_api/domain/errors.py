@@ -121,6 +121,13 @@ class CertificateExpired(CardRejected):
     title = "電子証明書の有効期限が切れてから猶予期間を過ぎています。"
 
 
+class CardNotRegistered(CardRejected):
+    """Not registered as an insurance card, or the registration was cancelled (seed 001; domain/registration.py)."""
+
+    slug = "card-not-registered"
+    title = "このマイナンバーカードは健康保険証として利用登録されていません。"
+
+
 class CertificateNotYetValid(CardRejected):
     slug = "certificate-not-yet-valid"
     title = "電子証明書の有効期間がまだ始まっていません。"

@@ -257,6 +257,17 @@ def test_a_health_check_institution_looks_up_by_identifiers_and_a_setting_can_na
     assert allowed.status_code == 200 and allowed.get_json()["eligibility_status"] == 1
 
 
+def test_a_lookup_of_a_person_whose_data_the_insurer_withholds_is_not_valid(h, integrator):
+    """DV protection (seed 001): 資格情報なし, status 4, valid false, no data, with the fallback guidance."""
+    withheld = {"insurer_number": "01130012", "symbol": "44100777", "number": "9", "branch_number": "00",
+                "birth_date": "1988-12-12"}  # sandbox persona P20-data-withheld
+    r = h.client.post("/api/v1/qualification-checks", json=withheld, headers=integrator.auth())
+    assert r.status_code == 200, r.get_json()
+    outcome = r.get_json()
+    assert outcome["data_withheld"] is True and outcome["valid"] is False and outcome["eligibility_status"] == 4
+    assert outcome["qualification"] is None and any("資格情報なし" in m for m in outcome["messages"])
+
+
 # --- single checks with the institution's own card reader ----------------------------------------------
 
 def card_challenge(h, integrator, token=None):  # type: ignore[no-untyped-def]

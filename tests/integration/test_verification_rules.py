@@ -136,11 +136,38 @@ def test_each_eligibility_status(h, persona, status, has_data):
     assert visit["eligibility_label"]
 
 
-def test_data_withheld_by_insurer(h):
+def test_data_withheld_by_insurer_is_no_qualification_information_with_the_fallbacks(h):
+    """seed 001 files DV等により資格情報の表示を停止 under 資格情報なし: never status 1 / valid (docs/rules.md §4)."""
     nurse = h.institution().nurse()
     visit = h.verify_pin(nurse, h.card("P20-data-withheld"), consent={"blanket": True}).get_json()
     assert visit["data_withheld"] is True and visit["qualification"] is None
+    assert visit["eligibility_status"] == 4 and "有効" not in visit["eligibility_label"]
     assert visit["medical_info_allowed"] is False
+    notes = " ".join(visit["notices"])
+    assert "資格情報なし" in notes and "資格情報のお知らせ" in notes and "被保険者資格申立書" in notes
+
+
+@pytest.mark.parametrize("persona,registration,why", [
+    ("P29-not-registered", "not_registered", "利用登録がされていません"),
+    ("P30-deregistered", "deregistered", "申請により"),
+    ("P31-registration-lapsed", "lapsed", "更新されなかった"),
+])
+def test_a_card_not_registered_for_insurance_use_is_refused_with_the_certificate_and_the_registration(
+        h, persona, registration, why):
+    """seed 001 A/B/C (docs/rules.md §2.5): refused in Japanese, pointing to the 資格確認書 and the registration,
+    with the fallbacks that apply; the challenge is spent and the retry gets the same answer."""
+    nurse = h.institution().nurse()
+    ch = started(h, nurse)
+    body, key = h.pin_body(h.card(persona), ch["challenge"]), uuid.uuid4().hex
+    r = h.submit(nurse, ch["challenge_id"], body, key=key)
+    assert r.status_code == 422, r.get_json()
+    problem = r.get_json()
+    assert problem["type"] == "/problems/card-not-registered" and problem["registration"] == registration
+    assert why in problem["detail"] and "資格確認書" in problem["detail"] and "利用登録" in problem["detail"]
+    assert problem["guidance"] == "qualification-certificate"
+    assert problem["fallbacks"] == ["qualification_certificate", "oral_revisit", "declaration"]
+    assert h.submit(nurse, ch["challenge_id"], body, key=key).get_json() == problem
+    assert h.client.get("/api/v1/visits", headers={"Authorization": f"Bearer {nurse}"}).get_json() == []
 
 
 def test_android_certificate_resolves_to_the_same_person(h):

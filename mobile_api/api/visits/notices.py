@@ -30,7 +30,8 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowRep
     if alert is not None and not alert.expired:
         notes.append(alert.message)
     if visit.result.get("data_withheld"):
-        notes.append("保険者の設定により、この方の情報は表示できません。")
+        notes.append("保険者の設定（DV等の支援措置）により、この方の資格情報は表示できません。"
+                     "資格確認ができなかった（資格情報なし）ものとして扱ってください。")
     if status is EligibilityStatus.INVALID_LOST:
         notes.append("資格は無効（喪失）です。表示している喪失前の資格で旧保険者に請求できます。"
                      "現在の保険について患者に確認してください。")
