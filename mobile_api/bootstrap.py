@@ -15,6 +15,7 @@ from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .adapters import jpki
 from .adapters.db import make_engine, make_session_factory
 from .adapters.oqs import LazyGateway, OQSGateway, WithExtraAnchors
 from .adapters.passwords import Passwords
@@ -43,6 +44,8 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         care_relationship_idle=timedelta(days=cfg["CARE_RELATIONSHIP_IDLE_DAYS"]),
         consent_link_ttl=timedelta(days=cfg["CONSENT_LINK_TTL_DAYS"]),
         patient_page_session=timedelta(minutes=cfg["PATIENT_PAGE_SESSION_MINUTES"]),
+        smartphone_policies=frozenset([jpki.SANDBOX_SMARTPHONE_POLICY.dotted_string,
+                                       *cfg["JPKI_SMARTPHONE_POLICY_OIDS"]]),
     )
 
 

@@ -53,7 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "VIEWING_WINDOW_HOURS": 24,
     "CERTIFICATE_GRACE_MONTHS": 3,
     "POST_HOC_INTERVAL_MINUTES": 10,  # OUR RULE: how often pending fallback records are looked up again (1-59)
-    "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,  # OUR RULE: alert this many months before the certificate expires
+    "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,
+    # Certificate policy OIDs (dotted) of JPKI smartphone user-auth certificates, besides the sandbox's own:
+    # such a certificate gets no grace after expiry (docs/rules.md §2.4).
+    "JPKI_SMARTPHONE_POLICY_OIDS": [],  # OUR RULE: alert this many months before the certificate expires
     # Continuing home care: a relationship with no visit for this many days ends (re-query refused after).
     "CARE_RELATIONSHIP_IDLE_DAYS": 90,
     # The patient's own phone: how long a consent link lives (an appointment link also ends with its

@@ -30,6 +30,8 @@ class Rules:
     care_relationship_idle: timedelta = timedelta(days=90)
     consent_link_ttl: timedelta = timedelta(days=30)
     patient_page_session: timedelta = timedelta(minutes=10)
+    # Certificate policies (dotted OIDs) that mark a smartphone certificate: no grace after expiry (§2.4).
+    smartphone_policies: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,35 @@ def test_the_renewal_alert_starts_exactly_three_calendar_months_before_expiry_in
     assert alert is not None and alert["expires_on"] == "2026-08-15" and alert["expired"] is False
 
 
+def test_a_phone_certificate_gets_no_grace_the_card_does_whatever_the_device_says(h):
+    """docs/rules.md §2.4: the 3-month grace covers the plastic card only. Phone or card is read from the
+    certificate (its policy), never from the device's certificate_kind."""
+    from mobile_api.domain.japanese_dates import JST
+
+    expires = dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=JST)
+    h.clock.set(dt.datetime(2026, 11, 30, 23, 55, tzinfo=JST))
+    nurse = h.institution().nurse()
+    phone = h.ca.issue_card("P24-android", variant="android", now=h.clock(), not_after=expires)
+    plastic = h.ca.issue_card("P24-android", now=h.clock(), not_after=expires)
+
+    def submit(card, claimed_kind):
+        ch = started(h, nurse)
+        return h.submit(nurse, ch["challenge_id"], {**h.pin_body(card, ch["challenge"]),
+                                                    "certificate_kind": claimed_kind})
+
+    h.clock.set(dt.datetime(2026, 11, 30, 23, 59, tzinfo=JST))  # the last day: the phone still works
+    on_the_day = submit(phone, "android")
+    assert on_the_day.status_code == 201 and on_the_day.get_json()["certificate_standing"] == "valid"
+    h.clock.set(dt.datetime(2026, 12, 1, 0, 0, 1, tzinfo=JST))  # the day after expiry, in Japan
+    refused = submit(phone, "card")  # the device claims a card: the certificate says phone
+    assert refused.status_code == 422, refused.get_json()
+    problem = refused.get_json()
+    assert problem["type"] == "/problems/certificate-expired" and problem["medium"] == "smartphone"
+    assert "スマートフォン" in problem["detail"] and "猶予" in problem["detail"]
+    card = submit(plastic, "android")  # the device claims a phone: the certificate says card
+    assert card.status_code == 201 and card.get_json()["certificate_standing"] == "expired_in_grace"
+
+
 # --- visual check (目視確認) ---------------------------------------------------------------
 
 def visual(h, token, card, password, **extra):

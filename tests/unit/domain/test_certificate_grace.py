@@ -116,3 +116,15 @@ def test_the_renewal_alert_starts_on_the_day_exactly_three_months_before_not_the
     not_after = jst(2026, 8, 15, 23, 59, 59)
     assert renewal_alert(not_after=not_after, now=jst(2026, 5, 14, 23, 59, 59)) is None
     assert renewal_alert(not_after=not_after, now=jst(2026, 5, 15, 0, 0)) is not None
+
+
+def test_a_smartphone_certificate_has_no_grace_after_its_expiry_day_in_japan():
+    not_after = jst(2026, 8, 31, 23, 59, 59)
+    nb = not_after - timedelta(days=5 * 365)
+    assert assess_certificate(not_before=nb, not_after=not_after, now=not_after,
+                              smartphone=True) is CertificateStanding.VALID
+    with pytest.raises(CertificateExpired) as refused:
+        assess_certificate(not_before=nb, not_after=not_after, now=jst(2026, 9, 1, 0, 0), smartphone=True)
+    assert refused.value.extra["medium"] == "smartphone" and "スマートフォン" in refused.value.detail
+    assert assess_certificate(not_before=nb, not_after=not_after,
+                              now=jst(2026, 9, 1, 0, 0)) is CertificateStanding.EXPIRED_IN_GRACE
