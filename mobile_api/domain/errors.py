@@ -161,6 +161,13 @@ class FormNeverServesMedicalInfo(MedicalInfoRefused):
     title = "資格確認限定型では診療／薬剤情報を閲覧できません。"
 
 
+class InfoKindNotApplicable(MedicalInfoRefused):
+    """The kind cannot hold data for this patient (特定健診等情報 under 40, domain/availability.py)."""
+
+    slug = "info-kind-not-applicable"
+    title = "この患者さんにはこの種類の情報はありません。"
+
+
 class NoConsentForKind(MedicalInfoRefused):
     slug = "no-consent-for-kind"
     title = "この情報の閲覧には患者の同意がありません。"

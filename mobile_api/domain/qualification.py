@@ -64,6 +64,27 @@ class Qualification:
         return int(self.copayment_ratio)
 
 
+UNENCODABLE_MARK = "●"  # OQS shows a character the systems cannot encode as ● (seed 001)
+KANA_CHECK_JA = ("氏名に「●」があります（文字コードで表せない文字）。カナ氏名「{kana}」で本人であることを確認してください。"
+                 "「●」のままでもレセプト請求でき、返戻されません。")
+
+
+def name_has_unencodable(qualification: dict[str, Any] | None) -> bool:
+    """The name (or the head of household's) shows ●: staff confirm the person by the kana (docs/rules.md §4)."""
+    if not qualification:
+        return False
+    names = (qualification.get("name"), qualification.get("head_of_household_name"))
+    return any(UNENCODABLE_MARK in (n or "") for n in names)
+
+
+def kana_check_notice(qualification: dict[str, Any] | None) -> str | None:
+    """The prompt to confirm by the kana, or None when no name shows ●."""
+    if not name_has_unencodable(qualification):
+        return None
+    assert qualification is not None
+    return KANA_CHECK_JA.format(kana=qualification.get("name_kana") or "")
+
+
 WITHHELD_MESSAGE = (
     "保険者がこの方の資格情報の表示を停止しています（DV等の支援措置）。資格確認ができなかった（資格情報なし）"
     "ものとして扱ってください。マイナンバーカードと資格情報のお知らせ（またはマイナポータルの資格情報画面）、"

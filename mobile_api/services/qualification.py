@@ -26,7 +26,7 @@ from ..domain.errors import (
     error_class_for,
 )
 from ..domain.identifiers import Identifiers
-from ..domain.qualification import QualificationResult
+from ..domain.qualification import QualificationResult, name_has_unencodable
 from ..runtime import Runtime
 from . import audit, idempotency, verification
 from .clients import SCOPE_CHECK
@@ -93,13 +93,14 @@ def outcome_of(reference: str | None, result: QualificationResult) -> dict[str, 
     return {"reference": reference, "outcome": "checked", "eligibility_status": int(result.status),
             "valid": result.status.is_valid, "qualification": raw["qualification"],
             "candidates": result.candidates, "data_withheld": result.data_withheld,
+            "name_has_unencodable": name_has_unencodable(raw["qualification"]),
             "messages": list(result.messages), "error": None}
 
 
 def error_outcome(reference: str | None, refusal: DomainError) -> dict[str, Any]:
     return {"reference": reference, "outcome": "error", "eligibility_status": None, "valid": None,
-            "qualification": None, "candidates": 0, "data_withheld": False, "messages": [],
-            "error": _error(refusal)}
+            "qualification": None, "candidates": 0, "data_withheld": False, "name_has_unencodable": False,
+            "messages": [], "error": _error(refusal)}
 
 
 def check_row(rt: Runtime, institution_code: str, row: dict[str, Any], *, at: datetime,

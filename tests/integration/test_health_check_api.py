@@ -268,6 +268,15 @@ def test_a_lookup_of_a_person_whose_data_the_insurer_withholds_is_not_valid(h, i
     assert outcome["qualification"] is None and any("資格情報なし" in m for m in outcome["messages"])
 
 
+def test_a_name_with_a_black_circle_is_flagged_in_a_lookup(h, integrator):
+    unencodable = {"insurer_number": "01130012", "symbol": "44100034", "number": "504", "branch_number": "00",
+                   "birth_date": "1986-12-02"}  # sandbox persona P32-unencodable-name
+    r = h.client.post("/api/v1/qualification-checks", json=unencodable, headers=integrator.auth())
+    assert r.status_code == 200 and r.get_json()["name_has_unencodable"] is True
+    plain = h.client.post("/api/v1/qualification-checks", json=P01, headers=integrator.auth())
+    assert plain.get_json()["name_has_unencodable"] is False
+
+
 # --- single checks with the institution's own card reader ----------------------------------------------
 
 def card_challenge(h, integrator, token=None):  # type: ignore[no-untyped-def]

@@ -227,6 +227,40 @@ def test_a_phone_certificate_gets_no_grace_the_card_does_whatever_the_device_say
     assert card.status_code == 201 and card.get_json()["certificate_standing"] == "expired_in_grace"
 
 
+def test_a_name_with_a_black_circle_is_flagged_with_a_prompt_to_confirm_by_the_kana(h):
+    """seed 001: a character that cannot be encoded shows as 「●」; staff confirm the person by the kana name."""
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card("P32-unencodable-name")).get_json()
+    assert visit["qualification"]["name"] == "●田 智子" and visit["name_has_unencodable"] is True
+    assert any("●" in n and "ヨシダ トモコ" in n and "カナ" in n for n in visit["notices"])
+    plain = h.verify_pin(nurse, h.card(P)).get_json()
+    assert plain["name_has_unencodable"] is False and not any("●" in n for n in plain["notices"])
+
+
+def test_checkups_are_not_offered_before_40_and_are_from_the_40th_birthday_in_japan(h):
+    """seed 002 (docs/rules.md §3.5): 特定健診等情報 exists from 40. P32 turns 40 on 2026-12-02 (JST): the day
+    before, the visit lists the kind as not available with the reason and a view answers with the reason, not
+    「0件」; from the birthday the same consent serves her checkup."""
+    from mobile_api.domain.japanese_dates import JST
+
+    h.clock.set(dt.datetime(2026, 12, 1, 23, 50, tzinfo=JST))
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card("P32-unencodable-name"), consent={"blanket": True}).get_json()
+    assert [k["kind"] for k in visit["unavailable_kinds"]] == ["checkups"]
+    assert "40歳以上" in visit["unavailable_kinds"][0]["reason"] and "39歳" in visit["unavailable_kinds"][0]["reason"]
+    h.clock.set(dt.datetime(2026, 12, 1, 23, 59, 59, tzinfo=JST))
+    refused = h.medical(nurse, visit["id"], "checkups")
+    assert refused.status_code == 403, refused.get_json()
+    assert refused.get_json()["type"] == "/problems/info-kind-not-applicable"
+    assert "40歳以上" in refused.get_json()["detail"]
+    assert h.medical(nurse, visit["id"], "medication").status_code == 200  # the other kinds are unaffected
+    h.clock.set(dt.datetime(2026, 12, 2, 0, 0, tzinfo=JST))
+    served = h.medical(nurse, visit["id"], "checkups")
+    assert served.status_code == 200 and len(served.get_json()["records"]) == 1
+    again = h.client.get(f"/api/v1/visits/{visit['id']}", headers={"Authorization": f"Bearer {nurse}"}).get_json()
+    assert again["unavailable_kinds"] == []
+
+
 # --- visual check (目視確認) ---------------------------------------------------------------
 
 def visual(h, token, card, password, **extra):
