@@ -128,3 +128,15 @@ def test_a_smartphone_certificate_has_no_grace_after_its_expiry_day_in_japan():
     assert refused.value.extra["medium"] == "smartphone" and "スマートフォン" in refused.value.detail
     assert assess_certificate(not_before=nb, not_after=not_after,
                               now=jst(2026, 9, 1, 0, 0)) is CertificateStanding.EXPIRED_IN_GRACE
+
+
+def test_the_device_says_renew_soon_from_the_same_day_as_the_servers_alert():
+    """device_agent/certificate.py agrees with renewal_alert: expiry 2026-08-15 (JST) → from 2026-05-15."""
+    from device_agent.certificate import CertificateDates
+
+    dates = CertificateDates(jst(2021, 8, 15), jst(2026, 8, 15, 23, 59, 59))
+    assert dates.standing(jst(2026, 5, 14, 23, 59)) == "valid"
+    assert dates.standing(jst(2026, 5, 15, 0, 0)) == "renew-soon"
+    for day in ((2026, 5, 14, 23, 59), (2026, 5, 15, 0, 0)):
+        server = renewal_alert(not_after=dates.valid_until, now=jst(*day)) is not None
+        assert server is (dates.standing(jst(*day)) == "renew-soon")
