@@ -112,6 +112,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - every failure gets a plain Japanese message, never a traceback
         say(f"✖ {messages.describe(exc)}")
+        if fallbacks := messages.fallbacks_of(exc):  # e.g. a card not registered as an insurance card
+            say("  この場合に使える確認方法: " + "、".join(fallbacks))
         _debug(args)
         return 2
     if visit is None:
@@ -409,8 +411,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches the user
         explained = messages.explain(exc)
         say(f"✖ {explained.heading}: {explained.text}")
-        if fallbacks := messages.fallbacks_of(exc):
-            say("  この場合に使える確認方法: " + "、".join(fallbacks))
         _debug(args)
         return 2
 
