@@ -45,11 +45,12 @@ class CertificateDates:
         return _month_end(self.expires_on, GRACE_MONTHS)
 
     def standing(self, now: datetime) -> str:
-        """"valid", "renew-soon" (expires within 3 months), "expired-in-grace" (qualification only);
+        """"valid", "renew-soon" (from the day exactly 3 calendar months before the expiry day, as the server's
+        alert, docs/rules.md §2.4), "expired-in-grace" (qualification only);
         raises CertificateUnusable after the grace."""
         today = now.astimezone(JST).date()
         if now <= self.valid_until:
-            return "renew-soon" if today > _month_end(self.expires_on, -RENEWAL_NOTICE_MONTHS) else "valid"
+            return "renew-soon" if today >= _same_day_months_before(self.expires_on, RENEWAL_NOTICE_MONTHS) else "valid"
         if today <= self.usable_until:
             return "expired-in-grace"
         raise CertificateUnusable(self.expires_on, self.usable_until)
@@ -70,3 +71,10 @@ def _month_end(day: date, months_after: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+
+
+def _same_day_months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier, clamped to the month's end (08-15 → 05-15)."""
+    index = day.month - 1 - months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

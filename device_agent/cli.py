@@ -96,6 +96,8 @@ def print_visit(visit: dict[str, Any]) -> None:
     if q:
         ratio = int(q["copayment_ratio"]) // 10
         say(f"  氏名: {q['name']}（{q['name_kana']}）  生年月日: {labels.japanese_date(q['birth_date'])}")
+        if visit.get("name_has_unencodable"):
+            say(f"  ！ 氏名の「●」は表せない文字です。カナ氏名「{q['name_kana']}」で本人確認してください。")
         say(f"  保険者: {q['insurer_name']}（保険者番号 {q['insurer_number']}）")
         symbol = f"記号 {q['symbol']}  " if q.get("symbol") else ""
         branch = f"  枝番 {q['branch_number']}" if q.get("branch_number") else ""
@@ -106,6 +108,8 @@ def print_visit(visit: dict[str, Any]) -> None:
     if consent:
         kinds = "、".join(KIND_LABELS[k] for k in consent["kinds"])
         say(f"  同意: {kinds}（閲覧期限 {labels.jst(consent['window_closes_at'])}）")
+        for unavailable in visit.get("unavailable_kinds") or []:
+            say(f"  {KIND_LABELS[unavailable['kind']]}: {unavailable['reason']}")
     for note in visit.get("notices", []):
         say(f"  ※ {note}")
     renewal = visit.get("certificate_renewal")
@@ -145,6 +149,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - every failure gets a plain Japanese message, never a traceback
         say(f"✖ {messages.describe(exc)}")
+        if fallbacks := messages.fallbacks_of(exc):  # e.g. a card not registered as an insurance card
+            say("  この場合に使える確認方法: " + "、".join(fallbacks))
         _debug(args)
         return 2
     if visit is None:

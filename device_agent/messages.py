@@ -26,6 +26,7 @@ from device_agent.flows import CardRead, PinFormatError
 FAILED = "うまくいきませんでした"
 NOT_POSSIBLE = "この確認はできません"
 CARD_NOT_USABLE = "このカードでは確認できません"
+CARD_NOT_REGISTERED = "保険証として利用登録されていないカードです"
 NOT_SHOWN = "この情報は表示できません"
 SIGN_IN_AGAIN = "もう一度ログインしてください"
 
@@ -83,8 +84,11 @@ BY_DESIGN = {
     "consent-not-applicable": NOT_POSSIBLE, "visual-password-locked": NOT_POSSIBLE,
     "medical-info-refused": NOT_SHOWN, "form-never-serves-medical-info": NOT_SHOWN,
     "no-consent-for-kind": NOT_SHOWN, "consent-window-closed": NOT_SHOWN, "consent-window-not-open": NOT_SHOWN,
-    "forbidden": NOT_POSSIBLE,
+    "forbidden": NOT_POSSIBLE, "card-not-registered": CARD_NOT_REGISTERED,
+    "info-kind-not-applicable": NOT_SHOWN, "identifier-lookup-not-allowed": NOT_POSSIBLE,
 }
+# The server's own words for these: they say which case it is (a phone's certificate, which registration).
+SERVER_WORDS = ("card-not-registered", "info-kind-not-applicable", "identifier-lookup-not-allowed")
 NETWORK = {
     "dns": "サーバー名が見つかりません（試したURL: {url}）。URLのつづりを確認してください。"
            "URLが正しければ、電波が届いていない可能性があります。",
@@ -190,8 +194,9 @@ def explain(error: BaseException) -> Explained:
     if isinstance(error, ActivationCodeRejected):
         text = ACTIVATION_USED if error.slug == "activation-code-used" else ACTIVATION_REJECTED
         return Explained("登録できませんでした", text)
-    if isinstance(error, ApiProblem):
-        text = PROBLEM_MESSAGES.get(error.slug) or str(error)
+    if isinstance(error, ApiProblem):  # a phone's certificate has no grace: the card's wording would be wrong
+        server_words = error.slug in SERVER_WORDS or error.problem.get("medium") == "smartphone"
+        text = str(error) if server_words else PROBLEM_MESSAGES.get(error.slug) or str(error)
         if error.slug in BY_DESIGN:
             return Explained(BY_DESIGN[error.slug], text, by_design=True)
         if error.status == 401:
@@ -215,3 +220,12 @@ def explain(error: BaseException) -> Explained:
 def describe(error: BaseException) -> str:
     """The message to show for an error raised during a verification."""
     return explain(error).text
+
+
+def fallbacks_of(error: BaseException) -> list[str]:
+    """The Japanese names of the fallbacks the server says still apply (a card not registered), else []."""
+    if not isinstance(error, ApiProblem):
+        return []
+    from device_agent.fallback import METHODS
+
+    return [METHODS.get(code, code) for code in error.problem.get("fallbacks") or []]

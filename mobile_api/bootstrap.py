@@ -15,6 +15,7 @@ from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .adapters import jpki
 from .adapters.db import make_engine, make_session_factory
 from .adapters.oqs import LazyGateway, OQSGateway, WithExtraAnchors
 from .adapters.passwords import Passwords
@@ -53,6 +54,8 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         sign_in_lock=timedelta(minutes=float(cfg["SIGN_IN_LOCK_MINUTES"])),
         fallback_future_skew=timedelta(minutes=cfg["FALLBACK_FUTURE_SKEW_MINUTES"]),
         fallback_max_age_days=int(cfg["FALLBACK_MAX_AGE_DAYS"]),
+        smartphone_policies=frozenset([jpki.SANDBOX_SMARTPHONE_POLICY.dotted_string,
+                                       *cfg["JPKI_SMARTPHONE_POLICY_OIDS"]]),
     )
 
 
@@ -151,7 +154,7 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
                             audience=cfg["JWT_AUDIENCE"],
                             access_ttl=timedelta(seconds=min(cfg["ACCESS_TOKEN_TTL_SECONDS"], 900)), clock=clock),
         passwords=Passwords(time_cost=cfg["ARGON2_TIME_COST"], memory_cost_kib=cfg["ARGON2_MEMORY_COST_KIB"]),
-        policy=FacilityPolicy(cfg["FACILITY_FORMS"]),
+        policy=FacilityPolicy(cfg["FACILITY_FORMS"], cfg["IDENTIFIER_LOOKUP_FACILITY_KINDS"]),
         rules=rules_from(cfg),
         jobs=build_jobs(cfg),
         batch=batch_settings_from(cfg),

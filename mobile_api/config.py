@@ -54,12 +54,15 @@ DEFAULTS: dict[str, Any] = {
     "VIEWING_WINDOW_HOURS": 24,
     "CERTIFICATE_GRACE_MONTHS": 3,
     "POST_HOC_INTERVAL_MINUTES": 10,  # OUR RULE: how often pending fallback records are looked up again (1-59)
-    "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,
+    "CERTIFICATE_RENEWAL_ALERT_MONTHS": 3,  # OUR RULE: alert this many months before the certificate expires
     # Fallback records (docs/rules.md §5): the device's stated time is bounded by the server's receipt. OUR RULE:
     # refuse a time ahead by more than the skew, and a visit day more than the age before the day of receipt
     # (41 = a visit on the 1st of a 31-day month still reaches the claim submitted by the 10th of the next).
     "FALLBACK_FUTURE_SKEW_MINUTES": 5,
-    "FALLBACK_MAX_AGE_DAYS": 41,  # OUR RULE: alert this many months before the certificate expires
+    "FALLBACK_MAX_AGE_DAYS": 41,
+    # Certificate policy OIDs (dotted) of JPKI smartphone user-auth certificates, besides the sandbox's own:
+    # such a certificate gets no grace after expiry (docs/rules.md §2.4).
+    "JPKI_SMARTPHONE_POLICY_OIDS": [],
     # Continuing home care: a relationship with no visit for this many days ends (re-query refused after).
     "CARE_RELATIONSHIP_IDLE_DAYS": 90,
     # The usage rate (seed 000, docs/rules.md §4, the usage rate). OUR RULE: a re-query (再照会) rests on an earlier card
@@ -74,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     # Consecutive wrong visual-mode (目視確認) passwords that lock it until an admin unlocks or rotates it.
     "VISUAL_PASSWORD_MAX_FAILURES": 5,
     "FACILITY_FORMS": {},  # overrides of domain.facility.DEFAULT_ALLOWED_FORMS
+    # OUR RULE: facility kinds that may look up qualification by 被保険者番号等 without the card (docs/rules.md §1.1).
+    "IDENTIFIER_LOOKUP_FACILITY_KINDS": ["health_check"],
     # Bodies larger than this are refused with 413 before they are parsed.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # Machine clients and batch qualification checks (docs/health-check-api.md).

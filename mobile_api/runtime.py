@@ -37,6 +37,8 @@ class Rules:
     sign_in_lock: timedelta = timedelta(minutes=15)
     fallback_future_skew: timedelta = timedelta(minutes=5)
     fallback_max_age_days: int = 41
+    # Certificate policies (dotted OIDs) that mark a smartphone certificate: no grace after expiry (§2.4).
+    smartphone_policies: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

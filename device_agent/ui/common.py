@@ -74,4 +74,4 @@ def error_page(error: BaseException, *, back: str | None = None, back_label: str
         return to_login(resume or back)
     explained = messages.explain(error)
     return render_template("error.html", message=explained.text, heading=explained.heading, back=back,
-                           back_label=back_label), status
+                           back_label=back_label, fallbacks=messages.fallbacks_of(error)), status

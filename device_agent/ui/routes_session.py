@@ -60,8 +60,10 @@ def result() -> Any:
     if outcome is None:
         return see_other("verify.start")
     visit = outcome.visit
+    unavailable = {k["kind"]: k["reason"] for k in visit.get("unavailable_kinds") or []}  # e.g. 健診 under 40
     return render_template("result.html", visit=visit, q=visit.get("qualification") or {},
-                           consent=visit.get("consent") or None, seconds_left=_seconds_left(outcome))
+                           consent=visit.get("consent") or None, seconds_left=_seconds_left(outcome),
+                           unavailable=unavailable)
 
 
 def _seconds_left(outcome: Outcome) -> float | None:

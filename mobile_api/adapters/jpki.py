@@ -14,6 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ..domain.errors import CertificateMalformed, CertificateUntrusted, SignatureInvalid
 
 MAX_CERTIFICATE_BYTES = 4096
+# The certificate policy that marks a smartphone user-auth certificate (スマホ用電子証明書) issued by the sandbox CA
+# (a UUID arc, ITU-T X.667, never a real JPKI OID). Real JPKI smartphone policies are added with the setting
+# JPKI_SMARTPHONE_POLICY_OIDS (docs/rules.md §2.4).
+SANDBOX_SMARTPHONE_POLICY = x509.ObjectIdentifier("2.25.227305478836393386407212419125936528118")
 
 
 def load_certificate(der: bytes) -> x509.Certificate:
@@ -50,3 +54,13 @@ def verify_signature(certificate: x509.Certificate, signature: bytes, message: b
         public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError) as exc:
         raise SignatureInvalid("カードの署名が一致しません。同じカードで最初からやり直してください。") from exc
+
+
+def is_smartphone_certificate(certificate: x509.Certificate, smartphone_policies: frozenset[str]) -> bool:
+    """Phone or card, decided by the certificate itself: a smartphone certificate carries one of the
+    smartphone certificate policies. Never from what the device says (its token info is only a claim)."""
+    try:
+        policies = certificate.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        return False
+    return any(p.policy_identifier.dotted_string in smartphone_policies for p in policies)

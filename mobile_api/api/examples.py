@@ -122,7 +122,8 @@ VISIT = {
         "acquired_on": "2007-04-01", "lost_on": None, "loss_reason": None, "issued_on": "2024-11-01",
         "valid_from": "2007-04-01", "valid_until": None, "copayment_ratio": "030", "preschool": False,
         "elderly_certificate": None, "limit_category": "ウ", "specified_diseases": []},
-    "data_withheld": False, "candidates": 0, "medical_info_allowed": True,
+    "data_withheld": False, "name_has_unencodable": False, "unavailable_kinds": [], "candidates": 0,
+    "medical_info_allowed": True,
     "medical_info_window": {"state": "open", "viewable_now": True, "opens_at": "2026-12-01T00:00:00+00:00",
                             "closes_at": "2026-12-02T00:00:00+00:00", "closed_at": None, "how_to_reopen": None,
                             "message": _WINDOW_MESSAGE},
@@ -155,6 +156,49 @@ CONSENT_WINDOW_CLOSED = {
                             "訪問時の再照会（カード不要）で新しい閲覧期間を開けます。",
                   "instance": f"/api/v1/visits/{VISIT_ID}/medical-information/medication",
                   "rule": "window", "window_closed_at": "2026-12-02T00:00:00+00:00", "how_to_reopen": "requery"}}}
+
+INFO_KIND_NOT_APPLICABLE = {
+    "info-kind-not-applicable": {
+        "summary": "特定健診等情報 of a patient under 40 (docs/rules.md §3.6)",
+        "value": {"type": "/problems/info-kind-not-applicable", "title": "この患者さんにはこの種類の情報はありません。",
+                  "status": 403,
+                  "detail": "特定健診等情報は40歳以上の方が対象です（この方は6歳）。40歳未満の方には特定健診等情報がないため、"
+                            "閲覧できません。",
+                  "instance": f"/api/v1/visits/{VISIT_ID}/medical-information/checkups",
+                  "kind": "checkups", "rule": "checkups-from-40"}}}
+CARD_REFUSALS = {
+    "card-not-registered": {
+        "summary": "A card not registered for insurance use (docs/rules.md §2.6)",
+        "value": {"type": "/problems/card-not-registered",
+                  "title": "このマイナンバーカードは健康保険証として利用登録されていません。", "status": 422,
+                  "detail": "このマイナンバーカードは健康保険証としての利用登録がされていません。このカードでは資格確認できません。"
+                            "保険者から交付された資格確認書の提示を受けてください。資格確認書がない場合は、再診なら口頭での確認、"
+                            "初診なら被保険者資格申立書で受け付けられます。マイナ保険証として使うには、マイナポータルまたは"
+                            "医療機関等のカードリーダーで利用登録ができます。",
+                  "instance": f"/api/v1/verifications/{CHALLENGE_ID}/submit", "registration": "not_registered",
+                  "guidance": "qualification-certificate",
+                  "fallbacks": ["qualification_certificate", "oral_revisit", "declaration"]}},
+    "certificate-expired-smartphone": {
+        "summary": "A smartphone certificate the day after its expiry: no grace (docs/rules.md §2.4)",
+        "value": {"type": "/problems/certificate-expired",
+                  "title": "電子証明書の有効期限が切れてから猶予期間を過ぎています。", "status": 422,
+                  "detail": "スマートフォンの電子証明書は有効期限（2026-11-30）を過ぎているため使えません。"
+                            "有効期限後3か月間の猶予はマイナンバーカード（カード本体）の電子証明書だけが対象です。"
+                            "マイナンバーカードで資格確認するか、資格確認書の提示を受けてください。"
+                            "スマートフォンの電子証明書は、マイナンバーカードで再発行（更新）できます。",
+                  "instance": f"/api/v1/verifications/{CHALLENGE_ID}/submit",
+                  "expired_at": "2026-11-30T14:59:59+00:00", "grace_ended_at": "2026-11-30T14:59:59+00:00",
+                  "medium": "smartphone", "guidance": "card"}}}
+IDENTIFIER_LOOKUP_NOT_ALLOWED = {
+    "identifier-lookup-not-allowed": {
+        "summary": "A judo practice looking a person up by 被保険者番号等 (docs/rules.md §1.1)",
+        "value": {"type": "/problems/identifier-lookup-not-allowed",
+                  "title": "この施設種別では、被保険者番号等だけによる資格照会はできません。", "status": 403,
+                  "detail": "柔道整復師は、被保険者番号等だけで資格を照会することはできません（資格確認限定型はマイナンバーカードと"
+                            "暗証番号または目視確認で本人確認します）。患者さんのマイナンバーカードを読み取り、暗証番号の入力または"
+                            "目視確認で資格を確認してください。",
+                  "instance": "/api/v1/qualification-checks", "facility_kind": "judo_therapy", "guidance": "card",
+                  "allowed_facility_kinds": ["health_check"]}}}
 
 FALLBACK_REQUEST = {
     "care_type": 2, "form": "home_consent", "method": "notice_with_card", "reason": "offline",

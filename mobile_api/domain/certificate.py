@@ -31,12 +31,22 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def assess_certificate(
-    *, not_before: datetime, not_after: datetime, now: datetime, grace_months: int = 3
+    *, not_before: datetime, not_after: datetime, now: datetime, grace_months: int = 3, smartphone: bool = False
 ) -> CertificateStanding:
+    """``smartphone``: the certificate is a phone's (スマホ用電子証明書), which gets no grace after expiry (the grace
+    covers the plastic card only; public docs, the マイナポータル FAQ; docs/rules.md §2.4)."""
     if now < not_before:
         raise CertificateNotYetValid(valid_from=not_before.isoformat())
     if now <= not_after:
         return CertificateStanding.VALID
+    if smartphone:
+        raise CertificateExpired(
+            f"スマートフォンの電子証明書は有効期限（{jst_date(not_after).isoformat()}）を過ぎているため使えません。"
+            "有効期限後3か月間の猶予はマイナンバーカード（カード本体）の電子証明書だけが対象です。"
+            "マイナンバーカードで資格確認するか、資格確認書の提示を受けてください。"
+            "スマートフォンの電子証明書は、マイナンバーカードで再発行（更新）できます。",
+            expired_at=not_after.isoformat(), grace_ended_at=not_after.isoformat(), medium="smartphone",
+            guidance="card")
     usable_until = grace_last_day(not_after, grace_months)
     if jst_date(now) <= usable_until:
         return CertificateStanding.EXPIRED_IN_GRACE
@@ -85,6 +95,6 @@ def renewal_alert(*, not_after: datetime, now: datetime, alert_months: int = 3,
     today = jst_date(now)
     if now > not_after:
         return RenewalAlert(expires_on, usable_until, expired=True) if today <= usable_until else None
-    if alert_months > 0 and today > shift_months(expires_on, -alert_months):
+    if alert_months > 0 and today >= shift_months(expires_on, -alert_months):  # from that day itself
         return RenewalAlert(expires_on, usable_until, expired=False)
     return None

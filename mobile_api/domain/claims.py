@@ -72,7 +72,7 @@ class ClaimGuidance:
                 "identifiers": asdict(self.identifiers), "remarks": self.remarks, "message": self.message}
 
 
-SOURCE_JA = {"oqs": "オンライン資格確認の結果", "lookup": "事後確認（保険者番号等による照会）の結果",
+SOURCE_JA = {"oqs": "オンライン資格確認の結果", "lookup": "事後確認（被保険者番号等による照会）の結果",
              "evidence": "患者が提示した書類", "past_visit": "過去の受診時の資格情報",
              "provider_records": "施設の記録（カルテ・レセコン等）",
              "invalid_result": "「資格（無効）」として表示された喪失済みの資格"}
@@ -90,7 +90,7 @@ def guide(*, current: BillingIdentifiers | None, current_source: str = "evidence
                              f"②{SOURCE_JA.get(former_source, former_source)}で、旧保険者に請求してください。")
     return ClaimGuidance(ClaimRoute.UNKNOWN, UNKNOWN_CLAIM_IDENTIFIERS, "unknown",
                          unknown_claim_remarks(declaration, destroyed=declaration_destroyed),
-                         "③不詳レセプトとして、保険者番号等をすべて「7」で埋め、摘要欄に申立書の住所・連絡先を"
+                         "③不詳レセプトとして、被保険者番号等をすべて「7」で埋め、摘要欄に申立書の住所・連絡先を"
                          "記載して請求してください。")
 
 

@@ -73,6 +73,14 @@ class FormNotAllowed(Forbidden):
     title = "この施設種別では、この確認方式は利用できません。"
 
 
+class IdentifierLookupNotAllowed(Forbidden):
+    """Form ③ is the card plus PIN or a visual check (seed 001); a lookup by 被保険者番号等 alone is the
+    health-check institutions' bulk path, not a way to read the qualification of someone not present."""
+
+    slug = "identifier-lookup-not-allowed"
+    title = "この施設種別では、被保険者番号等だけによる資格照会はできません。"
+
+
 class MethodNotAllowed(Forbidden):
     slug = "identity-method-not-allowed"
     title = "この本人確認方法は利用できません。"
@@ -120,6 +128,13 @@ class CertificateExpired(CardRejected):
     title = "電子証明書の有効期限が切れてから猶予期間を過ぎています。"
 
 
+class CardNotRegistered(CardRejected):
+    """Not registered as an insurance card, or the registration was cancelled (seed 001; domain/registration.py)."""
+
+    slug = "card-not-registered"
+    title = "このマイナンバーカードは健康保険証として利用登録されていません。"
+
+
 class CertificateNotYetValid(CardRejected):
     slug = "certificate-not-yet-valid"
     title = "電子証明書の有効期間がまだ始まっていません。"
@@ -151,6 +166,13 @@ class MedicalInfoRefused(Forbidden):
 class FormNeverServesMedicalInfo(MedicalInfoRefused):
     slug = "form-never-serves-medical-info"
     title = "資格確認限定型では診療／薬剤情報を閲覧できません。"
+
+
+class InfoKindNotApplicable(MedicalInfoRefused):
+    """The kind cannot hold data for this patient (特定健診等情報 under 40, domain/availability.py)."""
+
+    slug = "info-kind-not-applicable"
+    title = "この患者さんにはこの種類の情報はありません。"
 
 
 class NoConsentForKind(MedicalInfoRefused):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .codes import Form
-from .errors import FormNotAllowed
+from .errors import FormNotAllowed, IdentifierLookupNotAllowed
 
 
 class FacilityKind(StrEnum):
@@ -52,6 +52,16 @@ DEFAULT_ALLOWED_FORMS: Mapping[FacilityKind, frozenset[Form]] = {
 }
 
 
+# OUR RULE (docs/rules.md §1.1): lookups by 被保険者番号等 without the card, for these kinds only.
+DEFAULT_IDENTIFIER_LOOKUP_KINDS: frozenset[FacilityKind] = frozenset({FacilityKind.HEALTH_CHECK})
+
+IDENTIFIER_LOOKUP_REFUSAL_JA = (
+    "{kind}は、被保険者番号等だけで資格を照会することはできません（資格確認限定型はマイナンバーカードと"
+    "暗証番号または目視確認で本人確認します）。患者さんのマイナンバーカードを読み取り、暗証番号の入力または"
+    "目視確認で資格を確認してください。"
+)
+
+
 @dataclass(frozen=True)
 class InstitutionFacts:
     """What most use cases need of the caller's institution (its 医療機関コード and kind). Authentication reads
@@ -64,11 +74,14 @@ class InstitutionFacts:
 class FacilityPolicy:
     """Decides the forms a facility kind may use."""
 
-    def __init__(self, overrides: Mapping[str, list[str]] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, list[str]] | None = None,
+                 identifier_lookup_kinds: list[str] | None = None) -> None:
         table = dict(DEFAULT_ALLOWED_FORMS)
         for kind, forms in (overrides or {}).items():
             table[FacilityKind(kind)] = frozenset(Form(f) for f in forms)
         self._table = table
+        self._lookup_kinds = (DEFAULT_IDENTIFIER_LOOKUP_KINDS if identifier_lookup_kinds is None
+                              else frozenset(FacilityKind(k) for k in identifier_lookup_kinds))
 
     def allowed_forms(self, kind: FacilityKind) -> frozenset[Form]:
         return self._table.get(kind, frozenset())
@@ -81,3 +94,15 @@ class FacilityPolicy:
                 form=form.value,
                 allowed_forms=sorted(f.value for f in self.allowed_forms(kind)),
             )
+
+    def may_look_up_by_identifiers(self, kind: FacilityKind) -> bool:
+        return kind in self._lookup_kinds
+
+    def require_identifier_lookup(self, kind: FacilityKind) -> None:
+        """A free lookup by 被保険者番号等 (no card, no record of the institution's own behind it): only for
+        the kinds ``IDENTIFIER_LOOKUP_FACILITY_KINDS`` names (docs/rules.md §1.1). Lookups tied to a record
+        the institution holds (its own fallback record, a re-query in continuing care) do not ask this."""
+        if not self.may_look_up_by_identifiers(kind):
+            raise IdentifierLookupNotAllowed(
+                IDENTIFIER_LOOKUP_REFUSAL_JA.format(kind=FACILITY_LABELS_JA[kind]), facility_kind=kind.value,
+                guidance="card", allowed_facility_kinds=sorted(k.value for k in self._lookup_kinds))

@@ -56,8 +56,8 @@ METHOD_CONDITIONS_JA: dict[FallbackMethod, str] = {
     FallbackMethod.DECLARATION: "初診の患者が記入し、マイナンバーカードを提示した場合",
     FallbackMethod.QUALIFICATION_CERTIFICATE: "マイナ保険証をお持ちでない患者の場合",
     FallbackMethod.PAPER_CARD: "2025年12月1日まで（後期高齢者は2025年7月31日まで）",
-    FallbackMethod.NOTICE_ALONE: "2025年12月2日から2026年3月31日まで、保険者番号等によるオンライン照会で資格を確認できた場合のみ",
-    FallbackMethod.EXPIRED_PAPER_CARD: "2025年12月2日から2026年3月31日まで、保険者番号等によるオンライン照会で資格を確認できた場合のみ",
+    FallbackMethod.NOTICE_ALONE: "2025年12月2日から2026年3月31日まで、被保険者番号等によるオンライン照会で資格を確認できた場合のみ",
+    FallbackMethod.EXPIRED_PAPER_CARD: "2025年12月2日から2026年3月31日まで、被保険者番号等によるオンライン照会で資格を確認できた場合のみ",
 }
 
 OUTAGE_NEXT_STEP_JA = (

@@ -2,7 +2,8 @@
 
 An invalid result still carries the lost qualification so the provider can bill
 the former insurer; a result whose data the insurer withheld (e.g. DV
-protection) carries none.
+protection) carries none and is 資格情報なし, whatever status came with it
+(docs/rules.md §4, seed 001).
 """
 from __future__ import annotations
 
@@ -63,6 +64,34 @@ class Qualification:
         return int(self.copayment_ratio)
 
 
+UNENCODABLE_MARK = "●"  # OQS shows a character the systems cannot encode as ● (seed 001)
+KANA_CHECK_JA = ("氏名に「●」があります（文字コードで表せない文字）。カナ氏名「{kana}」で本人であることを確認してください。"
+                 "「●」のままでもレセプト請求でき、返戻されません。")
+
+
+def name_has_unencodable(qualification: dict[str, Any] | None) -> bool:
+    """The name (or the head of household's) shows ●: staff confirm the person by the kana (docs/rules.md §4)."""
+    if not qualification:
+        return False
+    names = (qualification.get("name"), qualification.get("head_of_household_name"))
+    return any(UNENCODABLE_MARK in (n or "") for n in names)
+
+
+def kana_check_notice(qualification: dict[str, Any] | None) -> str | None:
+    """The prompt to confirm by the kana, or None when no name shows ●."""
+    if not name_has_unencodable(qualification):
+        return None
+    assert qualification is not None
+    return KANA_CHECK_JA.format(kana=qualification.get("name_kana") or "")
+
+
+WITHHELD_MESSAGE = (
+    "保険者がこの方の資格情報の表示を停止しています（DV等の支援措置）。資格確認ができなかった（資格情報なし）"
+    "ものとして扱ってください。マイナンバーカードと資格情報のお知らせ（またはマイナポータルの資格情報画面）、"
+    "資格確認書、再診なら口頭での確認、初診なら被保険者資格申立書で確認できます。"
+)
+
+
 @dataclass(frozen=True)
 class QualificationResult:
     status: EligibilityStatus
@@ -72,6 +101,19 @@ class QualificationResult:
     data_withheld: bool = False  # the insurer hid this person's data
     candidates: int = 0  # for MULTIPLE_MATCHES
     messages: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        """A withheld result is 資格情報なし (seed 001: DV等により資格情報の表示を停止している場合 is filed under
+        資格確認ができなかった), never status 1 with ``valid: true``: status 4, no data, no handle, no consent,
+        and the fallback guidance (docs/rules.md §4). Judged here so every gateway's answer obeys it."""
+        if not self.data_withheld:
+            return
+        object.__setattr__(self, "status", EligibilityStatus.NO_MATCH)
+        object.__setattr__(self, "qualification", None)
+        object.__setattr__(self, "person_ref", None)
+        object.__setattr__(self, "consent_flag", ConsentFlag.NONE)
+        if WITHHELD_MESSAGE not in self.messages:
+            object.__setattr__(self, "messages", (WITHHELD_MESSAGE, *self.messages))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, used to keep the result with the visit."""

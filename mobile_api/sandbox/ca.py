@@ -10,6 +10,10 @@ certificates. A real OQS finds the person through JPKI's own records of who was
 issued which certificate; the sandbox has no such records, so it writes the
 persona id into a sandbox-only, non-critical private extension
 (``PERSONA_OID``) and reads it back in ``persona_id_of``.
+
+A smartphone's certificate (the ``android`` variant) carries the certificate policy
+``SANDBOX_SMARTPHONE_POLICY``, so the server tells phone from card by the certificate
+itself, as it must with real JPKI (docs/rules.md §2.4: no grace after a phone's expiry).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from sqlalchemy import String, Text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from ..adapters.jpki import SANDBOX_SMARTPHONE_POLICY
 from ..adapters.orm import Base
 from ..clock import Clock
 from ..domain.certificate import add_months
@@ -238,8 +243,10 @@ class SandboxCA:
         persona_id: str | None,
         not_before: datetime,
         not_after: datetime,
+        smartphone: bool = False,
     ) -> x509.Certificate:
-        """A user-auth certificate; ``persona_id=None`` makes one nobody can be resolved from."""
+        """A user-auth certificate; ``persona_id=None`` makes one nobody can be resolved from; ``smartphone``
+        marks it with the smartphone certificate policy."""
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
@@ -262,6 +269,9 @@ class SandboxCA:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.private_key.public_key()), critical=False
             )
         )
+        if smartphone:
+            builder = builder.add_extension(
+                x509.CertificatePolicies([x509.PolicyInformation(SANDBOX_SMARTPHONE_POLICY, None)]), critical=False)
         if persona_id is not None:
             builder = builder.add_extension(
                 x509.UnrecognizedExtension(PERSONA_OID, _utf8_string(persona_id)), critical=False
@@ -294,7 +304,8 @@ class SandboxCA:
             not_after = add_months(now, -months) if months else add_months(now, 48)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         certificate = self.issue_certificate(
-            key.public_key(), persona_id=persona_id, not_before=add_months(now, -12), not_after=not_after
+            key.public_key(), persona_id=persona_id, not_before=add_months(now, -12), not_after=not_after,
+            smartphone=variant == "android",
         )
         return IssuedCard(persona_id, variant, key, certificate, persona.card.pin)
 

@@ -5,6 +5,10 @@ person behind a certificate its own CA issued (the plastic card and the Android
 phone of one person resolve to the same ``person_ref``), returns the persona's
 qualification result, and serves the persona's medical records by kind.
 
+A card not registered for insurance use, or whose registration was cancelled (on request or because the
+certificate was not renewed), is refused with ``CardNotRegistered`` (domain/registration.py); a lookup by
+identifiers still finds the qualification, which the insurer keeps.
+
 A face-recognition card (顔認証マイナンバーカード, a persona whose card has no PIN)
 is refused for a PIN confirmation with ``PinNotAvailable``: such a card cannot
 sign by PIN, so a PIN-method request for it means the method is wrong, and only
@@ -28,6 +32,7 @@ from ..domain.codes import ConsentFlag, EligibilityStatus, Form, IdentityMethod,
 from ..domain.errors import PinNotAvailable, QualificationUnavailable
 from ..domain.identifiers import normalise
 from ..domain.qualification import QualificationResult
+from ..domain.registration import Registration, refusal
 from .ca import SandboxCA, persona_id_of
 from .personas import Persona, PersonaBook
 
@@ -93,6 +98,8 @@ class SandboxOQS:
             return QualificationResult(
                 status=EligibilityStatus.NO_MATCH, qualification=None, person_ref=None, messages=(NO_MATCH_MESSAGE,)
             )
+        if persona.registration is not Registration.REGISTERED:  # the card is not an insurance card (seed 001)
+            raise refusal(persona.registration)
         if persona.card.face_recognition and request.method is IdentityMethod.PIN:
             raise PinNotAvailable(rule="face-recognition-card")
         consented = request.form is Form.HOME_CONSENT and bool(request.consent_kinds)

@@ -22,6 +22,7 @@ from ..domain.codes import ConsentFlag, EligibilityStatus, InfoKind
 from ..domain.copayment import INCOMES, Income
 from ..domain.insurer import is_valid_insurer_number
 from ..domain.qualification import ElderlyCertificate, Qualification, QualificationResult, SpecifiedDisease
+from ..domain.registration import Registration
 
 CertificateSetting = Literal["valid", "expired_1m", "expired_4m"]
 CERTIFICATE_SETTINGS = ("valid", "expired_1m", "expired_4m")
@@ -64,6 +65,7 @@ class Persona:
     candidates: int = 0
     messages: tuple[str, ...] = ()
     records: Mapping[InfoKind, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    registration: Registration = Registration.REGISTERED  # the card's insurance-use registration (seed 001)
 
     @property
     def latter_stage(self) -> bool:
@@ -154,6 +156,7 @@ def _persona(raw: Mapping[str, Any]) -> Persona:
             candidates=int(raw.get("candidates", 0)),
             messages=tuple(raw.get("messages", ())),
             records={InfoKind(k): tuple(v) for k, v in raw.get("records", {}).items()},
+            registration=Registration(raw.get("registration", Registration.REGISTERED)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PersonaError(f"{pid}: {exc}") from exc

@@ -142,7 +142,8 @@ def create(rt: Runtime, actor: Principal, rows: list[dict[str, Any]], *, source:
            request_hash: str) -> tuple[orm.BatchJob, bool]:
     """A new job (and True), or the job already created under this key (and False)."""
     actor.require_scope(SCOPE_BATCH)
-    qualification.institution_for_checks(rt, actor)
+    institution = qualification.institution_for_checks(rt, actor)
+    qualification.require_identifier_lookup(rt, actor, institution, "batch.create")  # every row is a lookup
     settings = rt.batch
     with rt.uow() as uow:
         replay = _replay(uow, actor, idempotency_key, request_hash)

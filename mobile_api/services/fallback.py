@@ -338,7 +338,7 @@ def settle(rt: Runtime, actor: Principal, record_id: str, *, route: int,
     if claim_route is ClaimRoute.UNKNOWN:
         ids = ids or UNKNOWN_CLAIM_IDENTIFIERS
         if not is_unknown_claim_identifiers(ids):
-            raise ValidationFailed("不詳レセプト（③）では保険者番号等をすべて「7」で埋めてください（例: 77777777）。",
+            raise ValidationFailed("不詳レセプト（③）では被保険者番号等をすべて「7」で埋めてください（例: 77777777）。",
                                    field="billed/insurer_number", rule="unknown-claim")
     elif ids is not None and not is_valid_insurer_number(ids.insurer_number):
         raise ValidationFailed("保険者番号に誤りがあります。「7」で埋めた番号は不詳レセプト（③）でだけ使えます。",

@@ -16,6 +16,7 @@ from typing import Any
 from ..adapters import orm
 from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
 from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
+from ..domain.facility import FacilityKind
 from ..domain.errors import (
     ChallengeUsed,
     DomainError,
@@ -24,7 +25,7 @@ from ..domain.errors import (
     error_class_for,
 )
 from ..domain.identifiers import Identifiers
-from ..domain.qualification import QualificationResult
+from ..domain.qualification import QualificationResult, name_has_unencodable
 from ..domain.written_dates import parse_written_date
 from ..runtime import Runtime
 from . import audit, idempotency, verification
@@ -39,6 +40,7 @@ IDENTIFIER_FIELDS = ("insurer_number", "symbol", "number", "branch_number", "bir
 class Institution:
     id: str
     code: str
+    facility_kind: FacilityKind
 
 
 def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
@@ -48,7 +50,17 @@ def institution_for_checks(rt: Runtime, actor: Principal) -> Institution:
         if facts is None:
             raise NotFound("施設が見つかりません。")
         rt.policy.require(facts.facility_kind, Form.QUALIFICATION_ONLY)
-        return Institution(actor.institution_id, facts.code)
+        return Institution(actor.institution_id, facts.code, facts.facility_kind)
+
+
+def require_identifier_lookup(rt: Runtime, actor: Principal, institution: Institution, action: str) -> None:
+    """A lookup by identifiers alone only for the kinds the policy names (docs/rules.md §1.1); the refusal
+    (403 identifier-lookup-not-allowed, pointing to the card) is audited."""
+    try:
+        rt.policy.require_identifier_lookup(institution.facility_kind)
+    except DomainError as refusal:
+        audit.record_refusal(rt, actor, action, refusal, client_id=actor.client_id)
+        raise
 
 
 def parse_birth_date(value: Any) -> date | None:
@@ -75,13 +87,14 @@ def outcome_of(reference: str | None, result: QualificationResult) -> dict[str, 
     return {"reference": reference, "outcome": "checked", "eligibility_status": int(result.status),
             "valid": result.status.is_valid, "qualification": raw["qualification"],
             "candidates": result.candidates, "data_withheld": result.data_withheld,
+            "name_has_unencodable": name_has_unencodable(raw["qualification"]),
             "messages": list(result.messages), "error": None}
 
 
 def error_outcome(reference: str | None, refusal: DomainError) -> dict[str, Any]:
     return {"reference": reference, "outcome": "error", "eligibility_status": None, "valid": None,
-            "qualification": None, "candidates": 0, "data_withheld": False, "messages": [],
-            "error": _error(refusal)}
+            "qualification": None, "candidates": 0, "data_withheld": False, "name_has_unencodable": False,
+            "messages": [], "error": _error(refusal)}
 
 
 def check_row(rt: Runtime, institution_code: str, row: dict[str, Any], *, at: datetime,
@@ -146,6 +159,8 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
     remembered (the challenge stays usable)."""
     actor.require_scope(SCOPE_CHECK)
     institution = institution_for_checks(rt, actor)
+    if row.get("card") is None:
+        require_identifier_lookup(rt, actor, institution, "qualification.check")
     hashed = idempotency.request_hash(raw)
     with rt.uow() as uow:
         replay = _replay(uow, actor, idempotency_key, hashed)

@@ -173,10 +173,12 @@ def trusted_certificate(rt: Runtime, der: bytes) -> x509.Certificate:
 
 
 def standing_of(rt: Runtime, certificate: x509.Certificate, now: datetime) -> CertificateStanding:
-    """Valid, or expired but in the grace period; otherwise refused (docs/rules.md §2.4)."""
+    """Valid, or expired but in the grace period (a card's certificate only: a phone's, told by its own policy,
+    has none); otherwise refused (docs/rules.md §2.4)."""
     return assess_certificate(not_before=certificate.not_valid_before_utc,
                               not_after=certificate.not_valid_after_utc, now=now,
-                              grace_months=rt.rules.certificate_grace_months)
+                              grace_months=rt.rules.certificate_grace_months,
+                              smartphone=jpki.is_smartphone_certificate(certificate, rt.rules.smartphone_policies))
 
 
 def challenge_usable(challenge: orm.Challenge, now: datetime) -> None:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
+from ..domain import availability
 from ..domain import consent as consent_rules
 from ..domain.codes import Form, InfoKind
 from ..domain.consent import ViewingWindow, WindowReport, authorize_medical_view
 from ..domain.errors import DomainError, NotFound, ValidationFailed
+from ..domain.japanese_dates import jst_date
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -187,6 +189,8 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
                 consented_kinds=frozenset(InfoKind(k) for k in consent.kinds) if window and consent else frozenset(),
                 window=window, kind=kind, now=now, withdrawn_at=consent.withdrawn_at if consent else None,
                 requery_possible=view.window.how_to_reopen == consent_rules.REOPEN_BY_REQUERY)
+            birth = (visit.result.get("qualification") or {}).get("birth_date")  # 特定健診等情報 from 40 (seed 002)
+            availability.require_available(kind, date.fromisoformat(birth) if birth else None, jst_date(now))
             assert visit.person_ref is not None
             return visit.person_ref
 

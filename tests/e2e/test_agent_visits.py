@@ -12,6 +12,7 @@ from device_agent import flows, messages
 from device_agent.agent import Agent, AgentHome
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.transport import CardRemovedError
+from device_agent.client import ApiProblem
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.card.sim.nfc_virtual import virtual_session
 from mobile_api import create_app
@@ -334,6 +335,52 @@ def test_cli_verify_with_a_virtual_card(world, monkeypatch, capsys):
                  "--virtual-card", "P01-valid-30", "--pin-stdin", "--show", "medication", "surgery"]) == 0
     out = capsys.readouterr().out
     assert "資格確認が完了しました" in out and "■ 薬剤情報" in out and "■ 手術情報" in out
+
+
+def test_cli_says_a_card_is_not_registered_asks_for_the_kana_of_a_black_circle_name_and_why_no_checkups(world, monkeypatch, capsys):
+    """seed 001: the CLI prints the server's refusal of an unregistered card with the fallbacks that apply, and
+    for a ● name the prompt to confirm by the kana (docs/rules.md §2.6, §4)."""
+    import io
+
+    from device_agent.cli import main
+
+    h, tenant, agent, wire = world
+    for persona in ("P30-deregistered", "P32-unencodable-name"):
+        h.card(persona).save(agent.home.cards_dir() / persona)
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    assert main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                 "--virtual-card", "P30-deregistered", "--pin-stdin"]) == 2
+    out = capsys.readouterr().out
+    assert "利用登録が解除されています" in out and "申請により" in out and "資格確認書" in out
+    assert "この場合に使える確認方法: 資格確認書、再来時の口頭確認、被保険者資格申立書" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    assert main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                 "--virtual-card", "P32-unencodable-name", "--pin-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "！ 氏名の「●」は表せない文字です。カナ氏名「ヨシダ トモコ」で本人確認してください。" in out
+    h.card("P07-preschool-20").save(agent.home.cards_dir() / "P07-preschool-20")
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    assert main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                 "--virtual-card", "P07-preschool-20", "--pin-stdin"]) == 0
+    assert "特定健診等情報: 特定健診等情報は40歳以上の方が対象です（この方は6歳）" in capsys.readouterr().out
+
+
+def test_a_phone_certificate_past_its_expiry_is_refused_in_the_servers_words(world):
+    """docs/rules.md §2.4: no grace for a phone; the virtual Android card carries the sandbox's smartphone
+    policy, and the device shows the server's phone-specific reason, not the card's grace wording."""
+    from datetime import timedelta
+
+    h, tenant, agent, wire = world
+    issued = h.ca.issue_card("P24-android", variant="android", now=h.clock(),
+                             not_after=h.clock() - timedelta(days=2))
+    card = VirtualJpkiCard(issued.private_key, issued.certificate_der, token=issued.token, pin=issued.pin)
+    with virtual_session(card, technology="A") as session:
+        read = flows.read_card(session, with_token_info=True)
+        with pytest.raises(ApiProblem) as refused:
+            flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    assert refused.value.problem["medium"] == "smartphone"
+    assert "スマートフォン" in messages.explain(refused.value).text
 
 
 def test_enroll_from_the_qr_image_the_server_gives(world, tmp_path, capsys):

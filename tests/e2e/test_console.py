@@ -369,3 +369,20 @@ def test_disaster_time_viewing_without_the_card_and_the_usage_rate(
     page.get_by_role("link", name="災害時の閲覧").click()
     page.get_by_text("対象地域外", exact=True).wait_for()
     assert page.get_by_role("button", name="照会して同意を記録する").count() == 0
+
+
+def test_a_black_circle_name_on_the_visit_page_asks_for_the_kana(world: ConsoleWorld, browser_context: Any,
+                                                                   tmp_path: Path) -> None:
+    """seed 001: 「●」 in a name → staff confirm the person by the kana name (docs/rules.md §4)."""
+    nurse = world.a.nurse("nurse-kana")
+    made = world.h.verify_pin(nurse, world.h.card("P32-unencodable-name"), consent={"blanket": True})
+    assert made.status_code == 201, made.get_json()
+    page = browser_context.new_page()
+    sign_in(page, world, world.a)
+    page.goto(f"{world.url}/console/visits/{made.get_json()['id']}")
+    page.get_by_role("heading", name=re.compile("訪問の記録")).wait_for()
+    prompt = page.locator(".kana-check")
+    assert prompt.is_visible() and "ヨシダ トモコ" in prompt.inner_text() and "カナ氏名" in prompt.inner_text()
+    assert "●田 智子" in page.locator("main").inner_text()
+    assert "40歳以上" in page.locator(".unavailable-kind").inner_text()  # 39 on 2026-12-01: no checkups
+    shot(page, tmp_path, "visit-unencodable-name")

@@ -293,3 +293,39 @@ def test_records_read_well_on_a_phone() -> None:
     assert display.ratio("030") == "3割" and display.ratio("010") == "1割" and display.ratio(None) == "—"
     assert display.duration(24 * 3600) == "24時間0分" and display.duration(59) == "0分"
     assert display.duration(0) == "終了"
+
+
+def test_a_card_not_registered_for_insurance_use_shows_why_and_the_fallbacks(touch_world, phone,
+                                                                            tmp_path: Path) -> None:
+    """seed 001 (docs/rules.md §2.6): the server refuses the card; the device says so in Japanese, points to the
+    資格確認書 and the registration, and lists the fallbacks that apply, with a way to record one."""
+    card = touch_world.card("P29-not-registered")
+    ui, _ = touch_world.start_ui(card)
+    sign_in_and_reach_card(phone, ui)
+    tap_pin(phone, PIN)
+    phone.get_by_role("heading", name=messages.CARD_NOT_REGISTERED).wait_for()
+    body = phone.locator("main").inner_text()
+    for expected in ("利用登録がされていません", "資格確認書", "マイナポータル", "被保険者資格申立書",
+                     "この場合に使える確認方法", "再来時の口頭確認"):
+        assert expected in body, expected
+    assert phone.get_by_role("link", name="確認方法を記録する").is_visible()
+    visit_page(phone, shots(tmp_path), "9-card-not-registered")
+    assert touch_world.h.client.get("/api/v1/visits", headers=touch_world.tenant.auth()).get_json() == []
+
+
+def test_a_black_circle_name_asks_for_the_kana_and_checkups_are_not_offered_under_40(touch_world, phone,
+                                                                                    tmp_path: Path) -> None:
+    """seed 001: 「●」 in a name → confirm by the kana; seed 002: P32 is 39 on 2026-12-01, so the consented
+    特定健診等情報 is not offered as a button, and the reason is shown instead (docs/rules.md §3.6)."""
+    card = touch_world.card("P32-unencodable-name")
+    ui, _ = touch_world.start_ui(card)
+    sign_in_and_reach_card(phone, ui)
+    tap_pin(phone, PIN)
+    phone.get_by_text("有効", exact=True).wait_for()
+    kana = phone.locator(".kana-check")
+    assert kana.is_visible() and "ヨシダ トモコ" in kana.inner_text() and "カナ氏名" in kana.inner_text()
+    assert "●田 智子" in phone.locator("h1.name").inner_text()
+    assert phone.get_by_role("link", name="薬剤情報").is_visible()
+    assert phone.get_by_role("link", name="特定健診等情報").count() == 0
+    assert "40歳以上" in phone.locator(".unavailable-kind[data-kind='checkups']").inner_text()
+    visit_page(phone, shots(tmp_path), "10-unencodable-name")

@@ -247,6 +247,59 @@ def test_a_check_is_refused_for_a_facility_that_may_not_use_form_3(h):
     assert r.status_code == 403 and r.get_json()["type"].endswith("/form-not-allowed")
 
 
+def test_a_judo_practice_may_not_look_up_by_identifiers_single_or_batch_and_is_pointed_to_the_card(h):
+    """OUR RULE (docs/rules.md §1.1): form ③ is the card plus PIN or visual check (seed 001); lookups by
+    被保険者番号等 alone are for health-check institutions. The refusal is 403, in Japanese, and audited."""
+    practice = Integrator(h, "judo_therapy")
+    single = h.client.post("/api/v1/qualification-checks", json=P01, headers=practice.auth())
+    assert single.status_code == 403, single.get_json()
+    problem = single.get_json()
+    assert problem["type"] == "/problems/identifier-lookup-not-allowed"
+    assert "マイナンバーカード" in problem["detail"] and "暗証番号" in problem["detail"] and "目視" in problem["detail"]
+    assert "qualification" not in problem and "佐藤" not in single.get_data(as_text=True)
+    batch = h.client.post("/api/v1/batch-jobs", json={"examinees": [{"reference": "R1", **P01}]},
+                          headers=practice.auth())
+    assert batch.status_code == 403 and batch.get_json()["type"] == "/problems/identifier-lookup-not-allowed"
+    events = h.client.get("/api/v1/audit-events", query_string={"outcome": "refused"},
+                          headers=practice.tenant.auth()).get_json()
+    assert {e["action"] for e in events if e["detail"].get("reason") == "identifier-lookup-not-allowed"} == {
+        "qualification.check", "batch.create"}
+    card = h.card("P01-valid-30")  # the same practice confirms with the card and PIN
+    answered = card_check(h, practice, card_challenge(h, practice), card)
+    assert answered.status_code == 200 and answered.get_json()["qualification"]["name"] == "佐藤 健一"
+
+
+def test_a_health_check_institution_looks_up_by_identifiers_and_a_setting_can_name_more_kinds(h, integrator):
+    r = h.client.post("/api/v1/qualification-checks", json=P01, headers=integrator.auth())
+    assert r.status_code == 200 and r.get_json()["eligibility_status"] == 1
+    from mobile_api.domain.facility import FacilityPolicy
+
+    h.rt.policy = FacilityPolicy({}, ["health_check", "judo_therapy"])  # IDENTIFIER_LOOKUP_FACILITY_KINDS
+    practice = Integrator(h, "judo_therapy")
+    allowed = h.client.post("/api/v1/qualification-checks", json=P01, headers=practice.auth())
+    assert allowed.status_code == 200 and allowed.get_json()["eligibility_status"] == 1
+
+
+def test_a_lookup_of_a_person_whose_data_the_insurer_withholds_is_not_valid(h, integrator):
+    """DV protection (seed 001): 資格情報なし, status 4, valid false, no data, with the fallback guidance."""
+    withheld = {"insurer_number": "01130012", "symbol": "44100777", "number": "9", "branch_number": "00",
+                "birth_date": "1988-12-12"}  # sandbox persona P20-data-withheld
+    r = h.client.post("/api/v1/qualification-checks", json=withheld, headers=integrator.auth())
+    assert r.status_code == 200, r.get_json()
+    outcome = r.get_json()
+    assert outcome["data_withheld"] is True and outcome["valid"] is False and outcome["eligibility_status"] == 4
+    assert outcome["qualification"] is None and any("資格情報なし" in m for m in outcome["messages"])
+
+
+def test_a_name_with_a_black_circle_is_flagged_in_a_lookup(h, integrator):
+    unencodable = {"insurer_number": "01130012", "symbol": "44100034", "number": "504", "branch_number": "00",
+                   "birth_date": "1986-12-02"}  # sandbox persona P32-unencodable-name
+    r = h.client.post("/api/v1/qualification-checks", json=unencodable, headers=integrator.auth())
+    assert r.status_code == 200 and r.get_json()["name_has_unencodable"] is True
+    plain = h.client.post("/api/v1/qualification-checks", json=P01, headers=integrator.auth())
+    assert plain.get_json()["name_has_unencodable"] is False
+
+
 # --- single checks with the institution's own card reader ----------------------------------------------
 
 def card_challenge(h, integrator, token=None):  # type: ignore[no-untyped-def]

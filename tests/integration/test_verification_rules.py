@@ -136,11 +136,38 @@ def test_each_eligibility_status(h, persona, status, has_data):
     assert visit["eligibility_label"]
 
 
-def test_data_withheld_by_insurer(h):
+def test_data_withheld_by_insurer_is_no_qualification_information_with_the_fallbacks(h):
+    """seed 001 files DV等により資格情報の表示を停止 under 資格情報なし: never status 1 / valid (docs/rules.md §4)."""
     nurse = h.institution().nurse()
     visit = h.verify_pin(nurse, h.card("P20-data-withheld"), consent={"blanket": True}).get_json()
     assert visit["data_withheld"] is True and visit["qualification"] is None
+    assert visit["eligibility_status"] == 4 and "有効" not in visit["eligibility_label"]
     assert visit["medical_info_allowed"] is False
+    notes = " ".join(visit["notices"])
+    assert "資格情報なし" in notes and "資格情報のお知らせ" in notes and "被保険者資格申立書" in notes
+
+
+@pytest.mark.parametrize("persona,registration,why", [
+    ("P29-not-registered", "not_registered", "利用登録がされていません"),
+    ("P30-deregistered", "deregistered", "申請により"),
+    ("P31-registration-lapsed", "lapsed", "更新されなかった"),
+])
+def test_a_card_not_registered_for_insurance_use_is_refused_with_the_certificate_and_the_registration(
+        h, persona, registration, why):
+    """seed 001 A/B/C (docs/rules.md §2.6): refused in Japanese, pointing to the 資格確認書 and the registration,
+    with the fallbacks that apply; the challenge is spent and the retry gets the same answer."""
+    nurse = h.institution().nurse()
+    ch = started(h, nurse)
+    body, key = h.pin_body(h.card(persona), ch["challenge"]), uuid.uuid4().hex
+    r = h.submit(nurse, ch["challenge_id"], body, key=key)
+    assert r.status_code == 422, r.get_json()
+    problem = r.get_json()
+    assert problem["type"] == "/problems/card-not-registered" and problem["registration"] == registration
+    assert why in problem["detail"] and "資格確認書" in problem["detail"] and "利用登録" in problem["detail"]
+    assert problem["guidance"] == "qualification-certificate"
+    assert problem["fallbacks"] == ["qualification_certificate", "oral_revisit", "declaration"]
+    assert h.submit(nurse, ch["challenge_id"], body, key=key).get_json() == problem
+    assert h.client.get("/api/v1/visits", headers={"Authorization": f"Bearer {nurse}"}).get_json() == []
 
 
 def test_android_certificate_resolves_to_the_same_person(h):
@@ -149,6 +176,89 @@ def test_android_certificate_resolves_to_the_same_person(h):
     phone = h.verify_pin(nurse, h.card("P24-android", variant="android")).get_json()
     assert phone["qualification"]["name"] == plastic["qualification"]["name"]
     assert phone["qualification"]["number"] == plastic["qualification"]["number"]
+
+
+def test_the_renewal_alert_starts_exactly_three_calendar_months_before_expiry_in_japan(h):
+    """docs/rules.md §2.4: a certificate expiring 2026-08-15 (JST) alerts from 2026-05-15 (JST), not a day later."""
+    from mobile_api.domain.japanese_dates import JST
+
+    expires = dt.datetime(2026, 8, 15, 23, 59, 59, tzinfo=JST)
+    h.clock.set(dt.datetime(2026, 5, 14, 23, 55, tzinfo=JST))
+    nurse = h.institution().nurse()
+
+    def renewal_on(moment):
+        h.clock.set(moment)
+        card = h.ca.issue_card(P, now=moment, not_after=expires)
+        r = h.verify_pin(nurse, card)
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["certificate_renewal"]
+
+    assert renewal_on(dt.datetime(2026, 5, 14, 23, 59, 59, tzinfo=JST)) is None
+    alert = renewal_on(dt.datetime(2026, 5, 15, 0, 0, tzinfo=JST))
+    assert alert is not None and alert["expires_on"] == "2026-08-15" and alert["expired"] is False
+
+
+def test_a_phone_certificate_gets_no_grace_the_card_does_whatever_the_device_says(h):
+    """docs/rules.md §2.4: the 3-month grace covers the plastic card only. Phone or card is read from the
+    certificate (its policy), never from the device's certificate_kind."""
+    from mobile_api.domain.japanese_dates import JST
+
+    expires = dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=JST)
+    h.clock.set(dt.datetime(2026, 11, 30, 23, 55, tzinfo=JST))
+    nurse = h.institution().nurse()
+    phone = h.ca.issue_card("P24-android", variant="android", now=h.clock(), not_after=expires)
+    plastic = h.ca.issue_card("P24-android", now=h.clock(), not_after=expires)
+
+    def submit(card, claimed_kind):
+        ch = started(h, nurse)
+        return h.submit(nurse, ch["challenge_id"], {**h.pin_body(card, ch["challenge"]),
+                                                    "certificate_kind": claimed_kind})
+
+    h.clock.set(dt.datetime(2026, 11, 30, 23, 59, tzinfo=JST))  # the last day: the phone still works
+    on_the_day = submit(phone, "android")
+    assert on_the_day.status_code == 201 and on_the_day.get_json()["certificate_standing"] == "valid"
+    h.clock.set(dt.datetime(2026, 12, 1, 0, 0, 1, tzinfo=JST))  # the day after expiry, in Japan
+    refused = submit(phone, "card")  # the device claims a card: the certificate says phone
+    assert refused.status_code == 422, refused.get_json()
+    problem = refused.get_json()
+    assert problem["type"] == "/problems/certificate-expired" and problem["medium"] == "smartphone"
+    assert "スマートフォン" in problem["detail"] and "猶予" in problem["detail"]
+    card = submit(plastic, "android")  # the device claims a phone: the certificate says card
+    assert card.status_code == 201 and card.get_json()["certificate_standing"] == "expired_in_grace"
+
+
+def test_a_name_with_a_black_circle_is_flagged_with_a_prompt_to_confirm_by_the_kana(h):
+    """seed 001: a character that cannot be encoded shows as 「●」; staff confirm the person by the kana name."""
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card("P32-unencodable-name")).get_json()
+    assert visit["qualification"]["name"] == "●田 智子" and visit["name_has_unencodable"] is True
+    assert any("●" in n and "ヨシダ トモコ" in n and "カナ" in n for n in visit["notices"])
+    plain = h.verify_pin(nurse, h.card(P)).get_json()
+    assert plain["name_has_unencodable"] is False and not any("●" in n for n in plain["notices"])
+
+
+def test_checkups_are_not_offered_before_40_and_are_from_the_40th_birthday_in_japan(h):
+    """seed 002 (docs/rules.md §3.6): 特定健診等情報 exists from 40. P32 turns 40 on 2026-12-02 (JST): the day
+    before, the visit lists the kind as not available with the reason and a view answers with the reason, not
+    「0件」; from the birthday the same consent serves her checkup."""
+    from mobile_api.domain.japanese_dates import JST
+
+    h.clock.set(dt.datetime(2026, 12, 1, 23, 50, tzinfo=JST))
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card("P32-unencodable-name"), consent={"blanket": True}).get_json()
+    assert [k["kind"] for k in visit["unavailable_kinds"]] == ["checkups"]
+    assert "40歳以上" in visit["unavailable_kinds"][0]["reason"] and "39歳" in visit["unavailable_kinds"][0]["reason"]
+    h.clock.set(dt.datetime(2026, 12, 1, 23, 59, 59, tzinfo=JST))
+    refused = h.medical(nurse, visit["id"], "checkups")
+    assert refused.status_code == 403, refused.get_json()
+    assert refused.get_json()["type"] == "/problems/info-kind-not-applicable"
+    assert "40歳以上" in refused.get_json()["detail"]
+    assert h.medical(nurse, visit["id"], "medication").status_code == 200  # the other kinds are unaffected
+    h.clock.set(dt.datetime(2026, 12, 2, 0, 0, tzinfo=JST))
+    served = h.medical(nurse, visit["id"], "checkups")
+    assert served.status_code == 200 and len(served.get_json()["records"]) == 1
+    again = h.client.get(f"/api/v1/visits/{visit['id']}", headers={"Authorization": f"Bearer {nurse}"}).get_json()
+    assert again["unavailable_kinds"] == []
 
 
 # --- visual check (目視確認) ---------------------------------------------------------------

@@ -87,3 +87,16 @@ def test_latter_stage_under_75_by_disability_certification() -> None:
 def test_unknown_income_is_refused() -> None:
     with pytest.raises(ValueError):
         ratio(date(1984, 5, 12), date(2026, 12, 1), income="rich")
+
+
+def test_checkups_are_listed_as_unavailable_until_the_40th_birthday():
+    """seed 002: 特定健診等情報 from 40 (docs/rules.md §3.6); a 29 February birthday counts from 1 March."""
+    from mobile_api.domain.availability import age_on, unavailable_kinds
+    from mobile_api.domain.codes import InfoKind
+
+    birth = date(1986, 12, 2)
+    assert age_on(birth, date(2026, 12, 1)) == 39 and age_on(birth, date(2026, 12, 2)) == 40
+    assert InfoKind.CHECKUPS in unavailable_kinds(birth, date(2026, 12, 1))
+    assert unavailable_kinds(birth, date(2026, 12, 2)) == {}
+    assert unavailable_kinds(None, date(2026, 12, 1)) == {}  # no qualification shown: nothing to judge
+    assert age_on(date(1988, 2, 29), date(2028, 2, 28)) == 39 and age_on(date(1988, 2, 29), date(2028, 3, 1)) == 40

@@ -171,3 +171,19 @@ def test_an_outbox_made_before_the_answer_columns_opens_and_works(tmp_path):
     box.sync(lambda path, body, key: (201, {"id": "srv-1", "copayment_ratio": "030"}))
     assert box.get(record_id).answer == {"id": "srv-1", "copayment_ratio": "030"}
     box.close()
+
+
+def test_the_insured_persons_numbers_are_called_hi_hokensha_bangou_tou_as_seed_003_does():
+    """Seed 003 says 「被保険者番号等で照会」; 「保険者番号等」 (the insurer's numbers) was a wrong label, on the server
+    and on the device, for the numbers a lookup or an unknown claim fills in."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    wrong = [f"{path.relative_to(root)}:{number}"
+             for package in ("mobile_api", "device_agent")
+             for path in (root / package).rglob("*") if path.suffix in (".py", ".html", ".js")
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"(?<!被)保険者番号等", line)]
+    assert wrong == []
+    assert "被保険者番号等" in fallback.CONDITIONS["notice_alone"] == server.METHOD_CONDITIONS_JA[server.FallbackMethod.NOTICE_ALONE]

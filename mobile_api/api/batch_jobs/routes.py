@@ -10,6 +10,7 @@ from ...runtime import Runtime
 from ...services import batch, idempotency
 from ...services.principal import Principal
 from ..core import Blueprint, principal, runtime
+from ..examples import IDENTIFIER_LOOKUP_NOT_ALLOWED
 from ..qualification_checks.schemas import IdempotencyHeaderSchema
 from . import tables
 from .schemas import (CSV_EXAMPLE, JOB_EXAMPLE, RESULTS_EXAMPLE, BatchCreateSchema, BatchJobSchema,
@@ -68,8 +69,12 @@ def results_xlsx_bytes(rt: Runtime, who: Principal, job_id: str, layout: str = "
               headers={"Location": {"description": "The job: GET it to follow its progress",
                                     "schema": {"type": "string", "example": f"/api/v1/batch-jobs/{JOB_EXAMPLE['id']}"}}})
 @blp.problems(413, 415, 422, 429)
+@blp.problems(403, examples=IDENTIFIER_LOOKUP_NOT_ALLOWED)
 def create(headers: dict[str, Any]) -> Any:
-    """Create a batch job (idempotent: the same Idempotency-Key and body give the same job). 202 + Location."""
+    """Create a batch job (idempotent: the same Idempotency-Key and body give the same job). 202 + Location.
+
+    Every row is a lookup by identifiers: only for the facility kinds ``IDENTIFIER_LOOKUP_FACILITY_KINDS`` names
+    (403 ``identifier-lookup-not-allowed`` otherwise, docs/rules.md §1.1)."""
     rt = runtime()
     if request.mimetype == "application/json":
         body = _load_json()

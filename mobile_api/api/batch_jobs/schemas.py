@@ -69,7 +69,8 @@ JOB_EXAMPLE = {"id": "0b9f5c1e-7a51-4e0c-9a51-3c2f1d0e9b8a", "state": "done", "t
                "results_url": "/api/v1/batch-jobs/0b9f5c1e-7a51-4e0c-9a51-3c2f1d0e9b8a/results",
                "results_csv_url": "/api/v1/batch-jobs/0b9f5c1e-7a51-4e0c-9a51-3c2f1d0e9b8a/results.csv"}
 ROW_ERROR_EXAMPLE = {"reference": "R-0002", "outcome": "error", "eligibility_status": None, "valid": None,
-                     "qualification": None, "candidates": 0, "data_withheld": False, "messages": [],
+                     "qualification": None, "candidates": 0, "data_withheld": False,
+                     "name_has_unencodable": False, "messages": [],
                      "error": {"type": "insurer-number-invalid", "title": "保険者番号に誤りがあります。",
                                "detail": "保険者番号の検証番号（8桁目）が一致しません。…", "field": "insurer_number",
                                "likely_wrong_positions": [8, 5, 6, 7]}}

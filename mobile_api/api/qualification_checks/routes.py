@@ -4,6 +4,7 @@ from typing import Any
 
 from ...services import qualification
 from ..core import Blueprint, principal, request_json, runtime
+from ..examples import IDENTIFIER_LOOKUP_NOT_ALLOWED
 from .schemas import CHECK_EXAMPLE, CardChallengeSchema, ExamineeSchema, IdempotencyHeaderSchema, OutcomeSchema
 
 blp = Blueprint("qualification_checks", __name__, url_prefix="/api/v1/qualification-checks",
@@ -18,10 +19,13 @@ blp = Blueprint("qualification_checks", __name__, url_prefix="/api/v1/qualificat
                                         "birth_date": "1984-05-12"})
 @blp.response(200, OutcomeSchema, example=CHECK_EXAMPLE)
 @blp.problems(404, 409, 422, 429, 503)
+@blp.problems(403, examples=IDENTIFIER_LOOKUP_NOT_ALLOWED)
 def check(headers: dict[str, Any], body: dict[str, Any]) -> Any:
     """Check one examinee's qualification by insurance identifiers, or by ``card`` (form ③: qualification only).
 
-    The insurer number's check digit is verified first: a wrong one is 422 ``insurer-number-invalid`` with
+    A lookup by identifiers alone is for the facility kinds ``IDENTIFIER_LOOKUP_FACILITY_KINDS`` names
+    (health-check institutions); any other institution gets 403 ``identifier-lookup-not-allowed`` and confirms
+    with the card (docs/rules.md §1.1). The insurer number's check digit is verified first: a wrong one is 422 ``insurer-number-invalid`` with
     ``likely_wrong_positions``. With ``card``, the challenge must be this client's, unused and unexpired, and
     the card's certificate and PIN signature valid; a refused answer spends the challenge. Never opens a
     consent. Retrying with the same Idempotency-Key returns the same answer.

@@ -81,11 +81,16 @@ class OutcomeSchema(ma.Schema):
     qualification = ma.fields.Dict(allow_none=True, metadata={"description": "the qualification OQS holds "
                                                                              "(docs/rules.md §4); no medical information"})
     candidates = ma.fields.Integer()
-    data_withheld = ma.fields.Boolean()
+    data_withheld = ma.fields.Boolean(metadata={"description": "the insurer withheld the data (DV protection): "
+                                                                "資格情報なし, status 4 (docs/rules.md §4)"})
+    name_has_unencodable = ma.fields.Boolean(load_default=False, metadata={
+        "description": "the name shows 「●」 (a character that cannot be encoded, seed 001): confirm the person "
+                       "by the kana name (docs/rules.md §4)"})
     messages = ma.fields.List(ma.fields.String())
     error = ma.fields.Nested(RowErrorSchema, allow_none=True)
 
 
 CHECK_EXAMPLE = {"reference": "R-20261201-0001", "outcome": "checked", "eligibility_status": 1, "valid": True,
-                 "qualification": QUALIFICATION_EXAMPLE, "candidates": 0, "data_withheld": False, "messages": [],
+                 "qualification": QUALIFICATION_EXAMPLE, "candidates": 0, "data_withheld": False,
+                 "name_has_unencodable": False, "messages": [],
                  "error": None}

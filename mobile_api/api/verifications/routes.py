@@ -26,7 +26,8 @@ def start(body: dict[str, Any]) -> Any:
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(SubmitSchema, examples=ex.SUBMIT_REQUEST)
 @blp.response(201, VisitSchema, example=ex.VISIT)
-@blp.problems(404, 409, 422, 503)
+@blp.problems(404, 409, 503)
+@blp.problems(422, examples=ex.CARD_REFUSALS)
 def submit(headers: dict[str, Any], body: dict[str, Any], challenge_id: str) -> Any:
     """Submit the card's answer; returns the qualification result and the registered consent.
 

@@ -6,6 +6,7 @@ from ...domain.certificate import RenewalAlert, renewal_alert
 from ...domain.codes import EligibilityStatus, Form
 from ...domain.consent import WindowReport
 from ...domain.japanese_dates import hours_ja, jst_text
+from ...domain.qualification import kana_check_notice
 from ..core import runtime
 
 
@@ -29,8 +30,12 @@ def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowRep
     alert = renewal_for(visit)
     if alert is not None and not alert.expired:
         notes.append(alert.message)
+    kana = kana_check_notice(visit.result.get("qualification"))  # a 「●」 in the name (seed 001)
+    if kana is not None:
+        notes.append(kana)
     if visit.result.get("data_withheld"):
-        notes.append("保険者の設定により、この方の情報は表示できません。")
+        notes.append("保険者の設定（DV等の支援措置）により、この方の資格情報は表示できません。"
+                     "資格確認ができなかった（資格情報なし）ものとして扱ってください。")
     if status is EligibilityStatus.INVALID_LOST:
         notes.append("資格は無効（喪失）です。表示している喪失前の資格で旧保険者に請求できます。"
                      "現在の保険について患者に確認してください。")

@@ -32,7 +32,7 @@ def get_visit(visit_id: str) -> Any:
 @blp.authenticated(staff_on_device="医療情報の閲覧", patient_data=True)
 @blp.response(200, MedicalInformationSchema, example=ex.MEDICATION)
 @blp.problems(404, 422)
-@blp.problems(403, examples=ex.CONSENT_WINDOW_CLOSED)
+@blp.problems(403, examples={**ex.CONSENT_WINDOW_CLOSED, **ex.INFO_KIND_NOT_APPLICABLE})
 def medical_information(visit_id: str, kind: str) -> Any:
     """Consented medical information (kind: medication, checkups, clinical, surgery).
 

@@ -1,6 +1,11 @@
 import marshmallow as ma
 
+from datetime import date
+
+from ...domain.availability import unavailable_kinds
 from ...domain.codes import EligibilityStatus, InfoKind
+from ...domain.japanese_dates import jst_date
+from ...domain.qualification import name_has_unencodable
 from .notices import notices_for, renewal_for
 from ..fields import Paging, no_individual_number
 
@@ -12,6 +17,8 @@ ELIGIBILITY_LABELS_JA = {
     EligibilityStatus.MULTIPLE_MATCHES: "複数該当",
     EligibilityStatus.VALID_UNREGISTERED: "有効（医療扶助・未登録）",
 }
+
+WITHHELD_LABEL_JA = "資格情報なし（保険者が表示を停止）"
 
 
 class ElderlyCertificateSchema(ma.Schema):
@@ -107,7 +114,17 @@ class VisitSchema(ma.Schema):
     eligibility_label = ma.fields.Method("_eligibility_label", metadata={"type": "string"})
     qualification = ma.fields.Method("_qualification", metadata={
         "type": "object", "nullable": True, "description": "The qualification (see QualificationSchema) or null"})
-    data_withheld = ma.fields.Method("_withheld", metadata={"type": "boolean"})
+    data_withheld = ma.fields.Method("_withheld", metadata={
+        "type": "boolean", "description": "the insurer withheld the data (DV protection): 資格情報なし, status 4 "
+                                          "(docs/rules.md §4)"})
+    name_has_unencodable = ma.fields.Method("_unencodable", metadata={
+        "type": "boolean", "description": "the name shows 「●」 (a character that cannot be encoded, seed 001): "
+                                          "confirm the person by the kana name; the notices say so"})
+    unavailable_kinds = ma.fields.Method("_unavailable_kinds", metadata={
+        "type": "array", "description": "Kinds that cannot hold data for this patient today, with the Japanese "
+                                        "reason (特定健診等情報 under 40, seed 002; docs/rules.md §3.6)",
+        "items": {"type": "object", "properties": {"kind": {"type": "string", "enum": [k.value for k in InfoKind]},
+                                                   "reason": {"type": "string"}}}})
     candidates = ma.fields.Method("_candidates", metadata={"type": "integer"})
     medical_info_allowed = ma.fields.Method("_viewable_now", metadata={
         "type": "boolean", "description": "Medical information can be viewed NOW (the window is open); see window"})
@@ -137,6 +154,8 @@ class VisitSchema(ma.Schema):
                 "expired": alert.expired, "message": alert.message}
 
     def _eligibility_label(self, view) -> str:  # type: ignore[no-untyped-def]
+        if view.visit.result.get("data_withheld"):
+            return WITHHELD_LABEL_JA
         return ELIGIBILITY_LABELS_JA[EligibilityStatus(view.visit.eligibility_status)]
 
     def _qualification(self, view):  # type: ignore[no-untyped-def]
@@ -145,6 +164,15 @@ class VisitSchema(ma.Schema):
 
     def _withheld(self, view) -> bool:  # type: ignore[no-untyped-def]
         return bool(view.visit.result.get("data_withheld"))
+
+    def _unencodable(self, view) -> bool:  # type: ignore[no-untyped-def]
+        return name_has_unencodable(view.visit.result.get("qualification"))
+
+    def _unavailable_kinds(self, view) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+        raw = (view.visit.result.get("qualification") or {}).get("birth_date")
+        today = jst_date(view.now if view.now is not None else view.visit.created_at)  # the server's date in Japan
+        kinds = unavailable_kinds(date.fromisoformat(raw) if raw else None, today)
+        return [{"kind": kind.value, "reason": reason} for kind, reason in kinds.items()]
 
     def _candidates(self, view) -> int:  # type: ignore[no-untyped-def]
         return int(view.visit.result.get("candidates") or 0)

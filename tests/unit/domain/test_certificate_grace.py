@@ -100,8 +100,8 @@ def test_the_month_of_expiry_is_the_month_in_japan_not_in_utc():
 
 def test_renewal_alert_from_three_months_before_expiry_and_through_the_grace():
     not_after = jst(2026, 8, 31, 23, 59, 59)
-    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 31, 23, 0)) is None
-    before = renewal_alert(not_after=not_after, now=jst(2026, 6, 1, 0, 0))
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 30, 23, 59)) is None
+    before = renewal_alert(not_after=not_after, now=jst(2026, 5, 31, 0, 0))  # exactly 3 calendar months before
     assert before is not None and not before.expired and before.expires_on.isoformat() == "2026-08-31"
     assert "2026年08月31日" in before.message and "更新" in before.message
     during = renewal_alert(not_after=not_after, now=jst(2026, 9, 15, 9, 0))
@@ -109,3 +109,34 @@ def test_renewal_alert_from_three_months_before_expiry_and_through_the_grace():
     assert renewal_alert(not_after=not_after, now=jst(2026, 12, 1, 0, 0)) is None  # past the grace: refused anyway
     assert renewal_alert(not_after=not_after, now=jst(2026, 7, 1), alert_months=0) is None
     assert renewal_alert(not_after=not_after, now=jst(2026, 7, 1), alert_months=2) is not None
+
+
+def test_the_renewal_alert_starts_on_the_day_exactly_three_months_before_not_the_day_after():
+    """Issue 17: a certificate expiring 2026-08-15 alerts from 2026-05-15 (JST), not from 05-16."""
+    not_after = jst(2026, 8, 15, 23, 59, 59)
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 14, 23, 59, 59)) is None
+    assert renewal_alert(not_after=not_after, now=jst(2026, 5, 15, 0, 0)) is not None
+
+
+def test_a_smartphone_certificate_has_no_grace_after_its_expiry_day_in_japan():
+    not_after = jst(2026, 8, 31, 23, 59, 59)
+    nb = not_after - timedelta(days=5 * 365)
+    assert assess_certificate(not_before=nb, not_after=not_after, now=not_after,
+                              smartphone=True) is CertificateStanding.VALID
+    with pytest.raises(CertificateExpired) as refused:
+        assess_certificate(not_before=nb, not_after=not_after, now=jst(2026, 9, 1, 0, 0), smartphone=True)
+    assert refused.value.extra["medium"] == "smartphone" and "スマートフォン" in refused.value.detail
+    assert assess_certificate(not_before=nb, not_after=not_after,
+                              now=jst(2026, 9, 1, 0, 0)) is CertificateStanding.EXPIRED_IN_GRACE
+
+
+def test_the_device_says_renew_soon_from_the_same_day_as_the_servers_alert():
+    """device_agent/certificate.py agrees with renewal_alert: expiry 2026-08-15 (JST) → from 2026-05-15."""
+    from device_agent.certificate import CertificateDates
+
+    dates = CertificateDates(jst(2021, 8, 15), jst(2026, 8, 15, 23, 59, 59))
+    assert dates.standing(jst(2026, 5, 14, 23, 59)) == "valid"
+    assert dates.standing(jst(2026, 5, 15, 0, 0)) == "renew-soon"
+    for day in ((2026, 5, 14, 23, 59), (2026, 5, 15, 0, 0)):
+        server = renewal_alert(not_after=dates.valid_until, now=jst(*day)) is not None
+        assert server is (dates.standing(jst(*day)) == "renew-soon")

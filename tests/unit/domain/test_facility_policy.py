@@ -38,3 +38,17 @@ def test_overrides_from_configuration():
     policy.require(FacilityKind.JUDO_THERAPY, HOME)
     with pytest.raises(FormNotAllowed):
         policy.require(FacilityKind.HEALTH_CHECK, HOME)
+
+
+def test_identifier_lookups_are_for_health_check_institutions_unless_a_setting_names_more_kinds():
+    """OUR RULE (docs/rules.md §1.1): IDENTIFIER_LOOKUP_FACILITY_KINDS, default ["health_check"]."""
+    from mobile_api.domain.errors import IdentifierLookupNotAllowed
+
+    default = FacilityPolicy()
+    default.require_identifier_lookup(FacilityKind.HEALTH_CHECK)
+    for kind in set(FacilityKind) - {FacilityKind.HEALTH_CHECK}:
+        with pytest.raises(IdentifierLookupNotAllowed) as refused:
+            default.require_identifier_lookup(kind)
+        assert refused.value.status == 403 and "マイナンバーカード" in refused.value.detail
+    FacilityPolicy({}, ["health_check", "judo_therapy"]).require_identifier_lookup(FacilityKind.JUDO_THERAPY)
+    assert not FacilityPolicy({}, []).may_look_up_by_identifiers(FacilityKind.HEALTH_CHECK)

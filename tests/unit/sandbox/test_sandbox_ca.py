@@ -217,3 +217,17 @@ def test_persona_id_of_needs_the_sandbox_extension(
         .sign(shared_ca.private_key, hashes.SHA256())
     )
     assert persona_id_of(garbled) is None
+
+
+def test_a_phone_certificate_carries_the_smartphone_policy_and_a_card_certificate_none(
+    shared_ca: SandboxCA, clock: FrozenClock
+) -> None:
+    """The server tells phone from card by the certificate (docs/rules.md §2.4), so the sandbox marks it."""
+    from mobile_api.adapters.jpki import SANDBOX_SMARTPHONE_POLICY, is_smartphone_certificate
+
+    policies = frozenset({SANDBOX_SMARTPHONE_POLICY.dotted_string})
+    phone = shared_ca.issue_card("P24-android", variant="android", now=clock())
+    card = shared_ca.issue_card("P24-android", now=clock())
+    assert is_smartphone_certificate(phone.certificate, policies) is True
+    assert is_smartphone_certificate(card.certificate, policies) is False
+    assert is_smartphone_certificate(phone.certificate, frozenset()) is False  # only the policies it is told

@@ -21,8 +21,9 @@ from mobile_api.domain.codes import (
     IdentityMethod,
     InfoKind,
 )
-from mobile_api.domain.errors import CardRejected, PinNotAvailable, QualificationUnavailable
+from mobile_api.domain.errors import CardNotRegistered, CardRejected, PinNotAvailable, QualificationUnavailable
 from mobile_api.domain.qualification import QualificationResult
+from mobile_api.domain.registration import Registration
 from mobile_api.sandbox.ca import IssuedCard, SandboxCA
 from mobile_api.sandbox.gateway import SandboxOQS
 from mobile_api.sandbox.personas import PersonaBook
@@ -154,9 +155,12 @@ def test_every_persona_answers_with_its_status(
     gateway: SandboxOQS, card_for: Callable[..., IssuedCard], book: PersonaBook, now: datetime
 ) -> None:
     for persona in book:
+        if persona.registration is not Registration.REGISTERED:
+            continue  # refused: test_a_card_not_registered_for_insurance_use_is_refused_with_the_fallbacks
         method = IdentityMethod.VISUAL if persona.card.face_recognition else IdentityMethod.PIN
         result = confirm(gateway, card_for(persona.id).certificate, now, method=method)
-        assert result.status is persona.status, persona.id
+        expected = EligibilityStatus.NO_MATCH if persona.data_withheld else persona.status  # 資格情報なし
+        assert result.status is expected, persona.id
         has_data = persona.status not in (4, 5) and not persona.data_withheld
         assert (result.qualification is not None) == has_data, persona.id
         assert (result.person_ref is not None) == has_data, persona.id
@@ -275,5 +279,21 @@ def test_cards_with_a_pin_still_confirm_by_pin(
     gateway: SandboxOQS, card_for: Callable[..., IssuedCard], book: PersonaBook, now: datetime
 ) -> None:
     for persona in book:
-        if not persona.card.face_recognition:
-            assert confirm(gateway, card_for(persona.id).certificate, now).status is persona.status, persona.id
+        if not persona.card.face_recognition and persona.registration is Registration.REGISTERED:
+            expected = EligibilityStatus.NO_MATCH if persona.data_withheld else persona.status
+            assert confirm(gateway, card_for(persona.id).certificate, now).status is expected, persona.id
+
+
+@pytest.mark.parametrize("persona_id,registration", [
+    ("P29-not-registered", "not_registered"), ("P30-deregistered", "deregistered"),
+    ("P31-registration-lapsed", "lapsed")])
+def test_a_card_not_registered_for_insurance_use_is_refused_with_the_fallbacks(
+    gateway: SandboxOQS, card_for: Callable[..., IssuedCard], now: datetime, persona_id: str, registration: str
+) -> None:
+    """seed 001 A/B/C: the card cannot confirm qualification; the refusal points to the 資格確認書 and the
+    registration, with the fallbacks that still apply."""
+    with pytest.raises(CardNotRegistered) as refused:
+        confirm(gateway, card_for(persona_id).certificate, now)
+    assert refused.value.status == 422 and refused.value.extra["registration"] == registration
+    assert "資格確認書" in refused.value.detail and "利用登録" in refused.value.detail
+    assert refused.value.extra["fallbacks"] == ["qualification_certificate", "oral_revisit", "declaration"]
