@@ -146,7 +146,10 @@ class Blueprint(flask_smorest.Blueprint):
         parse = super().arguments(schema, location=location, **kwargs)
         if location not in ("json", "form", "files"):
             return parse
+        if location == "json" and kwargs.get("required", True):
+            return lambda func: self.problems(413)(_body_required(parse(func)))
         return lambda func: self.problems(413)(parse(func))
+
 
     def authenticated(self, *, admin: bool = False, staff_on_device: bool = False, patient_data: bool = False,
                       client_scope: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -183,6 +186,24 @@ class Blueprint(flask_smorest.Blueprint):
             return self.problems(401, 403)(wrapper)
 
         return decorator
+
+
+BODY_REQUIRED = "リクエスト本文（JSON オブジェクト）が必要です。"
+
+
+def _body_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """422 for a request with no body where the contract requires one (every JSON body is documented required).
+
+    Without it webargs parses a missing body as ``{}``, and a schema whose fields are all optional lets it through:
+    an empty PATCH would act as a request to change nothing, yet still move state (issue 16)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not request.get_data(cache=True).strip():
+            flask_smorest.abort(422, messages={"json": [BODY_REQUIRED]})
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 @contextmanager

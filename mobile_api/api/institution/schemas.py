@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from ...services.identity import INSTITUTION_NAME_PATTERN
+from ..fields import Boolean
 
 
 class InstitutionSchema(ma.Schema):
@@ -10,8 +11,8 @@ class InstitutionSchema(ma.Schema):
     facility_kind = ma.fields.String()
     facility_kind_label = ma.fields.String()
     allowed_forms = ma.fields.List(ma.fields.String())
-    visual_password_set = ma.fields.Boolean()
-    visual_password_locked = ma.fields.Boolean(
+    visual_password_set = Boolean()
+    visual_password_locked = Boolean(
         metadata={"description": "目視確認モードのパスワードが連続誤入力でロック中（管理者が解除または再設定する）"})
 
 

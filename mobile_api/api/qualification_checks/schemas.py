@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
-from ..fields import Base64Bytes
+from ..fields import Base64Bytes, Boolean
 from ..verifications.schemas import CardChallengeSchema, IdempotencyHeaderSchema  # noqa: F401  (shared)
 
 QUALIFICATION_EXAMPLE = {
@@ -77,11 +77,11 @@ class OutcomeSchema(ma.Schema):
     eligibility_status = ma.fields.Integer(allow_none=True, metadata={
         "description": "資格有効性 1 valid, 2 lost, 3 newer exists, 4 no match, 5 several matches, "
                        "6 valid (医療扶助, not registered)"})
-    valid = ma.fields.Boolean(allow_none=True)
+    valid = Boolean(allow_none=True)
     qualification = ma.fields.Dict(allow_none=True, metadata={"description": "the qualification OQS holds "
                                                                              "(docs/rules.md §4); no medical information"})
     candidates = ma.fields.Integer()
-    data_withheld = ma.fields.Boolean()
+    data_withheld = Boolean()
     messages = ma.fields.List(ma.fields.String())
     error = ma.fields.Nested(RowErrorSchema, allow_none=True)
 
