@@ -93,7 +93,8 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
              now: datetime, audit_detail: dict[str, Any]
              ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship]:
     """Nothing is flushed here: the rows carry their ids from construction and are written together when
-    the unit commits (docs/performance.md)."""
+    the unit commits (docs/performance.md). The one statement before that is the conditional update that dates
+    the visit on the relationship, so a concurrent discharge either came first (refused here) or waits for us."""
     rel = None
     if visit.person_ref:  # the one not discharged or withdrawn, else the one seen last (to say why it ended)
         rel = (uow.care_relationships.open_for(actor.institution_id, visit.person_ref)
