@@ -10,6 +10,7 @@ from typing import Any
 import flask_smorest
 import marshmallow as ma
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import current_app, g, request
 from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
@@ -32,8 +33,22 @@ def principal() -> Principal:
     return g.principal
 
 
+class _Converter(OpenAPIConverter):
+    """Documents a schema's ``Meta.min_properties`` (a body that must name at least one field) as
+    ``minProperties``, so the spec says what the schema-level check refuses."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)
+        min_properties = getattr(getattr(schema, "Meta", None), "min_properties", None)
+        if min_properties:
+            jsonschema["minProperties"] = min_properties
+        return jsonschema
+
+
 class _MarshmallowPlugin(MarshmallowPlugin):
     """Adds the attribute function before any plugin or component converts a schema."""
+
+    Converter = _Converter
 
     def init_spec(self, spec: Any) -> None:
         super().init_spec(spec)

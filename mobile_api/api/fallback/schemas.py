@@ -206,6 +206,9 @@ class FallbackRecordSchema(ma.Schema):
 class IdentifiersUpdateSchema(Strict):
     """The numbers learned later (the patient brought the notice, the insurer answered)."""
 
+    class Meta(Strict.Meta):
+        min_properties = 1  # documented as minProperties (api.core._Converter); checked below
+
     insurer_number = ma.fields.String(validate=ma.validate.Length(max=8),
                                       metadata={"description": "保険者番号（検証番号つき。77777777 は使えません）"})
     insurer_name = _text(100, "保険者名")
