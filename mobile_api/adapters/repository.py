@@ -613,6 +613,36 @@ class CareRelationships(Repository[orm.CareRelationship]):
         return self.list_by(institution_id=institution_id, order_by=r.last_visit_at.desc(), limit=limit,
                             offset=offset)
 
+    def discharge(self, relationship_id: str, *, now: datetime, note: str, ended_by: str | None) -> bool:
+        """End an open relationship atomically: True for the one discharge that wins it.
+
+        Refused (False) once ended, or when a visit was recorded after ``now`` (a re-query that committed after
+        this caller read the clock): a discharge is never dated before a visit of the relationship."""
+        r = orm.CareRelationship
+        result = self.session.execute(
+            update(r).where(r.id == relationship_id, r.ended_at.is_(None), r.last_visit_at <= now)
+            .values(ended_at=now, end_reason="discharged", end_note=note, ended_by=ended_by)
+            .execution_options(synchronize_session=False))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def record_visit(self, relationship_id: str, now: datetime) -> bool:
+        """Date a visit on the relationship if it is still open: True unless a discharge or withdrawal ended it
+        first. The row stays locked until the caller commits, so a discharge waits for it (docs/rules.md §3.2).
+
+        ``last_visit_at`` never moves back (a visit that read the clock earlier may commit later): a discharge
+        compares its own time with the latest visit's."""
+        r = orm.CareRelationship
+        at = bindparam("at", now, type_=r.last_visit_at.type)
+        result = self.session.execute(
+            update(r).where(r.id == relationship_id, r.ended_at.is_(None))
+            .values(last_visit_at=case((r.last_visit_at < at, at), else_=r.last_visit_at))
+            .execution_options(synchronize_session=False))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def reload(self, rel: orm.CareRelationship) -> None:
+        """Read the row again, after a conditional update changed it in the database."""
+        self.session.refresh(rel)
+
     def end_open(self, institution_id: str, person_ref: str, *, now: datetime, reason: str,
                  note: str | None = None, ended_by: str | None = None) -> int:
         """End the patient's relationships not ended yet (e.g. on withdrawal): how many."""
@@ -627,6 +657,18 @@ class CareRelationships(Repository[orm.CareRelationship]):
 class ConsentLinks(Repository[orm.ConsentLink]):
     def by_token_hash(self, token_hash: str) -> orm.ConsentLink | None:
         return self.one_by(token_hash=token_hash)
+
+    def revoke(self, link_id: str, *, now: datetime, revoked_by: str | None) -> bool:
+        """Revoke a link atomically: True for the one caller that found it live."""
+        c = orm.ConsentLink
+        result = self.session.execute(
+            update(c).where(c.id == link_id, c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_by=revoked_by).execution_options(synchronize_session=False))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def reload(self, link: orm.ConsentLink) -> None:
+        """Read the row again, after a conditional update changed it in the database."""
+        self.session.refresh(link)
 
     def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.ConsentLink]:
         """A page of the institution's links, newest first."""

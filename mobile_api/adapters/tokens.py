@@ -30,11 +30,20 @@ from ..domain.errors import Unauthenticated
 ACCESS_ALGORITHM = "HS256"
 DEVICE_ASSERTION_ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+DEVICE_JTI_MAX = 64  # the width of used_assertions.jti
 CLOCK_SKEW_SECONDS = 60  # tolerated drift between a device's (or another worker's) clock and ours
 # Times outside year 1970..9999 are not times any issuer of ours produces (and datetime cannot hold them).
 _LATEST_TIMESTAMP = 253402300799
 # Device ids are uuid4 strings as the server generates them (str(uuid.uuid4())).
 _DEVICE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A token id (``jti``) is stored as a key to refuse replays: printable ASCII only, so NUL (which PostgreSQL text
+# cannot hold) and lone surrogates (which no driver can encode) are refused as a bad token, never reach the database.
+_TOKEN_ID = re.compile(r"[\x21-\x7e]+")
+
+
+def is_token_id(value: Any, *, min_length: int = 1, max_length: int) -> bool:
+    """A ``jti`` that can be spent: a string of printable ASCII characters within the lengths."""
+    return isinstance(value, str) and min_length <= len(value) <= max_length and bool(_TOKEN_ID.fullmatch(value))
 
 
 def sha256_hex(value: str) -> str:
@@ -125,7 +134,7 @@ class TokenService:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated("端末の署名を確認できませんでした。") from exc
-        if claims["sub"] != device_id:
+        if claims["sub"] != device_id or not is_token_id(claims["jti"], max_length=DEVICE_JTI_MAX):
             raise Unauthenticated("端末の署名を確認できませんでした。")
         self._check_times(claims, lifetime=max_age)
         return claims

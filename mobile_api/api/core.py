@@ -10,6 +10,7 @@ from typing import Any
 import flask_smorest
 import marshmallow as ma
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import current_app, g, request
 from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
@@ -32,8 +33,22 @@ def principal() -> Principal:
     return g.principal
 
 
+class _Converter(OpenAPIConverter):
+    """Documents a schema's ``Meta.min_properties`` (a body that must name at least one field) as
+    ``minProperties``, so the spec says what the schema-level check refuses."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)
+        min_properties = getattr(getattr(schema, "Meta", None), "min_properties", None)
+        if min_properties:
+            jsonschema["minProperties"] = min_properties
+        return jsonschema
+
+
 class _MarshmallowPlugin(MarshmallowPlugin):
     """Adds the attribute function before any plugin or component converts a schema."""
+
+    Converter = _Converter
 
     def init_spec(self, spec: Any) -> None:
         super().init_spec(spec)
@@ -157,7 +172,10 @@ class Blueprint(flask_smorest.Blueprint):
         parse = super().arguments(schema, location=location, **kwargs)
         if location not in ("json", "form", "files"):
             return parse
+        if location == "json" and kwargs.get("required", True):
+            return lambda func: self.problems(413)(_body_required(parse(func)))
         return lambda func: self.problems(413)(parse(func))
+
 
     def authenticated(self, *, admin: bool = False, staff_on_device: bool | str = False, patient_data: bool = False,
                       client_scope: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -194,6 +212,24 @@ class Blueprint(flask_smorest.Blueprint):
             return self.problems(401, 403)(wrapper)
 
         return decorator
+
+
+BODY_REQUIRED = "リクエスト本文（JSON オブジェクト）が必要です。"
+
+
+def _body_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """422 for a request with no body where the contract requires one (every JSON body is documented required).
+
+    Without it webargs parses a missing body as ``{}``, and a schema whose fields are all optional lets it through:
+    an empty PATCH would act as a request to change nothing, yet still move state (issue 16)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not request.get_data(cache=True).strip():
+            flask_smorest.abort(422, messages={"json": [BODY_REQUIRED]})
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 @contextmanager

@@ -101,6 +101,13 @@ def check_request() -> Response | None:
     for name, value in request.headers.items():
         if _FORBIDDEN.search(value):
             found.append(f"/headers/{_pointer_segment(name)}")
+    if request.mimetype == "multipart/form-data":  # an upload's fields and file names (its content is the route's)
+        for name, value in request.form.items(multi=True):
+            if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
+                found.append(f"/form/{_pointer_segment(name)}")
+        for name, upload in request.files.items(multi=True):
+            if _FORBIDDEN.search(name) or _FORBIDDEN.search(upload.filename or ""):
+                found.append(f"/files/{_pointer_segment(name)}")
     if request.is_json:
         raw = request.get_data(cache=True)
         if raw:

@@ -60,6 +60,17 @@ def outside_text(max_length: int, description: str | None = None, *, min_length:
                             metadata=metadata, **kwargs)
 
 
+class Boolean(ma.fields.Boolean):
+    """JSON ``true`` or ``false`` only. marshmallow's own takes 1, 0, "yes", "off" … (and ``truthy={True}`` still
+    takes 1 and 0, which equal True and False): a client sending ``"blanket": 0`` has a bug we should tell it about,
+    not guess around. Use it for every boolean of the API (issue 16)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 #: Instants the API accepts: far enough out for any birth date or expiry, near enough that converting
 #: between offsets can never leave ``datetime``'s range (years 1..9999) or a database's.
 MIN_YEAR, MAX_YEAR = 1900, 2200

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import marshmallow as ma
+from marshmallow.exceptions import SCHEMA
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -89,8 +90,8 @@ def from_domain_error(error: DomainError) -> Response:
 def _field_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     if isinstance(messages, dict):
-        for key, value in messages.items():
-            found.extend(_field_errors(value, f"{prefix}/{key}"))
+        for key, value in messages.items():  # a schema-level error is about the object itself
+            found.extend(_field_errors(value, prefix if key == SCHEMA else f"{prefix}/{key}"))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         found.extend({"pointer": prefix or "/", "detail": m} for m in messages)
     elif isinstance(messages, list):

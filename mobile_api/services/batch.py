@@ -54,17 +54,33 @@ class JobView:
 # --- input ------------------------------------------------------------------------------------------
 
 def decode_csv(raw: bytes) -> str:
-    """UTF-8 with or without BOM, else Shift_JIS (cp932), which Japanese reservation systems export."""
+    """UTF-8 with or without BOM, else Shift_JIS (cp932), which Japanese reservation systems export.
+
+    A file that starts with the UTF-8 BOM says it is UTF-8: if it does not decode as such it is refused (422), not
+    guessed at. NUL, which no reference or identifier contains and PostgreSQL text cannot hold, is refused too."""
     if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8):].decode("utf-8")
+        try:
+            text = raw[len(codecs.BOM_UTF8):].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(f"CSV は BOM 付きの UTF-8 のはずですが、{len(codecs.BOM_UTF8) + exc.start + 1}"
+                                   "バイト目を UTF-8 として読み取れません。UTF-8 で保存し直してください。",
+                                   field="file") from exc
+        return _without_nul(text)
     try:
-        return raw.decode("utf-8")
+        return _without_nul(raw.decode("utf-8"))
     except UnicodeDecodeError:
         pass
     try:
-        return raw.decode("cp932")
+        return _without_nul(raw.decode("cp932"))
     except UnicodeDecodeError as exc:
         raise ValidationFailed("CSV の文字コードを判別できません（UTF-8 または Shift_JIS）。", field="file") from exc
+
+
+def _without_nul(text: str) -> str:
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ValidationFailed(f"CSV の{line}行目に使用できない文字（NUL）が含まれています。", field="file")
+    return text
 
 
 def header_names(header: list[str]) -> list[str]:

@@ -93,7 +93,8 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
              now: datetime, audit_detail: dict[str, Any]
              ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship]:
     """Nothing is flushed here: the rows carry their ids from construction and are written together when
-    the unit commits (docs/performance.md)."""
+    the unit commits (docs/performance.md). The one statement before that is the conditional update that dates
+    the visit on the relationship, so a concurrent discharge either came first (refused here) or waits for us."""
     rel = None
     if visit.person_ref:  # the one not discharged or withdrawn, else the one seen last (to say why it ended)
         rel = (uow.care_relationships.open_for(actor.institution_id, visit.person_ref)
@@ -112,6 +113,11 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
                                            care_type=CareType.HOME_VISIT, consent_kinds=kinds, at=now))
     granted = consent_rules.medical_information_granted(bool(kinds), person_resolved=result.person_ref is not None,
                                                         data_withheld=result.data_withheld)
+    recorded = uow.care_relationships.record_visit(rel.id, now)  # locks the row until commit (§3.2)
+    uow.care_relationships.reload(rel)
+    if not recorded:  # discharged or withdrawn since we looked: refused as it would be now
+        consent_rules.authorize_requery(relationship_status(rt, rel, now),
+                                        idle_limit=rt.rules.care_relationship_idle)
     opening = uow.visits.get(rel.opened_by_visit_id)
     new_visit = uow.visits.add(orm.Visit(
         institution_id=actor.institution_id, challenge_id=None, device_id=actor.device_id, user_id=actor.user_id,
@@ -128,7 +134,6 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
             blanket=card_consent.blanket and kinds == ALL_INFO_KINDS, kinds=sorted(k.value for k in kinds),
             registered_at=window.opens_at, expires_at=window.closes_at, renews_id=card_consent.id))
     consent_id = renewed.id if renewed else None
-    rel.last_visit_at = now
     audit.record(uow, at=now, action="visit.requery", institution_id=actor.institution_id, user_id=actor.user_id,
                  device_id=actor.device_id, target_type="visit", target_id=new_visit.id,
                  opened_by_visit_id=rel.opened_by_visit_id, relationship_id=rel.id, requested_from=visit.id,
@@ -163,23 +168,36 @@ def _status(rt: Runtime, rel: orm.CareRelationship, now: datetime) -> consent_ru
 
 
 def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) -> RelationshipView:
-    """The provider ends continuing care (退院・終診・転医 …), with a reason; audited."""
+    """The provider ends continuing care (退院・終診・転医 …), with a reason; audited.
+
+    One conditional update decides (docs/rules.md §3.2): of concurrent discharges one wins and is audited,
+    the others get 409 ``care-relationship-ended`` with the winner's date and reason, as a later one would."""
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
         rel = uow.care_relationships.get_owned(relationship_id, actor.institution_id)
         if rel is None:
             raise NotFound("継続的な訪問診療等の記録が見つかりません。")
-        status = _status(rt, rel, now)
-        if not status.active:
-            assert status.ended_at is not None
-            raise CareRelationshipEnded(end_reason=status.end_reason, ended_at=status.ended_at.isoformat())
-        rel.ended_at, rel.end_reason, rel.end_note, rel.ended_by = now, "discharged", reason, actor.user_id
+        while True:
+            _require_active(rt, rel, now)
+            if uow.care_relationships.discharge(rel.id, now=now, note=reason, ended_by=actor.user_id):
+                break
+            uow.care_relationships.reload(rel)  # ended by another caller, or a visit dated after our clock
+            now = max(rt.clock(), rel.last_visit_at)
+        uow.care_relationships.reload(rel)
         audit.record(uow, at=now, action="care.discharge", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="care_relationship",
                      target_id=rel.id, opened_by_visit_id=rel.opened_by_visit_id, reason=reason)
         uow.commit()
         return RelationshipView(rel, _status(rt, rel, now))
+
+
+def _require_active(rt: Runtime, rel: orm.CareRelationship, now: datetime) -> None:
+    """409 with the end's date and reason once the relationship has ended (discharged, withdrawn or idle)."""
+    status = _status(rt, rel, now)
+    if not status.active:
+        assert status.ended_at is not None
+        raise CareRelationshipEnded(end_reason=status.end_reason, ended_at=status.ended_at.isoformat())
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ def check_assertion(rt: Runtime, uow: UnitOfWork, assertion: str) -> orm.Device:
         raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。")
     claims = rt.tokens.decode_device_assertion(assertion, public_key_pem=device.public_key_pem, device_id=device.id,
                                                max_age=rt.rules.device_assertion_max_age)
-    uow.used_assertions.add(orm.UsedAssertion(jti=str(claims["jti"])[:64], device_id=device.id,
+    uow.used_assertions.add(orm.UsedAssertion(jti=claims["jti"], device_id=device.id,
                                               expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo)))
     try:
         uow.flush()

@@ -98,6 +98,8 @@ def list_links(rt: Runtime, actor: Principal, *, limit: int, offset: int) -> lis
 
 
 def revoke_link(rt: Runtime, actor: Principal, link_id: str) -> orm.ConsentLink:
+    """Revoke a link; revoking it again is not an error. One conditional update decides: of concurrent
+    revocations one is audited, and every caller gets the link as the first revocation left it."""
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
@@ -105,10 +107,12 @@ def revoke_link(rt: Runtime, actor: Principal, link_id: str) -> orm.ConsentLink:
         if link is None:
             raise NotFound("同意登録用リンクが見つかりません。")
         if link.revoked_at is None:
-            link.revoked_at, link.revoked_by = now, actor.user_id
-            audit.record(uow, at=now, action="consent_link.revoke", institution_id=actor.institution_id,
-                         user_id=actor.user_id, device_id=actor.device_id, target_type="consent_link",
-                         target_id=link.id)
+            revoked = uow.consent_links.revoke(link.id, now=now, revoked_by=actor.user_id)
+            uow.consent_links.reload(link)
+            if revoked:
+                audit.record(uow, at=now, action="consent_link.revoke", institution_id=actor.institution_id,
+                             user_id=actor.user_id, device_id=actor.device_id, target_type="consent_link",
+                             target_id=link.id)
             uow.commit()
         return link
 

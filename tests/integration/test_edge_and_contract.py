@@ -232,3 +232,62 @@ def test_a_kind_outside_the_documented_enum_is_still_a_validation_error(h):
     nurse = h.institution().nurse()
     r = h.client.get("/api/v1/visits/some-id/medical-information/genome", headers={"Authorization": f"Bearer {nurse}"})
     assert pointers(assert_problem(r, 422)) == {"/kind"}
+
+
+# --- the contract: required bodies are required, booleans are JSON booleans ------------------------------
+
+
+def test_a_missing_body_is_refused_where_the_contract_requires_one(h):
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    visit = h.verify_pin(nurse, h.card("P01-valid-30"), consent={"kinds": ["medication"]}).get_json()
+    client = h.client.post("/api/v1/clients", json={"name": "CSV連携", "auth_method": "client_secret"},
+                           headers=tenant.auth()).get_json()
+    for path in (f"/api/v1/clients/{client['client_id']}/credentials",
+                 f"/api/v1/visits/{visit['id']}/consent-withdrawal"):
+        for raw in ("", "  "):
+            r = h.client.post(path, data=raw, headers={**tenant.auth(), "Content-Type": "application/json"})
+            body = assert_problem(r, 422)
+            assert body["errors"] == [{"pointer": "/", "detail": "リクエスト本文（JSON オブジェクト）が必要です。"}]
+        assert_problem(h.client.post(path, headers=tenant.auth()), 422)  # no Content-Type either
+    # nothing happened: one secret still, the consent still open; an empty object is a body, and works
+    listed = h.client.get("/api/v1/clients", headers=tenant.auth()).get_json()
+    assert [len(c["credentials"]) for c in listed] == [1]
+    assert h.medical(nurse, visit["id"]).status_code == 200
+    withdrawn = h.client.post(f"/api/v1/visits/{visit['id']}/consent-withdrawal", json={}, headers=tenant.auth())
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["consents_withdrawn"] == 1
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "false", "yes", "1", None])
+def test_a_boolean_is_only_true_or_false(h, value):
+    nurse = h.institution().nurse()
+    started = h.start(nurse).get_json()
+    body = h.pin_body(h.card("P01-valid-30"), started["challenge"], consent={"blanket": value})
+    r = h.submit(nurse, started["challenge_id"], body)
+    problem = assert_problem(r, 422)
+    assert pointers(problem) == {"/consent/blanket"}
+    assert h.client.get("/api/v1/visits", headers={"Authorization": f"Bearer {nurse}"}).get_json() == []
+
+
+def test_every_boolean_the_api_reads_is_strict():
+    import importlib
+    import pkgutil
+
+    import marshmallow as ma
+
+    import mobile_api.api
+    from mobile_api.api import fields as api_fields
+
+    for module in pkgutil.walk_packages(mobile_api.api.__path__, "mobile_api.api."):
+        importlib.import_module(module.name)
+    loose = [f"{schema.__module__}.{schema.__name__}.{name}" for schema in _schema_classes(ma.Schema)
+             for name, field in schema._declared_fields.items()
+             if isinstance(field, ma.fields.Boolean) and not isinstance(field, api_fields.Boolean)]
+    assert loose == []
+
+
+def _schema_classes(base):
+    for sub in base.__subclasses__():
+        if sub.__module__.startswith("mobile_api.api"):
+            yield sub
+        yield from _schema_classes(sub)

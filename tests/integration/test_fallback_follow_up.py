@@ -300,6 +300,22 @@ def test_settling_the_claim_destroys_the_declaration_in_the_database_file(h, dat
             assert not any(form in raw for form in _forms(secret)), secret
 
 
+def test_an_empty_identifiers_update_is_refused_and_leaves_the_record_as_it_was(h):
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    made = post(h, nurse, body("declaration", {"card_presented": True, "declaration": DECLARATION})).get_json()
+    fallback_service.confirm_pending(h.rt)  # no numbers to look up: needs attention
+    url = f"{PATH}/{made['id']}/identifiers"
+    no_body = h.client.patch(url, headers=tenant.auth())
+    empty = h.client.patch(url, json={}, headers=tenant.auth())
+    assert (no_body.status_code, empty.status_code) == (422, 422)
+    assert pointers(empty) == ["/"] and "1つ以上" in empty.get_json()["errors"][0]["detail"]
+    record = h.client.get(f"{PATH}/{made['id']}", headers=tenant.auth()).get_json()
+    assert record["status"] == "needs_attention"  # not sent back to pending
+    updated = h.client.patch(url, json={"insurer_number": P01["insurer_number"]}, headers=tenant.auth())
+    assert updated.status_code == 200 and updated.get_json()["status"] == "pending_post_hoc"
+
+
 def test_77777777_only_as_an_unknown_claim(h):
     tenant = h.institution()
     nurse = tenant.nurse()

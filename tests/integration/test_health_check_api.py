@@ -12,9 +12,11 @@ import uuid
 
 import jwt
 import pytest
+from sqlalchemy import func, select
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from device_agent.device_key import generate_key, public_key_pem
+from mobile_api.adapters import orm
 
 TOKEN_URL = "http://localhost/api/v1/oauth/token"
 P01 = {"insurer_number": "01130012", "symbol": "44100021", "number": "1287", "branch_number": "00",
@@ -98,6 +100,14 @@ def test_replayed_jti_wrong_key_and_expired_assertion_are_invalid_client(h, inte
     for r in (replay, wrong_key, expired, too_long):  # 400 (401 only for HTTP Basic), RFC 6749 §5.2
         assert r.status_code == 400, r.get_json()
         assert r.get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("jti", ["abcdefgh\u0000", "abcdefgh\ud800", "\udfff" * 8, "1234567", "x" * 129])
+def test_a_client_assertion_with_a_hostile_jti_is_invalid_client(h, integrator, jti):
+    """The jti is stored to refuse replays: NUL or a lone surrogate must be refused before, never a 500."""
+    r = token_request(h, integrator.client_id, integrator.key, integrator.kid, jti=jti)
+    assert r.status_code == 400 and r.get_json()["error"] == "invalid_client", r.get_data(as_text=True)[:300]
+    assert token_request(h, integrator.client_id, integrator.key, integrator.kid).status_code == 200
 
 
 def test_a_secret_client_authenticates_and_a_wrong_secret_is_refused(h):
@@ -533,6 +543,32 @@ def test_a_body_in_another_media_type_is_415(h, integrator):
     r = h.client.post("/api/v1/batch-jobs", data=b"reference\r\nR-1\r\n",
                       headers={**integrator.auth(), "Content-Type": "text/plain"})
     assert r.status_code == 415 and r.get_json()["type"] == "/problems/unsupported-media-type"
+
+
+@pytest.mark.parametrize("raw", [
+    codecs.BOM_UTF8 + "受診者番号\r\n健診-001\r\n".encode() + b"\xff\xfe\r\n",  # says UTF-8, is not
+    codecs.BOM_UTF8 + "受診者番号\r\n".encode("utf-8") + "健診-001\r\n".encode("cp932"),
+    "受診者番号\r\n健診\x00-001\r\n".encode(),  # NUL: PostgreSQL text cannot hold it
+    "受診者番号\r\n健診\x00-001\r\n".encode("cp932"),
+])
+def test_a_csv_that_cannot_be_read_as_text_is_422_in_japanese(h, integrator, raw):
+    headers = integrator.auth()
+    for upload in ({"data": raw, "headers": {**headers, "Content-Type": "text/csv"}},
+                   {"data": {"file": (io.BytesIO(raw), "examinees.csv")}, "headers": headers,
+                    "content_type": "multipart/form-data"}):
+        r = h.client.post("/api/v1/batch-jobs", **upload)
+        assert r.status_code == 422 and r.mimetype == "application/problem+json", r.get_data(as_text=True)[:300]
+        assert r.get_json()["errors"][0]["pointer"] == "/file" and "CSV" in r.get_json()["detail"]
+    with h.rt.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(orm.BatchJob)) == 0
+
+
+def test_a_nul_in_an_uploads_file_name_or_field_is_refused_at_the_edge(h, integrator):
+    text = "受診者番号\r\n健診-001\r\n".encode()
+    for data in ({"file": (io.BytesIO(text), "a\x00.csv")}, {"file": (io.BytesIO(text), "a.csv"), "note": "x\x00"}):
+        r = h.client.post("/api/v1/batch-jobs", data=data, headers=integrator.auth(), content_type="multipart/form-data")
+        assert r.status_code == 422, r.get_data(as_text=True)[:300]
+        assert {e["pointer"] for e in r.get_json()["errors"]} <= {"/files/file", "/form/note"}
 
 
 def test_another_institutions_job_is_404(h, integrator):

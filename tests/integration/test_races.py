@@ -7,10 +7,13 @@ database's conditional updates and unique constraints decide one winner.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -131,3 +134,94 @@ def test_one_key_raced_over_two_challenges_gives_one_visit_and_clear_refusals(h,
     assert {r.status_code for r in answers} <= {201, 422}, [r.json() for r in answers]
     assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 1
     assert {r.json()["type"] for r in answers if r.status_code == 422} <= {"/problems/idempotency-key-reused"}
+
+
+def _relationship(h) -> tuple[Any, str, dict[str, Any]]:
+    """A tenant, a nurse's token and a card-verified home visit that opened a care relationship."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    first = h.verify_pin(nurse, h.card(PERSONA), consent={"kinds": ["medication"]})
+    assert first.status_code == 201, first.get_json()
+    return tenant, nurse, first.get_json()
+
+
+def _audit(h, tenant, action: str) -> list[dict[str, Any]]:
+    r = h.client.get(f"/api/v1/audit-events?action={action}&limit=100", headers=tenant.auth())
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_concurrent_discharges_of_one_relationship_have_one_winner_whose_facts_are_kept(h, live: str) -> None:
+    tenant, nurse, first = _relationship(h)
+    url = f"{live}/api/v1/care-relationships/{first['care_relationship']['id']}/discharge"
+    headers = {"Authorization": f"Bearer {nurse}"}
+
+    answers = _burst(30, lambda i: requests.post(url, json={"reason": f"理由{i}"}, headers=headers, timeout=60))
+
+    assert Counter(r.status_code for r in answers) == {200: 1, 409: 29}, [r.json() for r in answers]
+    won = next(r.json() for r in answers if r.status_code == 200)
+    for lost in (r for r in answers if r.status_code == 409):  # told when and why it ended: the winner's facts
+        problem = lost.json()
+        assert problem["type"] == "/problems/care-relationship-ended" and problem["end_reason"] == "discharged"
+        assert datetime.fromisoformat(problem["ended_at"]) == datetime.fromisoformat(won["ended_at"])
+    [stored] = h.client.get("/api/v1/care-relationships", headers=tenant.auth()).get_json()
+    assert (stored["end_note"], stored["ended_at"], stored["active"]) == (won["end_note"], won["ended_at"], False)
+    [audited] = _audit(h, tenant, "care.discharge")
+    assert audited["detail"]["reason"] == won["end_note"]
+
+
+def test_concurrent_revocations_of_one_link_are_audited_once(h, live: str) -> None:
+    tenant = h.institution()
+    link = h.client.post("/api/v1/consent-links", json={"purpose": "general"}, headers=tenant.auth()).get_json()
+    url = f"{live}/api/v1/consent-links/{link['link']['id']}/revoke"
+
+    answers = _burst(30, lambda _i: requests.post(url, headers=tenant.auth(), timeout=60))
+
+    assert Counter(r.status_code for r in answers) == {200: 30}, [r.json() for r in answers]
+    assert len({r.json()["revoked_at"] for r in answers}) == 1  # every caller sees the first revocation
+    assert len(_audit(h, tenant, "consent_link.revoke")) == 1
+
+
+@contextmanager
+def _ticking(clock: Any) -> Iterator[None]:
+    """The injected clock moving a millisecond at a time, as a real one does, while requests race."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            clock.advance(milliseconds=1)
+            time.sleep(0.0005)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_requery_racing_a_discharge_is_never_dated_after_it(h, live: str, round_: int) -> None:
+    tenant, nurse, first = _relationship(h)
+    headers = {"Authorization": f"Bearer {nurse}"}
+    discharge = f"{live}/api/v1/care-relationships/{first['care_relationship']['id']}/discharge"
+    requery = f"{live}/api/v1/visits/{first['id']}/requery"
+
+    def call(i: int) -> requests.Response:
+        if i == 8:
+            return requests.post(discharge, json={"reason": "入院"}, headers=headers, timeout=60)
+        return requests.post(requery, json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
+
+    with _ticking(h.clock):
+        answers = _burst(16, call)
+
+    assert answers[8].status_code == 200, answers[8].json()
+    ended_at = datetime.fromisoformat(answers[8].json()["ended_at"])
+    requeries = answers[:8] + answers[9:]
+    assert {r.status_code for r in requeries} <= {201, 403}, [r.json() for r in requeries]
+    for r in requeries:
+        if r.status_code == 201:
+            assert datetime.fromisoformat(r.json()["created_at"]) <= ended_at
+        else:
+            assert r.json()["type"] == "/problems/requery-not-allowed" and r.json()["rule"] == "discharged"

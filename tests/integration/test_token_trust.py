@@ -59,10 +59,13 @@ def test_access_token_signed_for_ten_years_is_401(h):
     assert_401(h.client.get("/api/v1/institution", headers=tenant.auth(token)))
 
 
-def device_assertion(device, *, iat: str, exp: str, audience: str, iss: str | None = None) -> str:
+def device_assertion(device, *, iat: str, exp: str, audience: str, iss: str | None = None,
+                     jti: str | None = None) -> str:
+    """Signed by the device's own key; ``jti`` written as raw JSON when given."""
     iss_json = json.dumps(iss if iss is not None else device.id)
+    jti = jti if jti is not None else json.dumps(f"{device.id[:8]}-{iat}-{exp}")
     payload = (f'{{"iss": {iss_json}, "sub": {json.dumps(device.id)}, "aud": {json.dumps(audience)}, '
-               f'"jti": "{device.id[:8]}-{iat}-{exp}", "iat": {iat}, "exp": {exp}}}')
+               f'"jti": {jti}, "iat": {iat}, "exp": {exp}}}')
     return jwt.api_jws.encode(payload.encode(), device.key, algorithm="ES256", headers={"kid": device.id})
 
 
@@ -95,3 +98,19 @@ def test_unsigned_assertion_with_hostile_issuer_is_401(h, issuer):
     assert_401(h.client.post("/api/v1/auth/login", json={
         "institution_code": tenant.code, "login": "admin", "password": "admin-password-1",
         "device_assertion": assertion}))
+
+
+@pytest.mark.parametrize("jti", [r'"a\u0000b"', r'"\u0000"', r'"\ud800"', r'"ok\udfff"', '""', json.dumps("x" * 65),
+                                 "12345", "null", '["a"]'])
+def test_device_assertion_with_a_hostile_jti_is_401_for_device_token_and_login(h, jti):
+    """The jti is stored to refuse replays: NUL was a 500 on PostgreSQL, a lone surrogate on both databases."""
+    tenant = h.institution()
+    tenant.create_staff("nurse1")
+    device = tenant.enrol_device()
+    assertion = device_assertion(device, audience=h.audience, iat=str(now(h)), exp=str(now(h) + 60), jti=jti)
+    assert_401(h.client.post("/api/v1/auth/device-token", json={"assertion": assertion}))
+    assert_401(h.client.post("/api/v1/auth/login", json={
+        "institution_code": tenant.code, "login": "nurse1", "password": STAFF_PASSWORD,
+        "device_assertion": assertion}))
+    sane = h.client.post("/api/v1/auth/device-token", json={"assertion": tenant.assertion(device)})
+    assert sane.status_code == 200, sane.get_json()

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...domain.codes import InfoKind
-from ..fields import Paging, no_individual_number
+from ..fields import Boolean, Paging, no_individual_number
 
 
 class RequerySchema(ma.Schema):
@@ -37,7 +37,7 @@ class CareRelationshipSchema(ma.Schema):
         "description": "The latest card-verified visit: its consent caps what re-queries open"})
     opened_at = ma.fields.AwareDateTime(attribute="relationship.opened_at")
     last_visit_at = ma.fields.AwareDateTime(attribute="relationship.last_visit_at")
-    active = ma.fields.Boolean(attribute="status.active")
+    active = Boolean(attribute="status.active")
     ended_at = ma.fields.AwareDateTime(attribute="status.ended_at", allow_none=True)
     end_reason = ma.fields.String(attribute="status.end_reason", allow_none=True,
                                   metadata={"description": "discharged | withdrawn | idle"})

@@ -3,7 +3,7 @@ import base64
 import marshmallow as ma
 
 from ...domain.codes import CareType
-from ..fields import Paging, no_individual_number
+from ..fields import Boolean, Paging, no_individual_number
 from ..visits.schemas import WindowSchema
 
 _WINDOW = WindowSchema()  # one instance: a Schema() per dump deep-copies its fields
@@ -64,7 +64,7 @@ class RegisteredConsentSchema(ma.Schema):
     visit_id = ma.fields.String(attribute="consent.visit_id", allow_none=True)
     link_id = ma.fields.String(attribute="consent.link_id", allow_none=True)
     planned_date = ma.fields.Date(attribute="consent.planned_date", allow_none=True)
-    blanket = ma.fields.Boolean(attribute="consent.blanket")
+    blanket = Boolean(attribute="consent.blanket")
     kinds = ma.fields.List(ma.fields.String(), attribute="consent.kinds")
     registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
     withdrawn_at = ma.fields.AwareDateTime(attribute="consent.withdrawn_at", allow_none=True)

@@ -3,7 +3,7 @@ import marshmallow as ma
 from ...domain.codes import InfoKind
 from ...domain.disaster import DISASTER_KINDS
 from ...domain.errors import DisasterViewingNotAllowed
-from ..fields import Paging, mobile_care_type
+from ..fields import Boolean, Paging, mobile_care_type
 from ..qualification_checks.schemas import QUALIFICATION_EXAMPLE
 
 DECLARATION_EXAMPLE = {
@@ -20,8 +20,8 @@ class DisasterDeclarationSchema(ma.Schema):
     prefectures = ma.fields.List(ma.fields.String(), attribute="row.prefectures",
                                  metadata={"description": "The area: two-digit 都道府県番号"})
     declared_by = ma.fields.String(attribute="row.declared_by")
-    in_force = ma.fields.Boolean(metadata={"description": "Today (Japan, server clock) is inside the period"})
-    covers_institution = ma.fields.Boolean(metadata={
+    in_force = Boolean(metadata={"description": "Today (Japan, server clock) is inside the period"})
+    covers_institution = Boolean(metadata={
         "description": "The caller's institution is in the area (its code's first two digits, 都道府県番号)"})
 
 
@@ -46,7 +46,7 @@ class DisasterLookupSchema(ma.Schema):
                                "description": "The kinds the patient consented to orally: "
                                               f"{', '.join(sorted(k.value for k in DISASTER_KINDS))} only "
                                               "(any other is 403 disaster-viewing-not-allowed)"})
-    oral_consent = ma.fields.Boolean(required=True, metadata={
+    oral_consent = Boolean(required=True, metadata={
         "description": "The staff member signed in confirms the patient consented orally (must be true); "
                        "recorded with that staff member's identity"})
     care_type = mobile_care_type("1 外来・往診, 2 訪問診療等, 3 オンライン診療等")

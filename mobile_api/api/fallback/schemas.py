@@ -13,7 +13,7 @@ from ...domain.codes import Form
 from ...domain.declaration import INSURANCE_KINDS
 from ...domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod, FallbackReason
 from ...services.fallback import FallbackStatus, qualification_source
-from ..fields import AwareDateTime, Paging, mobile_care_type, no_individual_number, outside_text
+from ..fields import AwareDateTime, Boolean, Paging, mobile_care_type, no_individual_number, outside_text
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
 NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
@@ -55,7 +55,7 @@ class JapaneseDateSchema(Strict):
 class DeclarationSchema(Strict):
     """被保険者資格申立書. Used only for the claim; destroyed once the claim is settled."""
 
-    has_valid_qualification = ma.fields.Boolean(metadata={"description": "有効な資格がある"})
+    has_valid_qualification = Boolean(metadata={"description": "有効な資格がある"})
     insurance_kind = ma.fields.String(validate=ma.validate.OneOf(INSURANCE_KINDS), metadata={
         "description": "社保 shaho, 国保 kokuho (市町村), 国保組合 kokuho_union, 後期 kouki, その他 other, わからない unknown"})
     insurer_name = _text(100, "保険者名")
@@ -69,7 +69,7 @@ class DeclarationSchema(Strict):
     address = _text(200, "住所（カードの記載どおり）")
     residence_address = _text(200, "居所（住所と異なるとき）")
     declared_on = ma.fields.Date(metadata={"description": "申立日"})
-    signed = ma.fields.Boolean(metadata={"description": "署名あり"})
+    signed = Boolean(metadata={"description": "署名あり"})
     signed_by = ma.fields.String(validate=ma.validate.OneOf(["self", "guardian"]),
                                  metadata={"description": "本人 self / 代理人 guardian"})
     guardian_relationship = _text(40, "代理人の続柄")
@@ -92,10 +92,10 @@ class EvidenceSchema(Strict):
     copayment_ratio = ma.fields.String(validate=ma.validate.OneOf(COPAYMENT_RATIOS),
                                        metadata={"description": "一部負担金割合 \"030\" = 3割"})
     free_text = _text(1000, "自由記述（確認した内容の補足）")
-    card_presented = ma.fields.Boolean(metadata={
+    card_presented = Boolean(metadata={
         "description": "マイナンバーカードの提示を受けた（お知らせ・マイナポータル・申立書では必須）"})
-    nothing_changed = ma.fields.Boolean(metadata={"description": "口頭で資格に変更がないことを確認した（口頭確認で必須）"})
-    from_provider_records = ma.fields.Boolean(metadata={"description": (
+    nothing_changed = Boolean(metadata={"description": "口頭で資格に変更がないことを確認した（口頭確認で必須）"})
+    from_provider_records = Boolean(metadata={"description": (
         "口頭確認のみ: 保険の番号を施設の記録（カルテ・レセコン等）から転記した。このシステムで以前の受診がない"
         "再来患者の口頭確認では、これと保険者番号・番号・生年月日が必要")})
     portal_view = ma.fields.String(validate=ma.validate.OneOf(["screen", "pdf"]),
@@ -182,7 +182,7 @@ class FallbackRecordSchema(ma.Schema):
         "description": "患者負担の割合 \"030\" = 3割 (never 100 %)"}))
     copayment_basis = _r("copayment_basis", ma.fields.String(allow_none=True, metadata={
         "description": "age | stated | provisional | past_visit"}))
-    destroy_after_claim = _r("destroy_after_claim", ma.fields.Boolean(metadata={
+    destroy_after_claim = _r("destroy_after_claim", Boolean(metadata={
         "description": "請求確定後に申立書の情報を廃棄する"}))
     settled_at = _r("settled_at", ma.fields.AwareDateTime(allow_none=True))
     claim_route = _r("claim_route", ma.fields.Integer(allow_none=True))
@@ -217,6 +217,9 @@ class FallbackRecordSchema(ma.Schema):
 class IdentifiersUpdateSchema(Strict):
     """The numbers learned later (the patient brought the notice, the insurer answered)."""
 
+    class Meta(Strict.Meta):
+        min_properties = 1  # documented as minProperties (api.core._Converter); checked below
+
     insurer_number = ma.fields.String(validate=ma.validate.Length(max=8),
                                       metadata={"description": "保険者番号（検証番号つき。77777777 は使えません）"})
     insurer_name = _text(100, "保険者名")
@@ -224,6 +227,12 @@ class IdentifiersUpdateSchema(Strict):
     number = _text(40, "番号")
     branch_number = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{2}$"), metadata={"description": "枝番"})
     birth_date = ma.fields.Date(metadata={"description": "生年月日"})
+
+    @ma.validates_schema
+    def _something_to_update(self, data, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        """An empty update changes nothing, so it must not send the record back to post-hoc confirmation."""
+        if not data:
+            raise ma.ValidationError("更新する項目を1つ以上指定してください。")
 
 
 class BilledSchema(Strict):

@@ -1,8 +1,8 @@
 import marshmallow as ma
 
-from ..fields import no_individual_number
 
 from ...services.identity import INSTITUTION_NAME_PATTERN
+from ..fields import Boolean, no_individual_number
 
 
 class InstitutionSchema(ma.Schema):
@@ -12,8 +12,8 @@ class InstitutionSchema(ma.Schema):
     facility_kind = ma.fields.String()
     facility_kind_label = ma.fields.String()
     allowed_forms = ma.fields.List(ma.fields.String())
-    visual_password_set = ma.fields.Boolean()
-    visual_password_locked = ma.fields.Boolean(
+    visual_password_set = Boolean()
+    visual_password_locked = Boolean(
         metadata={"description": "目視確認モードのパスワードが連続誤入力でロック中（管理者が解除または再設定する）"})
 
 

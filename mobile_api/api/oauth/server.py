@@ -23,7 +23,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from ...adapters.tokens import CLOCK_SKEW_SECONDS
+from ...adapters.tokens import CLOCK_SKEW_SECONDS, is_token_id
 from ...domain.errors import SignInLocked
 from ...runtime import Runtime
 from ...services import clients
@@ -124,8 +124,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
                                 or iat > now + CLOCK_SKEW_SECONDS):
             raise InvalidClientError(description="iat is in the future")
         jti = claims["jti"]
-        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
-            raise InvalidClientError(description="jti must be a string of 8 to 128 characters")
+        if not is_token_id(jti, min_length=8, max_length=128):
+            raise InvalidClientError(description="jti must be 8 to 128 printable ASCII characters")
         if not self.validate_jti(claims, jti):
             raise InvalidClientError(description="the assertion (jti) was already used")
 

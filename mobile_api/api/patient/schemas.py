@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
 from ...domain.codes import InfoKind
-from ..fields import Base64Bytes
+from ..fields import Base64Bytes, Boolean
 from ..visits.schemas import WindowSchema
 
 _WINDOW = WindowSchema()  # one instance: a Schema() per dump deep-copies its fields
@@ -27,7 +27,7 @@ class LinkInfoSchema(ma.Schema):
 class SessionStartSchema(ma.Schema):
     purpose = ma.fields.String(load_default="register", validate=ma.validate.OneOf(["register", "manage"]),
                                metadata={"description": "register (a new consent) | manage (see and withdraw)"})
-    blanket = ma.fields.Boolean(load_default=False, metadata={"description": "包括同意: every kind"})
+    blanket = Boolean(load_default=False, metadata={"description": "包括同意: every kind"})
     kinds = ma.fields.List(ma.fields.Enum(InfoKind, by_value=True), load_default=list,
                            validate=ma.validate.Length(max=4))
 
@@ -35,7 +35,7 @@ class SessionStartSchema(ma.Schema):
 class PatientConsentSchema(ma.Schema):
     id = ma.fields.String(attribute="consent.id")
     source = ma.fields.String(attribute="consent.source")
-    blanket = ma.fields.Boolean(attribute="consent.blanket")
+    blanket = Boolean(attribute="consent.blanket")
     kinds = ma.fields.List(ma.fields.String(), attribute="consent.kinds")
     registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
     planned_date = ma.fields.Date(attribute="consent.planned_date", allow_none=True)

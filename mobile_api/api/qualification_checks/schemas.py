@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
-from ..fields import Base64Bytes, no_individual_number
+from ..fields import Base64Bytes, Boolean, no_individual_number
 from ..verifications.schemas import CardChallengeSchema, IdempotencyHeaderSchema  # noqa: F401  (shared)
 
 QUALIFICATION_EXAMPLE = {
@@ -77,13 +77,13 @@ class OutcomeSchema(ma.Schema):
     eligibility_status = ma.fields.Integer(allow_none=True, metadata={
         "description": "資格有効性 1 valid, 2 lost, 3 newer exists, 4 no match, 5 several matches, "
                        "6 valid (医療扶助, not registered)"})
-    valid = ma.fields.Boolean(allow_none=True)
+    valid = Boolean(allow_none=True)
     qualification = ma.fields.Dict(allow_none=True, metadata={"description": "the qualification OQS holds "
                                                                              "(docs/rules.md §4); no medical information"})
     candidates = ma.fields.Integer()
-    data_withheld = ma.fields.Boolean(metadata={"description": "the insurer withheld the data (DV protection): "
+    data_withheld = Boolean(metadata={"description": "the insurer withheld the data (DV protection): "
                                                                 "資格情報なし, status 4 (docs/rules.md §4)"})
-    name_has_unencodable = ma.fields.Boolean(load_default=False, metadata={
+    name_has_unencodable = Boolean(load_default=False, metadata={
         "description": "the name shows 「●」 (a character that cannot be encoded, seed 001): confirm the person "
                        "by the kana name (docs/rules.md §4)"})
     messages = ma.fields.List(ma.fields.String())

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
 from ...domain.codes import Form, IdentityMethod, InfoKind
-from ..fields import Base64Bytes, mobile_care_type, no_individual_number
+from ..fields import Base64Bytes, Boolean, mobile_care_type, no_individual_number
 
 
 class StartSchema(ma.Schema):
@@ -38,7 +38,7 @@ class ChallengeSchema(CardChallengeSchema):
 
 
 class ConsentChoiceSchema(ma.Schema):
-    blanket = ma.fields.Boolean(load_default=False, metadata={"description": "包括同意: every kind"})
+    blanket = Boolean(load_default=False, metadata={"description": "包括同意: every kind"})
     kinds = ma.fields.List(ma.fields.Enum(InfoKind, by_value=True), load_default=list,
                            validate=ma.validate.Length(max=4))
 

@@ -7,7 +7,7 @@ from ...domain.codes import EligibilityStatus, InfoKind
 from ...domain.japanese_dates import jst_date
 from ...domain.qualification import name_has_unencodable
 from .notices import notices_for, renewal_for
-from ..fields import Paging, no_individual_number
+from ..fields import Boolean, Paging, no_individual_number
 
 ELIGIBILITY_LABELS_JA = {
     EligibilityStatus.VALID: "有効",
@@ -54,7 +54,7 @@ class QualificationSchema(ma.Schema):
     valid_from = ma.fields.String(allow_none=True)
     valid_until = ma.fields.String(allow_none=True)
     copayment_ratio = ma.fields.String(metadata={"description": "\"030\" = 30 %"})
-    preschool = ma.fields.Boolean()
+    preschool = Boolean()
     elderly_certificate = ma.fields.Nested(ElderlyCertificateSchema, allow_none=True)
     limit_category = ma.fields.String(allow_none=True)
     specified_diseases = ma.fields.List(ma.fields.Nested(SpecifiedDiseaseSchema))
@@ -62,7 +62,7 @@ class QualificationSchema(ma.Schema):
 
 class ConsentSchema(ma.Schema):
     id = ma.fields.String()
-    blanket = ma.fields.Boolean()
+    blanket = Boolean()
     kinds = ma.fields.List(ma.fields.String())
     registered_at = ma.fields.AwareDateTime()
     window_closes_at = ma.fields.AwareDateTime(attribute="expires_at")
@@ -75,7 +75,7 @@ class WindowSchema(ma.Schema):
     """Whether medical information can be viewed *now*, or when and why the window closed."""
 
     state = ma.fields.String(metadata={"description": "open | not_open | closed | withdrawn | none"})
-    viewable_now = ma.fields.Boolean()
+    viewable_now = Boolean()
     opens_at = ma.fields.AwareDateTime(allow_none=True)
     closes_at = ma.fields.AwareDateTime(allow_none=True)
     closed_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when it closed (closed, withdrawn)"})
@@ -87,7 +87,7 @@ class WindowSchema(ma.Schema):
 class CareRelationshipRefSchema(ma.Schema):
     id = ma.fields.String(attribute="relationship.id")
     opened_by_visit_id = ma.fields.String(attribute="relationship.opened_by_visit_id")
-    active = ma.fields.Boolean(attribute="relationship_status.active")
+    active = Boolean(attribute="relationship_status.active")
     ended_at = ma.fields.AwareDateTime(attribute="relationship_status.ended_at", allow_none=True)
     end_reason = ma.fields.String(attribute="relationship_status.end_reason", allow_none=True,
                                   metadata={"description": "discharged | withdrawn | idle"})

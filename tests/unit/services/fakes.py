@@ -649,6 +649,23 @@ class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
         return _page(sorted(self.list_by(institution_id=institution_id), key=lambda r: r.last_visit_at,
                             reverse=True), limit, offset)
 
+    def discharge(self, relationship_id: str, *, now: datetime, note: str, ended_by: str | None) -> bool:
+        rel = self.get(relationship_id)
+        if rel is None or not self._holds(rel, lambda r: r.ended_at is None and r.last_visit_at <= now):
+            return False
+        rel.ended_at, rel.end_reason, rel.end_note, rel.ended_by = now, "discharged", note, ended_by
+        return True
+
+    def record_visit(self, relationship_id: str, now: datetime) -> bool:
+        rel = self.get(relationship_id)
+        if rel is None or not self._holds(rel, lambda r: r.ended_at is None):
+            return False
+        rel.last_visit_at = max(rel.last_visit_at, now)
+        return True
+
+    def reload(self, rel: orm.CareRelationship) -> None:
+        """The fake's conditional updates change the unit's own copy, so there is nothing to read again."""
+
     def end_open(self, institution_id: str, person_ref: str, *, now: datetime, reason: str,
                  note: str | None = None, ended_by: str | None = None) -> int:
         count = 0
@@ -662,6 +679,16 @@ class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
 class FakeConsentLinks(FakeRepository[orm.ConsentLink]):
     def by_token_hash(self, token_hash: str) -> orm.ConsentLink | None:
         return self.one_by(token_hash=token_hash)
+
+    def revoke(self, link_id: str, *, now: datetime, revoked_by: str | None) -> bool:
+        link = self.get(link_id)
+        if link is None or not self._holds(link, lambda c: c.revoked_at is None):
+            return False
+        link.revoked_at, link.revoked_by = now, revoked_by
+        return True
+
+    def reload(self, link: orm.ConsentLink) -> None:
+        """The fake's conditional updates change the unit's own copy, so there is nothing to read again."""
 
     def of_institution(self, institution_id: str, *, limit: int, offset: int) -> list[orm.ConsentLink]:
         return _page(sorted(self.list_by(institution_id=institution_id), key=lambda r: r.created_at,
