@@ -3,15 +3,17 @@
     device-agent enroll --server URL --code 123456789012   (or --qr activation.png)
     device-agent verify --login nurse1 --form home_consent --consent blanket --virtual-card P01-valid-30 --pin-stdin
 
-The staff password comes from $DEVICE_AGENT_PASSWORD or a hidden prompt; the
-patient's PIN from a hidden prompt, or one line of standard input with
---pin-stdin (for demos and scripts). Neither is ever written anywhere.
+The staff password comes from $DEVICE_AGENT_PASSWORD or a hidden prompt on the
+terminal; the visual-check password from $DEVICE_AGENT_VISUAL_PASSWORD (or the
+variable --visual-password-env names) or its own prompt; the patient's PIN from
+a hidden prompt, or one line of standard input with --pin-stdin (for demos and
+scripts). Standard input is never read for anything but the PIN
+(device_agent/prompts.py), and none of them is ever written anywhere.
 """
 from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from device_agent import card_source, fallback, flows, labels, messages
+from device_agent import card_source, fallback, flows, labels, messages, prompts
 from device_agent.agent import Agent, AgentHome, CardSource, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
@@ -96,9 +98,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                  patient_reference=args.patient_reference)
     try:
         source = _card_source(args, home)
-        password = os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: ")
-        agent.login(args.login, password)
-        del password
+        agent.login(args.login, _staff_password())
         say(f"【{FORM_LABELS[args.form]}】マイナンバーカードをかざしてください…")
         visit = _verify_with_card(agent, source, request, args)
     except CertificateUnusable as unusable:
@@ -131,6 +131,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _staff_password() -> str:
+    return prompts.secret("スタッフのパスワード", prompts.STAFF_PASSWORD_ENV)
+
+
+def _visual_password(args: argparse.Namespace) -> str:
+    """Its own source, never standard input: a piped PIN must not become this password (issue 19)."""
+    return prompts.secret("目視確認モードのパスワード", args.visual_password_env or prompts.VISUAL_PASSWORD_ENV)
+
+
 def _debug(args: argparse.Namespace) -> None:
     """With --debug, the details for developers (on standard error); never the PIN: it is not in any frame."""
     if getattr(args, "debug", False):
@@ -159,9 +168,8 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
                     return None
         elif not read.pin_usable:
             say(f"※ {messages.PIN_LOCKED}")
-        password = os.environ.get(args.visual_password_env or "", "") or getpass.getpass(
-            "職員が顔写真と本人を確認しました。目視確認モードのパスワード: ")
-        return flows.verify_visually(agent.api, read, request, password)
+        say("職員が顔写真とご本人を見比べて確認したら、目視確認モードのパスワードを入力してください。")
+        return flows.verify_visually(agent.api, read, request, _visual_password(args))
 
 
 def _outbox(home: AgentHome) -> Outbox:
@@ -228,7 +236,7 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     agent = Agent(home)
     outbox = _outbox(home)
     try:
-        agent.login(args.login, os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: "))
+        agent.login(args.login, _staff_password())
         report = outbox.sync(outbox_sender(agent.api))
         shown = [outbox.get(record_id) for record_id in report.sent + report.rejected]
     except Exception as exc:  # noqa: BLE001 - plain Japanese, never a traceback
@@ -311,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--token-info", action="store_true", help="also read whether it is a card or a phone (+2 APDUs)")
     verify.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     verify.add_argument("--visual", action="store_true", help="目視確認 instead of the PIN")
-    verify.add_argument("--visual-password-env", help="environment variable holding the visual-mode password")
+    verify.add_argument("--visual-password-env",
+                        help="environment variable holding the visual-mode password (default: "
+                             f"${prompts.VISUAL_PASSWORD_ENV}); never read from stdin")
     verify.add_argument("--show", nargs="*", choices=list(KIND_LABELS), help="medical information to show (②)")
     verify.set_defaults(func=cmd_verify)
 

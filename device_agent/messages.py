@@ -20,6 +20,7 @@ from device_agent.client import (ActivationCodeRejected, ApiProblem, BadServerUr
                                  SessionExpired)
 from device_agent.enrolment import ActivationCodeError
 from device_agent.labels import japanese_date
+from device_agent.prompts import SecretUnavailable
 from device_agent.flows import CardRead, PinFormatError
 
 FAILED = "うまくいきませんでした"
@@ -136,6 +137,11 @@ def certificate_notice(read: CardRead, now: datetime) -> str | None:
     return None
 
 
+def secret_unavailable(error: SecretUnavailable) -> str:
+    return (f"{error.what}を入力する画面（端末）がありません。環境変数 {error.env} に設定してください。"
+            "標準入力（--pin-stdin）はカードの暗証番号だけに使い、ほかの入力には使いません。")
+
+
 def network(error: NetworkError) -> str:
     text = NETWORK.get(error.kind, NETWORK["other"]).format(url=error.url or "（未設定）")
     return text + OFFLINE_HINT if error.kind in ("dns", "timeout", "other") else text
@@ -190,6 +196,8 @@ def explain(error: BaseException) -> Explained:
                          "フォルダー名を確認するか、flask sandbox issue-card で発行してください。")
     if isinstance(error, (ActivationCodeError, BadServerUrl)):
         return Explained("入力を確認してください", str(error))
+    if isinstance(error, SecretUnavailable):
+        return Explained("入力を確認してください", secret_unavailable(error))
     if isinstance(error, (KeyboardInterrupt, EOFError)):
         return Explained("中止しました", "操作を中止しました。")
     return Explained(FAILED, "予期しないエラーが発生しました。もう一度お試しください。"

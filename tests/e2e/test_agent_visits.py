@@ -307,3 +307,39 @@ def test_enroll_from_the_qr_image_the_server_gives(world, tmp_path, capsys):
     assert key.stat().st_mode & 0o077 == 0, "the device key is owner-only"
     devices = h.client.get("/api/v1/devices", headers=tenant.auth()).get_json()
     assert any(d["id"] == created["device"]["id"] and d["state"] == "enrolled" for d in devices)
+
+
+def test_a_piped_pin_never_reaches_the_server(world, monkeypatch, capsys):
+    """Issue 19: on a card without a usable PIN, --pin-stdin's line must not become the visual-check
+    password (nor the staff password); each secret has its own source, stdin is the PIN's only."""
+    import io
+
+    from device_agent import cli, prompts
+
+    h, tenant, agent, wire = world
+    h.card("P23-face-card-no-pin").save(agent.home.cards_dir() / "P23-face-card-no-pin")
+    monkeypatch.setattr(prompts, "has_terminal", lambda: False)  # a script: no terminal to prompt on
+    monkeypatch.delenv(prompts.VISUAL_PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(prompts.STAFF_PASSWORD_ENV, raising=False)
+    argv = ["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+            "--virtual-card", "P23-face-card-no-pin", "--pin-stdin"]
+
+    piped = io.StringIO(VISUAL_PASSWORD + "\n")  # even a line that *is* the password is not taken from stdin
+    monkeypatch.setattr("sys.stdin", piped)
+    assert cli.main(argv) == 2
+    assert prompts.STAFF_PASSWORD_ENV in capsys.readouterr().out
+    monkeypatch.setenv(prompts.STAFF_PASSWORD_ENV, STAFF_PASSWORD)
+    assert cli.main(argv) == 2
+    out = capsys.readouterr().out
+    assert messages.PIN_LOCKED in out and prompts.VISUAL_PASSWORD_ENV in out and "標準入力" in out
+    assert piped.tell() == 0, "standard input was not read at all"
+    assert not any(VISUAL_PASSWORD.encode() in body for _, _, body in wire.requests)
+    assert not [p for p in wire.paths() if p.endswith("/submit")]
+
+    monkeypatch.setenv(prompts.VISUAL_PASSWORD_ENV, VISUAL_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("9876\n"))
+    wire.clear()
+    assert cli.main(argv) == 0, capsys.readouterr().out
+    assert "資格確認が完了しました" in capsys.readouterr().out
+    assert [p for p in wire.paths() if p.endswith("/submit")], "the visual check went through its own password"
+    assert not any(b"9876" in body for _, _, body in wire.requests), "the piped PIN never left the device"
