@@ -98,7 +98,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                  patient_reference=args.patient_reference)
     try:
         source = _card_source(args, home)
-        agent.login(args.login, _staff_password())
+        _login(agent, args.login)
         say(f"【{FORM_LABELS[args.form]}】マイナンバーカードをかざしてください…")
         visit = _verify_with_card(agent, source, request, args)
     except CertificateUnusable as unusable:
@@ -131,6 +131,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _login(agent: Agent, login: str) -> None:
+    """Sign in; a device clock far from the server's is said once and does not stop the work."""
+    agent.login(login, _staff_password())
+    notice = agent.clock_notice()
+    if notice:
+        say(f"※ {notice}")
+
+
 def _staff_password() -> str:
     return prompts.secret("スタッフのパスワード", prompts.STAFF_PASSWORD_ENV)
 
@@ -152,7 +160,7 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
         read = flows.read_card(card, with_token_info=args.token_info)
         if read.certificate_kind:
             say(f"カードを読み取りました（{TOKEN_LABELS[read.certificate_kind]}）。")
-        notice = messages.certificate_notice(read, agent.clock())  # raises CertificateUnusable before the PIN
+        notice = messages.certificate_notice(read, agent.now())  # raises CertificateUnusable before the PIN
         if notice:
             say(f"※ {notice}")
         if read.pin_usable and not args.visual:
@@ -173,7 +181,7 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
 
 
 def _outbox(home: AgentHome) -> Outbox:
-    return Outbox(home.outbox_path, home.outbox_key_path)
+    return Outbox(home.outbox_path, home.outbox_key_path, clock=Agent(home).now)
 
 
 def _evidence_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -198,7 +206,7 @@ def cmd_outbox_record(args: argparse.Namespace) -> int:
     """Record fallback evidence (docs/rules.md §5) while there is no signal; it syncs later, exactly once."""
     home = AgentHome(Path(args.home))
     fields = _evidence_fields(args)
-    now = Agent(home).clock()
+    now = Agent(home).now()
     fields.setdefault("decl_declared_on", now.astimezone(labels.JST).date().isoformat())
     payload, errors = fallback.build(fields, recorded_at=now, care_type=args.care_type, form=args.form)
     if errors:
@@ -236,7 +244,7 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     agent = Agent(home)
     outbox = _outbox(home)
     try:
-        agent.login(args.login, _staff_password())
+        _login(agent, args.login)
         report = outbox.sync(outbox_sender(agent.api))
         shown = [outbox.get(record_id) for record_id in report.sent + report.rejected]
     except Exception as exc:  # noqa: BLE001 - plain Japanese, never a traceback

@@ -8,7 +8,7 @@ headed "うまくいきませんでした". Nothing here shows a traceback; ``--
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
@@ -135,6 +135,15 @@ def certificate_notice(read: CardRead, now: datetime) -> str | None:
         return (f"電子証明書の有効期限（{jdate(dates.expires_on)}）が近づいています。"
                 "市区町村の窓口での更新をご案内ください。")
     return None
+
+
+def clock_offset(offset: timedelta) -> str:
+    """Said once: the device's clock is off. Work goes on: times and expiries follow the server's clock."""
+    hours, minutes = divmod(max(1, round(abs(offset.total_seconds()) / 60)), 60)
+    amount = (f"{hours}時間" if hours else "") + (f"{minutes}分" if minutes or not hours else "")
+    side = "遅れて" if offset.total_seconds() > 0 else "進んで"
+    return (f"この端末の時計はサーバーの時刻より約{amount}{side}います。確認の時刻や有効期限はサーバーの時刻で扱うため、"
+            "このまま続けられます。端末の時計の設定（自動設定）を確認してください。")
 
 
 def secret_unavailable(error: SecretUnavailable) -> str:

@@ -36,7 +36,8 @@ def _allowed_forms() -> list[str]:
 def start() -> Any:
     forms = _allowed_forms()
     if request.method == "GET":  # no side effects on GET: a page elsewhere could request it
-        return render_template("start.html", forms=forms, chosen=forms[0] if len(forms) == 1 else None)
+        return render_template("start.html", forms=forms, chosen=forms[0] if len(forms) == 1 else None,
+                               notice=state().take_notice())
     form = request.form.get("form", "")
     care = display.care_type_for(form, request.form.get("care_type")) if form in forms else None
     if care is None:
@@ -77,7 +78,7 @@ def card() -> Any:
     try:
         with state().card_lock, card_source()() as session:
             draft.read = flows.read_card(session)
-        draft.certificate_notice = messages.certificate_notice(draft.read, agent().clock())
+        draft.certificate_notice = messages.certificate_notice(draft.read, agent().now())
     except CertificateUnusable as unusable:  # said before any PIN is typed
         draft.read = None
         return render_template("error.html", heading=messages.CARD_NOT_USABLE,
@@ -176,6 +177,6 @@ def visual() -> Any:
 
 
 def _done(visit: dict[str, Any]) -> Any:
-    state().outcome = Outcome(visit, agent().clock())
+    state().outcome = Outcome(visit, agent().now())
     state().draft = Draft()  # the card read is no longer needed
     return see_other("session.result")

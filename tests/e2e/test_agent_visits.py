@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.transport import CardRemovedError
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.card.sim.nfc_virtual import virtual_session
+from device_agent.outbox import Outbox
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
 from tests.integration.conftest import TEST_CONFIG
@@ -343,3 +344,56 @@ def test_a_piped_pin_never_reaches_the_server(world, monkeypatch, capsys):
     assert "資格確認が完了しました" in capsys.readouterr().out
     assert [p for p in wire.paths() if p.endswith("/submit")], "the visual check went through its own password"
     assert not any(b"9876" in body for _, _, body in wire.requests), "the piped PIN never left the device"
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=13), timedelta(hours=-13), timedelta(minutes=-3),
+                                  timedelta(minutes=3)], ids=["13h-ahead", "13h-behind", "3min-behind", "3min-ahead"])
+def test_a_device_clock_hours_or_minutes_off_works_by_the_servers_clock(world, skew, monkeypatch, capsys):
+    """Issue 19: the server's clock is the authority. A tablet 13 hours or 3 minutes off signs in, verifies,
+    keeps its login alive on time and dates its countdown and records by the server's clock; the offset is
+    said once, in Japanese, and does not stop the work."""
+    from device_agent import cli
+    from device_agent.ui.routes_session import seconds_left
+    from device_agent.ui.state import Outcome
+
+    h, tenant, agent, wire = world
+    server = h.clock
+    device = Agent(agent.home, clock=lambda: server() + skew)
+    device.login("nurse1", STAFF_PASSWORD)  # the device assertion is dated by the server's clock
+    assert abs(device.now() - server()) < timedelta(seconds=1)
+    assert abs(device.api.access_expires_at - (server() + timedelta(minutes=15))) < timedelta(seconds=1)
+    notice = device.clock_notice()
+    amount = "約13時間" if abs(skew) > timedelta(hours=1) else "約3分"
+    assert amount + ("遅れて" if skew < timedelta(0) else "進んで") in notice
+    assert device.clock_notice() is None, "said once"
+
+    with virtual_session(virtual(h, "P01-valid-30")) as session:
+        visit = flows.verify_with_pin(device.api, session, flows.read_card(session), HOME, "1234")
+    assert visit["eligibility_status"] == 1
+    countdown = seconds_left(Outcome(visit, device.now()), device.now())
+    assert 24 * 3600 - 5 < countdown <= 24 * 3600, "the fresh 24-hour window, not 24 h shifted by the skew"
+
+    wire.clear()
+    server.advance(minutes=10)  # the token's expiry is judged by the server's time: no rotation yet …
+    device.api.visits()
+    assert wire.paths("/api/v1/auth/refresh") == []
+    server.advance(minutes=4)  # … and rotated before it runs out (never a 401 first)
+    device.api.visits()
+    assert wire.paths("/api/v1/auth/refresh") == ["POST /api/v1/auth/refresh"]
+
+    offline = Agent(agent.home, clock=lambda: server() + skew)  # a new process without signal: the kept offset
+    box = Outbox(offline.home.outbox_path, offline.home.outbox_key_path, clock=offline.now)
+    try:
+        record = box.get(box.add({"method": "notice_with_card"}))
+        assert abs(datetime.fromisoformat(record.created_at) - server()) < timedelta(seconds=1)
+    finally:
+        box.close()
+
+    h.card("P01-valid-30").save(agent.home.cards_dir() / "P01-valid-30")
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=lambda: server() + skew))
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1234\n"))
+    assert cli.main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                     "--virtual-card", "P01-valid-30", "--pin-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "資格確認が完了しました" in out and out.count("この端末の時計") == 1
