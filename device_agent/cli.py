@@ -1,6 +1,6 @@
 """``device-agent``: enrol this device, run a verification, print the result in Japanese.
 
-    device-agent enroll --server URL --code 123456789012   (or --qr activation.png)
+    device-agent enroll --server URL --code 123456789012   (or --qr activation.png, which carries the URL)
     device-agent verify --login nurse1 --form home_consent --consent blanket --virtual-card P01-valid-30 --pin-stdin
 
 The staff password comes from $DEVICE_AGENT_PASSWORD or a hidden prompt on the
@@ -21,14 +21,16 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from device_agent import card_source, fallback, flows, labels, messages, prompts
 from device_agent.agent import Agent, AgentHome, CardSource, default_home
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
 from device_agent.certificate import CertificateUnusable
-from device_agent.client import ApiProblem, NetworkError, check_server_url, outbox_sender
+from device_agent.client import ApiProblem, BadServerUrl, NetworkError, check_server_url, outbox_sender
 from device_agent.outbox import Outbox, OutboxRecord
-from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
+from device_agent.enrolment import ActivationCodeError, activation_from_qr_image, activation_from_text
 
 KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
 
@@ -80,15 +82,27 @@ def print_visit(visit: dict[str, Any]) -> None:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     agent = Agent(AgentHome(Path(args.home)))
+    server = ""
     try:
-        server = check_server_url(args.server)
-        code = code_from_qr_image(Path(args.qr)) if args.qr else code_from_text(args.code)
+        code, given = activation_from_qr_image(Path(args.qr)) if args.qr else activation_from_text(args.code)
+        if not (args.server or given):
+            raise BadServerUrl("サーバーのURLを --server で指定してください（管理画面の「端末」ページに表示されます）。")
+        server = check_server_url(args.server or given or "")  # typed by the person wins over the QR's
         answer = agent.enroll(server, code)
     except (ValueError, ApiProblem, NetworkError) as exc:
-        say(f"✖ 登録できませんでした: {messages.describe(exc) if not isinstance(exc, ActivationCodeError) else exc}")
+        say(f"✖ 登録できませんでした: {_enrol_failure(exc, server)}")
         return 2
     say(f"この端末を {answer['institution_name']}（{answer['institution_code']}）に登録しました。")
     return 0
+
+
+def _enrol_failure(exc: Exception, server: str) -> str:
+    """Each enrolment failure its own line; one that reached a server but not our API names the URL tried."""
+    if isinstance(exc, ActivationCodeError):
+        return str(exc)
+    not_our_api = isinstance(exc, ApiProblem) and exc.status in (404, 405) or isinstance(
+        exc, requests.exceptions.JSONDecodeError)
+    return messages.no_api_at(server) if server and not_our_api else messages.describe(exc)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -310,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     enroll = sub.add_parser("enroll", help="この端末を登録する")
-    enroll.add_argument("--server", required=True)
+    enroll.add_argument("--server", help="サーバーのURL（/api/v1 は付けても付けなくてもよい）。QRコードに入っていれば省略可")
     group = enroll.add_mutually_exclusive_group(required=True)
     group.add_argument("--code", help="12桁のアクティベーションコード")
     group.add_argument("--qr", help="アクティベーションQRコードの画像ファイル")

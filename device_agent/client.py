@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import requests
 
 REFRESH_MARGIN = timedelta(minutes=2)  # rotate this long before the access token runs out
+API_PREFIX = "/api/v1"
 SERVER_TIME_HEADER = "Server-Time"  # ISO 8601 from the server's one clock (mobile_api/api/edge.py)
 
 
@@ -89,7 +90,8 @@ class BadServerUrl(ValueError):
 
 
 def check_server_url(url: str) -> str:
-    """The server URL as the agent will use it; BadServerUrl when it cannot be one."""
+    """The server URL as the agent will use it (with or without ``/api/v1`` and a trailing slash); BadServerUrl
+    when it cannot be one."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -99,7 +101,13 @@ def check_server_url(url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise BadServerUrl(f"サーバーのURL「{url}」のポート番号が正しくありません。") from None
-    return url.rstrip("/")
+    return _without_api_prefix(url.rstrip("/"))
+
+
+def _without_api_prefix(url: str) -> str:
+    """The base the client appends ``/api/v1/…`` to: a URL given with ``/api/v1`` (as the demo prints it) is
+    the same server (issue 19)."""
+    return url[: -len(API_PREFIX)].rstrip("/") if url.endswith(API_PREFIX) else url
 
 
 @dataclass

@@ -137,6 +137,13 @@ def certificate_notice(read: CardRead, now: datetime) -> str | None:
     return None
 
 
+def no_api_at(base_url: str) -> str:
+    """Enrolment reached a server, but no API of ours answered there: say the URL tried and what to give."""
+    return (f"このURLにはモバイル資格確認のAPIが見つかりません（試したURL: {base_url}/api/v1/devices/enrol）。"
+            "--server には管理画面の「端末」ページに表示されるサーバーのURL（例: https://oqs.example.jp）を"
+            "指定してください（末尾の /api/v1 は付けても付けなくてもかまいません）。")
+
+
 def clock_offset(offset: timedelta) -> str:
     """Said once: the device's clock is off. Work goes on: times and expiries follow the server's clock."""
     hours, minutes = divmod(max(1, round(abs(offset.total_seconds()) / 60)), 60)

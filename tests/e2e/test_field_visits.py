@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import qrcode
 import requests
 
 from device_agent import messages
@@ -195,6 +196,33 @@ def test_enrolment_errors_are_told_apart(touch_world, tmp_path, capsys) -> None:
     not_an_image.write_text("hello", encoding="utf-8")
     code, out = run_cli(capsys, "--home", home, "enroll", "--server", touch_world.server_url, "--qr", str(not_an_image))
     assert code == 2 and "PNG" in out and "SVG" in out
+
+
+def test_the_server_url_is_taken_as_given_and_a_wrong_one_is_named(touch_world, tmp_path, capsys) -> None:
+    """Issue 19: the URL the demo prints (…/api/v1, with or without a slash) is the same server; a URL where no
+    API answers says which URL was tried; a QR from the console carries the URL, so --server may be left out."""
+    from mobile_api.api.devices.activation_qr import activation_uri
+
+    def new_code() -> dict:
+        return touch_world.h.client.post("/api/v1/devices", json={"label": "端末"},
+                                         headers=touch_world.tenant.auth()).get_json()
+
+    wrong = touch_world.server_url + "/oqs"
+    code, out = run_cli(capsys, "--home", str(tmp_path / "a"), "enroll", "--server", wrong + "/api/v1/", "--code",
+                        new_code()["activation_code"])
+    assert code == 2 and f"試したURL: {wrong}/api/v1/devices/enrol" in out and "対象が見つかりません" not in out
+    for n, given in enumerate((touch_world.server_url + "/api/v1", touch_world.server_url + "/api/v1/",
+                               touch_world.server_url + "/")):
+        code, out = run_cli(capsys, "--home", str(tmp_path / f"b{n}"), "enroll", "--server", given, "--code",
+                            new_code()["activation_code"])
+        assert code == 0 and "登録しました" in out, (given, out)
+        assert json.loads((tmp_path / f"b{n}" / "agent.json").read_text())["server_url"] == touch_world.server_url
+    qr = tmp_path / "activation.png"
+    qrcode.make(activation_uri(new_code()["activation_code"], touch_world.server_url + "/api/v1")).save(qr)
+    code, out = run_cli(capsys, "--home", str(tmp_path / "c"), "enroll", "--qr", str(qr))
+    assert code == 0 and "登録しました" in out
+    code, out = run_cli(capsys, "--home", str(tmp_path / "d"), "enroll", "--code", "123456789012")
+    assert code == 2 and "--server" in out
 
 
 def test_unreachable_servers_show_the_url_tried_and_why(tmp_path, capsys) -> None:
