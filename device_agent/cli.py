@@ -384,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     patient.add_argument("--reader", help="nfcpy reader path, e.g. usb:054c:06c3")
     patient.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     patient.set_defaults(func=cmd_patient)
+    from device_agent import cli_care
+
+    cli_care.add_commands(sub)
     return parser
 
 

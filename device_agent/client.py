@@ -327,6 +327,9 @@ class ApiClient:
         return self.request("POST", f"/api/v1/verifications/{challenge_id}/submit", json=body,
                             idempotency_key=idempotency_key)
 
+    def care_relationships(self, limit: int = 200) -> list[dict[str, Any]]:
+        return self.request("GET", f"/api/v1/care-relationships?limit={limit}")
+
     def medical_information(self, visit_id: str, kind: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/visits/{visit_id}/medical-information/{kind}")
 

@@ -76,7 +76,8 @@ BY_DESIGN = {
     "consent-not-applicable": NOT_POSSIBLE, "visual-password-locked": NOT_POSSIBLE,
     "medical-info-refused": NOT_SHOWN, "form-never-serves-medical-info": NOT_SHOWN,
     "no-consent-for-kind": NOT_SHOWN, "consent-window-closed": NOT_SHOWN, "consent-window-not-open": NOT_SHOWN,
-    "forbidden": NOT_POSSIBLE,
+    "forbidden": NOT_POSSIBLE, "requery-not-allowed": NOT_POSSIBLE, "consent-would-widen": NOT_POSSIBLE,
+    "care-relationship-ended": NOT_POSSIBLE, "consent-withdrawn": NOT_SHOWN,
 }
 NETWORK = {
     "dns": "サーバー名が見つかりません（試したURL: {url}）。URLのつづりを確認してください。"

@@ -397,3 +397,73 @@ def test_a_device_clock_hours_or_minutes_off_works_by_the_servers_clock(world, s
                      "--virtual-card", "P01-valid-30", "--pin-stdin"]) == 0
     out = capsys.readouterr().out
     assert "資格確認が完了しました" in out and out.count("この端末の時計") == 1
+
+
+def test_cli_second_visit_requery_discharge_and_withdrawal(world, monkeypatch, capsys):
+    """Issue 19: the day from the CLI. ``visits`` lists today's visits and the continuing-care patients with
+    their window; ``requery`` (never wider than the card's consent, a fresh 24-hour window), ``discharge`` and
+    ``withdraw`` are confirmed before they are sent, and each refusal is one Japanese line."""
+    import io
+    import re
+
+    from device_agent import cli
+
+    h, tenant, agent, wire = world
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=h.clock))
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    home = ["--home", str(agent.home.path)]
+    card_visit = {"form": "home_consent", "care_type": 2, "consent": {"kinds": ["medication", "clinical"]}}
+    with virtual_session(virtual(h, "P01-valid-30")) as session:
+        flows.verify_with_pin(agent.api, session, flows.read_card(session), flows.VisitRequest(**card_visit), "1234")
+
+    def run(*argv: str, stdin: str = "") -> tuple[int, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = cli.main([*home, *argv])
+        out = capsys.readouterr().out
+        assert "Traceback" not in out
+        return code, out
+
+    def sent(kind: str) -> list[str]:
+        return [p for p in wire.paths() if p.startswith("POST") and p.endswith(kind)]
+
+    code, out = run("visits", "--login", "nurse1")
+    assert code == 0 and "■ 今日の確認（1件）" in out and "継続的な訪問診療等の患者（1人）" in out
+    patient = re.findall(r"\[([0-9a-f]{8})\]", out.split("継続的な")[1])[0]
+    assert "同意: 薬剤情報、診療情報" in out and "閲覧できます（あと24時間0分）" in out
+
+    code, out = run("requery", patient, "--login", "nurse1", "--kinds", "medication,surgery", "--yes")
+    assert code == 2 and "この確認はできません" in out and "手術情報は、カードで確認したときに同意されていない" in out
+    wire.clear()
+    code, out = run("requery", patient, "--login", "nurse1", stdin="n\n")
+    assert code == 1 and "再照会します" in out and "何も送信していません" in out and sent("/requery") == []
+    h.clock.advance(hours=30)  # the card visit's window has closed; a re-query opens a fresh one
+    code, out = run("visits", "--login", "nurse1")
+    assert "閲覧期間が終わりました" in out and "■ 今日の確認（0件）" in out
+    code, out = run("requery", patient, "--login", "nurse1", stdin="y\n")
+    assert code == 0 and "✔ 再照会しました" in out and "あと24時間0分" in out, out
+    assert "医療情報: 薬剤情報、診療情報" in out, "never widened: the card's kinds"
+    code, out = run("visits", "--login", "nurse1")
+    assert "■ 今日の確認（1件）" in out and "再照会" in out and "閲覧できます（あと24時間0分）" in out
+
+    code, out = run("discharge", "nomatch0", "--login", "nurse1", "--reason", "入院", "--yes")
+    assert code == 2 and "一覧にありません" in out
+    code, out = run("discharge", patient, "--login", "nurse1", "--reason", "入院のため訪問診療を終了", stdin="y\n")
+    assert code == 0 and "✔ 終了しました" in out and "もう一度マイナンバーカード" in out
+    code, out = run("requery", patient, "--login", "nurse1", "--yes")
+    assert code == 2 and "一覧にありません" in out  # no longer in continuing care
+    code, out = run("visits", "--login", "nurse1")
+    assert "継続的な訪問診療等の患者（0人）" in out
+
+    agent.login("nurse1", STAFF_PASSWORD)  # the next day's login on the tablet
+    with virtual_session(virtual(h, "P01-valid-30")) as session:  # a new card visit opens care again
+        flows.verify_with_pin(agent.api, session, flows.read_card(session), flows.VisitRequest(**card_visit), "1234")
+    code, out = run("visits", "--login", "nurse1")
+    again = re.findall(r"\[([0-9a-f]{8})\]", out.split("継続的な")[1])[0]
+    wire.clear()
+    code, out = run("withdraw", again, "--login", "nurse1", "--note", "訪問時に口頭で申し出", stdin="\n")
+    assert code == 1 and sent("/consent-withdrawal") == []
+    code, out = run("withdraw", again, "--login", "nurse1", "--yes")
+    assert code == 0 and "同意をすべて取り消しました" in out and "医療情報はもう閲覧できません" in out
+    code, out = run("visits", "--login", "nurse1")
+    assert "継続的な訪問診療等の患者（0人）" in out and "同意が取り消されました" in out
+    assert [v["method"] for v in agent.api.visits()].count("requery") == 1
