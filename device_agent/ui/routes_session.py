@@ -18,7 +18,7 @@ bp = Blueprint("session", __name__)
 
 @bp.get("/")
 def home() -> Any:
-    return see_other("verify.start" if state().signed_in else "session.login")
+    return see_other("care.day" if state().signed_in else "session.login")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -44,7 +44,7 @@ def login() -> Any:
     state().notice = agent().clock_notice()  # said once: this device's clock is off (the server's rules)
     resume = state().resume_for(login_id)  # the same person after an expired login carries on
     state().staff_login = login_id
-    return redirect(resume, code=303) if resume else see_other("verify.start")
+    return redirect(resume, code=303) if resume else see_other("care.day")  # the home screen: today's visits
 
 
 @bp.post("/logout")

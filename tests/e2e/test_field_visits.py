@@ -133,7 +133,7 @@ def test_another_person_logging_in_after_expiry_starts_afresh(touch_world) -> No
     touch_world.clock.advance(hours=13)
     ui.pin(PIN)
     page = ui.post("/login", login="nurse2", password=STAFF_PASSWORD)
-    assert page.url.endswith("/start")
+    assert page.url.endswith("/day"), "the home screen, not nurse1's visit"
     assert ui.get("/pin").url.endswith("/start"), "nurse1's visit (card read, consent) is not handed to nurse2"
 
 
@@ -299,8 +299,8 @@ def test_a_judo_clinic_is_not_asked_for_a_care_type_and_the_steps_add_up(make_wo
     world = make_world("judo_therapy")
     url, _ = world.start_ui(world.card(P01))
     ui = Ui(url)
-    start = ui.login()
-    assert start.url.endswith("/start")
+    assert ui.login().url.endswith("/day")  # the home screen: today's visits
+    start = ui.get("/start")
     assert "診療の種類" not in start.text and "訪問診療等" not in start.text
     assert "ステップ 1／4" in start.text
     card = ui.post("/start", form="qualification_only")

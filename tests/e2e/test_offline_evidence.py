@@ -89,7 +89,7 @@ def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) ->
     page.get_by_label("職員のログインID").fill("nurse1")
     page.get_by_label("パスワード").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="ログイン").click()
-    page.get_by_role("heading", name="確認方式を選んでください").wait_for()
+    page.get_by_role("heading", name="今日の訪問").wait_for()
     page.goto(url + "/offline/new")
     page.get_by_text("再来時の口頭確認", exact=True).click()
     assert page.locator("#f-insurer_number").is_hidden() and page.locator("input[name=nothing_changed]").is_visible()

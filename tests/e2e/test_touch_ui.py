@@ -49,6 +49,8 @@ def sign_in_and_reach_card(page: Any, ui: str, *, directory: Path | None = None,
     if directory:
         visit_page(page, directory, "1-login")
     page.get_by_role("button", name="ログイン").tap()
+    page.get_by_role("heading", name="今日の訪問").wait_for()  # the nurse's home screen
+    page.get_by_role("link", name="カードで資格確認").tap()
     page.get_by_role("heading", name="確認方式を選んでください").wait_for()
     assert page.get_by_text("③ 資格確認限定型").count() == 0, "a home-visit institution may use ② only"
     assert page.get_by_label("② 居宅同意取得型", exact=False).is_checked()
