@@ -99,12 +99,13 @@ class Explained:
     by_design: bool = False
 
 
-def pin_prompt(tries_left: int | None) -> str:
+def pin_prompt(tries_left: int | None, *, warn: bool = True) -> str:
+    """``warn=False`` where the screen says the last-try warning once on its own (the touch UI)."""
     # A proxy (family, carer) may type the PIN for the patient (docs/rules.md §2).
     prompt = "マイナンバーカードの暗証番号（数字4桁）を入力してください。ご本人が難しいときは、ご家族や介助の方が代わりに入力できます。"
     if tries_left is not None:
         prompt += f"（残り{tries_left}回）"
-        if tries_left == 1:
+        if tries_left == 1 and warn:
             prompt += LAST_TRY_WARNING
     return prompt
 

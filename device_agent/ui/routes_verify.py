@@ -102,7 +102,8 @@ def pin() -> Any:
         return see_other("verify.card")
     if request.method == "GET":
         tries = draft.read.tries_left
-        return render_template("pin.html", prompt=messages.pin_prompt(tries), tries=tries,
+        return render_template("pin.html", prompt=messages.pin_prompt(tries, warn=False), tries=tries,
+                               last_try_warning=messages.LAST_TRY_WARNING,
                                certificate_notice=draft.certificate_notice,
                                last_try=tries == 1, error=state().take_notice(), attempt=state().issue_attempt())
     return _submit_pin(request.form.get("pin", ""), request.form.get("attempt", ""))

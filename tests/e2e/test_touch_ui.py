@@ -137,7 +137,10 @@ def test_wrong_pin_shows_tries_left_and_is_not_retried(touch_world, phone, tmp_p
     tap_pin(phone, "9998")  # the person decides to try again, and mistypes once more
     phone.get_by_role("alert").wait_for()
     assert messages.wrong_pin(1) in phone.get_by_role("alert").inner_text()
-    assert "次に間違えるとロックされます" in phone.locator("main").inner_text(), "the last-try warning"
+    assert phone.locator("main").inner_text().count("次に間違えると") == 1, "the last-try warning, once"
+    ok = phone.get_by_role("button", name="確定").bounding_box()
+    assert ok["y"] + ok["height"] <= phone.viewport_size["height"], "the keypad stays in view at the last try"
+    visit_page(phone, shots(tmp_path), "8b-last-try")
     assert card.tries_left == 1
     tap_pin(phone, PIN)
     phone.get_by_text("有効", exact=True).wait_for()
