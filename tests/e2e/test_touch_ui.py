@@ -108,6 +108,8 @@ def test_full_home_consent_visit_at_phone_size(touch_world, phone, tmp_path: Pat
                      "暗証番号", "2026年12月2日 09:00", "24時間0分"):
         assert expected in body, expected
     visit_page(phone, directory, "6-result")
+    button = phone.locator(".kind-buttons a").last.bounding_box()
+    assert button["y"] + button["height"] <= phone.viewport_size["height"], "medical-information buttons above the fold"
 
     phone.get_by_role("link", name="薬剤情報").tap()
     phone.get_by_role("heading", name="薬剤情報").wait_for()
