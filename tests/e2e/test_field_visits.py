@@ -137,6 +137,29 @@ def test_another_person_logging_in_after_expiry_starts_afresh(touch_world) -> No
     assert ui.get("/pin").url.endswith("/start"), "nurse1's visit (card read, consent) is not handed to nurse2"
 
 
+def test_a_tablet_13_hours_ahead_works_in_the_touch_ui_by_the_servers_clock(touch_world) -> None:
+    """Issue 19: the touch UI on a tablet whose clock is 13 hours ahead signs in, says so once, verifies,
+    and counts the viewing window down from the server's 24 hours."""
+    from datetime import timedelta
+
+    from device_agent.card.sim.nfc_virtual import virtual_session
+    from device_agent.ui import create_ui_app
+
+    card = touch_world.card(P01)
+    tablet = Agent(touch_world.agent.home, clock=lambda: touch_world.clock() + timedelta(hours=13))
+    url, _ = touch_world.stack.enter_context(served(create_ui_app(tablet, lambda: virtual_session(card))))
+    ui = Ui(url)
+    home = ui.login()
+    assert home.url.endswith("/day") and "約13時間進んでいます" in home.text and "このまま続けられます" in home.text
+    assert "約13時間" not in ui.get("/day").text, "said once"
+    assert ui.post("/start", form="home_consent", care_type="2").ok
+    assert ui.post("/consent", choice="blanket").ok
+    assert ui.post("/card").url.endswith("/pin")
+    result = ui.pin(PIN)
+    assert result.url.endswith("/result") and 'data-seconds-left="86400"' in result.text, "the server's 24 hours"
+    assert "24時間0分" in ui.get("/day").text
+
+
 def test_the_cli_refreshes_during_a_20_minute_visit(touch_world, monkeypatch, capsys) -> None:
     from device_agent import cli
 
