@@ -372,10 +372,23 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     ui.login()
     form = ui.get("/offline/new")
     assert "資格情報のお知らせ＋マイナンバーカード" in form.text
-    saved = ui.post("/offline/new", method="notice_with_card", reason="offline", form="home_consent",
-                    care_type="2", card_presented="on", insurer_number="01130013", number="1287",
-                    birth_date="1984-05-12", name="佐藤 健一")  # check digit wrong
-    assert saved.url.endswith("/offline") and "未送信" in saved.text
+    typed = dict(method="notice_with_card", reason="offline", form="home_consent", care_type="2",
+                 card_presented="on", insurer_number="01130013", number="1287", birth_date="1984-05-12",
+                 name="佐藤 健一")  # check digit wrong
+    caught = ui.post("/offline/new", **typed)
+    assert caught.status_code == 422 and "保険者番号に誤りがあります" in caught.text and 'value="01130013"' in caught.text
+    assert "記録はありません" in ui.get("/offline").text, "caught before saving: nothing kept"
+    # A record kept by an agent without that check (or any the server refuses) is refused at sync, fixed, resent.
+    from device_agent import fallback
+    from device_agent.outbox import Outbox
+
+    payload, errors = fallback.build({**typed, "insurer_number": "01130012"}, recorded_at=touch_world.clock(),
+                                     care_type=2, form="home_consent")
+    assert not errors
+    payload["evidence"]["insurer_number"] = "01130013"
+    box = Outbox(touch_world.agent.home.outbox_path, touch_world.agent.home.outbox_key_path)
+    box.add(payload)
+    box.close()
     synced = ui.post("/offline/sync")
     assert "要修正" in synced.text and "保険者番号に誤りがあります" in synced.text
     fix = re.search(r'href="(/offline/[^"]+/fix)"', synced.text)
