@@ -99,4 +99,10 @@ def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) ->
     assert page.locator("input[name=nothing_changed]").is_hidden()
     page.get_by_text("資格確認書", exact=True).click()
     assert page.locator("#f-valid_until").is_visible() and page.locator("#f-insurer_number").is_visible()
+    page.locator("#f-insurer_number").fill("01130013")  # one digit off: caught before saving (issue 19)
+    page.get_by_role("button", name="端末に記録する").click()
+    page.locator(".field.invalid #f-insurer_number").wait_for()
+    assert "保険者番号に誤りがあります" in page.locator("main").inner_text()
+    assert page.locator("#f-insurer_number").input_value() == "01130013", "what was typed stays"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.context.close()
