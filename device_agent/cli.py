@@ -190,7 +190,7 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
                     return None
         elif not read.pin_usable:
             say(f"※ {messages.PIN_LOCKED}")
-        say("職員が顔写真とご本人を見比べて確認したら、目視確認モードのパスワードを入力してください。")
+        say("職員が顔写真とご本人を見比べて確認し、目視確認で続けます。")
         return flows.verify_visually(agent.api, read, request, _visual_password(args))
 
 
