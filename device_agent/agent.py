@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from device_agent.card.session import CardSession
 from device_agent.client import ApiClient
 
 DEFAULT_AUDIENCE = "mobile-oqs-api"
+CLOCK_NOTICE_OFFSET = timedelta(minutes=1)  # a device clock this far from the server's is pointed out once
 CardSource = Callable[[], AbstractContextManager[CardSession]]
 
 
@@ -79,12 +80,37 @@ class VirtualCardMissing(Exception):
 
 @dataclass
 class Agent:
+    """``clock`` is the device's own clock; ``now()`` is the server's time (the device's plus the offset the
+    server's answers taught, kept in agent.json for offline work), used for everything the agent dates."""
+
     home: AgentHome
     api: ApiClient = field(init=False)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    _clock_noticed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.api = ApiClient(self.home.config().get("server_url", "http://127.0.0.1:8000"), clock=self.clock)
+        config = self.home.config()
+        self.api = ApiClient(config.get("server_url", "http://127.0.0.1:8000"), clock=self.clock)
+        if "server_offset_seconds" in config:
+            self.api.server_offset = timedelta(seconds=float(config["server_offset_seconds"]))
+
+    def now(self) -> datetime:
+        return self.api.now()
+
+    def clock_notice(self) -> str | None:
+        """Once per agent: the Japanese note that this device's clock is off (work goes on by the server's)."""
+        offset = self.api.server_offset
+        if self._clock_noticed or offset is None or abs(offset) < CLOCK_NOTICE_OFFSET:
+            return None
+        self._clock_noticed = True
+        from device_agent.messages import clock_offset
+
+        return clock_offset(offset)
+
+    def _keep_offset(self) -> None:
+        config = self.home.config()
+        if self.api.server_offset is not None and config:
+            self.home.save_config({**config, "server_offset_seconds": self.api.server_offset.total_seconds()})
 
     @property
     def enrolled(self) -> bool:
@@ -99,6 +125,7 @@ class Agent:
         self.home.save_config({"server_url": server_url, "device_id": answer["device_id"],
                                "institution_code": answer["institution_code"],
                                "institution_name": answer["institution_name"]})
+        self._keep_offset()
         return answer
 
     def assertion(self) -> str:
@@ -107,8 +134,12 @@ class Agent:
             raise NotEnrolled("この端末はまだ登録されていません。device-agent enroll で登録してください。")
         key = device_key.load_private_key(self.home.key_path)
         return device_key.make_assertion(key, device_id=config["device_id"],
-                                         audience=config.get("audience", DEFAULT_AUDIENCE), now=self.clock())
+                                         audience=config.get("audience", DEFAULT_AUDIENCE), now=self.now())
 
     def login(self, login: str, password: str) -> dict[str, Any]:
-        assertion = self.assertion()  # NotEnrolled first: an unenrolled folder has no institution code
-        return self.api.login(self.home.config()["institution_code"], login, password, assertion)
+        """Signs in with an assertion dated by the server's clock: the time is asked first (no login needed),
+        so a tablet minutes or hours off is not refused as expired or from the future."""
+        self.assertion()  # NotEnrolled first: an unenrolled folder has no institution code
+        self.api.learn_server_time()
+        self._keep_offset()
+        return self.api.login(self.home.config()["institution_code"], login, password, self.assertion())

@@ -1,17 +1,19 @@
 """``device-agent``: enrol this device, run a verification, print the result in Japanese.
 
-    device-agent enroll --server URL --code 123456789012   (or --qr activation.png)
+    device-agent enroll --server URL --code 123456789012   (or --qr activation.png, which carries the URL)
     device-agent verify --login nurse1 --form home_consent --consent blanket --virtual-card P01-valid-30 --pin-stdin
 
-The staff password comes from $DEVICE_AGENT_PASSWORD or a hidden prompt; the
-patient's PIN from a hidden prompt, or one line of standard input with
---pin-stdin (for demos and scripts). Neither is ever written anywhere.
+The staff password comes from $DEVICE_AGENT_PASSWORD or a hidden prompt on the
+terminal; the visual-check password from $DEVICE_AGENT_VISUAL_PASSWORD (or the
+variable --visual-password-env names) or its own prompt; the patient's PIN from
+a hidden prompt, or one line of standard input with --pin-stdin (for demos and
+scripts). Standard input is never read for anything but the PIN
+(device_agent/prompts.py), and none of them is ever written anywhere.
 """
 from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -19,16 +21,18 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from device_agent import card_source, fallback, flows, labels, messages
+import requests
+
+from device_agent import card_source, fallback, flows, labels, messages, prompts
 from device_agent.agent import Agent, AgentHome, CardSource, default_home
 from device_agent.card import readers
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.session import CardSession
 from device_agent.card.transport import CardError
 from device_agent.certificate import CertificateUnusable
-from device_agent.client import ApiProblem, NetworkError, check_server_url, outbox_sender
+from device_agent.client import ApiProblem, BadServerUrl, NetworkError, check_server_url, outbox_sender
 from device_agent.outbox import Outbox, OutboxRecord
-from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
+from device_agent.enrolment import ActivationCodeError, activation_from_qr_image, activation_from_text
 
 KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
 TRANSPORT_LABELS = {"nfc": "NFC（nfcpy）", "pcsc": "PC/SC"}
@@ -119,15 +123,27 @@ def print_visit(visit: dict[str, Any]) -> None:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     agent = Agent(AgentHome(Path(args.home)))
+    server = ""
     try:
-        server = check_server_url(args.server)
-        code = code_from_qr_image(Path(args.qr)) if args.qr else code_from_text(args.code)
+        code, given = activation_from_qr_image(Path(args.qr)) if args.qr else activation_from_text(args.code)
+        if not (args.server or given):
+            raise BadServerUrl("サーバーのURLを --server で指定してください（管理画面の「端末」ページに表示されます）。")
+        server = check_server_url(args.server or given or "")  # typed by the person wins over the QR's
         answer = agent.enroll(server, code)
     except (ValueError, ApiProblem, NetworkError) as exc:
-        say(f"✖ 登録できませんでした: {messages.describe(exc) if not isinstance(exc, ActivationCodeError) else exc}")
+        say(f"✖ 登録できませんでした: {_enrol_failure(exc, server)}")
         return 2
     say(f"この端末を {answer['institution_name']}（{answer['institution_code']}）に登録しました。")
     return 0
+
+
+def _enrol_failure(exc: Exception, server: str) -> str:
+    """Each enrolment failure its own line; one that reached a server but not our API names the URL tried."""
+    if isinstance(exc, ActivationCodeError):
+        return str(exc)
+    not_our_api = isinstance(exc, ApiProblem) and exc.status in (404, 405) or isinstance(
+        exc, requests.exceptions.JSONDecodeError)
+    return messages.no_api_at(server) if server and not_our_api else messages.describe(exc)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -137,9 +153,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                  patient_reference=args.patient_reference)
     try:
         source = _card_source(args, home)
-        password = os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: ")
-        agent.login(args.login, password)
-        del password
+        _login(agent, args.login)
         say(f"【{FORM_LABELS[args.form]}】マイナンバーカードをかざしてください…")
         visit = _verify_with_card(agent, source, request, args)
     except CertificateUnusable as unusable:
@@ -174,6 +188,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _login(agent: Agent, login: str) -> None:
+    """Sign in; a device clock far from the server's is said once and does not stop the work."""
+    agent.login(login, _staff_password())
+    notice = agent.clock_notice()
+    if notice:
+        say(f"※ {notice}")
+
+
+def _staff_password() -> str:
+    return prompts.secret("スタッフのパスワード", prompts.STAFF_PASSWORD_ENV)
+
+
+def _visual_password(args: argparse.Namespace) -> str:
+    """Its own source, never standard input: a piped PIN must not become this password (issue 19)."""
+    return prompts.secret("目視確認モードのパスワード", args.visual_password_env or prompts.VISUAL_PASSWORD_ENV)
+
+
 def _debug(args: argparse.Namespace) -> None:
     """With --debug, the details for developers (on standard error); never the PIN: it is not in any frame."""
     if getattr(args, "debug", False):
@@ -186,7 +217,7 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
         read = flows.read_card(card, with_token_info=args.token_info)
         if read.certificate_kind:
             say(f"カードを読み取りました（{TOKEN_LABELS[read.certificate_kind]}）。")
-        notice = messages.certificate_notice(read, agent.clock())  # raises CertificateUnusable before the PIN
+        notice = messages.certificate_notice(read, agent.now())  # raises CertificateUnusable before the PIN
         if notice:
             say(f"※ {notice}")
         if read.pin_usable and not args.visual:
@@ -202,13 +233,12 @@ def _verify_with_card(agent: Agent, source: Callable[[], AbstractContextManager[
                     return None
         elif not read.pin_usable:
             say(f"※ {messages.PIN_LOCKED}")
-        password = os.environ.get(args.visual_password_env or "", "") or getpass.getpass(
-            "職員が顔写真と本人を確認しました。目視確認モードのパスワード: ")
-        return flows.verify_visually(agent.api, read, request, password)
+        say("職員が顔写真とご本人を見比べて確認し、目視確認で続けます。")
+        return flows.verify_visually(agent.api, read, request, _visual_password(args))
 
 
 def _outbox(home: AgentHome) -> Outbox:
-    return Outbox(home.outbox_path, home.outbox_key_path)
+    return Outbox(home.outbox_path, home.outbox_key_path, clock=Agent(home).now)
 
 
 def _evidence_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -233,7 +263,7 @@ def cmd_outbox_record(args: argparse.Namespace) -> int:
     """Record fallback evidence (docs/rules.md §5) while there is no signal; it syncs later, exactly once."""
     home = AgentHome(Path(args.home))
     fields = _evidence_fields(args)
-    now = Agent(home).clock()
+    now = Agent(home).now()
     fields.setdefault("decl_declared_on", now.astimezone(labels.JST).date().isoformat())
     payload, errors = fallback.build(fields, recorded_at=now, care_type=args.care_type, form=args.form)
     if errors:
@@ -271,7 +301,7 @@ def cmd_outbox_sync(args: argparse.Namespace) -> int:
     agent = Agent(home)
     outbox = _outbox(home)
     try:
-        agent.login(args.login, os.environ.get("DEVICE_AGENT_PASSWORD") or getpass.getpass("スタッフのパスワード: "))
+        _login(agent, args.login)
         report = outbox.sync(outbox_sender(agent.api))
         shown = [outbox.get(record_id) for record_id in report.sent + report.rejected]
     except Exception as exc:  # noqa: BLE001 - plain Japanese, never a traceback
@@ -337,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     enroll = sub.add_parser("enroll", help="この端末を登録する")
-    enroll.add_argument("--server", required=True)
+    enroll.add_argument("--server", help="サーバーのURL（/api/v1 は付けても付けなくてもよい）。QRコードに入っていれば省略可")
     group = enroll.add_mutually_exclusive_group(required=True)
     group.add_argument("--code", help="12桁のアクティベーションコード")
     group.add_argument("--qr", help="アクティベーションQRコードの画像ファイル")
@@ -354,7 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--token-info", action="store_true", help="also read whether it is a card or a phone (+2 APDUs)")
     verify.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     verify.add_argument("--visual", action="store_true", help="目視確認 instead of the PIN")
-    verify.add_argument("--visual-password-env", help="environment variable holding the visual-mode password")
+    verify.add_argument("--visual-password-env",
+                        help="environment variable holding the visual-mode password (default: "
+                             f"${prompts.VISUAL_PASSWORD_ENV}); never read from stdin")
     verify.add_argument("--show", nargs="*", choices=list(KIND_LABELS), help="medical information to show (②)")
     verify.set_defaults(func=cmd_verify)
 
@@ -399,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     patient.add_argument("--reader", default=readers.AUTO, help=READER_HELP)
     patient.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
     patient.set_defaults(func=cmd_patient)
+    from device_agent import cli_care
+
+    cli_care.add_commands(sub)
     return parser
 
 

@@ -14,6 +14,12 @@ the client forgets a refresh token *before* sending it, never retries that POST,
 and swaps in the new pair as one object under a lock (two threads of the touch
 UI cannot both spend the same token). When the rotation is refused the caller
 gets ``SessionExpired``: the person logs in again, and nothing else is lost.
+
+The server's clock is the authority (a tablet's clock drifts, or is set hours
+off): every answer carries the server's time (its ``Server-Time`` header, else
+the standard ``Date``), the client keeps the offset to the device's clock, and
+``now()`` (the device's clock plus that offset) is what every expiry here, the
+device assertion and the agent's recorded times use.
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ from urllib.parse import urlsplit
 import requests
 
 REFRESH_MARGIN = timedelta(minutes=2)  # rotate this long before the access token runs out
+API_PREFIX = "/api/v1"
+SERVER_TIME_HEADER = "Server-Time"  # ISO 8601 from the server's one clock (mobile_api/api/edge.py)
 
 
 class NetworkError(Exception):
@@ -82,7 +90,8 @@ class BadServerUrl(ValueError):
 
 
 def check_server_url(url: str) -> str:
-    """The server URL as the agent will use it; BadServerUrl when it cannot be one."""
+    """The server URL as the agent will use it (with or without ``/api/v1`` and a trailing slash); BadServerUrl
+    when it cannot be one."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -92,7 +101,13 @@ def check_server_url(url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise BadServerUrl(f"サーバーのURL「{url}」のポート番号が正しくありません。") from None
-    return url.rstrip("/")
+    return _without_api_prefix(url.rstrip("/"))
+
+
+def _without_api_prefix(url: str) -> str:
+    """The base the client appends ``/api/v1/…`` to: a URL given with ``/api/v1`` (as the demo prints it) is
+    the same server (issue 19)."""
+    return url[: -len(API_PREFIX)].rstrip("/") if url.endswith(API_PREFIX) else url
 
 
 @dataclass
@@ -131,7 +146,26 @@ class ApiClient:
     access_expires_at: datetime | None = None
     refresh_token: str | None = field(default=None, repr=False)
     refresh_expires_at: datetime | None = None
+    server_offset: timedelta | None = None  # the server's clock minus the device's, from its last answer
     _session_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # -- the server's clock ------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The server's time as best known: the device's clock plus the last offset learned."""
+        return self.clock() + (self.server_offset or timedelta(0))
+
+    def _learn_time(self, response: requests.Response) -> None:
+        told = _server_time(response.headers)
+        if told is not None:
+            self.server_offset = told - self.clock()
+
+    def learn_server_time(self) -> timedelta | None:
+        """Ask the server its time (``GET /healthz``, no login); the offset, or None when unreachable."""
+        try:
+            self.request("GET", "/healthz", auth=False)
+        except (ApiProblem, NetworkError):
+            pass  # a problem answer still taught the time; no answer leaves the last offset
+        return self.server_offset
 
     # -- the login session -------------------------------------------------------------------------
     def _keep_pair(self, pair: dict[str, Any]) -> None:
@@ -151,7 +185,7 @@ class ApiClient:
         NetworkError when the server cannot be reached (the spent token is not sent again)."""
         with self._session_lock:
             token, self.refresh_token = self.refresh_token, None  # forgotten before it is sent: never twice
-            if not token or (self.refresh_expires_at is not None and self.clock() >= self.refresh_expires_at):
+            if not token or (self.refresh_expires_at is not None and self.now() >= self.refresh_expires_at):
                 self.forget_session()
                 raise SessionExpired("refresh token missing or expired")
             try:
@@ -171,9 +205,9 @@ class ApiClient:
                     raise SessionExpired("not signed in")
                 self.refresh()
             elif self.access_expires_at is not None and self.refresh_token is not None \
-                    and self.clock() >= self.access_expires_at - REFRESH_MARGIN:
+                    and self.now() >= self.access_expires_at - REFRESH_MARGIN:
                 self.refresh()
-            elif self.access_expires_at is not None and self.clock() >= self.access_expires_at:
+            elif self.access_expires_at is not None and self.now() >= self.access_expires_at:
                 self.forget_session()
                 raise SessionExpired("access token expired and no refresh token")
 
@@ -207,7 +241,7 @@ class ApiClient:
                 return default
             if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
-            wait = max(0.0, (when - self.clock()).total_seconds())
+            wait = max(0.0, (when - self.now()).total_seconds())
         return wait if wait <= self.max_retry_after else None
 
     def _request(self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None,
@@ -234,6 +268,7 @@ class ApiClient:
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema) as exc:
                 raise NetworkError(url=self.base_url, kind="bad-url") from exc
+            self._learn_time(response)
             if response.status_code in (502, 503, 504) and attempt + 1 < attempts:
                 wait = self._retry_after(response, default=self.backoff * 2**attempt)
                 if wait is not None:
@@ -292,6 +327,9 @@ class ApiClient:
         return self.request("POST", f"/api/v1/verifications/{challenge_id}/submit", json=body,
                             idempotency_key=idempotency_key)
 
+    def care_relationships(self, limit: int = 200) -> list[dict[str, Any]]:
+        return self.request("GET", f"/api/v1/care-relationships?limit={limit}")
+
     def medical_information(self, visit_id: str, kind: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/visits/{visit_id}/medical-information/{kind}")
 
@@ -304,6 +342,19 @@ def _when(value: Any) -> datetime | None:
         return None
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _server_time(headers: Any) -> datetime | None:
+    """The server's time from its answer: ``Server-Time`` (ms precision), else ``Date`` (seconds)."""
+    try:
+        if headers.get(SERVER_TIME_HEADER):
+            return _when(headers[SERVER_TIME_HEADER])
+        if headers.get("Date"):
+            moment = parsedate_to_datetime(headers["Date"])
+            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        pass
+    return None
 
 
 def outbox_sender(api: ApiClient) -> Callable[[str, dict[str, Any], str], tuple[int, Any]]:

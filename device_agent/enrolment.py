@@ -16,10 +16,20 @@ class ActivationCodeError(ValueError):
 
 def code_from_text(text: str) -> str:
     """Accept the bare code (spaces and hyphens allowed, as people type it) or the QR's URI."""
-    text = text.strip()
+    return activation_from_text(text)[0]
+
+
+def activation_from_text(text: str) -> tuple[str, str | None]:
+    """The code, and the server's URL when the QR's URI carries it (the console puts its public URL there)."""
+    text, server = text.strip(), None
     if text.startswith("mobileoqs://"):
         parsed = urlparse(text)
-        text = (parse_qs(parsed.query).get("code") or [""])[0] if parsed.netloc == "enrol" else ""
+        query = parse_qs(parsed.query) if parsed.netloc == "enrol" else {}
+        text, server = (query.get("code") or [""])[0], (query.get("server") or [None])[0]
+    return _digits(text), server
+
+
+def _digits(text: str) -> str:
     digits = re.sub(r"[\s-]", "", text)
     if not CODE.match(digits):
         raise ActivationCodeError("アクティベーションコードは12桁の数字です。")
@@ -30,7 +40,12 @@ FORMATS = "PNG・JPEG の画像、またはサーバーの管理画面が表示�
 
 
 def code_from_qr_image(path: Path) -> str:
-    """The code from a QR image: PNG/JPEG (a photo or screenshot), or the SVG the server's API returns."""
+    return activation_from_qr_image(path)[0]
+
+
+def activation_from_qr_image(path: Path) -> tuple[str, str | None]:
+    """The code (and the server's URL, when given) from a QR image: PNG/JPEG (a photo or screenshot), or the SVG
+    the server's API returns."""
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
@@ -52,7 +67,7 @@ def code_from_qr_image(path: Path) -> str:
     results = zxingcpp.read_barcodes(image)
     for result in results:
         try:
-            return code_from_text(result.text)
+            return activation_from_text(result.text)
         except ActivationCodeError:
             continue
     raise ActivationCodeError("画像からアクティベーションコードのQRコードを読み取れませんでした。")

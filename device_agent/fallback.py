@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from device_agent import insurer
 from device_agent.labels import ERAS, JST, short_date
 
 METHODS = {
@@ -247,6 +248,9 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
                 date.fromisoformat(evidence[name])
             except ValueError:
                 errors.append((name, f"{LABELS[name]}は 2026-04-01 の形で入力してください。"))
+    number = evidence.get("insurer_number")
+    if number and not insurer.is_valid(str(number)):  # before saving: the patient is still there to ask
+        errors.append(("insurer_number", insurer.WRONG))
     payload["evidence"] = evidence
     return payload, errors
 

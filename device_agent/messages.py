@@ -8,7 +8,7 @@ headed "うまくいきませんでした". Nothing here shows a traceback; ``--
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
@@ -21,6 +21,7 @@ from device_agent.client import (ActivationCodeRejected, ApiProblem, BadServerUr
                                  SessionExpired)
 from device_agent.enrolment import ActivationCodeError
 from device_agent.labels import japanese_date
+from device_agent.prompts import SecretUnavailable
 from device_agent.flows import CardRead, PinFormatError
 
 FAILED = "うまくいきませんでした"
@@ -86,6 +87,8 @@ BY_DESIGN = {
     "no-consent-for-kind": NOT_SHOWN, "consent-window-closed": NOT_SHOWN, "consent-window-not-open": NOT_SHOWN,
     "forbidden": NOT_POSSIBLE, "card-not-registered": CARD_NOT_REGISTERED,
     "info-kind-not-applicable": NOT_SHOWN, "identifier-lookup-not-allowed": NOT_POSSIBLE,
+    "requery-not-allowed": NOT_POSSIBLE, "consent-would-widen": NOT_POSSIBLE,
+    "care-relationship-ended": NOT_POSSIBLE, "consent-withdrawn": NOT_SHOWN,
 }
 # The server's own words for these: they say which case it is (a phone's certificate, which registration).
 SERVER_WORDS = ("card-not-registered", "info-kind-not-applicable", "identifier-lookup-not-allowed")
@@ -109,12 +112,13 @@ class Explained:
     by_design: bool = False
 
 
-def pin_prompt(tries_left: int | None) -> str:
+def pin_prompt(tries_left: int | None, *, warn: bool = True) -> str:
+    """``warn=False`` where the screen says the last-try warning once on its own (the touch UI)."""
     # A proxy (family, carer) may type the PIN for the patient (docs/rules.md §2).
     prompt = "マイナンバーカードの暗証番号（数字4桁）を入力してください。ご本人が難しいときは、ご家族や介助の方が代わりに入力できます。"
     if tries_left is not None:
         prompt += f"（残り{tries_left}回）"
-        if tries_left == 1:
+        if tries_left == 1 and warn:
             prompt += LAST_TRY_WARNING
     return prompt
 
@@ -146,6 +150,27 @@ def certificate_notice(read: CardRead, now: datetime) -> str | None:
         return (f"電子証明書の有効期限（{jdate(dates.expires_on)}）が近づいています。"
                 "市区町村の窓口での更新をご案内ください。")
     return None
+
+
+def no_api_at(base_url: str) -> str:
+    """Enrolment reached a server, but no API of ours answered there: say the URL tried and what to give."""
+    return (f"このURLにはモバイル資格確認のAPIが見つかりません（試したURL: {base_url}/api/v1/devices/enrol）。"
+            "--server には管理画面の「端末」ページに表示されるサーバーのURL（例: https://oqs.example.jp）を"
+            "指定してください（末尾の /api/v1 は付けても付けなくてもかまいません）。")
+
+
+def clock_offset(offset: timedelta) -> str:
+    """Said once: the device's clock is off. Work goes on: times and expiries follow the server's clock."""
+    hours, minutes = divmod(max(1, round(abs(offset.total_seconds()) / 60)), 60)
+    amount = (f"{hours}時間" if hours else "") + (f"{minutes}分" if minutes or not hours else "")
+    side = "遅れて" if offset.total_seconds() > 0 else "進んで"
+    return (f"この端末の時計はサーバーの時刻より約{amount}{side}います。確認の時刻や有効期限はサーバーの時刻で扱うため、"
+            "このまま続けられます。端末の時計の設定（自動設定）を確認してください。")
+
+
+def secret_unavailable(error: SecretUnavailable) -> str:
+    return (f"{error.what}を入力する画面（端末）がありません。環境変数 {error.env} に設定してください。"
+            "標準入力（--pin-stdin）はカードの暗証番号だけに使い、ほかの入力には使いません。")
 
 
 def network(error: NetworkError) -> str:
@@ -211,6 +236,8 @@ def explain(error: BaseException) -> Explained:
                          "フォルダー名を確認するか、flask sandbox issue-card で発行してください。")
     if isinstance(error, (ActivationCodeError, BadServerUrl)):
         return Explained("入力を確認してください", str(error))
+    if isinstance(error, SecretUnavailable):
+        return Explained("入力を確認してください", secret_unavailable(error))
     if isinstance(error, (KeyboardInterrupt, EOFError)):
         return Explained("中止しました", "操作を中止しました。")
     return Explained(FAILED, "予期しないエラーが発生しました。もう一度お試しください。"

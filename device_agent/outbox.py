@@ -84,8 +84,9 @@ class SyncReport:
 
 class Outbox:
     def __init__(self, path: Path, key_path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
-        """``clock``: the agent's one clock (``Agent.clock``), for ``created_at`` and a record's
-        ``device_recorded_at``; the device's own time is what these fields mean (the server orders by its own)."""
+        """``clock``: the agent's one clock (``Agent.now``: the device's clock corrected by the offset the server's
+        answers taught), for ``created_at`` and a record's ``device_recorded_at``; still the device's claim (the
+        server orders by its own clock)."""
         self._clock = clock or _utc_now
         self._aead = AESGCM(_load_or_create_key(Path(key_path)))
         path = Path(path)

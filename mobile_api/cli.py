@@ -189,9 +189,10 @@ def device_create(institution_code: str, label: str, qr_png: str | None, as_admi
         click.echo(f"有効期限: {expires.astimezone(JST).strftime('%Y-%m-%d %H:%M')}（日本時間）まで・1回限り")
     if qr_png:
         with open(qr_png, "wb") as out:
-            out.write(render_png(activation_uri(made.activation_code)))
+            out.write(render_png(activation_uri(made.activation_code, current_app.config.get("PUBLIC_BASE_URL"))))
         click.echo(f"QRコード: {qr_png}")
-    click.echo(f"端末で: .venv/bin/device-agent enroll --server <APIのURL> --code {made.activation_code}")
+    server = current_app.config.get("PUBLIC_BASE_URL") or "<サーバーのURL>"  # no request here: only the setting knows
+    click.echo(f"端末で: .venv/bin/device-agent enroll --server {server} --code {made.activation_code}")
 
 
 client_cli = AppGroup("client", help="Machine clients (OAuth 2.0 client credentials).")

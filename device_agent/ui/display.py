@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from device_agent import care
 from device_agent.labels import OUTBOX_STATES  # noqa: F401
 from device_agent.labels import field_label as label  # noqa: F401  (the one label lookup, for templates)
 from device_agent.labels import ordered_fields
@@ -39,6 +40,13 @@ def step(form: str | None, key: str) -> tuple[int, int, str]:
     keys = list(steps)
     index = keys.index(key) if key in steps else 0
     return index + 1, len(keys), steps[keys[index]]
+
+
+METHODS = {"pin": "暗証番号", "visual": "目視確認", "requery": "再照会（カードなし）"}
+
+
+def kind_names(kinds: Any) -> str:
+    return care.kinds_text(kinds)
 
 
 def window_state(visit: dict[str, Any]) -> str:

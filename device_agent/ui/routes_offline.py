@@ -23,7 +23,7 @@ bp = Blueprint("offline", __name__, url_prefix="/offline")
 
 @contextmanager
 def outbox() -> Iterator[Outbox]:
-    box = Outbox(agent().home.outbox_path, agent().home.outbox_key_path, clock=agent().clock)
+    box = Outbox(agent().home.outbox_path, agent().home.outbox_key_path, clock=agent().now)
     try:
         yield box
     finally:
@@ -69,7 +69,7 @@ def index() -> Any:
 @bp.route("/new", methods=["GET", "POST"])
 @signed_in
 def new() -> Any:
-    now = agent().clock().isoformat()
+    now = agent().now().isoformat()
     if request.method == "GET":
         forms = _forms()
         return _render_form({"method": request.args.get("method", ""), "reason": request.args.get("reason", "offline"),
@@ -91,7 +91,7 @@ def fix(record_id: str) -> Any:
         if record is None or record.state != "rejected":
             abort(404)
         # The visit happened when it was first recorded: that day decides which methods were valid.
-        recorded_at = record.payload.get("device_recorded_at") or agent().clock().isoformat()
+        recorded_at = record.payload.get("device_recorded_at") or agent().now().isoformat()
         if request.method == "GET":
             return _render_form(fallback.flatten(record.payload), recorded_at=recorded_at, record=record)
         payload, errors = _payload(request.form, recorded_at)

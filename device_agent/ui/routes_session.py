@@ -1,7 +1,7 @@
 """Sign-in, sign-out, the result of a verification, and the consented medical information."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -18,7 +18,7 @@ bp = Blueprint("session", __name__)
 
 @bp.get("/")
 def home() -> Any:
-    return see_other("verify.start" if state().signed_in else "session.login")
+    return see_other("care.day" if state().signed_in else "session.login")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -43,7 +43,8 @@ def login() -> Any:
     state().institution = institution
     resume = state().resume_for(login_id)  # the same person after an expired login carries on
     state().staff_login = login_id
-    return redirect(resume, code=303) if resume else see_other("verify.start")
+    state().notice = agent().clock_notice() or state().notice  # said once: this device's clock is off
+    return redirect(resume, code=303) if resume else see_other("care.day")  # the home screen: today's visits
 
 
 @bp.post("/logout")
@@ -62,13 +63,13 @@ def result() -> Any:
     visit = outcome.visit
     unavailable = {k["kind"]: k["reason"] for k in visit.get("unavailable_kinds") or []}  # e.g. 健診 under 40
     return render_template("result.html", visit=visit, q=visit.get("qualification") or {},
-                           consent=visit.get("consent") or None, seconds_left=_seconds_left(outcome),
+                           consent=visit.get("consent") or None, seconds_left=seconds_left(outcome, agent().now()),
                            unavailable=unavailable)
 
 
-def _seconds_left(outcome: Outcome) -> float | None:
-    """Time left in the consent's viewing window, on the server's time where known: its time when it
-    answered (a new visit: created_at) plus the time since, by this device's clock."""
+def seconds_left(outcome: Outcome, now: datetime) -> float | None:
+    """Time left in the consent's viewing window, on the server's time: its time when it answered (a new
+    visit: created_at) plus the time since, measured by ``now`` (``Agent.now``, the server's time)."""
     consent = outcome.visit.get("consent")
     if not consent or not outcome.visit.get("medical_info_allowed"):
         return None
@@ -76,14 +77,14 @@ def _seconds_left(outcome: Outcome) -> float | None:
     closes = display.parse_time(consent.get("window_closes_at"))
     if server_then is None or closes is None:
         return None
-    return (closes - server_then - (agent().clock() - outcome.received_at)).total_seconds()
+    return (closes - server_then - (now - outcome.received_at)).total_seconds()
 
 
 @bp.get("/visits")
 @signed_in
 def visits() -> Any:
     """Today's and the last 24 hours' visits, from the server (so they survive a restart of this device)."""
-    now = agent().clock()
+    now = agent().now()
     try:
         listed = agent().api.visits(limit=200)
     except (ApiProblem, NetworkError, SessionExpired) as exc:
@@ -94,7 +95,7 @@ def visits() -> Any:
         created = display.parse_time(visit.get("created_at"))
         if created is None or now - created > timedelta(hours=24):
             continue
-        seconds = _seconds_left(Outcome(visit, now, now))
+        seconds = seconds_left(Outcome(visit, now, now), now)
         visit = {**visit, "seconds_left": seconds, "window_open": bool(seconds and seconds > 0)}
         same_day = created.astimezone(display.JST).date() == now.astimezone(display.JST).date()
         (today if same_day else earlier).append(visit)
@@ -111,7 +112,7 @@ def visit(visit_id: str) -> Any:
     except (ApiProblem, NetworkError, SessionExpired) as exc:
         return error_page(exc, back=url_for("session.visits"), back_label="一覧に戻る",
                           resume=url_for("session.visit", visit_id=visit_id))
-    now = agent().clock()
+    now = agent().now()
     state().new_visit()
     state().outcome = Outcome(found, now, now)
     return see_other("session.result")

@@ -36,7 +36,8 @@ def _allowed_forms() -> list[str]:
 def start() -> Any:
     forms = _allowed_forms()
     if request.method == "GET":  # no side effects on GET: a page elsewhere could request it
-        return render_template("start.html", forms=forms, chosen=forms[0] if len(forms) == 1 else None)
+        return render_template("start.html", forms=forms, chosen=forms[0] if len(forms) == 1 else None,
+                               notice=state().take_notice())
     form = request.form.get("form", "")
     care = display.care_type_for(form, request.form.get("care_type")) if form in forms else None
     if care is None:
@@ -77,7 +78,7 @@ def card() -> Any:
     try:
         with state().card_lock, card_source()() as session:
             draft.read = flows.read_card(session)
-        draft.certificate_notice = messages.certificate_notice(draft.read, agent().clock())
+        draft.certificate_notice = messages.certificate_notice(draft.read, agent().now())
     except CertificateUnusable as unusable:  # said before any PIN is typed
         draft.read = None
         return render_template("error.html", heading=messages.CARD_NOT_USABLE,
@@ -101,7 +102,8 @@ def pin() -> Any:
         return see_other("verify.card")
     if request.method == "GET":
         tries = draft.read.tries_left
-        return render_template("pin.html", prompt=messages.pin_prompt(tries), tries=tries,
+        return render_template("pin.html", prompt=messages.pin_prompt(tries, warn=False), tries=tries,
+                               last_try_warning=messages.LAST_TRY_WARNING,
                                certificate_notice=draft.certificate_notice,
                                last_try=tries == 1, error=state().take_notice(), attempt=state().issue_attempt())
     return _submit_pin(request.form.get("pin", ""), request.form.get("attempt", ""))
@@ -176,6 +178,6 @@ def visual() -> Any:
 
 
 def _done(visit: dict[str, Any]) -> Any:
-    state().outcome = Outcome(visit, agent().clock())
+    state().outcome = Outcome(visit, agent().now())
     state().draft = Draft()  # the card read is no longer needed
     return see_other("session.result")

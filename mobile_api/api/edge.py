@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from .problems import EXTRA_SLUGS, HTTP_TITLES_JA, problem_response
 
@@ -131,6 +131,16 @@ def add_safety_headers(response: Response) -> Response:
     return response
 
 
+def add_server_time(response: Response) -> Response:
+    """The server's one clock on every answer (``Server-Time``, ISO 8601 UTC, ms): devices measure their
+    clock's offset from it and use the server's time for assertions and expiries (docs/rules.md, issue 19).
+    The standard ``Date`` header comes from the HTTP server's wall clock and has only whole seconds."""
+    now = current_app.extensions["mobile_api"].clock()
+    response.headers["Server-Time"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(check_request)
     app.after_request(add_safety_headers)
+    app.after_request(add_server_time)

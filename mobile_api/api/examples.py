@@ -76,7 +76,7 @@ NEW_DEVICE = {
                "activation_expires_at": "2026-12-02T00:00:00+00:00", "enrolled_at": None, "revoked_at": None,
                "created_at": "2026-12-01T00:00:00+00:00"},
     "activation_code": ACTIVATION_CODE,
-    "activation_uri": f"mobileoqs://enrol?code={ACTIVATION_CODE}",
+    "activation_uri": f"mobileoqs://enrol?code={ACTIVATION_CODE}&server=https%3A%2F%2Foqs.example.jp",
     "activation_qr_svg": "<?xml version='1.0' encoding='UTF-8'?>\n<svg width=\"37mm\" height=\"37mm\" "
                          "version=\"1.1\" viewBox=\"0 0 37 37\" xmlns=\"http://www.w3.org/2000/svg\">…</svg>\n"}
 ENROL_REQUEST: dict[str, Any] = {"enrol": {"summary": "The device registers its own public key",

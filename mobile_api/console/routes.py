@@ -14,7 +14,7 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from werkzeug.exceptions import HTTPException
 
 from ..adapters import spreadsheet
-from ..api.core import patient_data_refusals_audited
+from ..api.core import patient_data_refusals_audited, public_url
 from ..api.devices.activation_qr import activation_uri
 from ..api.qr import qr_svg
 from ..api.visits.schemas import VisitSchema
@@ -275,9 +275,10 @@ def device_add() -> Any:
     who().require_admin()
     label = forms.load(forms.DEVICE, {"label": request.form.get("label", "").strip() or "端末"})["label"]
     made = devices.create_device(rt(), who(), label)
-    uri = activation_uri(made.activation_code)
+    server = public_url("")  # PUBLIC_BASE_URL, else this request's host: the URL the device must be given
+    uri = activation_uri(made.activation_code, server)
     return render_template("console/device_new.html", device=made.device, code=made.activation_code,
-                           qr_svg=qr_svg(uri), expires_at=made.device.activation_expires_at)
+                           qr_svg=qr_svg(uri), expires_at=made.device.activation_expires_at, server=server)
 
 
 @bp.get("/devices/<device_id>/revoke")

@@ -3,7 +3,7 @@ and the real API (SQLite)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from device_agent.card.transport import CardRemovedError
 from device_agent.client import ApiProblem
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.card.sim.nfc_virtual import virtual_session
+from device_agent.outbox import Outbox
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
 from tests.integration.conftest import TEST_CONFIG
@@ -399,3 +400,162 @@ def test_enroll_from_the_qr_image_the_server_gives(world, tmp_path, capsys):
     assert key.stat().st_mode & 0o077 == 0, "the device key is owner-only"
     devices = h.client.get("/api/v1/devices", headers=tenant.auth()).get_json()
     assert any(d["id"] == created["device"]["id"] and d["state"] == "enrolled" for d in devices)
+
+
+def test_a_piped_pin_never_reaches_the_server(world, monkeypatch, capsys):
+    """Issue 19: on a card without a usable PIN, --pin-stdin's line must not become the visual-check
+    password (nor the staff password); each secret has its own source, stdin is the PIN's only."""
+    import io
+
+    from device_agent import cli, prompts
+
+    h, tenant, agent, wire = world
+    h.card("P23-face-card-no-pin").save(agent.home.cards_dir() / "P23-face-card-no-pin")
+    monkeypatch.setattr(prompts, "has_terminal", lambda: False)  # a script: no terminal to prompt on
+    monkeypatch.delenv(prompts.VISUAL_PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(prompts.STAFF_PASSWORD_ENV, raising=False)
+    argv = ["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+            "--virtual-card", "P23-face-card-no-pin", "--pin-stdin"]
+
+    piped = io.StringIO(VISUAL_PASSWORD + "\n")  # even a line that *is* the password is not taken from stdin
+    monkeypatch.setattr("sys.stdin", piped)
+    assert cli.main(argv) == 2
+    assert prompts.STAFF_PASSWORD_ENV in capsys.readouterr().out
+    monkeypatch.setenv(prompts.STAFF_PASSWORD_ENV, STAFF_PASSWORD)
+    assert cli.main(argv) == 2
+    out = capsys.readouterr().out
+    assert messages.PIN_LOCKED in out and prompts.VISUAL_PASSWORD_ENV in out and "標準入力" in out
+    assert piped.tell() == 0, "standard input was not read at all"
+    assert not any(VISUAL_PASSWORD.encode() in body for _, _, body in wire.requests)
+    assert not [p for p in wire.paths() if p.endswith("/submit")]
+
+    monkeypatch.setenv(prompts.VISUAL_PASSWORD_ENV, VISUAL_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("9876\n"))
+    wire.clear()
+    assert cli.main(argv) == 0, capsys.readouterr().out
+    assert "資格確認が完了しました" in capsys.readouterr().out
+    assert [p for p in wire.paths() if p.endswith("/submit")], "the visual check went through its own password"
+    assert not any(b"9876" in body for _, _, body in wire.requests), "the piped PIN never left the device"
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=13), timedelta(hours=-13), timedelta(minutes=-3),
+                                  timedelta(minutes=3)], ids=["13h-ahead", "13h-behind", "3min-behind", "3min-ahead"])
+def test_a_device_clock_hours_or_minutes_off_works_by_the_servers_clock(world, skew, monkeypatch, capsys):
+    """Issue 19: the server's clock is the authority. A tablet 13 hours or 3 minutes off signs in, verifies,
+    keeps its login alive on time and dates its countdown and records by the server's clock; the offset is
+    said once, in Japanese, and does not stop the work."""
+    from device_agent import cli
+    from device_agent.ui.routes_session import seconds_left
+    from device_agent.ui.state import Outcome
+
+    h, tenant, agent, wire = world
+    server = h.clock
+    device = Agent(agent.home, clock=lambda: server() + skew)
+    device.login("nurse1", STAFF_PASSWORD)  # the device assertion is dated by the server's clock
+    assert abs(device.now() - server()) < timedelta(seconds=1)
+    assert abs(device.api.access_expires_at - (server() + timedelta(minutes=15))) < timedelta(seconds=1)
+    notice = device.clock_notice()
+    amount = "約13時間" if abs(skew) > timedelta(hours=1) else "約3分"
+    assert amount + ("遅れて" if skew < timedelta(0) else "進んで") in notice
+    assert device.clock_notice() is None, "said once"
+
+    with virtual_session(virtual(h, "P01-valid-30")) as session:
+        visit = flows.verify_with_pin(device.api, session, flows.read_card(session), HOME, "1234")
+    assert visit["eligibility_status"] == 1
+    countdown = seconds_left(Outcome(visit, device.now()), device.now())
+    assert 24 * 3600 - 5 < countdown <= 24 * 3600, "the fresh 24-hour window, not 24 h shifted by the skew"
+
+    wire.clear()
+    server.advance(minutes=10)  # the token's expiry is judged by the server's time: no rotation yet …
+    device.api.visits()
+    assert wire.paths("/api/v1/auth/refresh") == []
+    server.advance(minutes=4)  # … and rotated before it runs out (never a 401 first)
+    device.api.visits()
+    assert wire.paths("/api/v1/auth/refresh") == ["POST /api/v1/auth/refresh"]
+
+    offline = Agent(agent.home, clock=lambda: server() + skew)  # a new process without signal: the kept offset
+    box = Outbox(offline.home.outbox_path, offline.home.outbox_key_path, clock=offline.now)
+    try:
+        record = box.get(box.add({"method": "notice_with_card"}))
+        assert abs(datetime.fromisoformat(record.created_at) - server()) < timedelta(seconds=1)
+    finally:
+        box.close()
+
+    h.card("P01-valid-30").save(agent.home.cards_dir() / "P01-valid-30")
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=lambda: server() + skew))
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1234\n"))
+    assert cli.main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
+                     "--virtual-card", "P01-valid-30", "--pin-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "資格確認が完了しました" in out and out.count("この端末の時計") == 1
+
+
+def test_cli_second_visit_requery_discharge_and_withdrawal(world, monkeypatch, capsys):
+    """Issue 19: the day from the CLI. ``visits`` lists today's visits and the continuing-care patients with
+    their window; ``requery`` (never wider than the card's consent, a fresh 24-hour window), ``discharge`` and
+    ``withdraw`` are confirmed before they are sent, and each refusal is one Japanese line."""
+    import io
+    import re
+
+    from device_agent import cli
+
+    h, tenant, agent, wire = world
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=h.clock))
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    home = ["--home", str(agent.home.path)]
+    card_visit = {"form": "home_consent", "care_type": 2, "consent": {"kinds": ["medication", "clinical"]}}
+    with virtual_session(virtual(h, "P01-valid-30")) as session:
+        flows.verify_with_pin(agent.api, session, flows.read_card(session), flows.VisitRequest(**card_visit), "1234")
+
+    def run(*argv: str, stdin: str = "") -> tuple[int, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = cli.main([*home, *argv])
+        out = capsys.readouterr().out
+        assert "Traceback" not in out
+        return code, out
+
+    def sent(kind: str) -> list[str]:
+        return [p for p in wire.paths() if p.startswith("POST") and p.endswith(kind)]
+
+    code, out = run("visits", "--login", "nurse1")
+    assert code == 0 and "■ 今日の確認（1件）" in out and "継続的な訪問診療等の患者（1人）" in out
+    patient = re.findall(r"\[([0-9a-f]{8})\]", out.split("継続的な")[1])[0]
+    assert "同意: 薬剤情報、診療情報" in out and "閲覧できます（あと24時間0分）" in out
+
+    code, out = run("requery", patient, "--login", "nurse1", "--kinds", "medication,surgery", "--yes")
+    assert code == 2 and "この確認はできません" in out and "手術情報は、カードで確認したときに同意されていない" in out
+    wire.clear()
+    code, out = run("requery", patient, "--login", "nurse1", stdin="n\n")
+    assert code == 1 and "再照会します" in out and "何も送信していません" in out and sent("/requery") == []
+    h.clock.advance(hours=30)  # the card visit's window has closed; a re-query opens a fresh one
+    code, out = run("visits", "--login", "nurse1")
+    assert "閲覧期間が終わりました" in out and "■ 今日の確認（0件）" in out
+    code, out = run("requery", patient, "--login", "nurse1", stdin="y\n")
+    assert code == 0 and "✔ 再照会しました" in out and "あと24時間0分" in out, out
+    assert "医療情報: 薬剤情報、診療情報" in out, "never widened: the card's kinds"
+    code, out = run("visits", "--login", "nurse1")
+    assert "■ 今日の確認（1件）" in out and "再照会" in out and "閲覧できます（あと24時間0分）" in out
+
+    code, out = run("discharge", "nomatch0", "--login", "nurse1", "--reason", "入院", "--yes")
+    assert code == 2 and "一覧にありません" in out
+    code, out = run("discharge", patient, "--login", "nurse1", "--reason", "入院のため訪問診療を終了", stdin="y\n")
+    assert code == 0 and "✔ 終了しました" in out and "もう一度マイナンバーカード" in out
+    code, out = run("requery", patient, "--login", "nurse1", "--yes")
+    assert code == 2 and "一覧にありません" in out  # no longer in continuing care
+    code, out = run("visits", "--login", "nurse1")
+    assert "継続的な訪問診療等の患者（0人）" in out
+
+    agent.login("nurse1", STAFF_PASSWORD)  # the next day's login on the tablet
+    with virtual_session(virtual(h, "P01-valid-30")) as session:  # a new card visit opens care again
+        flows.verify_with_pin(agent.api, session, flows.read_card(session), flows.VisitRequest(**card_visit), "1234")
+    code, out = run("visits", "--login", "nurse1")
+    again = re.findall(r"\[([0-9a-f]{8})\]", out.split("継続的な")[1])[0]
+    wire.clear()
+    code, out = run("withdraw", again, "--login", "nurse1", "--note", "訪問時に口頭で申し出", stdin="\n")
+    assert code == 1 and sent("/consent-withdrawal") == []
+    code, out = run("withdraw", again, "--login", "nurse1", "--yes")
+    assert code == 0 and "同意をすべて取り消しました" in out and "医療情報はもう閲覧できません" in out
+    code, out = run("visits", "--login", "nurse1")
+    assert "継続的な訪問診療等の患者（0人）" in out and "同意が取り消されました" in out
+    assert [v["method"] for v in agent.api.visits()].count("requery") == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import qrcode
 import requests
 
 from device_agent import messages
@@ -132,8 +133,31 @@ def test_another_person_logging_in_after_expiry_starts_afresh(touch_world) -> No
     touch_world.clock.advance(hours=13)
     ui.pin(PIN)
     page = ui.post("/login", login="nurse2", password=STAFF_PASSWORD)
-    assert page.url.endswith("/start")
+    assert page.url.endswith("/day"), "the home screen, not nurse1's visit"
     assert ui.get("/pin").url.endswith("/start"), "nurse1's visit (card read, consent) is not handed to nurse2"
+
+
+def test_a_tablet_13_hours_ahead_works_in_the_touch_ui_by_the_servers_clock(touch_world) -> None:
+    """Issue 19: the touch UI on a tablet whose clock is 13 hours ahead signs in, says so once, verifies,
+    and counts the viewing window down from the server's 24 hours."""
+    from datetime import timedelta
+
+    from device_agent.card.sim.nfc_virtual import virtual_session
+    from device_agent.ui import create_ui_app
+
+    card = touch_world.card(P01)
+    tablet = Agent(touch_world.agent.home, clock=lambda: touch_world.clock() + timedelta(hours=13))
+    url, _ = touch_world.stack.enter_context(served(create_ui_app(tablet, lambda: virtual_session(card))))
+    ui = Ui(url)
+    home = ui.login()
+    assert home.url.endswith("/day") and "約13時間進んでいます" in home.text and "このまま続けられます" in home.text
+    assert "約13時間" not in ui.get("/day").text, "said once"
+    assert ui.post("/start", form="home_consent", care_type="2").ok
+    assert ui.post("/consent", choice="blanket").ok
+    assert ui.post("/card").url.endswith("/pin")
+    result = ui.pin(PIN)
+    assert result.url.endswith("/result") and 'data-seconds-left="86400"' in result.text, "the server's 24 hours"
+    assert "24時間0分" in ui.get("/day").text
 
 
 def test_the_cli_refreshes_during_a_20_minute_visit(touch_world, monkeypatch, capsys) -> None:
@@ -195,6 +219,33 @@ def test_enrolment_errors_are_told_apart(touch_world, tmp_path, capsys) -> None:
     not_an_image.write_text("hello", encoding="utf-8")
     code, out = run_cli(capsys, "--home", home, "enroll", "--server", touch_world.server_url, "--qr", str(not_an_image))
     assert code == 2 and "PNG" in out and "SVG" in out
+
+
+def test_the_server_url_is_taken_as_given_and_a_wrong_one_is_named(touch_world, tmp_path, capsys) -> None:
+    """Issue 19: the URL the demo prints (…/api/v1, with or without a slash) is the same server; a URL where no
+    API answers says which URL was tried; a QR from the console carries the URL, so --server may be left out."""
+    from mobile_api.api.devices.activation_qr import activation_uri
+
+    def new_code() -> dict:
+        return touch_world.h.client.post("/api/v1/devices", json={"label": "端末"},
+                                         headers=touch_world.tenant.auth()).get_json()
+
+    wrong = touch_world.server_url + "/oqs"
+    code, out = run_cli(capsys, "--home", str(tmp_path / "a"), "enroll", "--server", wrong + "/api/v1/", "--code",
+                        new_code()["activation_code"])
+    assert code == 2 and f"試したURL: {wrong}/api/v1/devices/enrol" in out and "対象が見つかりません" not in out
+    for n, given in enumerate((touch_world.server_url + "/api/v1", touch_world.server_url + "/api/v1/",
+                               touch_world.server_url + "/")):
+        code, out = run_cli(capsys, "--home", str(tmp_path / f"b{n}"), "enroll", "--server", given, "--code",
+                            new_code()["activation_code"])
+        assert code == 0 and "登録しました" in out, (given, out)
+        assert json.loads((tmp_path / f"b{n}" / "agent.json").read_text())["server_url"] == touch_world.server_url
+    qr = tmp_path / "activation.png"
+    qrcode.make(activation_uri(new_code()["activation_code"], touch_world.server_url + "/api/v1")).save(qr)
+    code, out = run_cli(capsys, "--home", str(tmp_path / "c"), "enroll", "--qr", str(qr))
+    assert code == 0 and "登録しました" in out
+    code, out = run_cli(capsys, "--home", str(tmp_path / "d"), "enroll", "--code", "123456789012")
+    assert code == 2 and "--server" in out
 
 
 def test_unreachable_servers_show_the_url_tried_and_why(tmp_path, capsys) -> None:
@@ -271,8 +322,8 @@ def test_a_judo_clinic_is_not_asked_for_a_care_type_and_the_steps_add_up(make_wo
     world = make_world("judo_therapy")
     url, _ = world.start_ui(world.card(P01))
     ui = Ui(url)
-    start = ui.login()
-    assert start.url.endswith("/start")
+    assert ui.login().url.endswith("/day")  # the home screen: today's visits
+    start = ui.get("/start")
     assert "診療の種類" not in start.text and "訪問診療等" not in start.text
     assert "ステップ 1／4" in start.text
     card = ui.post("/start", form="qualification_only")
@@ -321,10 +372,23 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     ui.login()
     form = ui.get("/offline/new")
     assert "資格情報のお知らせ＋マイナンバーカード" in form.text
-    saved = ui.post("/offline/new", method="notice_with_card", reason="offline", form="home_consent",
-                    care_type="2", card_presented="on", insurer_number="01130013", number="1287",
-                    birth_date="1984-05-12", name="佐藤 健一")  # check digit wrong
-    assert saved.url.endswith("/offline") and "未送信" in saved.text
+    typed = dict(method="notice_with_card", reason="offline", form="home_consent", care_type="2",
+                 card_presented="on", insurer_number="01130013", number="1287", birth_date="1984-05-12",
+                 name="佐藤 健一")  # check digit wrong
+    caught = ui.post("/offline/new", **typed)
+    assert caught.status_code == 422 and "保険者番号に誤りがあります" in caught.text and 'value="01130013"' in caught.text
+    assert "記録はありません" in ui.get("/offline").text, "caught before saving: nothing kept"
+    # A record kept by an agent without that check (or any the server refuses) is refused at sync, fixed, resent.
+    from device_agent import fallback
+    from device_agent.outbox import Outbox
+
+    payload, errors = fallback.build({**typed, "insurer_number": "01130012"}, recorded_at=touch_world.clock(),
+                                     care_type=2, form="home_consent")
+    assert not errors
+    payload["evidence"]["insurer_number"] = "01130013"
+    box = Outbox(touch_world.agent.home.outbox_path, touch_world.agent.home.outbox_key_path)
+    box.add(payload)
+    box.close()
     synced = ui.post("/offline/sync")
     assert "要修正" in synced.text and "保険者番号に誤りがあります" in synced.text
     fix = re.search(r'href="(/offline/[^"]+/fix)"', synced.text)

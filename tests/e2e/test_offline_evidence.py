@@ -89,7 +89,7 @@ def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) ->
     page.get_by_label("職員のログインID").fill("nurse1")
     page.get_by_label("パスワード").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="ログイン").click()
-    page.get_by_role("heading", name="確認方式を選んでください").wait_for()
+    page.get_by_role("heading", name="今日の訪問").wait_for()
     page.goto(url + "/offline/new")
     page.get_by_text("再来時の口頭確認", exact=True).click()
     assert page.locator("input[name=nothing_changed]").is_visible() and page.locator("#f-valid_until").is_hidden()
@@ -102,4 +102,10 @@ def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) ->
     assert page.locator("input[name=from_provider_records]").is_hidden()
     page.get_by_text("資格確認書", exact=True).click()
     assert page.locator("#f-valid_until").is_visible() and page.locator("#f-insurer_number").is_visible()
+    page.locator("#f-insurer_number").fill("01130013")  # one digit off: caught before saving (issue 19)
+    page.get_by_role("button", name="端末に記録する").click()
+    page.locator(".field.invalid #f-insurer_number").wait_for()
+    assert "保険者番号に誤りがあります" in page.locator("main").inner_text()
+    assert page.locator("#f-insurer_number").input_value() == "01130013", "what was typed stays"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.context.close()

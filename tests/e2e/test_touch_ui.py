@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from device_agent import messages
@@ -49,6 +50,8 @@ def sign_in_and_reach_card(page: Any, ui: str, *, directory: Path | None = None,
     if directory:
         visit_page(page, directory, "1-login")
     page.get_by_role("button", name="ログイン").tap()
+    page.get_by_role("heading", name="今日の訪問").wait_for()  # the nurse's home screen
+    page.get_by_role("link", name="カードで資格確認").tap()
     page.get_by_role("heading", name="確認方式を選んでください").wait_for()
     assert page.get_by_text("③ 資格確認限定型").count() == 0, "a home-visit institution may use ② only"
     assert page.get_by_label("② 居宅同意取得型", exact=False).is_checked()
@@ -105,6 +108,8 @@ def test_full_home_consent_visit_at_phone_size(touch_world, phone, tmp_path: Pat
                      "暗証番号", "2026年12月2日 09:00", "24時間0分"):
         assert expected in body, expected
     visit_page(phone, directory, "6-result")
+    button = phone.locator(".kind-buttons a").last.bounding_box()
+    assert button["y"] + button["height"] <= phone.viewport_size["height"], "medical-information buttons above the fold"
 
     phone.get_by_role("link", name="薬剤情報").tap()
     phone.get_by_role("heading", name="薬剤情報").wait_for()
@@ -134,7 +139,10 @@ def test_wrong_pin_shows_tries_left_and_is_not_retried(touch_world, phone, tmp_p
     tap_pin(phone, "9998")  # the person decides to try again, and mistypes once more
     phone.get_by_role("alert").wait_for()
     assert messages.wrong_pin(1) in phone.get_by_role("alert").inner_text()
-    assert "次に間違えるとロックされます" in phone.locator("main").inner_text(), "the last-try warning"
+    assert phone.locator("main").inner_text().count("次に間違えると") == 1, "the last-try warning, once"
+    ok = phone.get_by_role("button", name="確定").bounding_box()
+    assert ok["y"] + ok["height"] <= phone.viewport_size["height"], "the keypad stays in view at the last try"
+    visit_page(phone, shots(tmp_path), "8b-last-try")
     assert card.tries_left == 1
     tap_pin(phone, PIN)
     phone.get_by_text("有効", exact=True).wait_for()
@@ -329,3 +337,100 @@ def test_a_black_circle_name_asks_for_the_kana_and_checkups_are_not_offered_unde
     assert phone.get_by_role("link", name="特定健診等情報").count() == 0
     assert "40歳以上" in phone.locator(".unavailable-kind[data-kind='checkups']").inner_text()
     visit_page(phone, shots(tmp_path), "10-unencodable-name")
+
+
+@pytest.mark.parametrize("width,height", [(360, 800), (800, 1280)], ids=["phone", "tablet"])
+def test_the_second_visit_discharge_and_withdrawal_from_the_home_screen(touch_world, chromium, tmp_path: Path,
+                                                                       width: int, height: int) -> None:
+    """Issue 19: today's visits and the continuing-care patients are the nurse's home screen; 再照会 shows the
+    card's kinds only and opens a fresh 24-hour window with its countdown; 終了 and the withdrawal recorded
+    by staff are confirmed before they are sent; the withdrawal banner says what happened."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                   is_mobile=width < 768, has_touch=True, locale="ja-JP")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    directory = shots(tmp_path) / f"day-{width}x{height}"
+    directory.mkdir(exist_ok=True)
+
+    def shot(name: str) -> None:
+        page.wait_for_load_state()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (page.url, "horizontal scroll")
+        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+
+    def card_visit() -> None:
+        page.get_by_role("link", name="カードで資格確認").tap()
+        page.get_by_text("訪問診療等", exact=True).tap()
+        page.get_by_role("button", name="次へ").tap()
+        page.get_by_text("項目ごとに選ぶ").tap()
+        for kind in ("薬剤情報", "診療情報"):
+            page.get_by_text(kind, exact=True).tap()
+        page.get_by_role("button", name="選んだ項目に同意する").tap()
+        page.get_by_role("button", name="読み取る").tap()
+        tap_pin(page, PIN)
+        page.get_by_text("有効", exact=True).wait_for()
+        page.get_by_role("link", name="今日の訪問").tap()
+        page.get_by_role("heading", name="今日の訪問").wait_for()
+
+    try:
+        ui, _ = touch_world.start_ui(touch_world.card(P01))
+        page.goto(ui)
+        page.get_by_label("職員のログインID").fill("nurse1")
+        page.get_by_label("パスワード").fill(STAFF_PASSWORD)
+        page.get_by_role("button", name="ログイン").tap()
+        page.get_by_role("heading", name="今日の訪問").wait_for()
+        assert "継続的な訪問診療等の患者（0人）" in page.locator("main").inner_text()
+        card_visit()
+        patient = page.locator("article.care-row")
+        assert patient.count() == 1 and "同意: 薬剤情報、診療情報" in patient.inner_text()
+        assert "閲覧できます（残り 24時間0分）" in patient.inner_text()
+        shot("1-home")
+
+        touch_world.clock.advance(hours=2)  # the next visit, later: a re-query from the list
+        page.reload()
+        assert "残り 22時間0分" in page.locator("article.care-row").inner_text()
+        page.locator("article.care-row").get_by_role("link", name="再照会").tap()
+        page.get_by_role("heading", name="佐藤 健一さん：再照会しますか？").wait_for()
+        offered = [box.get_attribute("value") for box in page.locator("input[name=kinds]").all()]
+        assert sorted(offered) == ["clinical", "medication"], "the card's kinds only: never wider"
+        assert "新しい閲覧期間（24時間）" in page.locator("main").inner_text()
+        shot("2-requery-confirm")
+        page.get_by_role("button", name="再照会する").tap()
+        page.locator(".countdown .remaining").wait_for()
+        assert page.locator(".countdown .remaining").inner_text() == "24時間0分", "a fresh window"
+        assert "再照会（カードなし）" in page.locator("main").inner_text()
+        assert [a.inner_text() for a in page.locator(".kind-buttons a").all()] == ["薬剤情報", "診療情報"]
+        assert len([p for _, p, _ in touch_world.server_wire.requests if p.endswith("/requery")]) == 1
+        shot("3-requery-result")
+
+        page.get_by_role("link", name="今日の訪問").tap()
+        page.locator("article.care-row").get_by_role("link", name="終了").tap()
+        page.get_by_role("heading", name="佐藤 健一さん：継続的な訪問診療等を終了しますか？").wait_for()
+        shot("4-discharge-confirm")
+        page.get_by_role("link", name="やめる（送信しない）").tap()
+        page.get_by_role("heading", name="今日の訪問").wait_for()
+        assert page.locator("article.care-row").count() == 1, "nothing sent"
+        page.locator("article.care-row").get_by_role("link", name="終了").tap()
+        page.get_by_label("終了の理由").fill("入院のため訪問診療を終了")
+        page.get_by_role("button", name="終了する").tap()
+        page.get_by_role("heading", name="今日の訪問").wait_for()
+        text = page.locator("main").inner_text()
+        assert "継続的な訪問診療等を終了しました" in text and "継続的な訪問診療等の患者（0人）" in text
+        shot("5-discharged")
+
+        card_visit()  # the patient comes back to care with the card; then asks to withdraw every consent
+        page.locator("article.care-row").get_by_role("link", name="同意の取消").tap()
+        page.get_by_role("heading", name="佐藤 健一さん：すべての同意を取り消しますか？").wait_for()
+        shot("6-withdraw-confirm")
+        page.get_by_role("button", name="同意を取り消す").tap()
+        page.get_by_role("heading", name="今日の訪問").wait_for()
+        text = page.locator("main").inner_text()
+        assert "すべての同意を取り消しました" in text and "継続的な訪問診療等の患者（0人）" in text
+        assert "同意が取り消されました" in page.locator("a.visit").first.inner_text()
+        shot("7-withdrawn")
+        page.locator("a.visit").first.tap()
+        banner = page.locator(".countdown").inner_text()
+        assert "同意が取り消されました" in banner and "に取り消し" in banner and "まで" not in banner
+        assert page.locator("main").inner_text().count("同意を取り消したため") == 1, "said once"
+        shot("8-withdrawn-result")
+    finally:
+        context.close()

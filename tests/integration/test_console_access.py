@@ -302,3 +302,23 @@ def test_every_console_page_and_file_is_sent_with_a_strict_csp_no_framing_no_ref
         _assert_page_headers(page)
     html = pages[0].get_data(as_text=True)
     assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html and " style=" not in html
+
+
+def test_the_device_page_and_its_qr_carry_the_servers_public_url(h, tmp_path) -> None:
+    """Issue 19: the device is given the server's URL (PUBLIC_BASE_URL, else the request's host), never a
+    placeholder; the QR carries it, so the agent enrols from the QR alone."""
+    from device_agent.enrolment import activation_from_qr_image
+
+    tenant = h.institution("home_visit_care")
+    admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
+    page = admin.post("/console/devices", label="タブレット").get_data(as_text=True)
+    assert "APIのURL" not in page and "--server http://localhost --code" in page
+    h.app.config["PUBLIC_BASE_URL"] = "https://oqs.example.jp/"
+    page = admin.post("/console/devices", label="スマホ").get_data(as_text=True)
+    assert "--server https://oqs.example.jp --code" in page
+    svg = tmp_path / "qr.svg"
+    svg.write_text(re.search(r"<svg.*?</svg>", page, re.S).group(0), encoding="utf-8")
+    code, server = activation_from_qr_image(svg)
+    assert server == "https://oqs.example.jp" and code in page.replace(" ", "")
+    api = h.client.post("/api/v1/devices", json={"label": "t"}, headers=tenant.auth()).get_json()
+    assert "server=https%3A%2F%2Foqs.example.jp" in api["activation_uri"]

@@ -167,6 +167,18 @@ def test_every_api_response_is_no_store_and_nosniff(h):
     assert h.client.get("/api/openapi.json").headers.get("X-Content-Type-Options") == "nosniff"
 
 
+def test_every_answer_carries_the_servers_clock(h):
+    """Devices date their assertions and expiries by it (issue 19): the injected clock, not the wall clock."""
+    from datetime import datetime, timedelta
+
+    tenant = h.institution()
+    h.clock.advance(hours=13, milliseconds=250)
+    for r in (h.client.get("/healthz"), h.client.get("/api/v1/visits", headers=tenant.auth()),
+              h.client.get("/api/v1/visits")):
+        told = datetime.fromisoformat(r.headers["Server-Time"].replace("Z", "+00:00"))
+        assert abs(told - h.clock()) < timedelta(milliseconds=1), (r.status_code, r.headers)
+
+
 def test_method_not_allowed_says_which_methods_are(h):
     r = h.client.put("/api/v1/auth/login", json={})
     assert_problem(r, 405)

@@ -6,10 +6,11 @@ import sqlite3
 
 import pytest
 
-from device_agent import fallback
+from device_agent import fallback, insurer
 from device_agent.outbox import Outbox
 from mobile_api.domain import declaration as server_declaration
 from mobile_api.domain import fallback as server
+from mobile_api.domain.insurer import is_valid_insurer_number
 
 NOTICE = {"method": "notice_with_card", "card_presented": "on", "insurer_number": "01130012", "number": "1287",
           "birth_date": "1984-05-12", "name": "佐藤 健一"}
@@ -187,3 +188,20 @@ def test_the_insured_persons_numbers_are_called_hi_hokensha_bangou_tou_as_seed_0
              if re.search(r"(?<!被)保険者番号等", line)]
     assert wrong == []
     assert "被保険者番号等" in fallback.CONDITIONS["notice_alone"] == server.METHOD_CONDITIONS_JA[server.FallbackMethod.NOTICE_ALONE]
+
+
+def test_the_devices_insurer_check_digit_is_the_servers():
+    for prefix in ("0113001", "0613510", "3913100", "13117", "27102", "0000000", "9999999", "12345"):
+        for last in "0123456789":
+            assert insurer.is_valid(prefix + last) == is_valid_insurer_number(prefix + last), prefix + last
+    for odd in ("0113001", "011300122", "0113001a", "０１１３００１２", ""):
+        assert insurer.is_valid(odd) == is_valid_insurer_number(odd) is False
+
+
+def test_a_wrong_insurer_check_digit_is_caught_before_the_record_is_kept():
+    fields = {"method": "qualification_certificate", "insurer_number": "01130013", "number": "1287",
+              "birth_date": "1984-05-12", "valid_until": "2027-07-31"}
+    _, errors = build(fields)
+    assert ("insurer_number", insurer.WRONG) in errors
+    _, errors = build({**fields, "insurer_number": "01130012"})
+    assert not [e for e in errors if e[0] == "insurer_number"]

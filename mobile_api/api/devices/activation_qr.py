@@ -1,13 +1,16 @@
 """What the activation QR code carries (the code itself is rendered by ``api/qr.py``)."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 SCHEME = "mobileoqs"
 
 
-def activation_uri(code: str) -> str:
-    return f"{SCHEME}://enrol?code={code}"
+def activation_uri(code: str, server: str | None = None) -> str:
+    """The code, and the server's public URL when known, so the device is given the URL, not left to guess it
+    (issue 19; ``api/core.public_url``)."""
+    query = {"code": code, **({"server": server.rstrip("/")} if server else {})}
+    return f"{SCHEME}://enrol?{urlencode(query)}"
 
 
 def code_from_uri(uri: str) -> str | None:

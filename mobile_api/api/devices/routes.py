@@ -5,7 +5,7 @@ from ...services import devices
 from ..qr import qr_svg
 from .activation_qr import activation_uri
 from .. import examples as ex
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, principal, public_url, runtime
 from .schemas import DeviceCreateSchema, DeviceSchema, EnrolledSchema, EnrolSchema, NewDeviceSchema
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="登録端末")
@@ -19,7 +19,7 @@ blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="
 def create(body: dict[str, Any]) -> Any:
     """Create a device and its single-use 12-digit activation code (valid 24 hours)."""
     new = devices.create_device(runtime(), principal(), body["label"])
-    uri = activation_uri(new.activation_code)
+    uri = activation_uri(new.activation_code, public_url(""))
     return {"device": new.device, "activation_code": new.activation_code, "activation_uri": uri,
             "activation_qr_svg": qr_svg(uri)}
 

@@ -27,7 +27,9 @@ class DeviceSchema(ma.Schema):
 class NewDeviceSchema(ma.Schema):
     device = ma.fields.Nested(DeviceSchema)
     activation_code = ma.fields.String(metadata={"description": "12 digits, single use, valid 24 h; shown once"})
-    activation_uri = ma.fields.String(metadata={"description": "What the QR code encodes"})
+    activation_uri = ma.fields.String(metadata={
+        "description": "What the QR code encodes: the code and the server's public URL (PUBLIC_BASE_URL, else "
+                       "this request's host), so the device is given the URL"})
     activation_qr_svg = ma.fields.String(metadata={"description": "The activation QR code as an SVG document"})
 
 
