@@ -15,7 +15,7 @@ import marshmallow as ma
 
 from ..api.auth.schemas import LoginSchema
 from ..api.devices.schemas import DeviceCreateSchema
-from ..api.fields import MAX_OFFSET, MAX_YEAR, MIN_YEAR
+from ..api.fields import MAX_OFFSET, MAX_YEAR, MIN_YEAR, no_individual_number
 from ..api.institution.schemas import InstitutionNameSchema, VisualPasswordSchema
 from ..api.staff.schemas import StaffCreateSchema
 from ..domain.codes import CareType, Form, Role
@@ -64,7 +64,8 @@ class ConsoleLoginSchema(LoginSchema):
     """The API's login, and no control characters in the login (the form is not JSON: the edge's NUL check
     does not see it)."""
 
-    login = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), plain_text])
+    login = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), plain_text,
+                                                      no_individual_number])
     next = ma.fields.String(load_default=None, validate=ma.validate.Regexp(
         LOCAL_PATH, error="コンソール内のページ（/console/…）のみ指定できます。"))
 
@@ -72,11 +73,13 @@ class ConsoleLoginSchema(LoginSchema):
 class ConsoleStaffSchema(StaffCreateSchema):
     """The API's new staff member, and a display name that is one line of text."""
 
-    display_name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), plain_text])
+    display_name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), plain_text,
+                                                             no_individual_number])
 
 
 class ConsoleDeviceSchema(DeviceCreateSchema):
-    label = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), plain_text])
+    label = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), plain_text,
+                                                      no_individual_number])
 
 
 class StaffRoleSchema(ma.Schema):
