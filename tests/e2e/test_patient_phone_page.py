@@ -7,11 +7,15 @@ import base64
 import io
 from datetime import datetime, timedelta
 
+from pathlib import Path
+
+import pytest
 import requests
 
+from device_agent.card.apdu import WrongPin
 from device_agent.card.sim.nfc_virtual import virtual_session
 from device_agent.patient import sign_handoff
-from tests.e2e.test_touch_ui import P01, PIN, assert_touch_friendly
+from tests.e2e.test_touch_ui import P01, PIN, assert_touch_friendly, shots
 from tests.support.harness import ADMIN_PASSWORD
 
 
@@ -29,7 +33,23 @@ def _link_from_qr(world) -> str:
     return decoded.text
 
 
-def _authenticate_on_the_page(world, phone, url: str, *, kinds: list[str] | None) -> None:
+PROVIDER_WORDING = ("患者が", "閲覧するには", "資格確認を行ってください")  # the window's message is for staff
+
+
+def _above_the_fold(phone, selector: str) -> None:
+    box = phone.locator(selector).bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= phone.viewport_size["height"], box
+
+
+def _says_it_once_for_the_patient(phone, sentence: str) -> None:
+    text = phone.locator("#done").inner_text()
+    assert text.count(sentence) == 1, text
+    assert not [w for w in PROVIDER_WORDING if w in text], text
+
+
+def _start_on_the_page(world, phone, url: str, *, kinds: list[str] | None) -> str:
+    """Open the link at 360×800, choose, and return the hand-off link the page gives the JPKI client."""
+    phone.set_viewport_size({"width": 360, "height": 800})
     phone.goto(url)
     phone.get_by_role("heading", name="医療情報の提供への同意").wait_for()
     assert phone.evaluate("document.documentElement.lang") == "ja"
@@ -42,7 +62,11 @@ def _authenticate_on_the_page(world, phone, url: str, *, kinds: list[str] | None
         assert_touch_friendly(phone)
     phone.get_by_role("button", name="暗証番号で本人確認する").tap()
     phone.get_by_role("heading", name="マイナンバーカードを読み取ってください").wait_for()
-    handoff = phone.get_by_role("link", name="本人確認アプリを開く").get_attribute("href")
+    return phone.get_by_role("link", name="本人確認アプリを開く").get_attribute("href")
+
+
+def _authenticate_on_the_page(world, phone, url: str, *, kinds: list[str] | None) -> None:
+    handoff = _start_on_the_page(world, phone, url, kinds=kinds)
     card = world.card(P01)
     answer = sign_handoff(handoff, lambda: virtual_session(card), PIN, http=requests.Session())
     assert answer.authenticated, answer.body
@@ -55,13 +79,20 @@ def _admin(world) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.get_json()['access_token']}"}
 
 
-def test_consent_kind_by_kind_from_the_qr_link_then_the_window_closes_at_24_hours(touch_world, phone) -> None:
+def test_consent_kind_by_kind_from_the_qr_link_then_the_window_closes_at_24_hours(touch_world, phone,
+                                                                                  tmp_path: Path) -> None:
     url = _link_from_qr(touch_world)
     _authenticate_on_the_page(touch_world, phone, url, kinds=["薬剤情報", "診療情報"])
     phone.get_by_role("heading", name="同意を登録しました").wait_for()
+    until = "12月2日 9時00分まで"  # T0 + 24 h in Japan's time, from the server's clock (not the phone's)
+    assert phone.locator("#done-lead").inner_text() == f"{until}（24時間）、この医療機関があなたの医療情報を閲覧できます。"
+    _above_the_fold(phone, "#done-title")
+    _above_the_fold(phone, "#done-lead")
+    _says_it_once_for_the_patient(phone, "あなたの医療情報を閲覧できます")
     item = phone.locator("#consents li").first
-    assert "診療情報、薬剤情報" in item.inner_text() and "閲覧できます" in item.inner_text()
+    assert "診療情報、薬剤情報" in item.inner_text() and f"{until}、この医療機関が閲覧できます" in item.inner_text()
     assert_touch_friendly(phone)
+    phone.screenshot(path=str(shots(tmp_path) / "patient-consented-360x800.png"))  # the viewport: what is seen
 
     (consent,) = touch_world.h.client.get("/api/v1/consents", headers=_admin(touch_world)).get_json()
     assert consent["source"] == "patient_phone" and sorted(consent["kinds"]) == ["clinical", "medication"]
@@ -85,9 +116,36 @@ def test_withdrawal_from_the_page_then_a_view_is_refused(touch_world, phone) -> 
 
     phone.get_by_role("button", name="すべての同意を取り消す").tap()
     phone.get_by_role("button", name="取り消しを確定する").tap()
-    phone.get_by_text("すべての同意を取り消しました。").wait_for()
-    phone.get_by_text("同意を取り消したため").first.wait_for()
+    phone.get_by_role("heading", name="すべての同意を取り消しました").wait_for()
+    _above_the_fold(phone, "#done-lead")
+    _says_it_once_for_the_patient(phone, "あなたの医療情報を閲覧できなくなりました")
+    assert "取り消し済み（12月1日 9時00分）" in phone.locator("#consents li").first.inner_text()
+    assert phone.get_by_role("button", name="すべての同意を取り消す").is_hidden()
     touch_world.clock.advance(seconds=1)
     refused = touch_world.h.client.get(view, headers=headers)
     assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
     assert refused.get_json()["type"] == "/problems/consent-withdrawn"
+
+
+def test_a_wrong_pin_is_reported_on_the_page_then_the_right_one_consents(touch_world, phone, tmp_path: Path) -> None:
+    """The card refuses a wrong PIN; the JPKI client tells the page (tries left, never the PIN), which says so
+    in Japanese instead of waiting; the same challenge then works with the right PIN."""
+    url = _link_from_qr(touch_world)
+    handoff = _start_on_the_page(touch_world, phone, url, kinds=None)
+    card = touch_world.card(P01)
+    wire_before = len(touch_world.server_wire.requests)
+    with pytest.raises(WrongPin):
+        sign_handoff(handoff, lambda: virtual_session(card), "9999", http=requests.Session())
+    assert card.tries_left == 2
+    waiting = phone.locator("#waiting")
+    waiting.get_by_text("暗証番号が違います。あと2回間違えるとロックされます。").wait_for()
+    assert waiting.get_attribute("class") == "problem"
+    _above_the_fold(phone, "#waiting")
+    assert not any(b"9999" in body for _, _, body in touch_world.server_wire.requests[wire_before:])  # PIN only to the card
+    assert_touch_friendly(phone)
+    phone.screenshot(path=str(shots(tmp_path) / "patient-wrong-pin-360x800.png"))
+
+    answer = sign_handoff(handoff, lambda: virtual_session(card), PIN, http=requests.Session())
+    assert answer.authenticated, answer.body
+    phone.get_by_role("heading", name="同意を登録しました").wait_for()
+    assert phone.locator("#done-note").inner_text() == ""  # the wrong PIN is no longer the news
