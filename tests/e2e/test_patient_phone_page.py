@@ -16,7 +16,7 @@ from device_agent.card.apdu import WrongPin
 from device_agent.card.sim.nfc_virtual import virtual_session
 from device_agent.patient import sign_handoff
 from tests.e2e.test_touch_ui import P01, PIN, assert_touch_friendly, shots
-from tests.support.harness import ADMIN_PASSWORD
+from tests.support.harness import ADMIN_PASSWORD, STAFF_PASSWORD
 
 
 def _link_from_qr(world) -> str:
@@ -149,3 +149,72 @@ def test_a_wrong_pin_is_reported_on_the_page_then_the_right_one_consents(touch_w
     assert answer.authenticated, answer.body
     phone.get_by_role("heading", name="同意を登録しました").wait_for()
     assert phone.locator("#done-note").inner_text() == ""  # the wrong PIN is no longer the news
+
+
+@pytest.mark.parametrize("width,height", [(360, 800), (800, 1280)], ids=["phone", "tablet"])
+def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_on_the_patients_phone(
+        touch_world, chromium, phone, tmp_path: Path, width: int, height: int) -> None:
+    """Issue 19: from the home screen, staff create a link for online consultation; the tablet shows its QR code
+    large; the patient scans it and consents on their own phone (PIN to the card); the tablet then shows the
+    link consented, and withdrawn after the patient withdraws on the page."""
+    import zxingcpp
+    from PIL import Image
+
+    touch_world.h.app.config["PUBLIC_BASE_URL"] = touch_world.server_url
+    context = chromium.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                   is_mobile=width < 768, has_touch=True, locale="ja-JP")
+    tablet = context.new_page()
+    tablet.set_default_timeout(15_000)
+    directory = shots(tmp_path) / f"consent-link-{width}x{height}"
+    directory.mkdir(exist_ok=True)
+
+    def shot(name: str) -> None:
+        tablet.wait_for_load_state()
+        assert tablet.evaluate("document.documentElement.scrollWidth") <= width, (tablet.url, "horizontal scroll")
+        tablet.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+
+    def status() -> str:
+        tablet.get_by_role("link", name="状態を更新").tap()
+        tablet.get_by_role("heading", name="患者のスマホで同意").wait_for()
+        return tablet.locator(".link-status").inner_text()
+
+    try:
+        ui, _ = touch_world.start_ui(touch_world.card(P01))
+        tablet.goto(ui)
+        tablet.get_by_label("職員のログインID").fill("nurse1")
+        tablet.get_by_label("パスワード").fill(STAFF_PASSWORD)
+        tablet.get_by_role("button", name="ログイン").tap()
+        tablet.get_by_role("heading", name="今日の訪問").wait_for()
+        tablet.get_by_role("link", name="患者のスマホで同意（QRコード）").tap()
+        tablet.get_by_role("heading", name="患者のスマホで同意").wait_for()
+        assert tablet.get_by_label("オンライン診療等", exact=True).is_checked()
+        shot("1-new-link")
+        tablet.get_by_role("button", name="QRコードを作る").tap()
+
+        qr = tablet.get_by_role("img", name="同意登録用リンクのQRコード")
+        qr.wait_for()
+        assert qr.bounding_box()["width"] >= min(width, 480) - 40, "the QR code is shown large"
+        assert "患者の同意を待っています" in tablet.locator(".link-status").inner_text()
+        shot("2-qr-waiting")
+        (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))
+        assert decoded.text.startswith(touch_world.server_url + "/p/")
+        (link,) = touch_world.h.client.get("/api/v1/consent-links", headers=_admin(touch_world)).get_json()
+        assert link["care_type"] == 3 and link["purpose"] == "general"
+
+        _authenticate_on_the_page(touch_world, phone, decoded.text, kinds=None)
+        phone.get_by_role("heading", name="同意を登録しました").wait_for()
+        consented = status()
+        assert "同意されました" in consented and "すべての情報（包括同意）" in consented, consented
+        assert tablet.locator(".link-qr").count() == 0, "no QR code once it has been used"
+        shot("3-consented")
+
+        phone.get_by_role("button", name="すべての同意を取り消す").tap()
+        phone.get_by_role("button", name="取り消しを確定する").tap()
+        phone.get_by_role("heading", name="すべての同意を取り消しました").wait_for()
+        touch_world.clock.advance(seconds=1)
+        assert "同意が取り消されました" in status()
+        tablet.get_by_role("link", name="リンクの一覧").tap()
+        assert tablet.locator(f"[data-link='{link['id']}'] .link-state").inner_text() == "同意が取り消されました"
+        shot("4-list")
+    finally:
+        context.close()
