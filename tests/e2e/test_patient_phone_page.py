@@ -218,3 +218,25 @@ def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_o
         shot("4-list")
     finally:
         context.close()
+
+
+def test_a_locked_pin_ends_the_attempt_on_the_page_and_a_new_one_starts_clean(touch_world, phone) -> None:
+    """The third wrong PIN locks the card: the page says so (not 「待っています…」), and starting again shows
+    the plain waiting line, not the old refusal."""
+    from device_agent.card.apdu import PinLocked
+
+    url = _link_from_qr(touch_world)
+    handoff = _start_on_the_page(touch_world, phone, url, kinds=None)
+    card = touch_world.card(P01)
+    for _ in range(2):
+        with pytest.raises(WrongPin):
+            sign_handoff(handoff, lambda: virtual_session(card), "9999", http=requests.Session())
+    phone.locator("#waiting").get_by_text("あと1回間違えるとロックされます").wait_for()
+    with pytest.raises(PinLocked):
+        sign_handoff(handoff, lambda: virtual_session(card), "9999", http=requests.Session())
+    phone.get_by_role("heading", name="本人確認できませんでした").wait_for()
+    assert "ロックされました" in phone.locator("#refused-detail").inner_text()
+    phone.get_by_role("button", name="最初からやり直す").tap()
+    phone.get_by_role("button", name="暗証番号で本人確認する").tap()
+    phone.get_by_role("heading", name="マイナンバーカードを読み取ってください").wait_for()
+    assert phone.locator("#waiting").inner_text() == "読み取りの完了を待っています…"

@@ -7,6 +7,7 @@
   var labels = JSON.parse(app.dataset.labels);
   var session = null;
   var timer = null;
+  var waitingText = document.getElementById("waiting").textContent;
 
   function $(id) { return document.getElementById(id); }
   function show(id) {
@@ -40,6 +41,8 @@
     post(api + "/sessions", body).then(function (r) {
       if (!r.ok) { $("choose-error").textContent = problemText(r.body); $("choose-error").hidden = false; return; }
       session = r.body;
+      $("waiting").textContent = waitingText;  // a new challenge: an earlier wrong PIN is past
+      $("waiting").className = "small";
       $("handoff-link").setAttribute("href", session.handoff_uri);
       show("handoff");
       timer = setInterval(poll, 1000);
