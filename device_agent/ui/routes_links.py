@@ -23,11 +23,17 @@ FAILURES = (ApiProblem, NetworkError, SessionExpired)
 @bp.get("/consent-links")
 @signed_in
 def links() -> Any:
+    return _links_page({}, None, 200)
+
+
+def _links_page(form: dict[str, Any], error: str | None, status: int) -> Any:
+    """The form to create a link (as typed, with why it was not sent) and this institution's links."""
     try:
         rows = consent_links.gather(agent().api, agent().now())
     except FAILURES as exc:
         return error_page(exc, back=url_for("care.day"), back_label="一覧に戻る", resume=url_for("links.links"))
-    return render_template("links.html", rows=rows, codes=state().link_codes, form={}, error=None)
+    return render_template("links.html", rows=rows, form=form, error=error,
+                           care_types=consent_links.CARE_TYPES), status
 
 
 def _form() -> tuple[dict[str, Any], str | None]:
@@ -61,8 +67,7 @@ def create() -> Any:
         else:
             state().link_codes[made.link["id"]] = (made.url, made.qr_svg)
             return see_other("links.show", link_id=made.link["id"])
-    rows = consent_links.gather(agent().api, agent().now())
-    return render_template("links.html", rows=rows, codes=state().link_codes, form=form, error=error), 422
+    return _links_page(form, error, 422)
 
 
 @bp.get("/consent-links/<link_id>")
@@ -76,7 +81,8 @@ def show(link_id: str) -> Any:
     row = next((r for r in rows if r.link["id"] == link_id), None)
     if row is None:
         abort(404)
-    return render_template("link.html", row=row, has_code=link_id in state().link_codes)
+    return render_template("link.html", row=row, has_code=link_id in state().link_codes,
+                           care_types=consent_links.CARE_TYPES)
 
 
 @bp.get("/consent-links/<link_id>/qr.svg")

@@ -189,6 +189,12 @@ def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_o
         tablet.get_by_role("heading", name="患者のスマホで同意").wait_for()
         assert tablet.get_by_label("オンライン診療等", exact=True).is_checked()
         shot("1-new-link")
+        tablet.get_by_text("診療予定日まで", exact=True).tap()
+        tablet.get_by_role("button", name="QRコードを作る").tap()  # no date chosen: said, nothing sent
+        tablet.get_by_text("診療予定日を選んでください。").wait_for()
+        assert tablet.get_by_label("診療予定日まで", exact=True).is_checked(), "the choice stays"
+        assert touch_world.h.client.get("/api/v1/consent-links", headers=_admin(touch_world)).get_json() == []
+        tablet.get_by_text("日付を決めない（30日間有効）", exact=True).tap()
         tablet.get_by_role("button", name="QRコードを作る").tap()
 
         qr = tablet.get_by_role("img", name="同意登録用リンクのQRコード")
