@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import requests
 
 from device_agent.agent import CardSource
+from device_agent.card.apdu import PinLocked, WrongPin
 
 HANDOFF_SCHEME = "mobileoqs-jpki"
 
@@ -59,7 +60,11 @@ def sign_handoff(handoff_uri: str, card_source: CardSource, pin: str, *, http: A
         return PatientAnswer(409, {"title": "この本人確認はすでに終わっているか、無効です。", **session})
     with card_source() as card:
         identity = card.identify()
-        card.verify_pin(pin)  # WrongPin(tries_left) / PinLocked are the caller's to explain; never retried here
+        try:
+            card.verify_pin(pin)  # never retried here
+        except (WrongPin, PinLocked) as refused:  # the page says so too; the caller explains it here
+            _report_card_error(http, session_url(handoff_uri), refused, timeout)
+            raise
         signature = card.sign_challenge(base64.b64decode(session["challenge"]))
     body: dict[str, Any] = {"certificate": base64.b64encode(identity.certificate_der).decode(),
                             "signature": base64.b64encode(signature).decode()}
@@ -67,3 +72,14 @@ def sign_handoff(handoff_uri: str, card_source: CardSource, pin: str, *, http: A
         body["certificate_kind"] = identity.token.value
     answered = http.post(session["answer_url"], json=body, timeout=timeout)
     return PatientAnswer(answered.status_code, answered.json())
+
+
+def _report_card_error(http: Any, status_url: str, refused: WrongPin | PinLocked, timeout: float) -> None:
+    """Tell the page that the card refused the PIN (how many tries remain, never the PIN), so the patient
+    is not left waiting. Best effort: the card's answer is what the caller acts on."""
+    body: dict[str, Any] = ({"reason": "wrong-pin", "tries_left": refused.tries_left}
+                            if isinstance(refused, WrongPin) else {"reason": "locked"})
+    try:
+        http.post(f"{status_url}/card-error", json=body, timeout=timeout)
+    except requests.RequestException:
+        pass

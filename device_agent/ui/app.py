@@ -65,10 +65,11 @@ def create_ui_app(agent: Agent, card_source: CardSource) -> Flask:
         explained = messages.explain(error)
         return render_template("error.html", message=explained.text, heading=explained.heading), 500
 
-    from device_agent.ui import routes_care, routes_offline, routes_session, routes_verify
+    from device_agent.ui import routes_care, routes_links, routes_offline, routes_session, routes_verify
 
     app.register_blueprint(routes_session.bp)
     app.register_blueprint(routes_verify.bp)
     app.register_blueprint(routes_offline.bp)
     app.register_blueprint(routes_care.bp)
+    app.register_blueprint(routes_links.bp)
     return app

@@ -54,6 +54,8 @@ class UiState:
     # After the login ran out: who was signed in and where they were, so the same person carries on.
     expired_login: str | None = None
     resume_path: str | None = None
+    # Consent links this device created: id → (URL, QR code SVG). The server shows them once, at creation.
+    link_codes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:
@@ -63,6 +65,7 @@ class UiState:
         self.staff_login = self.institution = self.outcome = self.notice = self._attempt = None
         self.expired_login = self.resume_path = None
         self.draft = Draft()
+        self.link_codes = {}
 
     def expire(self, resume_path: str | None) -> None:
         """The login ran out mid-visit: sign out, but keep the visit (form, consent, card read, result)

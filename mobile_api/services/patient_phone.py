@@ -320,6 +320,7 @@ def _authenticate(rt: Runtime, uow: UnitOfWork, opened: OpenLink, session: orm.P
     session.consent_id = consent.id if consent else None
     session.result = result.to_dict()
     session.authenticated_until = now + rt.rules.patient_page_session
+    session.problem = None  # a wrong PIN reported earlier (report_card_error) is no longer the news
     if session.purpose == "register" and not granted:
         why = ("電子証明書の有効期限切れ（猶予期間中）のため" if standing is CertificateStanding.EXPIRED_IN_GRACE
                else "保険者の設定により")
@@ -341,6 +342,43 @@ def _refuse(rt: Runtime, session_id: str, link: orm.ConsentLink, refusal: Domain
                      target_type="patient_session", target_id=session_id, link_id=link.id, via=VIA_PATIENT_PHONE,
                      reason=refusal.slug, rule=refusal.extra.get("rule"))
         uow.commit()
+
+
+CARD_ERRORS = ("wrong-pin", "locked")
+
+
+def card_error_problem(reason: str, tries_left: int | None) -> dict[str, Any]:
+    """What the page tells the patient after the card refused the PIN (docs/rules.md §3.4)."""
+    if reason == "locked":
+        return {"slug": "pin-locked", "detail": "暗証番号を続けて間違えたため、カードの暗証番号がロックされました。"
+                "お住まいの市区町村の窓口でロックを解除してから、もう一度お試しください。"}
+    left = f"あと{tries_left}回間違えるとロックされます。" if tries_left else ""
+    return {"slug": "wrong-pin", "tries_left": tries_left,
+            "detail": f"暗証番号が違います。{left}本人確認アプリでもう一度入力してください。"}
+
+
+def report_card_error(rt: Runtime, link_token: str, session_token: str, *, reason: str,
+                      tries_left: int | None) -> SessionView:
+    """The JPKI client says the card refused the PIN, so the page can say so instead of waiting.
+
+    Only the card knows the PIN and counts the tries: the client's report is a claim, shown to the patient and
+    never trusted for anything else. A wrong PIN keeps the session pending (the patient may try again with the
+    same challenge); a lock refuses it."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        opened = _open(rt, uow, link_token, now)
+        session = _session(uow, opened.link, session_token)
+        if session.status != "pending" or now >= session.expires_at:
+            raise PatientSessionInvalid("この本人確認はすでに終わっているか、有効時間を過ぎました。最初からやり直してください。",
+                                        rule="not-pending")
+        session.problem = card_error_problem(reason, tries_left)
+        if reason == "locked":
+            session.status = "refused"
+        audit.record(uow, at=now, action="patient.card_error", institution_id=opened.link.institution_id,
+                     target_type="patient_session", target_id=session.id, link_id=opened.link.id,
+                     via=VIA_PATIENT_PHONE, reason=reason, tries_left=tries_left)
+        uow.commit()
+    return session_status(rt, link_token, session_token)
 
 
 def withdraw(rt: Runtime, link_token: str, session_token: str) -> Withdrawal:

@@ -149,6 +149,36 @@ def test_a_wrong_signature_is_refused_and_spends_the_session(h):
     assert status["consents"] is None
 
 
+def test_a_wrong_pin_reported_by_the_client_keeps_the_session_and_a_lock_ends_it(h):
+    """The card counts the tries; the client's report only lets the page say so (docs/rules.md §3.4)."""
+    tenant = h.institution()
+    token = _token(_link(h, tenant)["url"])
+    started = h.client.post(f"/api/v1/patient-links/{token}/sessions", json={"blanket": True}).get_json()
+    report = urlparse(started["status_url"]).path + "/card-error"
+    wrong = h.client.post(report, json={"reason": "wrong-pin", "tries_left": 2})
+    assert wrong.status_code == 200, wrong.get_json()
+    status = h.client.get(urlparse(started["status_url"]).path).get_json()
+    assert status["status"] == "pending" and status["challenge"] == started["challenge"]
+    assert status["problem"]["slug"] == "wrong-pin" and "あと2回間違えるとロックされます" in status["problem"]["detail"]
+    assert h.client.post(report, json={"reason": "wrong-pin", "tries_left": "1; DROP"}).status_code == 422
+    assert h.client.post(report, json={"reason": "forgot"}).status_code == 422
+
+    card = h.card(P)
+    answered = h.client.post(urlparse(started["answer_url"]).path, json={
+        "certificate": b64(card.certificate_der), "signature": b64(h.sign(card, started["challenge"]))})
+    assert answered.status_code == 200 and answered.get_json()["status"] == "authenticated"
+    assert answered.get_json()["problem"] is None and answered.get_json()["consent_id"]
+    late = h.client.post(report, json={"reason": "wrong-pin", "tries_left": 1})
+    assert late.status_code == 409 and late.get_json()["type"] == "/problems/patient-session-invalid"
+
+    again = h.client.post(f"/api/v1/patient-links/{token}/sessions", json={"blanket": True}).get_json()
+    locked = h.client.post(urlparse(again["status_url"]).path + "/card-error", json={"reason": "locked"})
+    assert locked.status_code == 200 and locked.get_json()["status"] == "refused"
+    assert "ロックされました" in locked.get_json()["problem"]["detail"] and locked.get_json()["challenge"] is None
+    assert h.client.post(urlparse(again["answer_url"]).path, json={
+        "certificate": b64(card.certificate_der), "signature": b64(h.sign(card, again["challenge"]))}).status_code == 409
+
+
 def _assert_page_headers(r) -> None:  # type: ignore[no-untyped-def]
     csp = r.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp

@@ -14,7 +14,7 @@ from ...domain.consent import INFO_KIND_LABELS_JA, ConsentChoice
 from ...services import patient_phone
 from ..care.schemas import WithdrawalSchema
 from ..core import Blueprint, public_url, runtime
-from .schemas import AnswerSchema, LinkInfoSchema, SessionSchema, SessionStartSchema, StartedSessionSchema, b64
+from .schemas import AnswerSchema, CardErrorSchema, LinkInfoSchema, SessionSchema, SessionStartSchema, StartedSessionSchema, b64
 
 blp = Blueprint("patient", __name__, url_prefix="/api/v1/patient-links",
                 description="患者のスマートフォン（ログイン不要・リンクと暗証番号）")
@@ -104,6 +104,20 @@ def answer(body: dict[str, Any], token: str, session_token: str) -> Any:
     """
     view = patient_phone.answer(runtime(), token, session_token, patient_phone.Answer(
         certificate=body["certificate"], signature=body["signature"], certificate_kind=body["certificate_kind"]))
+    return _session_body(view, token, session_token)
+
+
+@blp.post("/<token>/sessions/<session_token>/card-error")
+@blp.arguments(CardErrorSchema, example={"reason": "wrong-pin", "tries_left": 2})
+@blp.response(200, SessionSchema, example={**_SESSION_EXAMPLE, "problem": {
+    "slug": "wrong-pin", "tries_left": 2,
+    "detail": "暗証番号が違います。あと2回間違えるとロックされます。本人確認アプリでもう一度入力してください。"}})
+@blp.problems(403, 404, 409, 410, 422)
+def card_error(body: dict[str, Any], token: str, session_token: str) -> Any:
+    """The JPKI client reports that the card refused the PIN (never the PIN itself), so the page can tell the
+    patient. A wrong PIN keeps the session pending; a locked card refuses it (docs/rules.md §3.4)."""
+    view = patient_phone.report_card_error(runtime(), token, session_token, reason=body["reason"],
+                                           tries_left=body["tries_left"])
     return _session_body(view, token, session_token)
 
 

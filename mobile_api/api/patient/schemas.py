@@ -72,5 +72,12 @@ class AnswerSchema(ma.Schema):
     certificate_kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["card", "android", "iphone"]))
 
 
+class CardErrorSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(["wrong-pin", "locked"]), metadata={
+        "description": "wrong-pin (the card refused the PIN; tries may remain) | locked (no tries left)"})
+    tries_left = ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=0, max=15),
+                                   metadata={"description": "as the card said (63Cx); shown to the patient only"})
+
+
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()

@@ -7,6 +7,7 @@
   var labels = JSON.parse(app.dataset.labels);
   var session = null;
   var timer = null;
+  var waitingText = document.getElementById("waiting").textContent;
 
   function $(id) { return document.getElementById(id); }
   function show(id) {
@@ -40,6 +41,8 @@
     post(api + "/sessions", body).then(function (r) {
       if (!r.ok) { $("choose-error").textContent = problemText(r.body); $("choose-error").hidden = false; return; }
       session = r.body;
+      $("waiting").textContent = waitingText;  // a new challenge: an earlier wrong PIN is past
+      $("waiting").className = "small";
       $("handoff-link").setAttribute("href", session.handoff_uri);
       show("handoff");
       timer = setInterval(poll, 1000);
@@ -55,6 +58,9 @@
           clearInterval(timer); $("refused-detail").textContent = problemText(s.problem); show("refused");
         } else if (s.status === "authenticated") {
           clearInterval(timer); render(s);
+        } else if (s.problem) {  // the card refused the PIN: say so (tries left) instead of waiting silently
+          $("waiting").textContent = problemText(s.problem);
+          $("waiting").className = "problem";
         }  // the server's clock decides expiry: an answer after it is refused, and shown as such
       });
   }
@@ -64,9 +70,37 @@
     return c.kinds.map(function (k) { return labels[k] || k; }).join("、");
   }
 
-  function render(s) {
-    $("done-title").textContent = s.purpose === "register" ? (s.consent_id ? "同意を登録しました" : "本人確認しました")
-                                                           : "登録済みの同意";
+  // Times as the server gave them, in Japan's time (the patient's phone clock decides nothing).
+  function jst(iso) {
+    var d = new Date(new Date(iso).getTime() + 9 * 3600 * 1000);
+    var mm = ("0" + d.getUTCMinutes()).slice(-2);
+    return (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日 " + d.getUTCHours() + "時" + mm + "分";
+  }
+
+  // Each consent's state in words for the patient (the window's own message is for the provider).
+  function stateText(w) {
+    if (w.state === "open") { return jst(w.closes_at) + "まで、この医療機関が閲覧できます"; }
+    if (w.state === "not_open") { return jst(w.opens_at) + "から閲覧できるようになります"; }
+    if (w.state === "withdrawn") { return "取り消し済み（" + jst(w.closed_at) + "）"; }
+    if (w.state === "closed") { return "閲覧期間は終わりました（" + jst(w.closed_at) + "）"; }
+    return "医療情報は閲覧されません";
+  }
+
+  // One line, said once, on what just happened.
+  function lead(s, withdrawn) {
+    if (withdrawn) { return "この医療機関は、あなたの医療情報を閲覧できなくなりました。"; }
+    var mine = (s.consents || []).filter(function (c) { return c.id === s.consent_id; })[0];
+    if (mine && mine.window.state === "open") {
+      return jst(mine.window.closes_at) + "まで（24時間）、この医療機関があなたの医療情報を閲覧できます。";
+    }
+    return "";
+  }
+
+  function render(s, withdrawn) {
+    $("done-title").textContent = withdrawn ? "すべての同意を取り消しました"
+      : s.purpose === "register" ? (s.consent_id ? "同意を登録しました" : "本人確認しました") : "登録済みの同意";
+    $("done-lead").textContent = lead(s, withdrawn);
+    $("done-lead").hidden = !$("done-lead").textContent;
     $("done-note").textContent = s.problem ? problemText(s.problem) : "";
     var list = $("consents");
     list.innerHTML = "";
@@ -77,7 +111,7 @@
       what.textContent = kindsText(c);
       var state = document.createElement("div");
       state.className = "state";
-      state.textContent = c.window.message;
+      state.textContent = stateText(c.window);
       li.appendChild(what);
       li.appendChild(state);
       list.appendChild(li);
@@ -88,7 +122,9 @@
       list.appendChild(none);
     }
     $("withdraw-box").hidden = !(s.consents || []).some(function (c) { return !c.withdrawn_at; });
+    $("intro").className = "compact";  // the result first, without scrolling
     show("done");
+    window.scrollTo(0, 0);
   }
 
   $("start").addEventListener("click", function () { begin("register"); });
@@ -100,10 +136,7 @@
     post(session.status_url + "/withdrawal").then(function (r) {
       if (!r.ok) { $("done-note").textContent = problemText(r.body); return; }
       $("withdraw-confirm").hidden = true;
-      $("withdrawn").hidden = false;
-      fetch(session.status_url).then(function (x) { return x.json(); }).then(function (s) {
-        render(s); $("withdrawn").hidden = false;
-      });
+      fetch(session.status_url).then(function (x) { return x.json(); }).then(function (s) { render(s, true); });
     });
   });
 })();

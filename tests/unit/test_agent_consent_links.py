@@ -1,0 +1,31 @@
+"""The device's view of a consent link (device_agent/consent_links.py): its state from the server's lists,
+on the server's time (docs/rules.md §3.4)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from device_agent.consent_links import state_of
+
+NOW = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+LINK = {"id": "L1", "expires_at": "2026-12-03T15:00:00+00:00", "revoked_at": None}
+
+
+def _consent(at: str, *, withdrawn: str | None = None, link_id: str = "L1") -> dict:
+    return {"link_id": link_id, "registered_at": at, "withdrawn_at": withdrawn, "blanket": False,
+            "kinds": ["clinical", "medication"]}
+
+
+def test_a_link_waits_until_its_expiry_by_the_given_time_then_is_expired() -> None:
+    assert state_of(LINK, [_consent("2026-12-01T00:00:00+00:00", link_id="other")], NOW).state == "waiting"
+    expires = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)
+    assert state_of(LINK, [], expires - timedelta(seconds=1)).state == "waiting"
+    assert state_of(LINK, [], expires).state == "expired"
+    assert state_of({**LINK, "revoked_at": "2026-12-01T00:00:00+00:00"}, [], NOW).label == "リンクは取り消されています"
+
+
+def test_the_newest_consent_through_the_link_decides_even_after_the_link_expired() -> None:
+    withdrawn = _consent("2026-12-01T00:00:00+00:00", withdrawn="2026-12-01T01:00:00+00:00")
+    again = _consent("2026-12-01T02:00:00+00:00")
+    row = state_of(LINK, [again, withdrawn], NOW + timedelta(days=10))
+    assert row.state == "consented" and row.consent is again and row.kinds == "薬剤情報、診療情報"
+    assert state_of(LINK, [withdrawn], NOW).label == "同意が取り消されました"
