@@ -134,6 +134,15 @@ def test_invalid_client_is_401_with_www_authenticate_after_http_basic(h):
         assert r.headers["WWW-Authenticate"].startswith("Basic ")
 
 
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(), "Basic ",
+                                    "Bearer eyJ.e30.sig", "Basic " + base64.b64encode(b"no-colon").decode()])
+def test_a_malformed_authorization_header_is_401_invalid_client_not_a_500(h, header):
+    r = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                      headers={"Authorization": header})
+    assert r.status_code == 401 and r.get_json()["error"] == "invalid_client", (r.status_code, r.get_data()[:300])
+    assert r.headers["WWW-Authenticate"].startswith("Basic ")
+
+
 def test_invalid_client_is_400_without_www_authenticate_in_the_form(h, integrator):
     client_id, secret = secret_client(h)
     refused = [

@@ -167,6 +167,15 @@ def claimed_client_id(oauth_request: Any) -> str | None:
     return None
 
 
+def refuse_malformed_basic(oauth_request: Any) -> None:
+    """An Authorization header Authlib cannot split or decode (``Basic`` with nothing after it, credentials not
+    UTF-8) is a client that failed to authenticate, not a 500."""
+    try:
+        extract_basic_authorization(oauth_request.headers)
+    except ValueError as exc:
+        raise InvalidClientError(description="the Authorization header is not valid HTTP Basic") from exc
+
+
 def invalid_client_status(oauth_request: Any) -> int:
     """RFC 6749 §5.2: a client that tried the Authorization header (client_secret_basic) gets 401 with
     ``WWW-Authenticate: Basic`` (Authlib adds it to every 401); a client that authenticated in the form
@@ -198,6 +207,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
             raise InvalidClientError(description="locked after too many failed attempts; retry after "
                                                  f"{locked.extra['retry_after']} seconds") from locked
         try:
+            refuse_malformed_basic(oauth_request)
             client = super().authenticate_client(oauth_request, methods, endpoint)
         except InvalidClientError:
             clients.count_token_failure(self.rt, claimed, source)
