@@ -17,9 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jws
 from joserfc.jwk import ECKey
+from sqlalchemy import func, select
 
 from device_agent.device_key import generate_key
 from mobile_api import create_app
+from mobile_api.adapters import orm
 from mobile_api.domain.errors import all_error_classes
 from tests.integration.conftest import TEST_CONFIG
 from tests.integration.test_health_check_api import P01, Integrator, assertion, token_request
@@ -203,3 +205,17 @@ def test_every_problem_type_in_the_health_check_docs_is_one_the_server_answers(h
     for status, slug in documented:
         assert statuses.get(slug) == int(status), (slug, status, statuses.get(slug))
         assert h.client.get(f"/problems/{slug}").status_code == 200, slug
+
+
+def test_the_batch_answers_the_documented_413_and_415(h, integrator):
+    """§4: more than 10,000 examinees is 413 ``batch-too-large`` (nothing queued); text/plain is 415."""
+    rows = "\n".join(f"R-{i},01130012,44100021,1287,00,1984/5/12" for i in range(10_001))
+    csv_body = f"reference,insurer_number,symbol,number,branch_number,birth_date\n{rows}\n".encode()
+    auth = integrator.auth()
+    big = h.client.post("/api/v1/batch-jobs", data=csv_body, headers={**auth, "Content-Type": "text/csv"})
+    assert big.status_code == 413 and big.get_json()["type"] == "/problems/batch-too-large", big.get_json()
+    assert "10000件まで" in big.get_json()["detail"]
+    plain = h.client.post("/api/v1/batch-jobs", data=csv_body[:200], headers={**auth, "Content-Type": "text/plain"})
+    assert plain.status_code == 415 and plain.get_json()["type"] == "/problems/unsupported-media-type"
+    with h.rt.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(orm.BatchJob)) == 0
