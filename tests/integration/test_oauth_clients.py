@@ -56,28 +56,40 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 # --- private_key_jwt with Authlib, exactly as the docs show ------------------------------------------------
 
-def test_authlib_private_key_jwt_gets_a_token_and_runs_a_check(h, app):  # type: ignore[no-untyped-def]
-    """docs/health-check-api.md §1-2: the key made with cryptography, the public half registered, then Authlib's
-    own client over a real socket. Authlib signs with the wall clock, so the server's clock is set to it."""
-    h.clock.set(datetime.now(timezone.utc))
-    private = ec.generate_private_key(ec.SECP256R1())
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    tenant = h.institution("health_check")
-    r = h.client.post("/api/v1/clients", json={"name": "予約システム", "auth_method": "private_key_jwt",
-                                               "public_key_pem": public_pem}, headers=tenant.auth())
-    assert r.status_code == 201, r.get_json()
-    client_id, key_id = r.get_json()["client_id"], r.get_json()["credentials"][0]["key_id"]
+class AuthlibIntegrator:
+    """docs/health-check-api.md §1-2 step by step: the key made with cryptography, the public half registered by
+    the institution's admin, then Authlib's own ``OAuth2Session`` with ``PrivateKeyJWT`` as it comes. Authlib
+    signs with the wall clock, so the server's (frozen) clock is set to it, as a real server's would agree."""
 
-    with serve(app) as (base, wire):
+    def __init__(self, h: Harness) -> None:
+        h.clock.set(datetime.now(timezone.utc))
+        private = ec.generate_private_key(ec.SECP256R1())
+        self.private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()).decode()
+        public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        r = h.client.post("/api/v1/clients", json={"name": "予約システム", "auth_method": "private_key_jwt",
+                                                   "public_key_pem": public_pem},
+                          headers=h.institution("health_check").auth())
+        assert r.status_code == 201, r.get_json()
+        self.client_id, self.key_id = r.get_json()["client_id"], r.get_json()["credentials"][0]["key_id"]
+
+    def session(self, base: str) -> OAuth2Session:
         token_url = f"{base}/api/v1/oauth/token"
-        session = OAuth2Session(client_id, ECKey.import_key(private_pem), scope="qualification:check",
+        session = OAuth2Session(self.client_id, ECKey.import_key(self.private_pem),
+                                scope="qualification:check qualification:batch",
                                 token_endpoint_auth_method=PrivateKeyJWT(token_url, alg="ES256",
-                                                                         headers={"kid": key_id}))
-        token = session.fetch_token(token_url, grant_type="client_credentials")
-        assert token["token_type"] == "Bearer" and token["scope"] == "qualification:check"
+                                                                         headers={"kid": self.key_id}))
+        session.fetch_token(token_url, grant_type="client_credentials")
+        return session
+
+
+def test_authlib_private_key_jwt_gets_a_token_and_runs_a_check(h, app):  # type: ignore[no-untyped-def]
+    integrator = AuthlibIntegrator(h)
+    with serve(app) as (base, wire):
+        session = integrator.session(base)
+        assert session.token["token_type"] == "Bearer"
+        assert session.token["scope"] == "qualification:batch qualification:check"
         one = session.post(f"{base}/api/v1/qualification-checks", json={"reference": "R-0001", **P01},
                            headers={"Idempotency-Key": uuid.uuid4().hex})
         assert one.status_code == 200, one.text
