@@ -35,11 +35,14 @@ def rules_from(cfg: Mapping[str, Any]) -> Rules:
         raise ValueError("POST_HOC_INTERVAL_MINUTES must be 1 to 59 (a cron minute step)")
     if int(cfg["FALLBACK_MAX_AGE_DAYS"]) < 0 or float(cfg["FALLBACK_FUTURE_SKEW_MINUTES"]) < 0:
         raise ValueError("FALLBACK_MAX_AGE_DAYS and FALLBACK_FUTURE_SKEW_MINUTES must not be negative")
+    if int(cfg["CLIENT_ASSERTION_MAX_LIFETIME_SECONDS"]) < 1:
+        raise ValueError("CLIENT_ASSERTION_MAX_LIFETIME_SECONDS must be at least 1")
     return Rules(
         challenge_ttl=timedelta(seconds=cfg["CHALLENGE_TTL_SECONDS"]),
         activation_code_ttl=timedelta(seconds=cfg["ACTIVATION_CODE_TTL_SECONDS"]),
         refresh_ttl=timedelta(seconds=cfg["REFRESH_TOKEN_TTL_SECONDS"]),
         device_assertion_max_age=timedelta(seconds=cfg["DEVICE_ASSERTION_MAX_AGE_SECONDS"]),
+        client_assertion_max_lifetime=timedelta(seconds=int(cfg["CLIENT_ASSERTION_MAX_LIFETIME_SECONDS"])),
         viewing_window=timedelta(hours=cfg["VIEWING_WINDOW_HOURS"]),
         certificate_grace_months=cfg["CERTIFICATE_GRACE_MONTHS"],
         visual_password_max_failures=int(cfg["VISUAL_PASSWORD_MAX_FAILURES"]),

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_TTL_SECONDS": 900,  # capped at 900; a token living longer than this is refused
     "REFRESH_TOKEN_TTL_SECONDS": 12 * 3600,  # one working day on a shared tablet
     "DEVICE_ASSERTION_MAX_AGE_SECONDS": 300,
+    # How far ahead of the server's clock a machine client's private_key_jwt assertion may expire (its jti is
+    # kept until then). 3600 accepts Authlib's PrivateKeyJWT as it comes (docs/health-check-api.md §1).
+    "CLIENT_ASSERTION_MAX_LIFETIME_SECONDS": 3600,
     # Password hashing (argon2id). Tests may lower the cost; production must not.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST_KIB": 65536,

@@ -39,6 +39,8 @@ class Rules:
     fallback_max_age_days: int = 41
     # Certificate policies (dotted OIDs) that mark a smartphone certificate: no grace after expiry (§2.4).
     smartphone_policies: frozenset[str] = frozenset()
+    # A machine client's private_key_jwt assertion: exp at most this far ahead (docs/health-check-api.md §1).
+    client_assertion_max_lifetime: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_health_check_api import P01, Integrator
+from tests.integration.test_oauth_clients import AuthlibIntegrator
 from tests.support.live import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,24 @@ def test_the_generated_client_runs_a_check_and_a_batch(h, app, oqs_client):  # t
         assert job.state == "done" and job.done == 3 and job.failed == 0
         page = batch_jobs_results.sync(job.id, client=client)
         assert [row["reference"] for row in page.to_dict()["results"]] == ["R-0", "R-1", "R-2"]
+
+
+def test_an_authlib_token_runs_a_batch_with_the_generated_client(h, app, oqs_client):  # type: ignore[no-untyped-def]
+    """Issue 20's integrator end to end: the token from Authlib's PrivateKeyJWT (docs/health-check-api.md §2),
+    the batch through the generated client (§6)."""
+    from oqs_client.api.batch_jobs import batch_jobs_create, batch_jobs_show
+    from oqs_client.client import AuthenticatedClient
+    from oqs_client.models import BatchCreate, BatchJob
+
+    integrator = AuthlibIntegrator(h)
+    with serve(app) as (base, _):
+        token = integrator.session(base).token["access_token"]
+        client = AuthenticatedClient(base_url=base, token=token)
+        job = batch_jobs_create.sync(client=client, idempotency_key="authlib-batch-1", body=BatchCreate.from_dict(
+            {"examinees": [{"reference": f"R-{i}", **P01} for i in range(2)]}))
+        assert isinstance(job, BatchJob), job
+        deadline = time.monotonic() + 30
+        while job.state not in ("done", "cancelled") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = batch_jobs_show.sync(job.id, client=client)
+        assert job.state == "done" and job.done == 2 and job.failed == 0

@@ -96,7 +96,7 @@ def test_replayed_jti_wrong_key_and_expired_assertion_are_invalid_client(h, inte
     replay = token_request(h, integrator.client_id, integrator.key, integrator.kid, jti=jti)
     wrong_key = token_request(h, integrator.client_id, generate_key(), integrator.kid)
     expired = token_request(h, integrator.client_id, integrator.key, integrator.kid, exp_in=-120)
-    too_long = token_request(h, integrator.client_id, integrator.key, integrator.kid, exp_in=3600)
+    too_long = token_request(h, integrator.client_id, integrator.key, integrator.kid, exp_in=7200)
     for r in (replay, wrong_key, expired, too_long):  # 400 (401 only for HTTP Basic), RFC 6749 §5.2
         assert r.status_code == 400, r.get_json()
         assert r.get_json()["error"] == "invalid_client"
@@ -125,7 +125,7 @@ def test_a_secret_client_authenticates_and_a_wrong_secret_is_refused(h):
                          headers={"Authorization": f"Basic {basic}"}).status_code == 200
     wrong = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
                                                        "client_secret": secret + "x"})
-    assert wrong.status_code in (400, 401) and wrong.get_json()["error"] == "invalid_client"
+    assert wrong.status_code == 400 and wrong.get_json()["error"] == "invalid_client"
     wrong_basic = base64.b64encode(f"{client_id}:{secret}x".encode()).decode()
     r = h.client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
                       headers={"Authorization": f"Basic {wrong_basic}"})
@@ -141,7 +141,7 @@ def test_a_secret_clients_id_in_a_client_assertion_is_invalid_client_not_a_500(h
                       headers=tenant.auth())
     client_id = r.get_json()["client_id"]
     forged = token_request(h, client_id, generate_key(), "any-key-id")  # the client has no key to check it with
-    assert forged.status_code in (400, 401) and forged.get_json()["error"] == "invalid_client"
+    assert forged.status_code == 400 and forged.get_json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize("field,value", [

@@ -11,7 +11,8 @@ class TokenRequestSchema(ma.Schema):
         "description": "private_key_jwt: urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
     client_assertion = ma.fields.String(metadata={
         "description": "private_key_jwt: a JWT (ES256/RS256, kid = the key id) with iss = sub = client_id, "
-                       "aud = this URL, exp within 5 minutes, a single-use jti"})
+                       "aud = this URL, exp at most CLIENT_ASSERTION_MAX_LIFETIME_SECONDS (3600) ahead, "
+                       "a single-use jti"})
     client_id = ma.fields.String(metadata={"description": "client_secret_post"})
     client_secret = ma.fields.String(metadata={"description": "client_secret_post (or HTTP Basic)"})
 

@@ -30,7 +30,6 @@ from ...services import clients
 
 TOKEN_PATH = "/api/v1/oauth/token"
 ASSERTION_ALGORITHMS = ["ES256", "RS256"]
-MAX_ASSERTION_LIFETIME_SECONDS = 300  # RFC 7523 asks for a short exp; ours: at most 5 minutes
 
 
 class Client(ClientMixin):  # type: ignore[misc]
@@ -77,8 +76,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
     """RFC 7523 client assertion: signed by one of the client's active keys (``kid`` picks it), ``iss``
-    = ``sub`` = client id, ``aud`` = the token endpoint URL, ``exp`` within 5 minutes by the server's
-    clock, ``jti`` single use across every worker (kept in the database)."""
+    = ``sub`` = client id, ``aud`` = the token endpoint URL, ``exp`` at most
+    ``CLIENT_ASSERTION_MAX_LIFETIME_SECONDS`` ahead by the server's clock (3600: Authlib's ``PrivateKeyJWT``
+    as it comes), ``jti`` single use across every worker (kept in the database until at least ``exp``)."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
@@ -118,8 +118,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         now = self.rt.clock().timestamp()
         if now >= exp + CLOCK_SKEW_SECONDS:
             raise InvalidClientError(description="the assertion has expired")
-        if exp > now + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
-            raise InvalidClientError(description="exp is too far ahead (at most 5 minutes)")
+        limit = int(self.rt.rules.client_assertion_max_lifetime.total_seconds())
+        if exp > now + limit + CLOCK_SKEW_SECONDS:
+            raise InvalidClientError(description=f"exp is too far ahead: this server accepts client assertions "
+                                                 f"that expire at most {limit} seconds after now "
+                                                 f"(CLIENT_ASSERTION_MAX_LIFETIME_SECONDS)")
         if iat is not None and (isinstance(iat, bool) or not isinstance(iat, (int, float))
                                 or iat > now + CLOCK_SKEW_SECONDS):
             raise InvalidClientError(description="iat is in the future")
@@ -130,7 +133,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             raise InvalidClientError(description="the assertion (jti) was already used")
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        expires = datetime.fromtimestamp(min(claims["exp"], 253402300799), timezone.utc)
+        """Kept until the assertion can no longer be accepted (``exp`` plus the skew), so no replay passes."""
+        expires = datetime.fromtimestamp(min(claims["exp"] + CLOCK_SKEW_SECONDS, 253402300799), timezone.utc)
         return clients.spend_assertion(self.rt, claims["sub"], jti, expires)
 
 
@@ -163,15 +167,39 @@ def claimed_client_id(oauth_request: Any) -> str | None:
     return None
 
 
+def refuse_malformed_basic(oauth_request: Any) -> None:
+    """An Authorization header Authlib cannot split or decode (``Basic`` with nothing after it, credentials not
+    UTF-8) is a client that failed to authenticate, not a 500."""
+    try:
+        extract_basic_authorization(oauth_request.headers)
+    except ValueError as exc:
+        raise InvalidClientError(description="the Authorization header is not valid HTTP Basic") from exc
+
+
+def invalid_client_status(oauth_request: Any) -> int:
+    """RFC 6749 §5.2: a client that tried the Authorization header (client_secret_basic) gets 401 with
+    ``WWW-Authenticate: Basic`` (Authlib adds it to every 401); a client that authenticated in the form
+    (client_secret_post, private_key_jwt) gets 400, whichever check refused it."""
+    return 401 if oauth_request.headers.get("Authorization") else 400
+
+
 class TokenServer(AuthorizationServer):  # type: ignore[misc]
     """Authlib's server with the one sign-in lock-out of every entry (services/lockout.py) around client
-    authentication, and every refused token request audited (``client.token``, outcome refused)."""
+    authentication, every ``invalid_client`` with the status RFC 6749 §5.2 asks (``invalid_client_status``),
+    and every refused token request audited (``client.token``, outcome refused)."""
 
     def __init__(self, app: Flask, rt: Runtime, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.rt = rt
 
     def authenticate_client(self, oauth_request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        try:
+            return self._authenticate(oauth_request, methods, endpoint)
+        except InvalidClientError as refused:
+            refused.status_code = invalid_client_status(oauth_request)
+            raise
+
+    def _authenticate(self, oauth_request: Any, methods: list[str], endpoint: str) -> Any:
         claimed, source = claimed_client_id(oauth_request), request.remote_addr
         try:
             clients.refuse_if_locked(self.rt, claimed, source)
@@ -179,6 +207,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
             raise InvalidClientError(description="locked after too many failed attempts; retry after "
                                                  f"{locked.extra['retry_after']} seconds") from locked
         try:
+            refuse_malformed_basic(oauth_request)
             client = super().authenticate_client(oauth_request, methods, endpoint)
         except InvalidClientError:
             clients.count_token_failure(self.rt, claimed, source)
