@@ -121,6 +121,13 @@ AUDIT_ACTIONS: dict[str, str] = {
     "usage.read": "利用状況の閲覧",
 }
 AUDIT_OUTCOMES = {"ok": "成功", "refused": "拒否"}
+AUDIT_TARGETS = {
+    "api_client": "APIクライアント", "batch_job": "一括照会", "care_relationship": "継続的な診療", "challenge": "資格確認",
+    "claims": "請求の案内", "consent": "同意", "consent_link": "同意リンク", "device": "端末",
+    "disaster_declaration": "災害の指定", "examinee": "受診者", "fallback_record": "代替確認の記録",
+    "institution": "施設", "patient_session": "患者のスマートフォン", "person": "患者", "source": "接続元",
+    "usage": "利用状況", "user": "スタッフ", "visit": "訪問", "client": "APIクライアント",
+}
 
 
 def action_label(action: str) -> str:
@@ -130,6 +137,10 @@ def action_label(action: str) -> str:
 
 def outcome_label(outcome: str) -> str:
     return AUDIT_OUTCOMES.get(outcome, outcome)
+
+
+def target_label(target_type: str | None) -> str:
+    return AUDIT_TARGETS.get(target_type or "", target_type or "")
 
 
 def staff_label(user: Any) -> str:

@@ -28,7 +28,7 @@ from ..services import audit, batch, claims, console_auth, devices, identity, vi
 from ..services.principal import Principal
 from . import bp, forms
 from .display import (AUDIT_ACTIONS, CHECKUP_ITEMS, action_label, care_type_label, jst, outcome_label, outcome_of,
-                      staff_label)
+                      staff_label, target_label)
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
 _VISIT = VisitSchema()  # made once: a Schema() per dump deep-copies its fields (as api/visits/schemas.py does)
@@ -402,11 +402,11 @@ def audit_page() -> Any:
     return render_template("console/audit.html", rows=rows[:300], total=len(rows), query=query, users=users,
                            names={u.id: staff_label(u) for u in users}, devices=device_list,
                            device_names={d.id: d.label for d in device_list}, actions=AUDIT_ACTIONS,
-                           action_label=action_label, outcome_label=outcome_label)
+                           action_label=action_label, outcome_label=outcome_label, target_label=target_label)
 
 
 AUDIT_CSV_COLUMNS = ("日時（日本時間）", "操作", "結果", "スタッフ", "端末", "対象の種類", "対象ID", "詳細",
-                     "操作コード", "結果コード", "スタッフID", "端末ID")
+                     "操作コード", "結果コード", "スタッフID", "端末ID", "対象の種類コード")
 
 
 @bp.get("/audit.csv")
@@ -420,8 +420,9 @@ def audit_csv() -> Any:
     device_names = {d.id: d.label for d in devices.list_devices(rt(), who())}
     body = spreadsheet.csv_text(AUDIT_CSV_COLUMNS, (
         (jst(r.at), action_label(r.action), outcome_label(r.outcome), names.get(r.actor_user_id or "", ""),
-         device_names.get(r.actor_device_id or "", ""), r.target_type, r.target_id,
-         json.dumps(r.detail or {}, ensure_ascii=False), r.action, r.outcome, r.actor_user_id, r.actor_device_id)
+         device_names.get(r.actor_device_id or "", ""), target_label(r.target_type), r.target_id,
+         json.dumps(r.detail or {}, ensure_ascii=False), r.action, r.outcome, r.actor_user_id, r.actor_device_id,
+         r.target_type)
         for r in rows))
     return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
                                    "Content-Disposition": 'attachment; filename="audit.csv"'})

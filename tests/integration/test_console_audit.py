@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mobile_api.console.display import AUDIT_ACTIONS
+from mobile_api.console.display import AUDIT_ACTIONS, AUDIT_TARGETS
 from tests.integration.test_console_access import Browser, visit_in
 from tests.integration.test_csv_formulas import column, table
 from tests.support.harness import ADMIN_PASSWORD, STAFF_PASSWORD
@@ -54,6 +54,14 @@ def test_every_action_the_code_writes_has_a_japanese_label() -> None:
     assert all(label and not label.isascii() for label in AUDIT_ACTIONS.values())
 
 
+def test_every_target_kind_the_code_writes_has_a_japanese_label() -> None:
+    written = {t for path in SOURCE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.keyword) and node.arg == "target_type" and (t := _text(node.value))}
+    assert {"visit", "consent", "fallback_record"} <= written
+    assert not written - set(AUDIT_TARGETS), sorted(written - set(AUDIT_TARGETS))
+    assert {"user", "client", "source"} <= set(AUDIT_TARGETS)  # the lock-out keys' kinds (services/lockout.py)
+
+
 def test_the_page_shows_labels_outcomes_and_staff_names_with_a_select_filter(h) -> None:
     tenant = h.institution("home_visit_care")
     user_id = tenant.create_staff("nurse9", display_name="佐藤 花子")
@@ -95,6 +103,7 @@ def test_audit_csv_names_staff_and_devices_and_keeps_codes_and_ids_in_their_own_
     read = [r for r in rows[1:] if r[rows[0].index("操作コード")] == "visit.read"]
     assert read and read[0][rows[0].index("スタッフ")].endswith("（admin）")
     assert set(column(rows, "操作")) <= set(AUDIT_ACTIONS.values())
+    assert row["対象の種類"] == "訪問" and row["対象の種類コード"] == "visit"
 
 
 def _user_id(h: Any, tenant: Any, login: str) -> str:
