@@ -393,15 +393,19 @@ def _audit_rows() -> tuple[list[Any], dict[str, str]]:
     return rows, {k: a.get(k, "") for k in ("from", "to", "action", "staff", "device", "patient_reference")}
 
 
+def _actors() -> tuple[list[Any], list[Any], dict[str, str], dict[str, str]]:
+    """The institution's staff and devices, and how the audit log names them (never by id)."""
+    users, device_list = identity.list_users(rt(), who()), devices.list_devices(rt(), who())
+    return users, device_list, {u.id: staff_label(u) for u in users}, {d.id: d.label for d in device_list}
+
+
 @bp.get("/audit")
 @signed_in
 def audit_page() -> Any:
     rows, query = _audit_rows()
-    users = identity.list_users(rt(), who())
-    device_list = devices.list_devices(rt(), who())
+    users, device_list, names, device_names = _actors()
     return render_template("console/audit.html", rows=rows[:300], total=len(rows), query=query, users=users,
-                           names={u.id: staff_label(u) for u in users}, devices=device_list,
-                           device_names={d.id: d.label for d in device_list}, actions=AUDIT_ACTIONS,
+                           names=names, devices=device_list, device_names=device_names, actions=AUDIT_ACTIONS,
                            action_label=action_label, outcome_label=outcome_label, target_label=target_label)
 
 
@@ -416,8 +420,7 @@ def audit_csv() -> Any:
     read the Japanese columns (action label, 成功/拒否, staff by name and login, device by label); machines read the
     codes and ids, which keep columns of their own at the end."""
     rows, _ = _audit_rows()
-    names = {u.id: staff_label(u) for u in identity.list_users(rt(), who())}
-    device_names = {d.id: d.label for d in devices.list_devices(rt(), who())}
+    _, _, names, device_names = _actors()
     body = spreadsheet.csv_text(AUDIT_CSV_COLUMNS, (
         (jst(r.at), action_label(r.action), outcome_label(r.outcome), names.get(r.actor_user_id or "", ""),
          device_names.get(r.actor_device_id or "", ""), target_label(r.target_type), r.target_id,
