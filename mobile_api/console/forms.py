@@ -20,6 +20,7 @@ from ..api.institution.schemas import InstitutionNameSchema, VisualPasswordSchem
 from ..api.staff.schemas import StaffCreateSchema
 from ..domain.codes import CareType, Form, Role
 from ..domain.errors import ValidationFailed
+from .display import AUDIT_ACTIONS
 
 LABELS = {"institution_code": "医療機関等コード", "login": "ログインID", "password": "パスワード",
           "device_assertion": "端末の署名", "next": "ログイン後のページ", "display_name": "表示名", "role": "役割",
@@ -107,7 +108,8 @@ class VisitFilterSchema(PageQuerySchema):
 class AuditFilterSchema(ma.Schema):
     from_ = Day(data_key="from", load_default=None)
     to = Day(load_default=None)
-    action = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=48), plain_text])
+    action = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        AUDIT_ACTIONS, error="一覧にある操作を選んでください。"))  # the select's codes only
     staff = _id()
     device = _id()
     patient_reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), plain_text])

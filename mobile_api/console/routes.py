@@ -27,7 +27,8 @@ from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
 from . import bp, forms
-from .display import CHECKUP_ITEMS, care_type_label, jst, outcome_of
+from .display import (AUDIT_ACTIONS, CHECKUP_ITEMS, action_label, care_type_label, jst, outcome_label, outcome_of,
+                      staff_label, target_label)
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
 _VISIT = VisitSchema()  # made once: a Schema() per dump deep-copies its fields (as api/visits/schemas.py does)
@@ -341,7 +342,7 @@ def visit_page(visit_id: str) -> Any:
     viewed = []
     names: dict[str, str] = {}
     if p.is_admin:  # who viewed what: the audit log, which the API shows to admins only
-        names = {u.id: f"{u.display_name}（{u.login}）" for u in identity.list_users(rt(), p)}
+        names = {u.id: staff_label(u) for u in identity.list_users(rt(), p)}
         for row in audit.list_audit(rt(), p, action="medical_info.view", outcome=None, user_id=None, device_id=None,
                                     since=view.visit.created_at, until=None, limit=1000, offset=0):
             if row.target_id == visit_id:
@@ -392,29 +393,42 @@ def _audit_rows() -> tuple[list[Any], dict[str, str]]:
     return rows, {k: a.get(k, "") for k in ("from", "to", "action", "staff", "device", "patient_reference")}
 
 
+def _actors() -> tuple[list[Any], list[Any], dict[str, str], dict[str, str]]:
+    """The institution's staff and devices, and how the audit log names them (never by id)."""
+    users, device_list = identity.list_users(rt(), who()), devices.list_devices(rt(), who())
+    return users, device_list, {u.id: staff_label(u) for u in users}, {d.id: d.label for d in device_list}
+
+
 @bp.get("/audit")
 @signed_in
 def audit_page() -> Any:
     rows, query = _audit_rows()
-    users = identity.list_users(rt(), who())
+    users, device_list, names, device_names = _actors()
     return render_template("console/audit.html", rows=rows[:300], total=len(rows), query=query, users=users,
-                           names={u.id: u.login for u in users},
-                           devices=devices.list_devices(rt(), who()))
+                           names=names, devices=device_list, device_names=device_names, actions=AUDIT_ACTIONS,
+                           action_label=action_label, outcome_label=outcome_label, target_label=target_label)
 
 
-AUDIT_CSV_COLUMNS = ("日時（日本時間）", "操作", "結果", "スタッフ", "端末", "対象の種類", "対象ID", "詳細")
+AUDIT_CSV_COLUMNS = ("日時（日本時間）", "操作", "結果", "スタッフ", "端末", "対象の種類", "対象ID", "詳細",
+                     "操作コード", "結果コード", "スタッフID", "端末ID", "対象の種類コード")
 
 
 @bp.get("/audit.csv")
 @signed_in
 def audit_csv() -> Any:
-    """The filtered audit log as CSV, through the one formula-safe writer (a refused path is outside text)."""
+    """The filtered audit log as CSV, through the one formula-safe writer (a refused path is outside text). People
+    read the Japanese columns (action label, 成功/拒否, staff by name and login, device by label); machines read the
+    codes and ids, which keep columns of their own at the end."""
     rows, _ = _audit_rows()
+    _, _, names, device_names = _actors()
     body = spreadsheet.csv_text(AUDIT_CSV_COLUMNS, (
-        (jst(r.at), r.action, r.outcome, r.actor_user_id, r.actor_device_id, r.target_type, r.target_id,
-         json.dumps(r.detail or {}, ensure_ascii=False)) for r in rows))
+        (jst(r.at), action_label(r.action), outcome_label(r.outcome), names.get(r.actor_user_id or "", ""),
+         device_names.get(r.actor_device_id or "", ""), target_label(r.target_type), r.target_id,
+         json.dumps(r.detail or {}, ensure_ascii=False), r.action, r.outcome, r.actor_user_id, r.actor_device_id,
+         r.target_type)
+        for r in rows))
     return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
-                                                        "Content-Disposition": 'attachment; filename="audit.csv"'})
+                                   "Content-Disposition": 'attachment; filename="audit.csv"'})
 
 
 # --- health-check batch results ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .principal import Principal
 
 _MONTH = re.compile(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$")
 CSV_COLUMNS = ("受診日", "区分", "確認方法", "記録ID", "患者参照", "請求ルート", "保険者番号", "記号", "番号", "枝番",
-               "一部負担金割合", "摘要", "根拠", "状態")
+               "一部負担金割合", "摘要", "根拠", "状態", "氏名", "氏名カナ")  # the names last: readers by position still work
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,28 @@ class ClaimRow:
     guidance: ClaimGuidance
     copayment_ratio: str | None
     status: str
+    name: str | None = None  # 氏名 as the record knows it (OQS, the declaration or the evidence); None if unknown
+    name_kana: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"visit_on": self.visit_on.isoformat(), "kind": self.kind, "method": self.method, "id": self.id,
-                "patient_reference": self.patient_reference, "copayment_ratio": self.copayment_ratio,
-                "status": self.status, "claim_guidance": self.guidance.to_dict()}
+                "patient_reference": self.patient_reference, "name": self.name, "name_kana": self.name_kana,
+                "copayment_ratio": self.copayment_ratio, "status": self.status,
+                "claim_guidance": self.guidance.to_dict()}
+
+
+def patient_name(*sources: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """The name and kana of the first source that has a name: for a visit its OQS qualification; for a fallback
+    record the qualification its lookup found, then the declaration, then the evidence staff typed (docs/rules.md
+    §5, the claims CSV). A settled record's declaration is destroyed, so its name may be gone too."""
+    for source in sources:
+        if source and source.get("name"):
+            return source["name"], source.get("name_kana") or None
+    return None, None
+
+
+def _qualification_of(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    return (result or {}).get("qualification")
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -59,14 +76,18 @@ def for_month(rt: Runtime, actor: Principal, month: str) -> list[ClaimRow]:
     rows: list[ClaimRow] = []
     with rt.uow() as uow:
         for visit in uow.visits.between(actor.institution_id, since, until):
-            ratio = ((visit.result or {}).get("qualification") or {}).get("copayment_ratio")
+            qualification = _qualification_of(visit.result)
+            ratio = (qualification or {}).get("copayment_ratio")
             rows.append(ClaimRow(jst_date(visit.created_at), "visit", str(visit.method), visit.id,
                                  visit.patient_reference, guidance_for_visit(uow, visit), ratio,
-                                 f"eligibility_{visit.eligibility_status}"))
+                                 f"eligibility_{visit.eligibility_status}", *patient_name(qualification)))
         for record in uow.fallback_records.of_visit_days(actor.institution_id, first, last):
             assert record.visit_on is not None
+            evidence = record.evidence or {}
+            name = patient_name(_qualification_of((record.lookup or {}).get("result")),
+                                evidence.get("declaration"), evidence)
             rows.append(ClaimRow(record.visit_on, "fallback", record.method, record.id, record.patient_reference,
-                                 guidance_for_record(uow, record), record.copayment_ratio, record.status))
+                                 guidance_for_record(uow, record), record.copayment_ratio, record.status, *name))
         rows.sort(key=lambda r: (r.visit_on, r.kind, r.id))
         audit.record(uow, at=rt.clock(), action="claims.export", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="claims", target_id=month,
@@ -100,4 +121,5 @@ def _line(row: ClaimRow) -> tuple[Any, ...]:
         and row.copayment_ratio != "000" else ""
     return (row.visit_on.isoformat(), _KIND_JA[row.kind], method, row.id, row.patient_reference, row.guidance.mark,
             ids.insurer_number, ids.symbol, ids.number, ids.branch_number, ratio, row.guidance.remarks,
-            _SOURCE_JA.get(row.guidance.source, row.guidance.source), _STATUS_JA.get(row.status, row.status))
+            _SOURCE_JA.get(row.guidance.source, row.guidance.source), _STATUS_JA.get(row.status, row.status),
+            row.name, row.name_kana)

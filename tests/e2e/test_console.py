@@ -386,3 +386,36 @@ def test_a_black_circle_name_on_the_visit_page_asks_for_the_kana(world: ConsoleW
     assert "●田 智子" in page.locator("main").inner_text()
     assert "40歳以上" in page.locator(".unavailable-kind").inner_text()  # 39 on 2026-12-01: no checkups
     shot(page, tmp_path, "visit-unencodable-name")
+
+
+def test_the_audit_log_in_japanese_filtered_by_a_select_and_cards_on_a_phone(
+        world: ConsoleWorld, browser_context: Any, tmp_path: Path) -> None:
+    """Issue 20: action labels, 成功/拒否, staff by display name and login, the filter a select of labels; at
+    360 px each event is a card (no sideways scroll, checked by ``shot``)."""
+    world.visit(world.a)  # verification.submit and consent.register by nurse1 on tablet
+    page = browser_context.new_page()
+    sign_in(page, world, world.a, password="wrong-password-x")  # auth.login refused
+    page.get_by_text("パスワードが正しくありません").wait_for()
+    sign_in(page, world, world.a)
+    page.get_by_role("heading", name=re.compile("^訪問")).wait_for()
+    page.goto(f"{world.url}/console/audit")
+    page.get_by_role("heading", name="監査ログ").wait_for()
+    body = page.locator("main").inner_text()
+    assert "資格確認の結果" in body and "看護 花子（nurse1）" in body
+    assert "verification.submit" not in body and "medical_info.view" not in body
+    shot(page, tmp_path, "audit-all")
+
+    page.get_by_label("操作").select_option(label="ログイン")
+    page.get_by_role("button", name="検索").click()
+    page.wait_for_url(re.compile(r"action=auth\.login"))
+    rows = page.locator("table.audit tbody tr")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]  # the API sign-ins of the set-up too
+    assert texts and all("ログイン" in t and "資格確認" not in t for t in texts)
+    assert any("拒否" in t and "（admin）" in t for t in texts)
+    assert any("成功" in t and "（admin）" in t for t in texts) and any("（nurse1）" in t for t in texts)
+    assert page.get_by_label("操作").evaluate("s => s.options[s.selectedIndex].text") == "ログイン"
+    shot(page, tmp_path, "audit-login")
+    page.set_viewport_size(PHONE)  # a card: the cell's heading beside its value, the table head hidden
+    assert not page.locator("table.audit thead").is_visible()
+    first = rows.first.locator("td").first
+    assert page.evaluate("td => getComputedStyle(td, '::before').content", first.element_handle()) == '"日時"'

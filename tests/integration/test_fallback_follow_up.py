@@ -430,13 +430,38 @@ def test_claim_guidance_on_sandbox_personas_and_the_monthly_csv(h):
     assert r.data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
     assert table[0] == ["受診日", "区分", "確認方法", "記録ID", "患者参照", "請求ルート", "保険者番号", "記号", "番号", "枝番",
-                        "一部負担金割合", "摘要", "根拠", "状態"]
+                        "一部負担金割合", "摘要", "根拠", "状態", "氏名", "氏名カナ"]
     assert len(table) == 1 + 6
     unknown = next(row for row in table[1:] if row[4] == "E")
     assert unknown[5] == "③" and unknown[6] == "77777777" and DECLARATION["address"] in unknown[11]
     assert r.data.count(b"\r\n") == 7
+    # the patient's name and kana where the record knows them: the OQS qualification, the declaration; none for D
+    names = {(row[4], row[5]): (row[14], row[15]) for row in table[1:]}
+    assert names[("A", "①")] == ("佐藤 健一", "サトウ ケンイチ")
+    assert names[("E", "③")] == (DECLARATION["name"], DECLARATION["name_kana"])
+    assert names[("D", "③")] == ("", "")
+    by_ref = {(r["patient_reference"], r["kind"]): r for r in rows.get_json()}
+    assert by_ref[("E", "fallback")]["name_kana"] == DECLARATION["name_kana"]
+    assert by_ref[("D", "visit")]["name"] is None
+    from tests.integration.test_console_access import Browser
+    from tests.support.harness import ADMIN_PASSWORD
+
+    console = Browser(h, tenant, "admin", ADMIN_PASSWORD).get(f"/console/claims.csv?month={month}")
+    assert console.status_code == 200 and "港川 澄子,ミナトガワ スミコ" in console.data.decode("utf-8-sig")
     bad = h.client.get("/api/v1/claims?month=2026-13", headers=tenant.auth())
     assert bad.status_code == 422
+
+
+def test_the_claims_name_comes_from_the_lookup_then_the_declaration_then_the_evidence():
+    from mobile_api.services.claims import patient_name
+
+    oqs, declared, typed = ({"name": n, "name_kana": k} for n, k in (("佐藤 健一", "サトウ ケンイチ"),
+                                                                    ("佐藤 健一", "サトウ ケンイチ"), ("さとう", None)))
+    declared["name"] = "佐藤 健ー"  # what the patient wrote may differ from the insurer's record
+    assert patient_name(oqs, declared, typed) == ("佐藤 健一", "サトウ ケンイチ")
+    assert patient_name(None, declared, typed) == ("佐藤 健ー", "サトウ ケンイチ")
+    assert patient_name(None, {"destroyed": True}, typed) == ("さとう", None)
+    assert patient_name(None, None, {}) == (None, None)
 
 
 def test_a_visit_near_certificate_expiry_carries_the_renewal_alert(h):

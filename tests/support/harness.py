@@ -43,8 +43,8 @@ class Tenant:
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.admin_token}"}
 
-    def create_staff(self, login: str = "nurse1", role: str = "staff") -> str:
-        r = self.h.client.post("/api/v1/staff", json={"login": login, "display_name": "看護 花子", "role": role,
+    def create_staff(self, login: str = "nurse1", role: str = "staff", display_name: str = "看護 花子") -> str:
+        r = self.h.client.post("/api/v1/staff", json={"login": login, "display_name": display_name, "role": role,
                                                       "password": STAFF_PASSWORD}, headers=self.auth())
         assert r.status_code == 201, r.get_json()
         return r.get_json()["id"]

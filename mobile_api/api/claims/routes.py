@@ -22,6 +22,10 @@ class ClaimRowSchema(ma.Schema):
     method = ma.fields.String()
     id = ma.fields.String()
     patient_reference = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True, metadata={
+        "description": "氏名 as the record knows it: a visit's qualification (OQS); a fallback record's lookup, "
+                       "declaration or evidence. null when unknown or destroyed with a settled declaration."})
+    name_kana = ma.fields.String(allow_none=True, metadata={"description": "氏名カナ, from the same source as name"})
     copayment_ratio = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     claim_guidance = ma.fields.Nested(ClaimGuidanceSchema)
@@ -42,7 +46,7 @@ def month(query: dict[str, Any]) -> Any:
 @blp.arguments(MonthQuerySchema, location="query")
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="text/csv",
               description="UTF-8 with BOM, CRLF; columns: 受診日, 区分, 確認方法, 記録ID, 患者参照, 請求ルート, 保険者番号, "
-                          "記号, 番号, 枝番, 一部負担金割合, 摘要, 根拠, 状態")
+                          "記号, 番号, 枝番, 一部負担金割合, 摘要, 根拠, 状態, 氏名, 氏名カナ")
 @blp.problems(422)
 def month_csv(query: dict[str, Any]) -> Any:
     """The month's claim guidance as a CSV file, one row per visit or record."""
