@@ -87,6 +87,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "consent_link.revoke": "同意リンクの取り消し",
     "patient.session_start": "患者のスマートフォンでの開始",
     "patient.authenticate": "患者の本人確認（スマートフォン）",
+    "patient.card_error": "患者のスマートフォンでのカードのエラー（暗証番号の誤りなど）",
     "patient_data.access": "患者情報へのアクセス",
     "visit.list": "訪問の一覧の閲覧",
     "visit.read": "訪問の記録の閲覧",
