@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from ..claims.routes import MonthQuerySchema  # noqa: F401  (the same YYYY-MM month in Japan)
+from ..fields import Boolean
 
 
 class UsageCountsSchema(ma.Schema):
@@ -23,7 +24,7 @@ class UsageRateSchema(ma.Schema):
         "type": "number", "nullable": True,
         "description": "card_uses ÷ online_confirmations (0..1); null for a month with no confirmation"})
     rate_percent = ma.fields.Float(allow_none=True, metadata={"description": "The rate in %, 2 decimals"})
-    requery_is_card = ma.fields.Boolean(metadata={
+    requery_is_card = Boolean(metadata={
         "description": "Whether re-queries count as card uses (setting USAGE_RATE_REQUERY_IS_CARD)"})
     counts = ma.fields.Nested(UsageCountsSchema)
 
