@@ -31,23 +31,27 @@ def day() -> Any:
     return render_template("day.html", day=listed, notice=state().take_notice())
 
 
-def _row(action: str, key: str) -> care.Row:
-    listed = care.gather(agent().api, agent().now())
-    return listed.visit(key) if action == "withdraw" else listed.patient(key)
+def _row(action: str, key: str, resume: str | None = None) -> care.Row | Any:
+    """The patient the action is for, read from the server now; or the page that says why not (a key that is
+    no longer listed, an action that doesn't exist, the server out of reach)."""
+    if action not in ACTIONS:
+        return see_other("care.day")
+    try:
+        listed = care.gather(agent().api, agent().now())
+        return listed.visit(key) if action == "withdraw" else listed.patient(key)
+    except care.UnknownPatient:
+        return _unknown()
+    except FAILURES as exc:
+        return error_page(exc, back=url_for("care.day"), back_label="一覧に戻る", resume=resume)
 
 
 @bp.get("/care/<key>/<action>")
 @signed_in
 def confirm(key: str, action: str) -> Any:
     """What the action will do, for this patient; the button sends it."""
-    if action not in ACTIONS:
-        return see_other("care.day")
-    try:
-        row = _row(action, key)
-    except care.UnknownPatient:
-        return _unknown()
-    except FAILURES as exc:
-        return error_page(exc, back=url_for("care.day"), back_label="一覧に戻る", resume=request.path)
+    row = _row(action, key, resume=request.path)
+    if not isinstance(row, care.Row):
+        return row
     return render_template("care_confirm.html", action=action, row=row, key=key, error=None)
 
 
@@ -61,14 +65,9 @@ UNKNOWN = "この患者は一覧にありません（すでに終了したか、
 @bp.post("/care/<key>/<action>")
 @signed_in
 def send(key: str, action: str) -> Any:
-    if action not in ACTIONS:
-        return see_other("care.day")
-    try:
-        row = _row(action, key)
-    except care.UnknownPatient:
-        return _unknown()
-    except FAILURES as exc:
-        return error_page(exc, back=url_for("care.day"), back_label="一覧に戻る")
+    row = _row(action, key)
+    if not isinstance(row, care.Row):
+        return row
     if action == "discharge" and not request.form.get("reason", "").strip():
         return render_template("care_confirm.html", action=action, row=row, key=key,
                                error="終了の理由を入力してください（例: 入院のため訪問診療を終了）。"), 422
