@@ -11,7 +11,7 @@ import flask_smorest
 import marshmallow as ma
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
 
@@ -263,3 +263,9 @@ def public_url(path: str) -> str:
     """``path`` as an absolute URL on ``PUBLIC_BASE_URL`` when set (behind a proxy), else on the request's host."""
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     return base.rstrip("/") + path
+
+
+def download(body: str | bytes, filename: str, mimetype: str = "text/csv; charset=utf-8") -> Response:
+    """A file to save (the CSV and xlsx downloads of the API and the console): one place for the headers."""
+    return Response(body, headers={"Content-Type": mimetype,
+                                   "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -10,11 +10,11 @@ from datetime import datetime, time, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from ..adapters import spreadsheet
-from ..api.core import patient_data_refusals_audited, public_url
+from ..api.core import download, patient_data_refusals_audited, public_url
 from ..api.devices.activation_qr import activation_uri
 from ..api.qr import qr_svg
 from ..api.visits.schemas import VisitSchema
@@ -427,8 +427,7 @@ def audit_csv() -> Any:
          json.dumps(r.detail or {}, ensure_ascii=False), r.action, r.outcome, r.actor_user_id, r.actor_device_id,
          r.target_type)
         for r in rows))
-    return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
-                                   "Content-Disposition": 'attachment; filename="audit.csv"'})
+    return download(body, "audit.csv")
 
 
 # --- health-check batch results ------------------------------------------------------------------------------
@@ -468,8 +467,7 @@ def batch_job_csv(job_id: str) -> Any:
     """Every row as CSV, the same columns and values as GET /api/v1/batch-jobs/{id}/results.csv."""
     from ..api.batch_jobs.routes import results_csv_text
 
-    return Response(results_csv_text(rt(), who(), job_id), headers={
-        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
+    return download(results_csv_text(rt(), who(), job_id), f"batch-{job_id}.csv")
 
 
 @bp.get("/claims")
@@ -489,5 +487,4 @@ def claims_csv() -> Any:
         p.require_patient_data_reader()
     month = request.args.get("month", "")
     body = claims.to_csv(claims.for_month(rt(), p, month))  # the service checks the month (422, field month)
-    return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
-                                   "Content-Disposition": f'attachment; filename="claims-{month}.csv"'})
+    return download(body, f"claims-{month}.csv")

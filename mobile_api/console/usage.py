@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import render_template, request
 
+from ..api.core import download
 from ..domain.japanese_dates import JST
 from ..services import usage
 from . import bp
@@ -30,5 +31,4 @@ def usage_page() -> Any:
 def usage_csv() -> Any:
     month = request.args.get("month", "")
     body = usage.to_csv(usage.for_month(rt(), who(), month))
-    return Response(body, headers={"Content-Type": "text/csv; charset=utf-8",
-                                   "Content-Disposition": f'attachment; filename="usage-rate-{month}.csv"'})
+    return download(body, f"usage-rate-{month}.csv")

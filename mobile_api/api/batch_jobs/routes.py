@@ -2,14 +2,14 @@
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import current_app, request
 
 from ...adapters import spreadsheet
 from ...domain.errors import UnsupportedMediaType, ValidationFailed
 from ...runtime import Runtime
 from ...services import batch, idempotency
 from ...services.principal import Principal
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, download, principal, runtime
 from ..examples import IDENTIFIER_LOOKUP_NOT_ALLOWED
 from ..qualification_checks.schemas import IdempotencyHeaderSchema
 from . import tables
@@ -141,8 +141,7 @@ def results(query: dict[str, Any], job_id: str) -> Any:
 def results_csv(query: dict[str, Any], job_id: str) -> Any:
     """Every result as CSV (UTF-8 with BOM, so Excel opens it): Japanese headers with labels beside the codes,
     or ``columns=codes`` for the English column names and the JSON's bare values."""
-    return Response(results_csv_text(runtime(), principal(), job_id, query["columns"]), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="batch-{job_id}.csv"'})
+    return download(results_csv_text(runtime(), principal(), job_id, query["columns"]), f"batch-{job_id}.csv")
 
 
 @blp.get("/<job_id>/results.xlsx")
@@ -153,5 +152,5 @@ def results_csv(query: dict[str, Any], job_id: str) -> Any:
 def results_xlsx(query: dict[str, Any], job_id: str) -> Any:
     """Every result as an Excel workbook in which every cell is text, so 01130012 and branch 00 keep their
     leading zeros; the same layouts as the CSV."""
-    return Response(results_xlsx_bytes(runtime(), principal(), job_id, query["columns"]), mimetype=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="batch-{job_id}.xlsx"'})
+    return download(results_xlsx_bytes(runtime(), principal(), job_id, query["columns"]), f"batch-{job_id}.xlsx",
+                    XLSX)

@@ -2,10 +2,9 @@
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 
 from ...services import claims
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, download, principal, runtime
 from ..fallback.schemas import ClaimGuidanceSchema
 
 blp = Blueprint("claims", __name__, url_prefix="/api/v1/claims", description="請求の案内（月別・CSV）")
@@ -51,6 +50,4 @@ def month(query: dict[str, Any]) -> Any:
 def month_csv(query: dict[str, Any]) -> Any:
     """The month's claim guidance as a CSV file, one row per visit or record."""
     body = claims.to_csv(claims.for_month(runtime(), principal(), query["month"]))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="claims-{query["month"]}.csv"'})
+    return download(body, f'claims-{query["month"]}.csv')

@@ -1,10 +1,9 @@
 """The usage rate (マイナ保険証利用率, seed 000) per month, with the counts behind it, as JSON or CSV."""
 from typing import Any
 
-from flask import Response
 
 from ...services import usage
-from ..core import Blueprint, principal, runtime
+from ..core import Blueprint, download, principal, runtime
 from .schemas import USAGE_EXAMPLE, MonthQuerySchema, UsageRateSchema
 
 blp = Blueprint("usage", __name__, url_prefix="/api/v1/usage-rate", description="マイナ保険証利用率（月別）")
@@ -34,6 +33,4 @@ def month(query: dict[str, Any]) -> Any:
 def month_csv(query: dict[str, Any]) -> Any:
     """The month's rate and counts as a one-row CSV file."""
     body = usage.to_csv(usage.for_month(runtime(), principal(), query["month"]))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="usage-rate-{query["month"]}.csv"'})
+    return download(body, f'usage-rate-{query["month"]}.csv')
