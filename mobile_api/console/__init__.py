@@ -69,7 +69,7 @@ def _page_or_problem(error: HTTPException) -> Any:
     Japanese page, not the API's problem+json; every other path keeps the API's answer."""
     if request.path == "/console" or request.path.startswith("/console/"):
         page = render_template("console/error.html", message=NO_SUCH_PAGE[error.code or 404], status=error.code)
-        return harden(make_response(page, error.code or 404))
+        return make_response(page, error.code or 404)  # harden() runs after it, as after every answer
     from ..api.problems import from_http_exception
 
     return from_http_exception(error)

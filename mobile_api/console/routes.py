@@ -101,9 +101,10 @@ def refused(refusal: DomainError) -> Any:
 
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Any:
+    """400 (CSRF) and the like; 404 and 405 are answered app-wide by ``console._page_or_problem``, whose
+    code-specific handlers Flask prefers to this one."""
     text = {400: "この操作は受け付けられませんでした（フォームの有効期限切れか、不正な送信です）。"
-                 "ページを開き直してから、もう一度お試しください。",
-            404: "このページはありません。", 405: "この操作はできません。"}.get(error.code or 500, "この操作はできません。")
+                 "ページを開き直してから、もう一度お試しください。"}.get(error.code or 500, "この操作はできません。")
     return render_template("console/error.html", message=text, status=error.code), error.code or 500
 
 
