@@ -61,7 +61,18 @@ def pcsc_error(hresult: int, doing: str) -> CardError:
         return ReaderBusyError(what)
     if hresult in _CARD_GONE:
         return CardRemovedError(what)
+    if not _service_running():  # a service that died mid-call answers odd codes (e.g. 0x8010006a): say why
+        return ReaderServiceError(what)
     return CardError(what)
+
+
+def _service_running() -> bool:
+    """Whether pcscd answers now (asked only after an error no code above explains)."""
+    hresult, handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False
+    scard.SCardReleaseContext(handle)
+    return True
 
 
 class PcscContext:
