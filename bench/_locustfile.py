@@ -17,7 +17,7 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -103,7 +103,7 @@ class Login(_Seeded):
     @task
     def login(self) -> None:
         assertion = make_assertion(self.key, device_id=self.nurse["device_id"], audience=SEED["audience"],
-                                   now=datetime.now(timezone.utc))
+                                   now=datetime.now(UTC))
         with self.client.post("/api/v1/auth/login", json={
                 "institution_code": SEED["institution_code"], "login": self.nurse["login"],
                 "password": SEED["staff_password"], "device_assertion": assertion},

@@ -12,7 +12,7 @@ import base64
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -108,7 +108,7 @@ class Tenant:
     def login_body(self, nurse: Nurse) -> dict[str, Any]:
         return {"institution_code": self.code, "login": nurse.login, "password": STAFF_PASSWORD,
                 "device_assertion": make_assertion(nurse.key, device_id=nurse.device_id, audience=AUDIENCE,
-                                                   now=datetime.now(timezone.utc))}
+                                                   now=datetime.now(UTC))}
 
     def login(self, nurse: Nurse, http: Any = None) -> Any:
         return (http or self.http).post(self.base_url + "/api/v1/auth/login", json=self.login_body(nurse),

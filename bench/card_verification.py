@@ -46,12 +46,14 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
-from device_agent.card.sim.iso_dep import fwt_seconds  # noqa: E402
 from device_agent.card.jpki import CHUNK  # noqa: E402
-from device_agent.card.sim.nfc_virtual import VirtualReaderDevice  # noqa: E402
+from device_agent.card.sim.iso_dep import fwt_seconds  # noqa: E402
+from device_agent.card.sim.nfc_virtual import (
+    VirtualReaderDevice,  # noqa: E402
+    virtual_session,  # noqa: E402
+)
 from device_agent.card.sim.testing import TestIdentity, make_test_identity  # noqa: E402
 from device_agent.card.sim.virtual_card import CardReply, VirtualJpkiCard  # noqa: E402
-from device_agent.card.sim.nfc_virtual import virtual_session  # noqa: E402
 
 PIN = "4826"
 CHALLENGE_LENGTH = 32

@@ -31,8 +31,8 @@ from device_agent.card.session import CardSession
 from device_agent.card.transport import CardError
 from device_agent.certificate import CertificateUnusable
 from device_agent.client import ApiProblem, BadServerUrl, NetworkError, check_server_url, outbox_sender
-from device_agent.outbox import Outbox, OutboxRecord
 from device_agent.enrolment import ActivationCodeError, activation_from_qr_image, activation_from_text
+from device_agent.outbox import Outbox, OutboxRecord
 
 KIND_LABELS, TOKEN_LABELS, FORM_LABELS = labels.KINDS, labels.TOKENS, labels.FORMS
 TRANSPORT_LABELS = {"nfc": "NFC（nfcpy）", "pcsc": "PC/SC"}

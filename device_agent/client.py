@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,7 +142,7 @@ class ApiClient:
     access_token: str | None = None
     sleep: Callable[[float], None] = time.sleep
     observers: list[Callable[[str, str, dict[str, Any] | None], None]] = field(default_factory=list)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     access_expires_at: datetime | None = None
     refresh_token: str | None = field(default=None, repr=False)
     refresh_expires_at: datetime | None = None
@@ -240,7 +240,7 @@ class ApiClient:
             except (TypeError, ValueError):
                 return default
             if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
+                when = when.replace(tzinfo=UTC)
             wait = max(0.0, (when - self.now()).total_seconds())
         return wait if wait <= self.max_retry_after else None
 
@@ -341,7 +341,7 @@ def _when(value: Any) -> datetime | None:
     if not value:
         return None
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _server_time(headers: Any) -> datetime | None:
@@ -351,7 +351,7 @@ def _server_time(headers: Any) -> datetime | None:
             return _when(headers[SERVER_TIME_HEADER])
         if headers.get("Date"):
             moment = parsedate_to_datetime(headers["Date"])
-            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (TypeError, ValueError):
         pass
     return None

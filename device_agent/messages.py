@@ -13,16 +13,30 @@ from datetime import datetime, timedelta
 from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
 from device_agent.card.guard import PrivacyGuardError
-from device_agent.card.transport import (CardError, CardProtocolError, CardRemovedError, NoCardError,
-                                         ReaderBusyError, ReaderGoneError, ReaderNotFoundError, ReaderServiceError,
-                                         SeveralReadersError)
+from device_agent.card.transport import (
+    CardError,
+    CardProtocolError,
+    CardRemovedError,
+    NoCardError,
+    ReaderBusyError,
+    ReaderGoneError,
+    ReaderNotFoundError,
+    ReaderServiceError,
+    SeveralReadersError,
+)
 from device_agent.certificate import CertificateUnusable
-from device_agent.client import (ActivationCodeRejected, ApiProblem, BadServerUrl, LoginRejected, NetworkError,
-                                 SessionExpired)
+from device_agent.client import (
+    ActivationCodeRejected,
+    ApiProblem,
+    BadServerUrl,
+    LoginRejected,
+    NetworkError,
+    SessionExpired,
+)
 from device_agent.enrolment import ActivationCodeError
+from device_agent.flows import CardRead, PinFormatError
 from device_agent.labels import japanese_date
 from device_agent.prompts import SecretUnavailable
-from device_agent.flows import CardRead, PinFormatError
 
 FAILED = "うまくいきませんでした"
 NOT_POSSIBLE = "この確認はできません"

@@ -7,15 +7,15 @@ so that the server's clock is the single authority for every window.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
     """The default clock: the system's time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class FrozenClock:
@@ -27,7 +27,7 @@ class FrozenClock:
     def set(self, now: datetime) -> None:
         if now.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
-        self._now = now.astimezone(timezone.utc)
+        self._now = now.astimezone(UTC)
 
     def advance(self, **delta: float) -> None:
         from datetime import timedelta
@@ -44,5 +44,5 @@ def as_utc(value: datetime) -> datetime:
     SQLite drops the offset; PostgreSQL keeps it. Both store UTC here.
     """
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

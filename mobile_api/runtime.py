@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from .adapters.oqs import OQSGateway
+from .adapters.passwords import Passwords
 from .adapters.repository import UnitOfWork
+from .adapters.tokens import TokenService
 from .clock import Clock
 from .domain.facility import FacilityPolicy
-from .adapters.passwords import Passwords
-from .adapters.tokens import TokenService
 
 
 @dataclass(frozen=True)

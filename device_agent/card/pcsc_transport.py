@@ -32,8 +32,15 @@ from dataclasses import replace
 from smartcard import scard
 
 from device_agent.card.apdu import CommandAPDU
-from device_agent.card.transport import (CardError, CardRemovedError, NoCardError, ReaderBusyError, ReaderGoneError,
-                                         ReaderNotFoundError, ReaderServiceError)
+from device_agent.card.transport import (
+    CardError,
+    CardRemovedError,
+    NoCardError,
+    ReaderBusyError,
+    ReaderGoneError,
+    ReaderNotFoundError,
+    ReaderServiceError,
+)
 
 GET_RESPONSE = bytes.fromhex("00C00000")
 MAX_GET_RESPONSES = 64  # 61xx chains longer than any JPKI answer mean a confused card, not more data

@@ -5,16 +5,22 @@ or the server.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from device_agent import care
-from device_agent.labels import OUTBOX_STATES  # noqa: F401
+from device_agent.labels import (  # noqa: F401  (re-exported for the routes and templates)  # noqa: F401
+    FORMS,
+    JST,
+    KINDS,
+    OUTBOX_STATES,  # noqa: F401
+    group_medication,
+    japanese_date,
+    ordered_fields,
+    short_date,
+)
 from device_agent.labels import field_label as label  # noqa: F401  (the one label lookup, for templates)
-from device_agent.labels import ordered_fields
 from device_agent.labels import plain as value  # the one way a record value is shown
-from device_agent.labels import FORMS, JST, KINDS  # noqa: F401  (re-exported for the routes and templates)
-from device_agent.labels import group_medication, japanese_date, short_date  # noqa: F401
 
 FORM_HINTS = {
     "home_consent": "資格情報と、患者さまが同意した医療情報（お薬・健診など）を確認します。",
@@ -95,7 +101,7 @@ def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def jst(text_or_time: str | datetime | None) -> str:
@@ -135,4 +141,4 @@ def record_view(record: dict[str, Any]) -> dict[str, Any]:
         rows.append((label(key), shown))
     return {"date": record.get(date_key) if date_key else None, "date_label": label(date_key or ""),
             "title": value(record[title_key]) if title_key else "記録",
-            "tag": RECORD_TYPES.get(str(record.get("record_type")), None), "rows": rows}
+            "tag": RECORD_TYPES.get(str(record.get("record_type"))), "rows": rows}

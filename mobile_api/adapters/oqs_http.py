@@ -24,9 +24,9 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import date, datetime
-from collections.abc import Callable
 from typing import Any
 
 import pybreaker

@@ -40,7 +40,7 @@ class Repository(Generic[T]):
     def get_owned(self, id_: Any, institution_id: str) -> T | None:
         """The row if it exists AND belongs to the institution: another tenant's id reads as missing."""
         obj = self.session.get(self.model, id_)
-        if obj is None or getattr(obj, "institution_id") != institution_id:
+        if obj is None or obj.institution_id != institution_id:
             return None
         return obj
 
@@ -753,7 +753,7 @@ class UnitOfWork:
         statement is atomic on its own, so nothing is traded; authentication reads this way on every request."""
         self._session_factory = read_session_factory if single_read and read_session_factory else session_factory
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
         s = self.session
         self.institutions = Institutions(s, orm.Institution)

@@ -19,7 +19,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -120,7 +120,7 @@ class TokenService:
         return AccessClaims(
             subject=claims["sub"], kind=claims["knd"], institution_id=claims["ins"],
             role=claims.get("role"), device_id=claims.get("dev"),
-            expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc), scopes=frozenset(scope.split()),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC), scopes=frozenset(scope.split()),
         )
 
     def decode_device_assertion(self, assertion: str, *, public_key_pem: str, device_id: str,

@@ -3,15 +3,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import messages_ja  # noqa: F401  (first: marshmallow's messages in Japanese before any field is made)
-from . import edge, health, outages, problems, rate_limits
+from . import (
+    edge,
+    health,
+    messages_ja,  # noqa: F401  (first: marshmallow's messages in Japanese before any field is made)
+    outages,
+    problems,
+    rate_limits,
+)
 from .audit.routes import blp as audit_blp
 from .auth.routes import blp as auth_blp
-from .care.routes import blp as care_blp
-from .consent_links.routes import blp as consent_links_blp
 from .batch_jobs.routes import blp as batch_jobs_blp
+from .care.routes import blp as care_blp
 from .claims.routes import blp as claims_blp
 from .clients.routes import blp as clients_blp
+from .consent_links.routes import blp as consent_links_blp
 from .core import Api
 from .devices.routes import blp as devices_blp
 from .disaster.routes import blp as disaster_blp
@@ -23,8 +29,8 @@ from .patient.page import page as patient_page
 from .patient.routes import blp as patient_blp
 from .qualification_checks.routes import blp as qualification_checks_blp
 from .staff.routes import blp as staff_blp
-from .verifications.routes import blp as verifications_blp
 from .usage.routes import blp as usage_blp
+from .verifications.routes import blp as verifications_blp
 from .visits.routes import blp as visits_blp
 
 BLUEPRINTS = (auth_blp, institution_blp, staff_blp, devices_blp, verifications_blp, visits_blp, audit_blp,

@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from marshmallow.exceptions import SCHEMA
 from flask import Flask, Response, json, request
+from marshmallow.exceptions import SCHEMA
 from werkzeug.exceptions import HTTPException
 
 from ..domain.errors import DomainError, all_error_classes

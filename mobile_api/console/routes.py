@@ -20,15 +20,24 @@ from ..api.qr import qr_svg
 from ..api.visits.schemas import VisitSchema
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
-from ..domain.japanese_dates import JST
 from ..domain.errors import DomainError, NotFound, RateLimited, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
+from ..domain.japanese_dates import JST
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
 from . import bp, forms
-from .display import (AUDIT_ACTIONS, CHECKUP_ITEMS, action_label, care_type_label, jst, outcome_label, outcome_of,
-                      staff_label, target_label)
+from .display import (
+    AUDIT_ACTIONS,
+    CHECKUP_ITEMS,
+    action_label,
+    care_type_label,
+    jst,
+    outcome_label,
+    outcome_of,
+    staff_label,
+    target_label,
+)
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
 _VISIT = VisitSchema()  # made once: a Schema() per dump deep-copies its fields (as api/visits/schemas.py does)

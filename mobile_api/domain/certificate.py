@@ -11,7 +11,7 @@ renewal alert. Both lengths are configurable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from .errors import CertificateExpired, CertificateNotYetValid
@@ -50,7 +50,7 @@ def assess_certificate(
     usable_until = grace_last_day(not_after, grace_months)
     if jst_date(now) <= usable_until:
         return CertificateStanding.EXPIRED_IN_GRACE
-    grace_ends = end_of_jst_day(usable_until).astimezone(timezone.utc)
+    grace_ends = end_of_jst_day(usable_until).astimezone(UTC)
     raise CertificateExpired(
         f"電子証明書の有効期限（{jst_date(not_after).isoformat()}）の月末から{grace_months}か月"
         f"（{usable_until.isoformat()}まで）を過ぎているため、"

@@ -37,7 +37,7 @@ class BillingIdentifiers:
     branch_number: str | None
 
     @classmethod
-    def of(cls, raw: dict[str, Any] | None) -> "BillingIdentifiers | None":
+    def of(cls, raw: dict[str, Any] | None) -> BillingIdentifiers | None:
         """From a qualification or evidence dict; None unless it holds an insurer number and a number."""
         if not raw or not raw.get("insurer_number") or not raw.get("number"):
             return None

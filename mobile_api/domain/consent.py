@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from .certificate import CertificateStanding
 from .codes import ALL_INFO_KINDS, CareType, Form, InfoKind
-from .japanese_dates import JST, hours_ja, jst_text
 from .errors import (
     ConsentWindowClosed,
     ConsentWindowNotOpen,
@@ -36,6 +35,7 @@ from .errors import (
     RequeryNotAllowed,
     ValidationFailed,
 )
+from .japanese_dates import JST, hours_ja, jst_text
 
 VIEWING_WINDOW = timedelta(hours=24)
 
@@ -55,7 +55,7 @@ class ConsentChoice:
     kinds: frozenset[InfoKind]
 
     @classmethod
-    def of(cls, *, blanket: bool = False, kinds: Iterable[InfoKind | str] = ()) -> "ConsentChoice":
+    def of(cls, *, blanket: bool = False, kinds: Iterable[InfoKind | str] = ()) -> ConsentChoice:
         chosen = frozenset(InfoKind(k) for k in kinds)
         if blanket:
             if chosen and chosen != ALL_INFO_KINDS:
@@ -78,12 +78,12 @@ class ViewingWindow:
     @classmethod
     def after_registration(
         cls, registered_at: datetime, length: timedelta = VIEWING_WINDOW
-    ) -> "ViewingWindow":
+    ) -> ViewingWindow:
         return cls(opens_at=registered_at, closes_at=registered_at + length)
 
     @classmethod
     def of_consent(cls, *, registered_at: datetime, expires_at: datetime,
-                   withdrawn_at: datetime | None) -> "ViewingWindow | None":
+                   withdrawn_at: datetime | None) -> ViewingWindow | None:
         """The window a stored consent still gives: none once the patient has withdrawn it."""
         if withdrawn_at is not None:
             return None
@@ -296,5 +296,5 @@ def consent_link_expiry(*, created_at: datetime, ttl: timedelta, planned_date: d
     expires = created_at + ttl
     if planned_date is not None:
         end_of_day = datetime.combine(planned_date + timedelta(days=1), datetime.min.time(), JST)
-        expires = min(expires, end_of_day.astimezone(timezone.utc))
+        expires = min(expires, end_of_day.astimezone(UTC))
     return expires

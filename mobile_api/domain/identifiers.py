@@ -43,7 +43,7 @@ class Identifiers:
     @classmethod
     def parse(cls, *, insurer_number: str | None, symbol: str | None, number: str | None,
               branch_number: str | None, birth_date: date | None, allow_unknown_claim: bool = False
-              ) -> "Identifiers":
+              ) -> Identifiers:
         """Normalise and check, in the order a person would fix them. Raises ``InsurerNumberInvalid``
         (which digit is likely wrong) or ``ValidationFailed`` (with the field)."""
         insurer = normalise(insurer_number)

@@ -142,7 +142,7 @@ class IssuedCard:
         return target
 
     @classmethod
-    def load(cls, directory: Path | str) -> "IssuedCard":
+    def load(cls, directory: Path | str) -> IssuedCard:
         source = Path(directory)
         meta = json.loads((source / "card.json").read_text(encoding="utf-8"))
         key = serialization.load_pem_private_key((source / "key.pem").read_bytes(), password=None)
@@ -173,7 +173,7 @@ class SandboxCA:
         self._ref_key = hashlib.sha256(b"mobile_api sandbox person_ref v1\x00" + der).digest()
 
     @classmethod
-    def generate(cls, now: datetime, personas: PersonaBook | None = None) -> "SandboxCA":
+    def generate(cls, now: datetime, personas: PersonaBook | None = None) -> SandboxCA:
         """A fresh root (in memory); ``load_or_create`` is the way to get the shared one."""
         now = _seconds(now)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -196,7 +196,7 @@ class SandboxCA:
     @classmethod
     def load_or_create(
         cls, session_factory: sessionmaker[Session], clock: Clock, *, personas: PersonaBook | None = None
-    ) -> "SandboxCA":
+    ) -> SandboxCA:
         """The persisted CA, created on first use; when workers race, the first insert wins."""
         with session_factory() as session:
             record = session.get(SandboxCARecord, CA_RECORD_ID)
@@ -215,7 +215,7 @@ class SandboxCA:
                 return cls.from_record(record, personas)
 
     @classmethod
-    def from_record(cls, record: SandboxCARecord, personas: PersonaBook | None = None) -> "SandboxCA":
+    def from_record(cls, record: SandboxCARecord, personas: PersonaBook | None = None) -> SandboxCA:
         key = serialization.load_pem_private_key(record.key_pem.encode(), password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("sandbox CA key is not RSA")

@@ -105,15 +105,15 @@ class PersonaBook:
         self.reference_date = reference_date
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> "PersonaBook":
+    def from_json(cls, raw: Mapping[str, Any]) -> PersonaBook:
         return cls([_persona(p) for p in raw["personas"]], date.fromisoformat(raw["reference_date"]))
 
     @classmethod
-    def load(cls, path: Path) -> "PersonaBook":
+    def load(cls, path: Path) -> PersonaBook:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
 
     @classmethod
-    def default(cls) -> "PersonaBook":
+    def default(cls) -> PersonaBook:
         """The packaged personas.json (parsed once per process)."""
         return _default_book()
 

@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify, request
 
 from ..adapters.db import make_engine, make_session_factory
 from ..adapters.oqs import LazyGateway
-from ..adapters.oqs_http import (decode_confirmation, decode_query, decode_requery, encode_refusal)
+from ..adapters.oqs_http import decode_confirmation, decode_query, decode_requery, encode_refusal
 from ..clock import Clock, system_clock
 from ..domain.codes import InfoKind
 from ..domain.errors import DomainError, QualificationUnavailable

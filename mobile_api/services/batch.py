@@ -23,8 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters import orm
-from ..domain.errors import (BatchTooLarge, Conflict, NotFound, QualificationUnavailable, ResultsExpired,
-                             ValidationFailed)
+from ..domain.errors import (
+    BatchTooLarge,
+    Conflict,
+    NotFound,
+    QualificationUnavailable,
+    ResultsExpired,
+    ValidationFailed,
+)
 from ..domain.individual_number import refuse_individual_number
 from ..runtime import BatchSettings, Runtime
 from . import audit, idempotency, qualification

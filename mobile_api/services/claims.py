@@ -15,8 +15,8 @@ from typing import Any
 from ..adapters import spreadsheet
 from ..domain.claims import ClaimGuidance
 from ..domain.errors import ValidationFailed
-from ..domain.japanese_dates import JST, jst_date, last_day_of_month_after
 from ..domain.fallback import METHOD_LABELS_JA, FallbackMethod
+from ..domain.japanese_dates import JST, jst_date, last_day_of_month_after
 from ..runtime import Runtime
 from . import audit
 from .fallback import guidance_for_record, guidance_for_visit

@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
+from ..adapters.tokens import sha256_hex, unverified_issuer
 from ..domain.errors import ActivationCodeUsed, Conflict, DuplicateRecord, NotFound, Unauthenticated, ValidationFailed
 from ..domain.japanese_dates import hours_ja
 from ..runtime import Runtime
 from . import audit
 from .principal import Principal
-from ..adapters.tokens import sha256_hex, unverified_issuer
 
 
 @dataclass(frozen=True)

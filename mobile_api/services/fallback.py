@@ -23,17 +23,17 @@ from ..domain import fallback as method_rules
 from ..domain.claims import (
     UNKNOWN_CLAIM_IDENTIFIERS,
     BillingIdentifiers,
-    check_current_route,
     ClaimGuidance,
     ClaimRoute,
+    check_current_route,
     guide,
     is_unknown_claim_identifiers,
 )
 from ..domain.codes import CareType, EligibilityStatus, Form
 from ..domain.copayment import fallback_copayment, needs_stated_ratio
 from ..domain.errors import Conflict, DomainError, NotFound, ValidationFailed
-from ..domain.identifiers import Identifiers
 from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
+from ..domain.identifiers import Identifiers
 from ..domain.insurer import is_valid_insurer_number
 from ..domain.japanese_dates import era_to_date
 from ..runtime import Runtime

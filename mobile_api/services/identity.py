@@ -8,13 +8,13 @@ from datetime import datetime
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
+from ..adapters.tokens import new_opaque_token, sha256_hex
 from ..domain.codes import Role
 from ..domain.errors import Conflict, NotFound, SignInLocked, Unauthenticated, ValidationFailed
 from ..domain.facility import FacilityKind
 from ..runtime import Runtime
 from . import audit, devices, lockout, visual_password
 from .principal import Principal
-from ..adapters.tokens import new_opaque_token, sha256_hex
 
 INSTITUTION_CODE = re.compile(r"^\d{10}$")
 # A display name: no control characters, not only blanks. The API schema publishes the same pattern, so what the

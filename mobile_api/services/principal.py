@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain.codes import Role
 from ..adapters.repository import UnitOfWork
+from ..domain.codes import Role
 from ..domain.errors import Forbidden, InvalidScope, Unauthenticated
 from ..domain.facility import InstitutionFacts
 from ..runtime import Runtime

@@ -16,7 +16,6 @@ from typing import Any
 from ..adapters import orm
 from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
 from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
-from ..domain.facility import FacilityKind
 from ..domain.errors import (
     ChallengeUsed,
     DomainError,
@@ -24,6 +23,7 @@ from ..domain.errors import (
     QualificationUnavailable,
     error_class_for,
 )
+from ..domain.facility import FacilityKind
 from ..domain.identifiers import Identifiers
 from ..domain.qualification import QualificationResult, name_has_unencodable
 from ..domain.written_dates import parse_written_date

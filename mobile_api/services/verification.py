@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 
@@ -42,8 +41,8 @@ from ..domain.errors import (
 from ..domain.qualification import QualificationResult
 from ..runtime import Runtime
 from . import audit, idempotency, visual_password
-from .principal import Principal, institution_of
 from .care import open_or_renew_relationship
+from .principal import Principal, institution_of
 from .visits import VisitView, relationship_status, replayed_view
 
 SUBMIT_SCOPE = "verification.submit"

@@ -18,8 +18,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from device_agent.agent import Agent, AgentHome
-from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.card.sim.nfc_virtual import virtual_session
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.ui import create_ui_app
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock

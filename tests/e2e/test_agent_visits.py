@@ -3,7 +3,7 @@ and the real API (SQLite)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,10 +11,10 @@ import pytest
 from device_agent import flows, messages
 from device_agent.agent import Agent, AgentHome
 from device_agent.card.apdu import PinLocked, WrongPin
+from device_agent.card.sim.nfc_virtual import virtual_session
+from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.card.transport import CardRemovedError
 from device_agent.client import ApiProblem
-from device_agent.card.sim.virtual_card import VirtualJpkiCard
-from device_agent.card.sim.nfc_virtual import virtual_session
 from device_agent.outbox import Outbox
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
@@ -45,7 +45,7 @@ def world_kind() -> str:
 def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, world_kind: str):
     # Near the real time: the CLI runs its own Agent on the system clock, and its signed device
     # assertions must be current for the server.
-    clock = FrozenClock(datetime.now(timezone.utc))
+    clock = FrozenClock(datetime.now(UTC))
     template = database.migrated_sqlite_template(tmp_path_factory.mktemp("tpl"))
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database.sqlite_copy(template, tmp_path)}, clock=clock)
     h = Harness(app, clock)
@@ -192,10 +192,9 @@ def test_card_removed_mid_read_records_nothing(world, card_session, remove_after
         return original(apdu)
 
     card.process = process  # type: ignore[method-assign]
-    with pytest.raises(CardRemovedError) as removed:
-        with card_session(card) as session:
-            read = flows.read_card(session)
-            flows.verify_with_pin(agent.api, session, read, HOME, "1234")
+    with pytest.raises(CardRemovedError) as removed, card_session(card) as session:
+        read = flows.read_card(session)
+        flows.verify_with_pin(agent.api, session, read, HOME, "1234")
     assert "かざして" in messages.describe(removed.value)
     assert visits_of(h, tenant) == []
 
@@ -211,9 +210,8 @@ def test_card_removed_during_signature_records_nothing(world, card_session):
         return original(apdu)
 
     card.process = process  # type: ignore[method-assign]
-    with pytest.raises(CardRemovedError):
-        with card_session(card) as session:
-            flows.verify_with_pin(agent.api, session, flows.read_card(session), HOME, "1234")
+    with pytest.raises(CardRemovedError), card_session(card) as session:
+        flows.verify_with_pin(agent.api, session, flows.read_card(session), HOME, "1234")
     assert visits_of(h, tenant) == []
 
 

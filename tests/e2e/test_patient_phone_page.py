@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime, timedelta
-
 from pathlib import Path
 
 import pytest

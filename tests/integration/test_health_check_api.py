@@ -3,17 +3,18 @@ by identifiers, and batch jobs run by the real job runner (Huey consumer threads
 from __future__ import annotations
 
 import base64
-from urllib.parse import quote
 import codecs
 import csv
 import io
 import time
 import uuid
+from datetime import UTC
+from urllib.parse import quote
 
 import jwt
 import pytest
-from sqlalchemy import func, select
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import func, select
 
 from device_agent.device_key import generate_key, public_key_pem
 from mobile_api.adapters import orm
@@ -547,7 +548,7 @@ def test_a_body_in_another_media_type_is_415(h, integrator):
 
 @pytest.mark.parametrize("raw", [
     codecs.BOM_UTF8 + "受診者番号\r\n健診-001\r\n".encode() + b"\xff\xfe\r\n",  # says UTF-8, is not
-    codecs.BOM_UTF8 + "受診者番号\r\n".encode("utf-8") + "健診-001\r\n".encode("cp932"),
+    codecs.BOM_UTF8 + "受診者番号\r\n".encode() + "健診-001\r\n".encode("cp932"),
     "受診者番号\r\n健診\x00-001\r\n".encode(),  # NUL: PostgreSQL text cannot hold it
     "受診者番号\r\n健診\x00-001\r\n".encode("cp932"),
 ])
@@ -680,7 +681,7 @@ def _poll(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
 def test_a_job_whose_worker_process_is_killed_halfway_completes_with_every_row_exactly_once(
         h, integrator, database_url, clock, tmp_path):
     import signal
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from mobile_api import create_app
     from tests.integration.conftest import TEST_CONFIG
@@ -709,7 +710,7 @@ def test_a_job_whose_worker_process_is_killed_halfway_completes_with_every_row_e
         assert halfway.state == "running" and 0 < halfway.done < total, (halfway.state, halfway.done)
         # Its lease runs out (1 s on the worker's real clock); then the job is an orphan a new worker resumes.
         with rt.uow() as uow:
-            _poll(lambda: job_id in uow.batch_jobs.orphaned(datetime.now(timezone.utc)), 10, "the lease to run out")
+            _poll(lambda: job_id in uow.batch_jobs.orphaned(datetime.now(UTC)), 10, "the lease to run out")
         second = _worker(database_url)
         finished = _poll(lambda: (j := job()).state == "done" and j, 120, "the job to finish")
     finally:

@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -62,7 +62,7 @@ class AuthlibIntegrator:
     signs with the wall clock, so the server's (frozen) clock is set to it, as a real server's would agree."""
 
     def __init__(self, h: Harness) -> None:
-        h.clock.set(datetime.now(timezone.utc))
+        h.clock.set(datetime.now(UTC))
         private = ec.generate_private_key(ec.SECP256R1())
         self.private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()).decode()

@@ -5,9 +5,8 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import text
-
 from prometheus_client import REGISTRY, generate_latest
+from sqlalchemy import text
 
 from mobile_api import create_app
 from mobile_api.observability import JsonFormatter

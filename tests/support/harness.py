@@ -5,7 +5,7 @@ import base64
 import itertools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -16,7 +16,7 @@ from device_agent.device_key import generate_key, make_assertion, public_key_pem
 from mobile_api.clock import FrozenClock
 from mobile_api.sandbox.ca import SandboxCA
 
-T0 = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 ADMIN_PASSWORD = "admin-password-1"
 STAFF_PASSWORD = "staff-password-1"
 VISUAL_PASSWORD = "mokushi-2026"
@@ -35,7 +35,7 @@ class EnrolledDevice:
 
 @dataclass
 class Tenant:
-    h: "Harness"
+    h: Harness
     code: str
     admin_token: str
     devices: list[EnrolledDevice] = field(default_factory=list)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.pgcluster import (PgCluster, PgClusterError, find_pg_bin, pg_available,
-                                    require_postgres)
+from tests.support.pgcluster import PgCluster, PgClusterError, find_pg_bin, pg_available, require_postgres
 
 _shared: PgCluster | None = None
 _start_error: str | None = None  # remembered so each importing module doesn't retry

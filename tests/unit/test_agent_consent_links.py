@@ -2,11 +2,11 @@
 on the server's time (docs/rules.md §3.4)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from device_agent.consent_links import state_of
 
-NOW = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 LINK = {"id": "L1", "expires_at": "2026-12-03T15:00:00+00:00", "revoked_at": None}
 
 
@@ -17,7 +17,7 @@ def _consent(at: str, *, withdrawn: str | None = None, link_id: str = "L1") -> d
 
 def test_a_link_waits_until_its_expiry_by_the_given_time_then_is_expired() -> None:
     assert state_of(LINK, [_consent("2026-12-01T00:00:00+00:00", link_id="other")], NOW).state == "waiting"
-    expires = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)
+    expires = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
     assert state_of(LINK, [], expires - timedelta(seconds=1)).state == "waiting"
     assert state_of(LINK, [], expires).state == "expired"
     assert state_of({**LINK, "revoked_at": "2026-12-01T00:00:00+00:00"}, [], NOW).label == "リンクは取り消されています"

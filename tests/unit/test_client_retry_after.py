@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ import requests
 
 from device_agent.client import ApiClient, ApiProblem
 
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 UNAVAILABLE = {"type": "/problems/service-unavailable", "title": "サーバーが一時的に利用できません。", "status": 503}
 
 

@@ -26,9 +26,9 @@ def build(fields, at="2026-12-01T01:00:00+00:00"):
 
 
 def test_the_device_tables_are_the_servers():
-    assert fallback.METHODS == {m.value: label for m, label in server.METHOD_LABELS_JA.items()}
+    assert {m.value: label for m, label in server.METHOD_LABELS_JA.items()} == fallback.METHODS
     assert fallback.CONDITIONS.keys() == fallback.METHODS.keys()
-    assert fallback.DATES == {m.value: dates for m, dates in server.METHOD_DATES.items()}
+    assert {m.value: dates for m, dates in server.METHOD_DATES.items()} == fallback.DATES
     assert {m: (set(req), set(allowed)) for m, (req, allowed) in fallback.EVIDENCE.items()} == {
         m.value: (set(req), set(allowed)) for m, (req, allowed) in server.EVIDENCE_RULES.items()}
     assert set(fallback.REASONS) == {r.value for r in server.FallbackReason}

@@ -1,6 +1,7 @@
 """The device outbox alone, with a fake ``send``: what stays pending, what stops a sync, what is rejected."""
 import sqlite3
 import stat
+from datetime import UTC
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -39,9 +40,9 @@ def fill(outbox, n=3):
 
 
 def test_the_device_time_comes_from_the_agents_clock(tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    at = datetime(2026, 12, 1, 0, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
     box = Outbox(tmp_path / "outbox.sqlite3", tmp_path / "outbox.key", clock=lambda: at)
     try:
         record = box.get(box.add({"method": "oral_revisit"}))

@@ -4,9 +4,9 @@ import jwt
 import pytest
 
 from device_agent.device_key import generate_key, make_assertion, public_key_pem
+from mobile_api.adapters.tokens import TokenService, unverified_issuer
 from mobile_api.clock import FrozenClock
 from mobile_api.domain.errors import Unauthenticated
-from mobile_api.adapters.tokens import TokenService, unverified_issuer
 from tests.support.harness import T0
 
 

@@ -23,7 +23,7 @@ class VirtualCardFiles:
     pin: str | None
 
     @classmethod
-    def load(cls, directory: Path) -> "VirtualCardFiles":
+    def load(cls, directory: Path) -> VirtualCardFiles:
         meta = json.loads((directory / "card.json").read_text(encoding="utf-8"))
         key = serialization.load_pem_private_key((directory / "key.pem").read_bytes(), password=None)
         der = (directory / "cert.der").read_bytes()

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 
-_NOT_BEFORE = dt.datetime(2025, 1, 6, tzinfo=dt.timezone.utc)
+_NOT_BEFORE = dt.datetime(2025, 1, 6, tzinfo=dt.UTC)
 # A UUID-derived OID (2.25.*, ITU-T X.667): deliberately not in any real JPKI arc.
 _TEST_POLICY = x509.ObjectIdentifier("2.25.329800735698586629295641978511506172918")
 

@@ -1,7 +1,6 @@
 import marshmallow as ma
 
 
-
 class LoginSchema(ma.Schema):
     institution_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{10}$"))
     login = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))

@@ -13,8 +13,16 @@ from ..core import Blueprint, download, principal, runtime
 from ..examples import IDENTIFIER_LOOKUP_NOT_ALLOWED
 from ..qualification_checks.schemas import IdempotencyHeaderSchema
 from . import tables
-from .schemas import (CSV_EXAMPLE, JOB_EXAMPLE, RESULTS_EXAMPLE, BatchCreateSchema, BatchJobSchema,
-                      FileLayoutQuerySchema, ResultsPageSchema, ResultsQuerySchema)
+from .schemas import (
+    CSV_EXAMPLE,
+    JOB_EXAMPLE,
+    RESULTS_EXAMPLE,
+    BatchCreateSchema,
+    BatchJobSchema,
+    FileLayoutQuerySchema,
+    ResultsPageSchema,
+    ResultsQuerySchema,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -1,7 +1,6 @@
 import marshmallow as ma
 
 from ..fields import no_individual_number
-
 from ..qualification_checks.schemas import CHECK_EXAMPLE, OutcomeSchema
 
 

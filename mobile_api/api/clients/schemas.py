@@ -1,8 +1,7 @@
 import marshmallow as ma
 
-from ..fields import no_individual_number
-
 from ...services.clients import AUTH_METHODS, SCOPES
+from ..fields import no_individual_number
 
 PEM_EXAMPLE = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...\n-----END PUBLIC KEY-----\n"
 

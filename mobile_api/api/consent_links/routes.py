@@ -3,8 +3,8 @@ from typing import Any
 
 from ...services import patient_phone, visits
 from ..core import Blueprint, info_kind, principal, runtime
-from ..visits.schemas import MedicalInformationSchema
 from ..qr import qr_png, qr_svg
+from ..visits.schemas import MedicalInformationSchema
 from .qr import link_url
 from .schemas import (
     ConsentQuerySchema,

@@ -2,7 +2,6 @@
 numbers updated later, their claims settled (declarations destroyed)."""
 from typing import Any
 
-
 from ...services import fallback
 from .. import examples as ex
 from ..core import Blueprint, principal, request_json, runtime

@@ -1,6 +1,5 @@
 import marshmallow as ma
 
-
 from ...services.identity import INSTITUTION_NAME_PATTERN
 from ..fields import Boolean, no_individual_number
 

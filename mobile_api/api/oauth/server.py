@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -134,7 +134,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         """Kept until the assertion can no longer be accepted (``exp`` plus the skew), so no replay passes."""
-        expires = datetime.fromtimestamp(min(claims["exp"] + CLOCK_SKEW_SECONDS, 253402300799), timezone.utc)
+        expires = datetime.fromtimestamp(min(claims["exp"] + CLOCK_SKEW_SECONDS, 253402300799), UTC)
         return clients.spend_assertion(self.rt, claims["sub"], jti, expires)
 
 

@@ -6,15 +6,14 @@ asks; everything it does goes through the JSON of ``api/patient/routes.py``.
 from __future__ import annotations
 
 from typing import Any
-
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, render_template
 
 from ...domain.codes import InfoKind
 from ...domain.consent import INFO_KIND_LABELS_JA
-from ...domain.japanese_dates import jst_text
 from ...domain.errors import DomainError
+from ...domain.japanese_dates import jst_text
 from ...services import patient_phone
 from .. import page_headers
 from ..core import runtime

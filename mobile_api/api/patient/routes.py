@@ -14,7 +14,15 @@ from ...domain.consent import INFO_KIND_LABELS_JA, ConsentChoice
 from ...services import patient_phone
 from ..care.schemas import WithdrawalSchema
 from ..core import Blueprint, public_url, runtime
-from .schemas import AnswerSchema, CardErrorSchema, LinkInfoSchema, SessionSchema, SessionStartSchema, StartedSessionSchema, b64
+from .schemas import (
+    AnswerSchema,
+    CardErrorSchema,
+    LinkInfoSchema,
+    SessionSchema,
+    SessionStartSchema,
+    StartedSessionSchema,
+    b64,
+)
 
 blp = Blueprint("patient", __name__, url_prefix="/api/v1/patient-links",
                 description="患者のスマートフォン（ログイン不要・リンクと暗証番号）")

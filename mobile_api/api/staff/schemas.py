@@ -1,8 +1,7 @@
 import marshmallow as ma
 
-from ..fields import no_individual_number
-
 from ...domain.codes import Role
+from ..fields import no_individual_number
 
 
 class StaffCreateSchema(ma.Schema):

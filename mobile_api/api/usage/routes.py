@@ -1,7 +1,6 @@
 """The usage rate (マイナ保険証利用率, seed 000) per month, with the counts behind it, as JSON or CSV."""
 from typing import Any
 
-
 from ...services import usage
 from ..core import Blueprint, download, principal, runtime
 from .schemas import USAGE_EXAMPLE, MonthQuerySchema, UsageRateSchema

@@ -1,13 +1,13 @@
-import marshmallow as ma
-
 from datetime import date
+
+import marshmallow as ma
 
 from ...domain.availability import unavailable_kinds
 from ...domain.codes import EligibilityStatus, InfoKind
 from ...domain.japanese_dates import jst_date
 from ...domain.qualification import name_has_unencodable
-from .notices import notices_for, renewal_for
 from ..fields import Boolean, Paging, no_individual_number
+from .notices import notices_for, renewal_for
 
 ELIGIBILITY_LABELS_JA = {
     EligibilityStatus.VALID: "有効",

@@ -6,18 +6,17 @@ Revises: 0005
 Create Date: 2026-12-01
 
 """
-from datetime import timedelta, timezone
-from typing import Sequence, Union
+from collections.abc import Sequence
+from datetime import UTC, timedelta, timezone
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0005"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 JST = timezone(timedelta(hours=9))
 
@@ -46,7 +45,7 @@ def upgrade() -> None:
         if recorded_at is None:
             continue
         if recorded_at.tzinfo is None:  # SQLite drops the zone; the column holds UTC
-            recorded_at = recorded_at.replace(tzinfo=timezone.utc)
+            recorded_at = recorded_at.replace(tzinfo=UTC)
         connection.execute(records.update().where(records.c.id == record_id)
                            .values(visit_on=recorded_at.astimezone(JST).date()))
 

@@ -13,8 +13,8 @@ from device_agent.card.apdu import PinLocked, SecurityStatusNotSatisfied, WrongP
 from device_agent.card.guard import GuardedTransport, PrivacyGuardError
 from device_agent.card.jpki import TokenKind
 from device_agent.card.nfc_transport import NoCardError, wait_for_card
-from device_agent.card.sim.nfc_virtual import open_virtual_frontend
 from device_agent.card.session import CardSession
+from device_agent.card.sim.nfc_virtual import open_virtual_frontend
 
 KENMEN_AP = bytes.fromhex("D3921000310001010402")  # 券面AP: must never be selected
 

@@ -20,8 +20,13 @@ from device_agent.card.jpki import TokenKind
 from device_agent.card.pcsc_transport import PcscContext
 from device_agent.card.readers import Reader, reader_session
 from device_agent.card.session import CardSession
-from device_agent.card.transport import (CardRemovedError, NoCardError, ReaderBusyError, ReaderGoneError,
-                                         ReaderServiceError)
+from device_agent.card.transport import (
+    CardRemovedError,
+    NoCardError,
+    ReaderBusyError,
+    ReaderGoneError,
+    ReaderServiceError,
+)
 from tests.integration.card.test_nfc_card_flows import verify_signature
 from tests.support.pcsc_fixtures import READER
 
@@ -157,9 +162,8 @@ def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card
                                                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
         assert hresult == scard.SCARD_S_SUCCESS
         try:
-            with pytest.raises(ReaderBusyError) as busy:
-                with reader_session(Reader("pcsc", READER), timeout=2):
-                    pass
+            with pytest.raises(ReaderBusyError) as busy, reader_session(Reader("pcsc", READER), timeout=2):
+                pass
         finally:
             scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
     assert "ほかのアプリ" in messages.describe(busy.value)
@@ -234,9 +238,8 @@ def test_pcscd_not_running(pcscd, pcsc_slot, card) -> None:
 
 
 def test_no_card_presented(pcsc_slot) -> None:
-    with PcscContext() as context:
-        with pytest.raises(NoCardError) as none:
-            context.wait_for_card(READER, timeout=0.3)
+    with PcscContext() as context, pytest.raises(NoCardError) as none:
+        context.wait_for_card(READER, timeout=0.3)
     assert "カードが見つかりませんでした" in messages.describe(none.value)
 
 

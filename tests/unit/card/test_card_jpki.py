@@ -19,8 +19,8 @@ from device_agent.card.jpki import (
     parse_token_info,
     sha256_digest_info,
 )
-from device_agent.card.transport import CardProtocolError
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
+from device_agent.card.transport import CardProtocolError
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from mobile_api.domain.certificate import CertificateStanding, add_months, assess_certificate
 from mobile_api.domain.errors import CertificateExpired, CertificateNotYetValid
 
-NB = datetime(2021, 9, 1, tzinfo=timezone.utc)
-NA = datetime(2026, 8, 31, 14, 59, 59, tzinfo=timezone.utc)
+NB = datetime(2021, 9, 1, tzinfo=UTC)
+NA = datetime(2026, 8, 31, 14, 59, 59, tzinfo=UTC)
 
 
 def standing(now, months=3):
@@ -18,25 +18,25 @@ def test_valid_until_not_after_inclusive():
 
 
 def test_expired_within_three_months_is_qualification_only():
-    assert standing(datetime(2026, 9, 30, tzinfo=timezone.utc)) is CertificateStanding.EXPIRED_IN_GRACE
+    assert standing(datetime(2026, 9, 30, tzinfo=UTC)) is CertificateStanding.EXPIRED_IN_GRACE
     assert standing(add_months(NA, 3)) is CertificateStanding.EXPIRED_IN_GRACE
 
 
 def test_expired_past_three_months_refused_with_guidance():
     with pytest.raises(CertificateExpired) as refused:
-        standing(datetime(2026, 12, 1, tzinfo=timezone.utc))
+        standing(datetime(2026, 12, 1, tzinfo=UTC))
     assert refused.value.extra["guidance"] == "qualification-certificate"
     assert "資格確認書" in refused.value.detail
 
 
 def test_grace_is_configurable():
     with pytest.raises(CertificateExpired):
-        standing(datetime(2026, 9, 30, tzinfo=timezone.utc), months=0)
+        standing(datetime(2026, 9, 30, tzinfo=UTC), months=0)
 
 
 def test_not_yet_valid():
     with pytest.raises(CertificateNotYetValid):
-        standing(datetime(2021, 8, 1, tzinfo=timezone.utc))
+        standing(datetime(2021, 8, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("start,months,end", [
@@ -46,13 +46,13 @@ def test_not_yet_valid():
     ((2026, 8, 15), 3, (2026, 11, 15)),
 ])
 def test_calendar_months(start, months, end):
-    assert add_months(datetime(*start, tzinfo=timezone.utc), months) == datetime(*end, tzinfo=timezone.utc)
+    assert add_months(datetime(*start, tzinfo=UTC), months) == datetime(*end, tzinfo=UTC)
 
 
 # --- MHLW's counting (docs/rules.md §2.4): through the end of the third month after the month of
 # --- expiry, by the date in Japan.
 
-from datetime import timedelta  # noqa: E402
+from datetime import UTC, timedelta  # noqa: E402
 
 from mobile_api.domain.certificate import grace_last_day, renewal_alert  # noqa: E402
 from mobile_api.domain.japanese_dates import JST  # noqa: E402
@@ -77,22 +77,22 @@ def test_grace_runs_to_the_end_of_the_third_month_after_the_month_of_expiry(expi
     with pytest.raises(CertificateExpired) as refused:
         assess_certificate(not_before=nb, not_after=not_after, now=last + timedelta(seconds=1))
     assert refused.value.extra["grace_ended_at"] == (last + timedelta(seconds=1) - timedelta(microseconds=1)).astimezone(
-        timezone.utc).isoformat()
+        UTC).isoformat()
 
 
 def test_the_month_of_expiry_is_the_month_in_japan_not_in_utc():
     # 2026-01-31T15:30Z is February 1st in Japan: the certificate expired in February (JST),
     # so the grace runs to May 31st, not April 30th as the UTC date would say.
-    not_after = datetime(2026, 1, 31, 15, 30, tzinfo=timezone.utc)
-    nb = datetime(2021, 1, 1, tzinfo=timezone.utc)
+    not_after = datetime(2026, 1, 31, 15, 30, tzinfo=UTC)
+    nb = datetime(2021, 1, 1, tzinfo=UTC)
     assert grace_last_day(not_after).isoformat() == "2026-05-31"
     may_31_jst = jst(2026, 5, 31, 12, 0)
     assert assess_certificate(not_before=nb, not_after=not_after, now=may_31_jst) is CertificateStanding.EXPIRED_IN_GRACE
     # and "now" is judged in Japan too: 2026-05-31T15:00Z is June 1st there.
     with pytest.raises(CertificateExpired):
-        assess_certificate(not_before=nb, not_after=not_after, now=datetime(2026, 5, 31, 15, 0, tzinfo=timezone.utc))
+        assess_certificate(not_before=nb, not_after=not_after, now=datetime(2026, 5, 31, 15, 0, tzinfo=UTC))
     # one expiring at the end of January 31st in Japan (14:59:59Z) is a January expiry: April 30th.
-    january = datetime(2026, 1, 31, 14, 59, 59, tzinfo=timezone.utc)
+    january = datetime(2026, 1, 31, 14, 59, 59, tzinfo=UTC)
     assert grace_last_day(january).isoformat() == "2026-04-30"
     with pytest.raises(CertificateExpired):
         assess_certificate(not_before=nb, not_after=january, now=jst(2026, 5, 1, 0, 0))

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from mobile_api.domain.errors import (
     ValidationFailed,
 )
 
-REGISTERED = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+REGISTERED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WINDOW = ViewingWindow.after_registration(REGISTERED)
 
 

@@ -1,7 +1,7 @@
 """The continuing-care, withdrawal and window-report rules of domain/consent.py (docs/rules.md §3.1-3.4)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -9,7 +9,7 @@ from mobile_api.domain import consent as rules
 from mobile_api.domain.codes import CareType, Form, InfoKind
 from mobile_api.domain.errors import ConsentWithdrawn, ConsentWouldWiden, RequeryNotAllowed
 
-T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
 M, C, S = InfoKind.MEDICATION, InfoKind.CLINICAL, InfoKind.SURGERY
 
 
@@ -83,6 +83,6 @@ def test_an_appointment_link_ends_with_its_planned_date_in_japan() -> None:
     ttl = timedelta(days=30)
     assert rules.consent_link_expiry(created_at=T0, ttl=ttl, planned_date=None) == T0 + ttl
     assert rules.consent_link_expiry(created_at=T0, ttl=ttl, planned_date=date(2026, 12, 3)) == datetime(
-        2026, 12, 3, 15, 0, tzinfo=timezone.utc)  # 2026-12-04 00:00 JST
+        2026, 12, 3, 15, 0, tzinfo=UTC)  # 2026-12-04 00:00 JST
     assert rules.consent_link_expiry(created_at=T0, ttl=timedelta(days=1), planned_date=date(2026, 12, 3)) == (
         T0 + timedelta(days=1))

@@ -1,7 +1,7 @@
 """Disaster-time viewing (seed 004) and the usage rate (seed 000) as pure rules (docs/rules.md §3.5 and §4)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -16,8 +16,8 @@ QUAKE = rules.Declaration(name="地震", starts_on=date(2026, 12, 1), ends_on=da
 
 
 def test_the_period_is_the_jst_days_both_included():
-    assert not QUAKE.in_force(datetime(2026, 11, 30, 14, 59, 59, tzinfo=timezone.utc))  # 11-30 23:59:59 JST
-    assert QUAKE.in_force(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))  # 12-01 00:00 JST
+    assert not QUAKE.in_force(datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC))  # 11-30 23:59:59 JST
+    assert QUAKE.in_force(datetime(2026, 11, 30, 15, 0, tzinfo=UTC))  # 12-01 00:00 JST
     assert QUAKE.in_force(datetime(2026, 12, 3, 23, 59, 59, tzinfo=JST))
     assert not QUAKE.in_force(datetime(2026, 12, 4, tzinfo=JST))
     assert QUAKE.closes_at == datetime(2026, 12, 4, tzinfo=JST)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, create_engine
@@ -15,7 +15,7 @@ from mobile_api.sandbox.ca import IssuedCard, SandboxCA, SandboxCARecord
 from mobile_api.sandbox.gateway import SandboxOQS
 from mobile_api.sandbox.personas import PersonaBook
 
-NOW = datetime(2026, 12, 1, 0, 30, tzinfo=timezone.utc)  # 09:30 JST on the personas' reference date
+NOW = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 09:30 JST on the personas' reference date
 
 
 @pytest.fixture

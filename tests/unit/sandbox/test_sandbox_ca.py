@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cryptography import x509
@@ -150,7 +150,7 @@ def test_expired_personas_get_certificates_that_expired_months_ago(
 
 
 def test_explicit_not_after_overrides_the_persona(shared_ca: SandboxCA, now: datetime) -> None:
-    until = datetime(2027, 1, 31, 12, 0, tzinfo=timezone.utc)
+    until = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
     card = shared_ca.issue_card("P22-cert-expired-4m", now=now, not_after=until)
     assert card.certificate.not_valid_after_utc == until
 

@@ -49,7 +49,7 @@ def test_elderly_certificates_match_the_70_to_74_bracket(book: PersonaBook) -> N
         q = p.qualification
         if q is None or p.latter_stage:
             continue
-        in_bracket = REFERENCE >= elderly_bracket_starts(q.birth_date)
+        in_bracket = elderly_bracket_starts(q.birth_date) <= REFERENCE
         assert (q.elderly_certificate is not None) == in_bracket, p.id
         if q.elderly_certificate:
             assert q.elderly_certificate.valid_from == elderly_bracket_starts(q.birth_date), p.id

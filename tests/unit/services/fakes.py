@@ -31,7 +31,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -57,7 +57,7 @@ from mobile_api.runtime import Rules, Runtime
 from mobile_api.services.principal import Principal
 
 T = TypeVar("T", bound=orm.Base)
-T0 = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 
 # --- the unit of work -----------------------------------------------------------------------------
