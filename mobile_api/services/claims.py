@@ -14,6 +14,7 @@ from typing import Any
 
 from ..adapters import spreadsheet
 from ..domain.claims import ClaimGuidance
+from ..domain.codes import IdentityMethod
 from ..domain.errors import ValidationFailed
 from ..domain.fallback import METHOD_LABELS_JA, FallbackMethod
 from ..domain.japanese_dates import JST, jst_date, last_day_of_month_after
@@ -97,7 +98,8 @@ def for_month(rt: Runtime, actor: Principal, month: str) -> list[ClaimRow]:
 
 
 _KIND_JA = {"visit": "オンライン資格確認", "fallback": "代替確認"}
-_METHOD_JA = {"pin": "暗証番号", "visual": "目視確認", "requery": "再照会"}
+_METHOD_JA = {IdentityMethod.PIN: "暗証番号", IdentityMethod.VISUAL: "目視確認", IdentityMethod.REQUERY: "再照会",
+              IdentityMethod.DISASTER: "災害時の閲覧"}
 _STATUS_JA = {"pending_post_hoc": "事後確認待ち", "confirmed": "確認済み", "needs_attention": "要確認",
               "claim_settled": "請求確定", "eligibility_1": "有効", "eligibility_2": "無効（喪失）",
               "eligibility_3": "無効（新しい資格あり）", "eligibility_4": "該当なし", "eligibility_5": "複数該当",

@@ -169,3 +169,15 @@ def test_a_retry_with_the_same_key_returns_the_same_visit_and_records_one_consen
     assert len(_audit(h, tenant, "disaster.lookup")) == 1
     reused = _lookup(h, nurse, key=key, kinds=("medication",))  # the same key with another body
     assert reused.status_code == 422 and reused.get_json()["type"] == "/problems/idempotency-key-reused"
+
+
+def test_the_claims_csv_names_the_disaster_method_in_japanese(h):
+    _declare(h)
+    tenant = h.institution()
+    visit = _lookup(h, tenant.nurse()).get_json()
+    login = h.client.post("/api/v1/auth/login", json={"institution_code": tenant.code, "login": "admin",
+                                                       "password": ADMIN_PASSWORD})
+    r = h.client.get("/api/v1/claims/csv?month=2026-12", headers=tenant.auth(login.get_json()["access_token"]))
+    assert r.status_code == 200, r.get_data(as_text=True)
+    (line,) = [line for line in r.get_data(as_text=True).splitlines() if visit["id"] in line]
+    assert ",災害時の閲覧," in line and ",disaster," not in line
