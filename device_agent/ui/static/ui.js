@@ -301,7 +301,44 @@
     };
   }
 
+  // A consent link's page: its state refreshed by itself while the patient consents on their phone (the agent's
+  // JSON, ui/routes_links.py status), until nothing more can happen to the link. Without script: 状態を更新.
+  function linkStatus(status) {
+    var seconds = parseInt(status.dataset.pollSeconds, 10) || 3;
+    var note = document.querySelector(".link-poll-note");
+    function render(link) {
+      status.textContent = "";
+      var label = document.createElement("strong");
+      label.textContent = link.label;
+      status.appendChild(label);
+      if (link.kinds) { status.appendChild(document.createTextNode("（" + link.kinds + "）")); }
+      if (link.window) {
+        status.appendChild(document.createElement("br"));
+        status.appendChild(document.createTextNode(link.window));
+      }
+      status.dataset.state = link.state;
+      status.classList.toggle("info", link.state === "waiting" || link.state === "consented");
+      status.classList.toggle("error", !(link.state === "waiting" || link.state === "consented"));
+      if (link.state !== "waiting") {  // the QR code has done its job (or can no longer)
+        document.querySelectorAll(".link-waiting").forEach(function (el) { el.remove(); });
+      }
+    }
+    function ask() {
+      fetch(status.dataset.poll, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          if (answer.error) { note.textContent = answer.error; } else { note.textContent = ""; render(answer); }
+          if (!answer.final) { setTimeout(ask, seconds * 1000); }
+        })
+        .catch(function () {  // the agent itself did not answer: try again a little later
+          setTimeout(ask, seconds * 3000);
+        });
+    }
+    setTimeout(ask, seconds * 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".link-status[data-poll]").forEach(linkStatus);
     document.querySelectorAll("form[data-busy]").forEach(busy);
     document.querySelectorAll("form.offline-form").forEach(offlineForm);
     document.querySelectorAll("[data-seconds-left]").forEach(countdown);
