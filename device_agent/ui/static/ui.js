@@ -165,6 +165,10 @@
     var parts = form.querySelectorAll("[data-methods]");
     var touched = {};
     form.noValidate = true;  // the checks below say each error in Japanese next to its field
+    // A field refused on saving (by the agent or the server) counts as touched: fixing it clears its mark.
+    form.querySelectorAll(".invalid input, .invalid select").forEach(function (el) {
+      if (el.name) { touched[el.name.indexOf("decl_birth_") === 0 ? "decl_birth_date" : el.name] = true; }
+    });
 
     function showMethodFields() {
       var chosen = form.querySelector("input[name=method]:checked");
