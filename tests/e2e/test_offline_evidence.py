@@ -264,3 +264,36 @@ def test_the_scripts_checks_are_the_agents(touch_world, chromium) -> None:
             refusals += len(expected)
     assert refusals > 100
     page.context.close()
+
+
+def test_the_correction_form_on_a_phone_opens_on_the_refused_step_and_keeps_every_field(touch_world, chromium,
+                                                                                       tmp_path) -> None:
+    """A record the server refused (kept by an agent without the check) is fixed on a phone: the form opens on the
+    step of the refused field, every field is kept (補足 too), fixing it clears the mark, and it is sent."""
+    page = _offline_form(touch_world, chromium, 360, 800)
+    typed = {"method": "notice_with_card", "card_presented": "on", "insurer_number": "01130012", "number": "1287",
+             "birth_date": "1984-05-12", "name": "佐藤 健一", "free_text": "次回は資格確認書を持参"}
+    payload, errors = fallback.build(typed, recorded_at=touch_world.clock(), care_type=2, form="home_consent")
+    assert not errors
+    payload["evidence"]["insurer_number"] = "01130013"
+    box = Outbox(touch_world.agent.home.outbox_path, touch_world.agent.home.outbox_key_path)
+    box.add(payload)
+    box.close()
+    page.get_by_role("link", name="記録の一覧へ").click()
+    page.get_by_role("button", name="送信する").click()
+    page.get_by_role("link", name="修正して送信し直す").click()
+    assert "ステップ 2／4　確認した内容と保険の番号" in page.locator(".offline-form > .step").inner_text()
+    assert page.locator("#f-insurer_number").get_attribute("aria-invalid") == "true"
+    assert page.locator("input[name=card_presented]").is_checked() and page.locator("#f-number").input_value() == "1287"
+    _shot(page, shots(tmp_path), "offline-fix-360x800")
+    page.locator("#f-insurer_number").fill("01130012")
+    assert page.locator("#f-insurer_number").get_attribute("aria-invalid") is None, "fixed: the mark goes"
+    page.get_by_role("button", name="次へ").click()
+    assert page.locator("#f-free_text").input_value() == "次回は資格確認書を持参", "the 補足 is kept"
+    page.get_by_role("button", name="次へ").click()
+    assert "次回は資格確認書を持参" in page.locator(".summary").inner_text()
+    page.get_by_role("button", name="修正して送信する").click()
+    page.get_by_text("送信済み 1 件").first.wait_for()
+    (record,) = touch_world.h.client.get("/api/v1/fallback-records", headers=touch_world.tenant.auth()).get_json()
+    assert record["evidence"]["insurer_number"] == "01130012" and record["evidence"]["free_text"] == "次回は資格確認書を持参"
+    page.context.close()
