@@ -17,6 +17,7 @@ from device_agent.client import ApiClient
 
 PURPOSES = {"general": "オンライン診療・次回の訪問（日付なし）", "appointment": "診療予定日あり（その日まで有効）"}
 CARE_TYPES = {3: "オンライン診療等", 2: "訪問診療等"}
+FINAL = frozenset({"withdrawn", "expired", "revoked"})  # nothing more can happen to the link: stop asking
 STATES = {"waiting": "患者の同意を待っています", "consented": "同意されました", "withdrawn": "同意が取り消されました",
           "expired": "リンクの有効期限が切れました", "revoked": "リンクは取り消されています"}
 
@@ -45,6 +46,15 @@ class LinkRow:
         if self.consent is None:
             return ""
         return "すべての情報（包括同意）" if self.consent.get("blanket") else kinds_text(self.consent.get("kinds"))
+
+    @property
+    def window_message(self) -> str:
+        return str(((self.consent or {}).get("window") or {}).get("message") or "")
+
+    def as_json(self) -> dict[str, Any]:
+        """What the tablet's page shows of the link, for its script to refresh the state without a reload."""
+        return {"state": self.state, "label": self.label, "kinds": self.kinds, "window": self.window_message,
+                "final": self.state in FINAL}
 
 
 def create(api: ApiClient, *, purpose: str, care_type: int, planned_date: date | None,

@@ -1,11 +1,13 @@
 """Fallback records on the device (docs/rules.md §5): the methods, the evidence each needs, and the server's
 refusals in the nurse's words.
 
-The device checks what it can before the patient is gone (a missing field, a method outside its dates), so
-a record is complete when it is made; what only the server can judge (the check digit, whether this is a
-revisit, the 後期高齢者 paper-card end) comes back as a refusal that ``describe_problem`` turns into Japanese
-with the field's label, and the nurse fixes the record under the same id. The tables mirror the server's
-(mobile_api/domain/fallback.py); tests/unit/test_device_fallback.py fails when they drift apart.
+The device checks what it can before the patient is gone (a missing field, a method outside its dates, the
+insurer number's check digit), so a record is complete when it is made; what only the server can judge
+(whether this is a revisit, the visit day it vouches for) comes back as a refusal that ``describe_problem``
+turns into Japanese with the field's label, and the nurse fixes the record under the same id. The tables
+mirror the server's (mobile_api/domain/fallback.py); tests/unit/test_device_fallback.py fails when they drift
+apart. ``form_rules`` hands the same checks and messages to the touch UI's script, which says each error next
+to its field as it is typed (tests/e2e/test_offline_evidence.py compares the script's answers with ``build``).
 
 One flat field namespace serves the CLI's options and the touch UI's form: the evidence fields by their
 API names, the declaration's as ``decl_<name>`` (its birth date as era/year/month/day).
@@ -54,6 +56,7 @@ DATES: dict[str, tuple[date | None, date | None]] = {
     "notice_alone": (date(2025, 12, 2), date(2026, 3, 31)),
     "expired_paper_card": (date(2025, 12, 2), date(2026, 3, 31)),
 }
+LATTER_STAGE_PAPER_CARD_UNTIL = date(2025, 7, 31)  # 後期高齢者's paper cards (insurer law code 39) ended earlier
 
 _COMMON = ("name", "name_kana", "free_text")
 _IDENTIFIERS = ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "birth_date", "copayment_ratio")
@@ -123,6 +126,67 @@ def date_rule(method: str) -> str:
     if last:
         return f"{short_date(last)}まで"
     return f"{short_date(first)}から" if first else ""
+
+
+def date_error(method: str, day: date) -> str | None:
+    """Why a method cannot be used on the visit's day (in Japan), or None."""
+    if methods_on(day)[method]:
+        return None
+    return (f"「{METHODS[method]}」は{date_rule(method)}の方法です（受診日 {short_date(day)}）。"
+            "ほかの方法で確認してください。")
+
+
+def latter_stage_error(day: date) -> str | None:
+    """A 後期高齢者's paper card after its earlier end (the server's rule, judged by the insurer's law code 39)."""
+    if day <= LATTER_STAGE_PAPER_CARD_UNTIL:
+        return None
+    return (f"後期高齢者医療の健康保険証は{short_date(LATTER_STAGE_PAPER_CARD_UNTIL)}で使えなくなりました"
+            f"（受診日 {short_date(day)}）。マイナ保険証または資格確認書で確認してください。")
+
+
+def _is_latter_stage(insurer_number: str) -> bool:
+    return len(insurer_number) == 8 and insurer_number.startswith("39")
+
+
+def required_message(method: str, name: str) -> str:
+    what, label = LABELS[name], METHODS[method]
+    return (f"「{label}」では{what}が必要です（チェックしてください）。" if name in FLAGS
+            else f"「{label}」では{what}の入力が必要です。")
+
+
+def reference_message(method: str) -> str:
+    return f"「{METHODS[method]}」では患者番号が必要です（初診か再来かを確かめるため）。"
+
+
+def _declaration_field(item: str) -> str:
+    return item if item in ("name", "name_kana") else f"decl_{item}"
+
+
+def _declaration_message(item: str) -> str:
+    return f"申立書の{DECLARATION_LABELS[item]}が必要です。"
+
+
+CHOOSE_METHOD = "確認した方法を選んでください。"
+BIRTH_INVALID = "申立書の生年月日は和暦（例: 昭和59年5月12日）で入力してください。"
+
+
+def form_rules(day: date) -> dict[str, Any]:
+    """The checks of ``build`` for a visit on ``day``, as data for the touch UI's script (JSON): each method's
+    date and required evidence with the very messages ``build`` gives, the declaration's items, the insurer
+    number's lengths. The script adds only the check digit's arithmetic (insurer.py's, pinned by a test)."""
+    return {
+        "chooseMethod": CHOOSE_METHOD, "birthInvalid": BIRTH_INVALID, "flags": list(FLAGS),
+        "methods": {method: {"dateError": date_error(method, day), "allowed": sorted(EVIDENCE[method][1]),
+                             "required": [[name, required_message(method, name)] for name in EVIDENCE[method][0]
+                                          if name != "declaration"],
+                             "needsReference": reference_message(method) if method in NEEDS_PATIENT_REFERENCE
+                             else None}
+                    for method in METHODS},
+        "providerRecords": [[name, required_message("oral_revisit", name)] for name in _NUMBERS],
+        "declaration": [[_declaration_field(item), _declaration_message(item)] for item in DECLARATION_REQUIRED],
+        "latterStageError": latter_stage_error(day),
+        "insurer": {"lengths": list(insurer.LENGTHS), "error": insurer.WRONG},
+    }
 
 
 def visit_day(recorded_at: str | datetime) -> date:
@@ -201,16 +265,14 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     if _text(fields, "patient_reference"):
         payload["patient_reference"] = _text(fields, "patient_reference")
     if method not in METHODS:
-        return payload, [("method", "確認した方法を選んでください。")]
+        return payload, [("method", CHOOSE_METHOD)]
     if reason not in REASONS:
         errors.append(("reason", "確認できなかった理由を選んでください。"))
-    label = METHODS[method]
     day = visit_day(recorded)
-    if not methods_on(day)[method]:
-        errors.append(("method", (f"「{label}」は{date_rule(method)}の方法です（受診日 {short_date(day)}）。"
-                                  "ほかの方法で確認してください。")))
+    if date_error(method, day):
+        errors.append(("method", str(date_error(method, day))))
     if method in NEEDS_PATIENT_REFERENCE and "patient_reference" not in payload:
-        errors.append(("patient_reference", f"「{label}」では患者番号が必要です（初診か再来かを確かめるため）。"))
+        errors.append(("patient_reference", reference_message(method)))
     required, allowed = EVIDENCE[method]
     evidence: dict[str, Any] = {}
     for name in EVIDENCE_FIELDS:
@@ -230,17 +292,13 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
             evidence = {k: v for k, v in evidence.items() if k not in _IDENTIFIERS}
     for name in required:
         if name == "declaration":
-            for item in DECLARATION_REQUIRED:
-                if not evidence["declaration"].get(item):
-                    errors.append((f"decl_{item}" if item not in ("name", "name_kana") else item,
-                                   f"申立書の{DECLARATION_LABELS[item]}が必要です。"))
+            errors.extend((_declaration_field(item), _declaration_message(item)) for item in DECLARATION_REQUIRED
+                          if not evidence["declaration"].get(item))
         elif not evidence.get(name):
-            what = LABELS[name]
-            errors.append((name, f"「{label}」では{what}が必要です（チェックしてください）。" if name in FLAGS
-                           else f"「{label}」では{what}の入力が必要です。"))
+            errors.append((name, required_message(method, name)))
     birth = (evidence.get("declaration") or {}).get("birth_date")
     if isinstance(birth, dict) and "invalid" in birth:
-        errors.append(("decl_birth_date", "申立書の生年月日は和暦（例: 昭和59年5月12日）で入力してください。"))
+        errors.append(("decl_birth_date", BIRTH_INVALID))
         del evidence["declaration"]["birth_date"]
     for name in ("birth_date", "valid_until", "issued_on"):
         if name in evidence:
@@ -248,9 +306,11 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
                 date.fromisoformat(evidence[name])
             except ValueError:
                 errors.append((name, f"{LABELS[name]}は 2026-04-01 の形で入力してください。"))
-    number = evidence.get("insurer_number")
-    if number and not insurer.is_valid(str(number)):  # before saving: the patient is still there to ask
+    number = str(evidence.get("insurer_number") or "")
+    if number and not insurer.is_valid(number):  # before saving: the patient is still there to ask
         errors.append(("insurer_number", insurer.WRONG))
+    if method == "paper_card" and _is_latter_stage(number) and latter_stage_error(day):
+        errors.append(("method", str(latter_stage_error(day))))
     payload["evidence"] = evidence
     return payload, errors
 

@@ -17,7 +17,8 @@ from device_agent.agent import Agent, CardSource
 from device_agent.ui import display
 from device_agent.ui.state import UiState
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
 from device_agent import consent_links, messages
 from device_agent.client import ApiProblem, NetworkError, SessionExpired
@@ -18,6 +18,7 @@ from device_agent.ui.common import agent, error_page, see_other, signed_in, stat
 
 bp = Blueprint("links", __name__)
 FAILURES = (ApiProblem, NetworkError, SessionExpired)
+POLL_SECONDS = 3  # how often the link's page asks for its state while the patient is consenting
 
 
 @bp.get("/consent-links")
@@ -38,8 +39,9 @@ def _links_page(form: dict[str, Any], error: str | None, status: int) -> Any:
 
 def _form() -> tuple[dict[str, Any], str | None]:
     """The chosen purpose, care type, planned date and note, or why they cannot be sent."""
-    form = {"purpose": request.form.get("purpose", "general"), "care_type": request.form.get("care_type", "3"),
-            "planned_date": request.form.get("planned_date", "").strip(), "note": request.form.get("note", "").strip()}
+    form: dict[str, Any] = {
+        "purpose": request.form.get("purpose", "general"), "care_type": request.form.get("care_type", "3"),
+        "planned_date": request.form.get("planned_date", "").strip(), "note": request.form.get("note", "").strip()}
     if form["purpose"] not in consent_links.PURPOSES or form["care_type"] not in ("2", "3"):
         return form, "リンクの用途を選んでください。"
     if form["purpose"] == "appointment":
@@ -70,19 +72,37 @@ def create() -> Any:
     return _links_page(form, error, 422)
 
 
+def _row(link_id: str) -> consent_links.LinkRow:
+    """The link with its state now, as the server reports it (404 when it is not this institution's)."""
+    row = next((r for r in consent_links.gather(agent().api, agent().now()) if r.link["id"] == link_id), None)
+    if row is None:
+        abort(404)
+    return row
+
+
 @bp.get("/consent-links/<link_id>")
 @signed_in
 def show(link_id: str) -> Any:
-    """The QR code, large, and the link's state now (the page reloads it: 状態を更新)."""
+    """The QR code, large, and the link's state now: the page's script asks ``status`` until it is final
+    (without script, 状態を更新 reloads the page)."""
     try:
-        rows = consent_links.gather(agent().api, agent().now())
+        row = _row(link_id)
     except FAILURES as exc:
         return error_page(exc, back=url_for("links.links"), back_label="戻る", resume=request.path)
-    row = next((r for r in rows if r.link["id"] == link_id), None)
-    if row is None:
-        abort(404)
     return render_template("link.html", row=row, has_code=link_id in state().link_codes,
-                           care_types=consent_links.CARE_TYPES)
+                           care_types=consent_links.CARE_TYPES, poll_seconds=POLL_SECONDS,
+                           final=consent_links.FINAL)
+
+
+@bp.get("/consent-links/<link_id>/status")
+@signed_in
+def status(link_id: str) -> Any:
+    """The link's state as JSON for the page's script; a failure says why and whether asking again helps."""
+    try:
+        return jsonify(_row(link_id).as_json())
+    except (SessionExpired, ApiProblem, NetworkError) as exc:
+        stale_login = isinstance(exc, SessionExpired) or (isinstance(exc, ApiProblem) and exc.status == 401)
+        return jsonify({"error": messages.describe(exc), "final": stale_login}), 503
 
 
 @bp.get("/consent-links/<link_id>/qr.svg")

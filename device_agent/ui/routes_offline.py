@@ -54,7 +54,8 @@ def _render_form(values: dict[str, Any], *, recorded_at: str, errors: list[tuple
     day = fallback.visit_day(recorded_at)
     return render_template("offline_form.html", values=values, forms=_forms(), errors=errors or [], record=record,
                            problem=fallback.describe_problem(problem), invalid=invalid,
-                           valid_today=fallback.methods_on(day), today=day.isoformat(), f=fallback), status
+                           valid_today=fallback.methods_on(day), today=day.isoformat(), f=fallback,
+                           rules=fallback.form_rules(day)), status
 
 
 @bp.get("")

@@ -9,6 +9,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
+from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Response, current_app, g, request
@@ -21,7 +22,7 @@ from ..runtime import Runtime
 from ..services import audit
 from ..services.principal import Principal, authenticate
 from . import rate_limits
-from .examples import RETRY_AFTER
+from .examples import RETRY_AFTER, SERVER_TIME, SERVER_TIME_HEADER
 from .problems import PROBLEM_JSON, ProblemSchema, from_http_exception
 
 
@@ -55,6 +56,21 @@ class _MarshmallowPlugin(MarshmallowPlugin):
         self.converter.add_attribute_function(_json_type_of_enums_and_constants)
 
 
+class _ServerTimePlugin(BasePlugin):
+    """Every answer carries ``Server-Time`` (api/edge.py): declared once, on every response of every operation,
+    so a client generated from the spec knows the clock it must date by (docs/rules.md §2.3)."""
+
+    def init_spec(self, spec: Any) -> None:
+        spec.components.header("Server-Time", SERVER_TIME)
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        for operation in (operations or {}).values():
+            for response in (operation.get("responses") or {}).values():
+                if isinstance(response, dict):  # a name is a component response: _register_responses has it
+                    response["headers"] = {**response.get("headers", {}), **SERVER_TIME_HEADER}
+
+
 class InfoKindConverter(BaseConverter):
     """A path segment documented as an ``InfoKind``; any other value still reaches the view, which answers 422
     (``info_kind``)."""
@@ -85,17 +101,19 @@ class Api(flask_smorest.Api):
 
     def _init_spec(self, **kwargs: Any) -> None:
         kwargs.setdefault("marshmallow_plugin", _MarshmallowPlugin())
+        kwargs["extra_plugins"] = (*kwargs.get("extra_plugins", ()), _ServerTimePlugin())
         super()._init_spec(**kwargs)
 
     def _register_responses(self) -> None:
         """The lazily registered error responses (DEFAULT_ERROR, UNPROCESSABLE_ENTITY, ...) are problem+json."""
         for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase, "headers": dict(SERVER_TIME_HEADER)}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
                 prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "application/problem+json (RFC 9457)", "schema": self.ERROR_SCHEMA}
+        response = {"description": "application/problem+json (RFC 9457)", "schema": self.ERROR_SCHEMA,
+                    "headers": dict(SERVER_TIME_HEADER)}
         prepare_response(response, self.spec, PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 

@@ -239,5 +239,9 @@ FALLBACK_REFUSALS = {
                                         "マイナンバーを収集・保存できません。該当の番号を削除してください。"}]}},
 }
 
+SERVER_TIME = {"description": "The server's clock when it answered (ISO 8601 UTC, milliseconds). The server's clock "
+                              "is the authority for every window: devices date their assertions and expiries by it.",
+               "schema": {"type": "string", "format": "date-time", "example": "2026-12-04T01:00:00.000Z"}}
+SERVER_TIME_HEADER = {"Server-Time": "Server-Time"}  # a response's reference to that component header, by name
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
                                "schema": {"type": "integer", "minimum": 0}}}

@@ -26,6 +26,7 @@ from ..adapters.db import database_unavailable
 from ..adapters.integrity import duplicate_from
 from ..domain.errors import QualificationUnavailable, ServiceUnavailable
 from ..domain.fallback import FallbackMethod, fallback_guidance
+from .examples import SERVER_TIME_HEADER
 from .problems import HTTP_TITLES_JA, PROBLEM_JSON, ProblemSchema, from_domain_error, problem_response
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class UnavailableResponses(BasePlugin):
             "description": "Temporarily unavailable (`service-unavailable`: the database; "
                            "`qualification-unavailable`: the national system). Retry after Retry-After seconds.",
             "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
-                                        "schema": {"type": "integer", "minimum": 0}}},
+                                        "schema": {"type": "integer", "minimum": 0}}, **SERVER_TIME_HEADER},
             "content": {PROBLEM_JSON: {"schema": UnavailableProblemSchema}},
         }, lazy=True)
 

@@ -374,7 +374,7 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     assert "資格情報のお知らせ＋マイナンバーカード" in form.text
     typed = dict(method="notice_with_card", reason="offline", form="home_consent", care_type="2",
                  card_presented="on", insurer_number="01130013", number="1287", birth_date="1984-05-12",
-                 name="佐藤 健一")  # check digit wrong
+                 name="佐藤 健一", free_text="次回は資格確認書を持参予定")  # check digit wrong
     caught = ui.post("/offline/new", **typed)
     assert caught.status_code == 422 and "保険者番号に誤りがあります" in caught.text and 'value="01130013"' in caught.text
     assert "記録はありません" in ui.get("/offline").text, "caught before saving: nothing kept"
@@ -396,6 +396,10 @@ def test_offline_record_refused_then_fixed_and_sent_under_the_same_id(touch_worl
     record_id = fix.group(1).split("/")[2]
     page = ui.get(fix.group(1))
     assert 'value="01130013"' in page.text and "保険者番号: 保険者番号に誤りがあります" in page.text
+    assert re.search(r'name="card_presented"[^>]*checked', page.text)
+    for name, value in (("number", "1287"), ("birth_date", "1984-05-12"),
+                        ("name", "佐藤 健一"), ("free_text", "次回は資格確認書を持参予定")):  # every field kept, 補足 too
+        assert re.search(rf'name="{name}"[^>]*value="{value}"', page.text), name
     assert re.search(r'name="insurer_number"[^>]*aria-invalid="true"', page.text), "the refused field is marked"
     sent = ui.post(fix.group(1), method="notice_with_card", reason="offline", form="home_consent", care_type="2",
                    card_presented="on", insurer_number="01130012", number="1287", birth_date="1984-05-12",

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from device_agent import fallback, insurer
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.outbox import Outbox
 from tests.e2e.test_field_visits import P01, PIN, Ui, to_pin_pad
+from tests.e2e.test_touch_ui import shots
 from tests.support.harness import STAFF_PASSWORD
 
 DECLARATION = {"method": "declaration", "reason": "offline", "form": "home_consent", "care_type": "2",
@@ -81,9 +87,12 @@ def test_the_result_shows_the_certificate_renewal_alert(touch_world) -> None:
     assert "市区町村窓口で早めに更新" in result
 
 
-def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) -> None:
+def _offline_form(touch_world, chromium, width: int, height: int, *, script: bool = True) -> Any:
+    """Signed in on a screen of this size, at the offline form (``script``: JavaScript on or off)."""
     url, _ = touch_world.start_ui(touch_world.card(P01))
-    page = chromium.new_context(viewport={"width": 360, "height": 800}, locale="ja-JP").new_page()
+    context = chromium.new_context(viewport={"width": width, "height": height}, locale="ja-JP",
+                                   is_mobile=width < 600, has_touch=True, java_script_enabled=script)
+    page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(url)
     page.get_by_label("職員のログインID").fill("nurse1")
@@ -91,21 +100,200 @@ def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) ->
     page.get_by_role("button", name="ログイン").click()
     page.get_by_role("heading", name="今日の訪問").wait_for()
     page.goto(url + "/offline/new")
+    return page
+
+
+def _shot(page: Any, directory: Path, name: str) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"], "horizontal scroll"
+    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+
+
+def test_the_form_shows_only_the_chosen_methods_fields(touch_world, chromium) -> None:
+    """On a phone the fields come in steps: the chosen method's evidence on the second step, and only it."""
+    page = _offline_form(touch_world, chromium, 360, 800)
+    step = page.locator(".offline-form > .step")
     page.get_by_text("再来時の口頭確認", exact=True).click()
+    page.get_by_role("button", name="次へ").click()
+    assert "ステップ 2／4" in step.inner_text()
     assert page.locator("input[name=nothing_changed]").is_visible() and page.locator("#f-valid_until").is_hidden()
     # a patient not seen on this system: the numbers are copied from the provider's own records, and marked so
     assert page.locator("input[name=from_provider_records]").is_visible() and page.locator("#f-insurer_number").is_visible()
-    assert page.locator("#f-decl_phone").is_hidden()
+    assert page.locator("input[name=card_presented]").is_hidden()
+    page.get_by_role("button", name="戻る").click()
     page.get_by_text("被保険者資格申立書", exact=True).click()
-    assert page.locator("#f-decl_phone").is_visible() and page.locator("input[name=card_presented]").is_visible()
+    page.get_by_role("button", name="次へ").click()
+    assert page.locator("input[name=card_presented]").is_visible()
     assert page.locator("input[name=nothing_changed]").is_hidden()
     assert page.locator("input[name=from_provider_records]").is_hidden()
+    page.locator("input[name=card_presented]").check()
+    page.get_by_role("button", name="次へ").click()
+    assert "ステップ 3／4" in step.inner_text() and page.locator("#f-decl_phone").is_visible()
+    page.get_by_role("button", name="戻る").click()
+    page.get_by_role("button", name="戻る").click()
     page.get_by_text("資格確認書", exact=True).click()
+    page.get_by_role("button", name="次へ").click()
     assert page.locator("#f-valid_until").is_visible() and page.locator("#f-insurer_number").is_visible()
-    page.locator("#f-insurer_number").fill("01130013")  # one digit off: caught before saving (issue 19)
+    assert page.locator("input[name=card_presented]").is_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.context.close()
+
+
+def test_the_offline_form_in_steps_on_a_phone_checks_each_field_as_typed(touch_world, chromium, tmp_path) -> None:
+    """Issue 19: one step per screen at 360 × 800 (method → evidence and numbers → patient → confirm); the wrong
+    check digit is said next to the insurer number as it is typed and a step with a missing field does not go on,
+    so nothing wrong is kept; the last step lists what will be kept."""
+    directory = shots(tmp_path) / "offline-steps-360x800"
+    directory.mkdir()
+    page = _offline_form(touch_world, chromium, 360, 800)
+    step, next_ = page.locator(".offline-form > .step"), page.get_by_role("button", name="次へ")
+    assert "ステップ 1／4　確認した方法" in step.inner_text()
+    assert page.get_by_role("button", name="端末に記録する").is_hidden() and page.locator("#f-name").is_hidden()
+    next_.click()  # no method chosen
+    assert "確認した方法を選んでください。" in page.locator("fieldset.methods + .field-error").inner_text()
+    assert "ステップ 1／4" in step.inner_text()
+    _shot(page, directory, "1-method-refused")
+    page.get_by_text("資格情報のお知らせ＋マイナンバーカード", exact=True).click()
+    assert page.locator(".field-error").count() == 0, "chosen: the error goes"
+    next_.click()
+    assert "ステップ 2／4　確認した内容と保険の番号" in step.inner_text()
+    page.locator("#f-insurer_number").press_sequentially("01130013")  # one digit off
+    error = page.locator("label:has(#f-insurer_number) + .field-error")
+    assert error.inner_text() == insurer.WRONG, "said as typed, next to the field"
+    assert page.locator("#f-insurer_number").get_attribute("aria-invalid") == "true"
+    assert page.locator("label:has(#f-number) + .field-error").count() == 0, "untouched fields are not scolded"
+    _shot(page, directory, "2-check-digit")
+    next_.click()
+    assert "ステップ 2／4" in step.inner_text(), "a step with errors does not go on"
+    assert "マイナンバーカードの提示が必要です" in page.locator("label:has(input[name=card_presented]) + .field-error").inner_text()
+    assert "生年月日の入力が必要です" in page.locator("label:has(#f-birth_date) + .field-error").inner_text()
+    page.locator("#f-insurer_number").fill("01130012")
+    assert error.count() == 0, "corrected: the error goes"
+    page.locator("input[name=card_presented]").check()
+    page.locator("#f-number").fill("1287")
+    page.locator("#f-birth_date").fill("1984-05-12")
+    next_.click()
+    assert "ステップ 3／4　患者" in step.inner_text()
+    page.locator("#f-name").fill("佐藤 健一")
+    page.locator("#f-free_text").fill("次回は資格確認書を持参")
+    _shot(page, directory, "3-patient")
+    next_.click()
+    assert "ステップ 4／4　内容の確認" in step.inner_text()
+    summary = page.locator(".summary").inner_text()
+    for shown in ("資格情報のお知らせ＋マイナンバーカード", "01130012", "1287", "佐藤 健一", "次回は資格確認書を持参"):
+        assert shown in summary, shown
+    _shot(page, directory, "4-confirm")
+    page.get_by_role("button", name="端末に記録する").click()
+    page.get_by_text("端末に記録しました").wait_for()
+    assert counts(touch_world) == {"pending": 1, "rejected": 0, "sent": 0}
+    box = Outbox(touch_world.agent.home.outbox_path, touch_world.agent.home.outbox_key_path)
+    try:
+        (kept,) = box.recent()
+    finally:
+        box.close()
+    assert kept.payload["evidence"] == {"card_presented": True, "insurer_number": "01130012", "number": "1287",
+                                        "birth_date": "1984-05-12", "name": "佐藤 健一",
+                                        "free_text": "次回は資格確認書を持参"}
+    page.context.close()
+
+
+@pytest.mark.parametrize(("width", "height", "script"), [(800, 1280, True), (360, 800, False)],
+                         ids=["tablet", "phone-without-script"])
+def test_the_offline_form_whole_on_a_tablet_and_without_script(touch_world, chromium, tmp_path, width, height,
+                                                                script) -> None:
+    """On a tablet every field of the chosen method shows at once, with no steps; without JavaScript every field
+    shows (the agent keeps only the method's) and the check digit is caught on saving."""
+    page = _offline_form(touch_world, chromium, width, height, script=script)
+    page.get_by_text("資格情報のお知らせ＋マイナンバーカード", exact=True).click()
+    assert page.locator(".step-nav").count() == (1 if script else 0)
+    assert page.locator(".step-nav").is_hidden() if script else True
+    for field in ("input[name=card_presented]", "#f-insurer_number", "#f-birth_date", "#f-name", "#f-free_text",
+                  "select[name=reason]"):
+        assert page.locator(field).is_visible(), field
+    assert page.locator("#f-decl_phone").is_visible() is (not script), "the declaration only without the script"
+    assert page.locator(".form-confirm").is_hidden()
+    page.locator("#f-insurer_number").fill("01130013")
+    page.locator("#f-insurer_number").blur()
+    if script:
+        assert page.locator("label:has(#f-insurer_number) + .field-error").inner_text() == insurer.WRONG
+    _shot(page, shots(tmp_path), f"offline-form-{width}x{height}-{'script' if script else 'no-script'}")
     page.get_by_role("button", name="端末に記録する").click()
     page.locator(".field.invalid #f-insurer_number").wait_for()
     assert "保険者番号に誤りがあります" in page.locator("main").inner_text()
     assert page.locator("#f-insurer_number").input_value() == "01130013", "what was typed stays"
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert counts(touch_world) == {"pending": 0, "rejected": 0, "sent": 0}
+    page.context.close()
+
+
+def _cases() -> list[dict[str, Any]]:
+    """Values the nurse might type: every method with each required field left out, wrong and right check digits,
+    a 後期高齢者's paper card, declarations with items missing or a bad birth year."""
+    notice = {"card_presented": "on", "insurer_number": "01130012", "number": "1287", "birth_date": "1984-05-12"}
+    cases: list[dict[str, Any]] = [{}, {"method": "nonsense"}]
+    for method, (required, _) in fallback.EVIDENCE.items():
+        full = {**notice, **DECLARATION, "nothing_changed": "on", "patient_reference": "P-1", "method": method}
+        cases.append(full)
+        cases.extend({k: v for k, v in full.items() if k != name} for name in (*required, "patient_reference"))
+    cases += [{**notice, "method": "notice_with_card", "insurer_number": n} for n in
+              ("01130013", "0113001", "138156", "138155", "77777777", "０１１３００１２", " 01130012 ")]
+    cases += [{**notice, "method": "oral_revisit", "nothing_changed": "on", "patient_reference": "P-1",
+               "insurer_number": "01130013"},
+              {**notice, "method": "oral_revisit", "nothing_changed": "on", "patient_reference": "P-1",
+               "from_provider_records": "on", "insurer_number": "01130013", "number": ""}]
+    cases += [{**notice, "method": "paper_card", "insurer_number": n} for n in ("39131016", "01130012")]
+    cases += [{**DECLARATION, "decl_birth_year": "五十九"}, {**DECLARATION, "decl_birth_day": ""},
+              {**DECLARATION, "name_kana": "", "decl_signed": ""}]
+    return cases
+
+
+def test_the_scripts_checks_are_the_agents(touch_world, chromium) -> None:
+    """The touch UI's script says the same errors, in the same words, as the agent's own check on saving
+    (device_agent/fallback.py build, itself pinned to the server's rules), on days when the paper card, the
+    interim methods and the 後期高齢者's paper card were still valid or had ended."""
+    page = _offline_form(touch_world, chromium, 800, 1280)
+    digits = [f"{n:06d}" for n in range(0, 1_000_000, 7919)] + [f"{n:08d}" for n in range(0, 100_000_000, 999_983)]
+    verdicts = page.evaluate("ns => ns.map(n => window.offlineChecks.insurerValid(n, [6, 8]))", digits)
+    assert verdicts == [insurer.is_valid(n) for n in digits] and any(verdicts) and not all(verdicts)
+    refusals = 0
+    for at in ("2026-12-01T01:00:00+00:00", "2025-07-31T14:59:00+00:00", "2025-08-01T01:00:00+00:00",
+               "2026-03-31T14:59:00+00:00"):
+        rules = fallback.form_rules(fallback.visit_day(at))
+        for case in _cases():
+            _, expected = fallback.build(case, recorded_at=at, care_type=2, form="home_consent")
+            said = page.evaluate("([values, rules]) => window.offlineChecks.check(values, rules)", [case, rules])
+            assert sorted(map(tuple, said)) == sorted(expected), (at, case)
+            refusals += len(expected)
+    assert refusals > 100
+    page.context.close()
+
+
+def test_the_correction_form_on_a_phone_opens_on_the_refused_step_and_keeps_every_field(touch_world, chromium,
+                                                                                       tmp_path) -> None:
+    """A record the server refused (kept by an agent without the check) is fixed on a phone: the form opens on the
+    step of the refused field, every field is kept (補足 too), fixing it clears the mark, and it is sent."""
+    page = _offline_form(touch_world, chromium, 360, 800)
+    typed = {"method": "notice_with_card", "card_presented": "on", "insurer_number": "01130012", "number": "1287",
+             "birth_date": "1984-05-12", "name": "佐藤 健一", "free_text": "次回は資格確認書を持参"}
+    payload, errors = fallback.build(typed, recorded_at=touch_world.clock(), care_type=2, form="home_consent")
+    assert not errors
+    payload["evidence"]["insurer_number"] = "01130013"
+    box = Outbox(touch_world.agent.home.outbox_path, touch_world.agent.home.outbox_key_path)
+    box.add(payload)
+    box.close()
+    page.get_by_role("link", name="記録の一覧へ").click()
+    page.get_by_role("button", name="送信する").click()
+    page.get_by_role("link", name="修正して送信し直す").click()
+    assert "ステップ 2／4　確認した内容と保険の番号" in page.locator(".offline-form > .step").inner_text()
+    assert page.locator("#f-insurer_number").get_attribute("aria-invalid") == "true"
+    assert page.locator("input[name=card_presented]").is_checked() and page.locator("#f-number").input_value() == "1287"
+    _shot(page, shots(tmp_path), "offline-fix-360x800")
+    page.locator("#f-insurer_number").fill("01130012")
+    assert page.locator("#f-insurer_number").get_attribute("aria-invalid") is None, "fixed: the mark goes"
+    page.get_by_role("button", name="次へ").click()
+    assert page.locator("#f-free_text").input_value() == "次回は資格確認書を持参", "the 補足 is kept"
+    page.get_by_role("button", name="次へ").click()
+    assert "次回は資格確認書を持参" in page.locator(".summary").inner_text()
+    page.get_by_role("button", name="修正して送信する").click()
+    page.get_by_text("送信済み 1 件").first.wait_for()
+    (record,) = touch_world.h.client.get("/api/v1/fallback-records", headers=touch_world.tenant.auth()).get_json()
+    assert record["evidence"]["insurer_number"] == "01130012" and record["evidence"]["free_text"] == "次回は資格確認書を持参"
     page.context.close()

@@ -155,7 +155,7 @@ def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_o
         touch_world, chromium, phone, tmp_path: Path, width: int, height: int) -> None:
     """Issue 19: from the home screen, staff create a link for online consultation; the tablet shows its QR code
     large; the patient scans it and consents on their own phone (PIN to the card); the tablet then shows the
-    link consented, and withdrawn after the patient withdraws on the page."""
+    link consented, and withdrawn after the patient withdraws on the page, each by itself (no reload)."""
     import zxingcpp
     from PIL import Image
 
@@ -172,13 +172,14 @@ def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_o
         assert tablet.evaluate("document.documentElement.scrollWidth") <= width, (tablet.url, "horizontal scroll")
         tablet.screenshot(path=str(directory / f"{name}.png"), full_page=True)
 
-    def status() -> str:
-        tablet.get_by_role("link", name="状態を更新").tap()
-        tablet.get_by_role("heading", name="患者のスマホで同意").wait_for()
+    def status(state: str) -> str:
+        """The state shown once the page has refreshed it by itself: no reload (the mark set on the page stays)."""
+        tablet.locator(f".link-status[data-state={state}]").wait_for()
+        assert tablet.evaluate("window.sameVisit") is True, "the page was not reloaded"
         return tablet.locator(".link-status").inner_text()
 
     try:
-        ui, _ = touch_world.start_ui(touch_world.card(P01))
+        ui, ui_wire = touch_world.start_ui(touch_world.card(P01))
         tablet.goto(ui)
         tablet.get_by_label("職員のログインID").fill("nurse1")
         tablet.get_by_label("パスワード").fill(STAFF_PASSWORD)
@@ -205,10 +206,11 @@ def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_o
         assert decoded.text.startswith(touch_world.server_url + "/p/")
         (link,) = touch_world.h.client.get("/api/v1/consent-links", headers=_admin(touch_world)).get_json()
         assert link["care_type"] == 3 and link["purpose"] == "general"
+        tablet.evaluate("window.sameVisit = true")
 
         _authenticate_on_the_page(touch_world, phone, decoded.text, kinds=None)
         phone.get_by_role("heading", name="同意を登録しました").wait_for()
-        consented = status()
+        consented = status("consented")
         assert "同意されました" in consented and "すべての情報（包括同意）" in consented, consented
         assert tablet.locator(".link-qr").count() == 0, "no QR code once it has been used"
         shot("3-consented")
@@ -217,7 +219,10 @@ def test_a_consent_link_shown_as_qr_on_the_tablet_then_consented_and_withdrawn_o
         phone.get_by_role("button", name="取り消しを確定する").tap()
         phone.get_by_role("heading", name="すべての同意を取り消しました").wait_for()
         touch_world.clock.advance(seconds=1)
-        assert "同意が取り消されました" in status()
+        assert "同意が取り消されました" in status("withdrawn")
+        asked = sum(path.endswith("/status") for _, path, _ in ui_wire.requests)
+        tablet.wait_for_timeout(3_500)  # longer than the page's interval (routes_links.POLL_SECONDS)
+        assert sum(path.endswith("/status") for _, path, _ in ui_wire.requests) == asked, "final: no more asking"
         tablet.get_by_role("link", name="リンクの一覧").tap()
         assert tablet.locator(f"[data-link='{link['id']}'] .link-state").inner_text() == "同意が取り消されました"
         shot("4-list")

@@ -43,3 +43,20 @@ def test_every_operation_has_a_unique_operation_id() -> None:
            for method, operation in path.items() if method in ("get", "post", "put", "patch", "delete")]
     assert None not in ids and len(ids) == len(set(ids))
     assert "batch_jobs_create" in ids and "qualification_checks_check" in ids
+
+
+def test_every_response_declares_the_server_time_header() -> None:
+    """Every answer carries Server-Time (api/edge.py; the device dates by it, docs/rules.md §2.3): the spec says
+    so on every response, directly or through the component response it refers to."""
+    spec = json.loads((ROOT / "openapi" / "openapi.json").read_text())
+    assert spec["components"]["headers"]["Server-Time"]["schema"]["format"] == "date-time"
+    reference = {"$ref": "#/components/headers/Server-Time"}
+    components = spec["components"]["responses"]
+    responses = [response for path in spec["paths"].values() for method, operation in path.items()
+                 if method in ("get", "post", "put", "patch", "delete") for response in operation["responses"].values()]
+    assert len(responses) > 100
+    for response in responses:
+        declared = components[response["$ref"].rsplit("/", 1)[1]] if "$ref" in response else response
+        assert declared["headers"]["Server-Time"] == reference, response
+    retry = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]["headers"]
+    assert set(retry) == {"Retry-After", "Server-Time"}, "the header is added, not put in place of another"

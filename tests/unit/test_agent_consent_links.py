@@ -29,3 +29,15 @@ def test_the_newest_consent_through_the_link_decides_even_after_the_link_expired
     row = state_of(LINK, [again, withdrawn], NOW + timedelta(days=10))
     assert row.state == "consented" and row.consent is again and row.kinds == "薬剤情報、診療情報"
     assert state_of(LINK, [withdrawn], NOW).label == "同意が取り消されました"
+
+
+def test_the_pages_script_gets_what_the_page_shows_and_stops_asking_once_nothing_can_change() -> None:
+    """The tablet's page refreshes the link's state from this JSON (ui/routes_links.py status)."""
+    consented = {**_consent("2026-12-01T00:00:00+00:00"), "window": {"message": "あと24時間閲覧できます。"}}
+    assert state_of(LINK, [consented], NOW).as_json() == {
+        "state": "consented", "label": "同意されました", "kinds": "薬剤情報、診療情報",
+        "window": "あと24時間閲覧できます。", "final": False}, "a consent can still be withdrawn"
+    assert state_of(LINK, [], NOW).as_json()["final"] is False
+    withdrawn = _consent("2026-12-01T00:00:00+00:00", withdrawn="2026-12-01T01:00:00+00:00")
+    assert state_of(LINK, [withdrawn], NOW).as_json()["final"] is True
+    assert state_of(LINK, [], NOW + timedelta(days=3)).as_json()["final"] is True  # expired

@@ -29,6 +29,7 @@ def test_the_device_tables_are_the_servers():
     assert {m.value: label for m, label in server.METHOD_LABELS_JA.items()} == fallback.METHODS
     assert fallback.CONDITIONS.keys() == fallback.METHODS.keys()
     assert {m.value: dates for m, dates in server.METHOD_DATES.items()} == fallback.DATES
+    assert fallback.LATTER_STAGE_PAPER_CARD_UNTIL == server.PAPER_CARD_LAST_DAY_LATTER_STAGE
     assert {m: (set(req), set(allowed)) for m, (req, allowed) in fallback.EVIDENCE.items()} == {
         m.value: (set(req), set(allowed)) for m, (req, allowed) in server.EVIDENCE_RULES.items()}
     assert set(fallback.REASONS) == {r.value for r in server.FallbackReason}
@@ -90,6 +91,19 @@ def test_dated_methods_are_judged_by_the_day_in_japan(method, at, ok):
     assert (errors == []) is ok
     if not ok:
         assert errors[0][0] == "method" and "の方法です" in errors[0][1]
+
+
+@pytest.mark.parametrize(("insurer_number", "at", "ok"), [
+    ("39131016", "2025-07-31T14:59:00+00:00", True),   # 後期高齢者 (law code 39): the last day in Japan
+    ("39131016", "2025-07-31T15:00:00+00:00", False),  # 2025-08-01 in Japan
+    ("01130012", "2025-08-01T01:00:00+00:00", True),   # other insurers: until 2025-12-01
+])
+def test_a_latter_stage_paper_card_ends_on_the_servers_earlier_day(insurer_number, at, ok):
+    _, errors = build({**NOTICE, "method": "paper_card", "insurer_number": insurer_number}, at=at)
+    assert (errors == []) is ok, errors
+    if not ok:
+        assert errors == [("method", fallback.latter_stage_error(fallback.visit_day(at)))]
+        assert "後期高齢者医療の健康保険証は2025年7月31日で使えなくなりました" in errors[0][1]
 
 
 def test_the_declaration_from_flat_fields():
