@@ -15,7 +15,7 @@ from typing import Any
 
 from ..adapters import orm
 from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
-from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
+from ..domain.codes import CareType, Form, IdentityMethod
 from ..domain.errors import (
     ChallengeUsed,
     DomainError,
@@ -221,7 +221,3 @@ def _replay(uow: Any, actor: Principal, key: str, hashed: str) -> dict[str, Any]
     if "problem" in stored.response:
         raise idempotency.stored_refusal(stored)
     return stored.response["outcome"]
-
-
-def is_valid_status(status: int | None) -> bool | None:
-    return None if status is None else EligibilityStatus(status).is_valid
