@@ -187,14 +187,16 @@ def _declaration(fields: Mapping[str, Any]) -> dict[str, Any]:
     return decl
 
 
+Errors = list[tuple[str, str]]
+
+
 def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: int, form: str
-          ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+          ) -> tuple[dict[str, Any], Errors]:
     """The record to keep from flat fields, and what is wrong with it as (field, Japanese message).
 
     Only the evidence the chosen method takes is kept (a field typed for another method is dropped, as the
     server would refuse it)."""
     method, reason = _text(fields, "method"), _text(fields, "reason") or "offline"
-    errors: list[tuple[str, str]] = []
     recorded = recorded_at if isinstance(recorded_at, str) else recorded_at.isoformat()
     payload: dict[str, Any] = {"care_type": care_type, "form": form, "method": method, "reason": reason,
                                "device_recorded_at": recorded, "evidence": {}}
@@ -202,25 +204,32 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
         payload["patient_reference"] = _text(fields, "patient_reference")
     if method not in METHODS:
         return payload, [("method", "確認した方法を選んでください。")]
+    errors = _choice_errors(payload, method, reason, visit_day(recorded))
+    evidence, required = _evidence(fields, method)
+    errors += _missing(evidence, required, METHODS[method])
+    errors += _malformed(evidence)
+    payload["evidence"] = evidence
+    return payload, errors
+
+
+def _choice_errors(payload: Mapping[str, Any], method: str, reason: str, day: date) -> Errors:
+    """The reason, whether the method may be used on the visit day, and the patient number some methods need."""
+    errors: Errors = []
+    label = METHODS[method]
     if reason not in REASONS:
         errors.append(("reason", "確認できなかった理由を選んでください。"))
-    label = METHODS[method]
-    day = visit_day(recorded)
     if not methods_on(day)[method]:
         errors.append(("method", (f"「{label}」は{date_rule(method)}の方法です（受診日 {short_date(day)}）。"
                                   "ほかの方法で確認してください。")))
     if method in NEEDS_PATIENT_REFERENCE and "patient_reference" not in payload:
         errors.append(("patient_reference", f"「{label}」では患者番号が必要です（初診か再来かを確かめるため）。"))
+    return errors
+
+
+def _evidence(fields: Mapping[str, Any], method: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The evidence the method takes, and which of it is required."""
     required, allowed = EVIDENCE[method]
-    evidence: dict[str, Any] = {}
-    for name in EVIDENCE_FIELDS:
-        if name not in allowed or (method == "declaration" and name in ("name", "name_kana")):
-            continue
-        if name in FLAGS:
-            if _truthy(fields.get(name)):
-                evidence[name] = True
-        elif _text(fields, name):
-            evidence[name] = _text(fields, name)
+    evidence = _kept_fields(fields, method, allowed)
     if method == "declaration":
         evidence["declaration"] = _declaration(fields)
     if method == "oral_revisit":  # numbers only when copied from the provider's own records (the server's rule)
@@ -228,16 +237,40 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
             required = (*required, *_NUMBERS)
         else:
             evidence = {k: v for k, v in evidence.items() if k not in _IDENTIFIERS}
+    return evidence, required
+
+
+def _kept_fields(fields: Mapping[str, Any], method: str, allowed: frozenset[str]) -> dict[str, Any]:
+    """The filled-in fields the method allows: a checkbox as True, text as typed (trimmed)."""
+    kept: dict[str, Any] = {}
+    for name in EVIDENCE_FIELDS:
+        if name not in allowed or (method == "declaration" and name in ("name", "name_kana")):
+            continue
+        if name in FLAGS:
+            if _truthy(fields.get(name)):
+                kept[name] = True
+        elif _text(fields, name):
+            kept[name] = _text(fields, name)
+    return kept
+
+
+def _missing(evidence: Mapping[str, Any], required: tuple[str, ...], label: str) -> Errors:
+    errors: Errors = []
     for name in required:
         if name == "declaration":
-            for item in DECLARATION_REQUIRED:
-                if not evidence["declaration"].get(item):
-                    errors.append((f"decl_{item}" if item not in ("name", "name_kana") else item,
-                                   f"申立書の{DECLARATION_LABELS[item]}が必要です。"))
+            errors += [(f"decl_{item}" if item not in ("name", "name_kana") else item,
+                        f"申立書の{DECLARATION_LABELS[item]}が必要です。")
+                       for item in DECLARATION_REQUIRED if not evidence["declaration"].get(item)]
         elif not evidence.get(name):
             what = LABELS[name]
             errors.append((name, f"「{label}」では{what}が必要です（チェックしてください）。" if name in FLAGS
                            else f"「{label}」では{what}の入力が必要です。"))
+    return errors
+
+
+def _malformed(evidence: dict[str, Any]) -> Errors:
+    """Dates and the insurer number that cannot be right; a declaration's unreadable birth date is dropped."""
+    errors: Errors = []
     birth = (evidence.get("declaration") or {}).get("birth_date")
     if isinstance(birth, dict) and "invalid" in birth:
         errors.append(("decl_birth_date", "申立書の生年月日は和暦（例: 昭和59年5月12日）で入力してください。"))
@@ -251,8 +284,7 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
     number = evidence.get("insurer_number")
     if number and not insurer.is_valid(str(number)):  # before saving: the patient is still there to ask
         errors.append(("insurer_number", insurer.WRONG))
-    payload["evidence"] = evidence
-    return payload, errors
+    return errors
 
 
 def patient_name(payload: Mapping[str, Any]) -> str:
