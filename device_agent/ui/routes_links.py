@@ -38,7 +38,7 @@ def _links_page(form: dict[str, Any], error: str | None, status: int) -> Any:
 
 def _form() -> tuple[dict[str, Any], str | None]:
     """The chosen purpose, care type, planned date and note, or why they cannot be sent."""
-    form = {"purpose": request.form.get("purpose", "general"), "care_type": request.form.get("care_type", "3"),
+    form: dict[str, Any] = {"purpose": request.form.get("purpose", "general"), "care_type": request.form.get("care_type", "3"),
             "planned_date": request.form.get("planned_date", "").strip(), "note": request.form.get("note", "").strip()}
     if form["purpose"] not in consent_links.PURPOSES or form["care_type"] not in ("2", "3"):
         return form, "リンクの用途を選んでください。"

@@ -126,7 +126,7 @@ def create_client(rt: Runtime, actor: Principal | None, *, institution_id: str |
         return NewClient(client, credential)
 
 
-def _owned_client(uow, actor: Principal, client_id: str) -> orm.ApiClient:  # type: ignore[no-untyped-def]
+def _owned_client(uow: UnitOfWork, actor: Principal, client_id: str) -> orm.ApiClient:
     client = uow.api_clients.get_owned(client_id, actor.institution_id)
     if client is None:
         raise NotFound("クライアントが見つかりません。")
