@@ -5,7 +5,7 @@ The device checks what it can before the patient is gone (a missing field, a met
 a record is complete when it is made; what only the server can judge (the check digit, whether this is a
 revisit, the 後期高齢者 paper-card end) comes back as a refusal that ``describe_problem`` turns into Japanese
 with the field's label, and the nurse fixes the record under the same id. The tables mirror the server's
-(mobile_api/domain/fallback.py); tests/unit/test_device_fallback.py fails when they drift apart.
+(mobile_api/domain/fallback.py); tests/unit/device_agent/test_device_fallback.py fails when they drift apart.
 
 One flat field namespace serves the CLI's options and the touch UI's form: the evidence fields by their
 API names, the declaration's as ``decl_<name>`` (its birth date as era/year/month/day).
