@@ -22,6 +22,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check mobile_api device_agent tests bench scripts
+	$(BIN)/mypy
 
 test: setup lint
 	$(BIN)/python -m pytest

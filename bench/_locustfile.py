@@ -18,6 +18,7 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,7 +29,7 @@ from locust import FastHttpUser, constant_throughput, task
 from bench._seed import start_body, submit_body
 from device_agent.device_key import make_assertion
 
-SEED: dict[str, Any] = json.loads(open(os.environ["BENCH_SEED"], encoding="utf-8").read())
+SEED: dict[str, Any] = json.loads(Path(os.environ["BENCH_SEED"]).read_text(encoding="utf-8"))
 # The card as _seed.submit_body takes it (the seeded certificate and its private key).
 CARD = SimpleNamespace(
     certificate_der=base64.b64decode(SEED["card"]["certificate"]),

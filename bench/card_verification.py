@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import math
 import os
@@ -210,7 +211,7 @@ def verify_once(identity: TestIdentity, *, with_token_info: bool, apdu_delay: fl
             "agent_cpu": (b.cpu - a.cpu) - (b.below_driver_cpu - a.below_driver_cpu),
             "wall": b.wall - a.wall,
         }
-        for name, a, b in zip(PHASES, marks, marks[1:])
+        for name, (a, b) in zip(PHASES, itertools.pairwise(marks), strict=True)
     }
     first, last = marks[0], marks[-1]
     total_cpu = last.cpu - first.cpu

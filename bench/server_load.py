@@ -89,7 +89,8 @@ def run_locust(url: str, seed_file: Path, scenario: str, users: int, duration: i
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu["locust"] = (children_after.ru_utime + children_after.ru_stime
                      - children_before.ru_utime - children_before.ru_stime)
-    rows = {row["Name"]: row for row in csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8"))}
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as stats:
+        rows = {row["Name"]: row for row in csv.DictReader(stats)}
     if done.returncode not in (0, 1):  # 1 = some requests failed: counted below
         raise RuntimeError(f"locust failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
     row = rows.get(entry)

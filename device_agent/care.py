@@ -19,7 +19,6 @@ SHORT_ID = 8  # characters of an id the lists show and the commands accept
 WINDOW_STATES = {"open": "閲覧できます", "not_open": "まだ閲覧できません", "closed": "閲覧期間が終わりました",
                  "withdrawn": "同意が取り消されました", "none": "同意なし"}
 METHODS = {"pin": "暗証番号", "visual": "目視確認", "requery": "再照会"}
-END_REASONS = {"discharged": "終了（退院・終診など）", "withdrawn": "同意の取消", "idle": "90日間訪問なし"}
 
 
 class UnknownPatient(LookupError):

@@ -69,8 +69,9 @@ def cmd_readers(args: argparse.Namespace) -> int:
             say(f"✖ {messages.NO_READER}")
         return 2
     try:
-        chosen: readers.Reader | None = readers.choose(found, args.reader)
-        note = f"使うリーダー: {chosen.spec}"
+        reader = readers.choose(found, args.reader)
+        chosen: readers.Reader | None = reader
+        note = f"使うリーダー: {reader.spec}"
     except CardError as exc:
         chosen, note = None, messages.describe(exc)
     say("見つかったカードリーダー:")

@@ -23,6 +23,7 @@ device assertion and the agent's recorded times use.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -161,10 +162,9 @@ class ApiClient:
 
     def learn_server_time(self) -> timedelta | None:
         """Ask the server its time (``GET /healthz``, no login); the offset, or None when unreachable."""
-        try:
+        # A problem answer still taught the time; no answer leaves the last offset.
+        with contextlib.suppress(ApiProblem, NetworkError):
             self.request("GET", "/healthz", auth=False)
-        except (ApiProblem, NetworkError):
-            pass  # a problem answer still taught the time; no answer leaves the last offset
         return self.server_offset
 
     # -- the login session -------------------------------------------------------------------------
@@ -254,34 +254,37 @@ class ApiClient:
         safe_to_retry = retry if retry is not None else (method == "GET" or idempotency_key is not None)
         attempts = self.retries + 1 if safe_to_retry else 1
         for attempt in range(attempts):
+            more = attempt + 1 < attempts
             for observe in self.observers:
                 observe(method, path, json)
-            url = self.base_url.rstrip("/") + path
-            try:
-                response = self.session.request(method, url, json=json, headers=headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                kind = network_kind(exc)
-                if attempt + 1 < attempts and kind != "dns":  # a name that does not resolve will not by waiting
-                    self.sleep(self.backoff * 2**attempt)
-                    continue
-                raise NetworkError(url=self.base_url, kind=kind) from exc
-            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                    requests.exceptions.InvalidSchema) as exc:
-                raise NetworkError(url=self.base_url, kind="bad-url") from exc
-            self._learn_time(response)
-            if response.status_code in (502, 503, 504) and attempt + 1 < attempts:
+            response = self._attempt(method, path, json=json, headers=headers, attempt=attempt, more=more)
+            if response is None:
+                continue  # the connection failed and the backoff was waited out
+            if response.status_code in (502, 503, 504) and more:
                 wait = self._retry_after(response, default=self.backoff * 2**attempt)
                 if wait is not None:
                     self.sleep(wait)
                     continue
-            if response.status_code >= 400:
-                try:
-                    problem = response.json()
-                except ValueError:
-                    problem = {"title": response.reason}
-                raise ApiProblem(response.status_code, problem)
-            return response.json() if response.content else None
+            return _answer(response)
         raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, path: str, *, json: Any, headers: dict[str, str], attempt: int,
+                 more: bool) -> requests.Response | None:
+        """One round trip; None when the connection failed and another attempt is worth waiting for."""
+        url = self.base_url.rstrip("/") + path
+        try:
+            response = self.session.request(method, url, json=json, headers=headers, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            kind = network_kind(exc)
+            if more and kind != "dns":  # a name that does not resolve will not by waiting
+                self.sleep(self.backoff * 2**attempt)
+                return None
+            raise NetworkError(url=self.base_url, kind=kind) from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            raise NetworkError(url=self.base_url, kind="bad-url") from exc
+        self._learn_time(response)
+        return response
 
     # -- endpoints ---------------------------------------------------------------------------------
     def enrol(self, activation_code: str, public_key_pem: str) -> dict[str, Any]:
@@ -369,3 +372,14 @@ def outbox_sender(api: ApiClient) -> Callable[[str, dict[str, Any], str], tuple[
             raise ConnectionError(str(exc)) from exc
 
     return send
+
+
+def _answer(response: requests.Response) -> Any:
+    """The JSON body of a success (None when empty); an error status as ``ApiProblem``."""
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"title": response.reason}
+        raise ApiProblem(response.status_code, problem)
+    return response.json() if response.content else None

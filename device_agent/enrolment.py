@@ -25,7 +25,8 @@ def activation_from_text(text: str) -> tuple[str, str | None]:
     if text.startswith("mobileoqs://"):
         parsed = urlparse(text)
         query = parse_qs(parsed.query) if parsed.netloc == "enrol" else {}
-        text, server = (query.get("code") or [""])[0], (query.get("server") or [None])[0]
+        text, servers = (query.get("code") or [""])[0], query.get("server")
+        server = servers[0] if servers else None
     return _digits(text), server
 
 

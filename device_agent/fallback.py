@@ -5,7 +5,7 @@ The device checks what it can before the patient is gone (a missing field, a met
 insurer number's check digit), so a record is complete when it is made; what only the server can judge
 (whether this is a revisit, the visit day it vouches for) comes back as a refusal that ``describe_problem``
 turns into Japanese with the field's label, and the nurse fixes the record under the same id. The tables
-mirror the server's (mobile_api/domain/fallback.py); tests/unit/test_device_fallback.py fails when they drift
+mirror the server's (mobile_api/domain/fallback.py); tests/unit/device_agent/test_device_fallback.py fails when they drift
 apart. ``form_rules`` hands the same checks and messages to the touch UI's script, which says each error next
 to its field as it is typed (tests/e2e/test_offline_evidence.py compares the script's answers with ``build``).
 
@@ -251,14 +251,16 @@ def _declaration(fields: Mapping[str, Any]) -> dict[str, Any]:
     return decl
 
 
+Errors = list[tuple[str, str]]
+
+
 def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: int, form: str
-          ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+          ) -> tuple[dict[str, Any], Errors]:
     """The record to keep from flat fields, and what is wrong with it as (field, Japanese message).
 
     Only the evidence the chosen method takes is kept (a field typed for another method is dropped, as the
     server would refuse it)."""
     method, reason = _text(fields, "method"), _text(fields, "reason") or "offline"
-    errors: list[tuple[str, str]] = []
     recorded = recorded_at if isinstance(recorded_at, str) else recorded_at.isoformat()
     payload: dict[str, Any] = {"care_type": care_type, "form": form, "method": method, "reason": reason,
                                "device_recorded_at": recorded, "evidence": {}}
@@ -266,23 +268,31 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
         payload["patient_reference"] = _text(fields, "patient_reference")
     if method not in METHODS:
         return payload, [("method", CHOOSE_METHOD)]
+    day = visit_day(recorded)
+    errors = _choice_errors(payload, method, reason, day)
+    evidence, required = _evidence(fields, method)
+    errors += _missing(evidence, required, method)
+    errors += _malformed(evidence, method, day)
+    payload["evidence"] = evidence
+    return payload, errors
+
+
+def _choice_errors(payload: Mapping[str, Any], method: str, reason: str, day: date) -> Errors:
+    """The reason, whether the method may be used on the visit day, and the patient number some methods need."""
+    errors: Errors = []
     if reason not in REASONS:
         errors.append(("reason", "確認できなかった理由を選んでください。"))
-    day = visit_day(recorded)
     if date_error(method, day):
         errors.append(("method", str(date_error(method, day))))
     if method in NEEDS_PATIENT_REFERENCE and "patient_reference" not in payload:
         errors.append(("patient_reference", reference_message(method)))
+    return errors
+
+
+def _evidence(fields: Mapping[str, Any], method: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The evidence the method takes, and which of it is required."""
     required, allowed = EVIDENCE[method]
-    evidence: dict[str, Any] = {}
-    for name in EVIDENCE_FIELDS:
-        if name not in allowed or (method == "declaration" and name in ("name", "name_kana")):
-            continue
-        if name in FLAGS:
-            if _truthy(fields.get(name)):
-                evidence[name] = True
-        elif _text(fields, name):
-            evidence[name] = _text(fields, name)
+    evidence = _kept_fields(fields, method, allowed)
     if method == "declaration":
         evidence["declaration"] = _declaration(fields)
     if method == "oral_revisit":  # numbers only when copied from the provider's own records (the server's rule)
@@ -290,12 +300,38 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
             required = (*required, *_NUMBERS)
         else:
             evidence = {k: v for k, v in evidence.items() if k not in _IDENTIFIERS}
+    return evidence, required
+
+
+def _kept_fields(fields: Mapping[str, Any], method: str, allowed: frozenset[str]) -> dict[str, Any]:
+    """The filled-in fields the method allows: a checkbox as True, text as typed (trimmed)."""
+    kept: dict[str, Any] = {}
+    for name in EVIDENCE_FIELDS:
+        if name not in allowed or (method == "declaration" and name in ("name", "name_kana")):
+            continue
+        if name in FLAGS:
+            if _truthy(fields.get(name)):
+                kept[name] = True
+        elif _text(fields, name):
+            kept[name] = _text(fields, name)
+    return kept
+
+
+def _missing(evidence: Mapping[str, Any], required: tuple[str, ...], method: str) -> Errors:
+    errors: Errors = []
     for name in required:
         if name == "declaration":
             errors.extend((_declaration_field(item), _declaration_message(item)) for item in DECLARATION_REQUIRED
                           if not evidence["declaration"].get(item))
         elif not evidence.get(name):
             errors.append((name, required_message(method, name)))
+    return errors
+
+
+def _malformed(evidence: dict[str, Any], method: str, day: date) -> Errors:
+    """Dates and the insurer number that cannot be right, and a latter-stage paper card past its last day; a
+    declaration's unreadable birth date is dropped."""
+    errors: Errors = []
     birth = (evidence.get("declaration") or {}).get("birth_date")
     if isinstance(birth, dict) and "invalid" in birth:
         errors.append(("decl_birth_date", BIRTH_INVALID))
@@ -311,8 +347,7 @@ def build(fields: Mapping[str, Any], *, recorded_at: datetime | str, care_type: 
         errors.append(("insurer_number", insurer.WRONG))
     if method == "paper_card" and _is_latter_stage(number) and latter_stage_error(day):
         errors.append(("method", str(latter_stage_error(day))))
-    payload["evidence"] = evidence
-    return payload, errors
+    return errors
 
 
 def patient_name(payload: Mapping[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """The insurer number's check digit on the device, so a mistyped number is caught while the patient is there.
 
 The same rule as the server's (``mobile_api/domain/insurer.py``, docs/rules.md §4), kept here because the
-agent is installed without the server; tests/unit/test_device_fallback.py pins the two together.
+agent is installed without the server; tests/unit/device_agent/test_device_fallback.py pins the two together.
 """
 from __future__ import annotations
 

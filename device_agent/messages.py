@@ -7,8 +7,10 @@ headed "うまくいきませんでした". Nothing here shows a traceback; ``--
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from device_agent.agent import NotEnrolled, VirtualCardMissing
 from device_agent.card.apdu import FileNotFound, PinLocked, WrongPin
@@ -59,8 +61,6 @@ READER_BUSY = ("ほかのアプリ（e-Taxソフトやマイナポータルア�
 SEVERAL_READERS = "カードリーダーが複数つながっています。使うリーダーを --reader で選んでください: {names}"
 WRONG_CARD = "マイナンバーカード（またはマイナ保険証を登録したスマートフォン）ではないようです。カードを確認してください。"
 OFFLINE_HINT = "電波が戻らないときは「通信できないときの記録」で、確認した方法を記録できます。"
-NO_SIGNAL = ("サーバーに接続できません（電波がない可能性があります）。カードでの資格確認にはサーバーとの通信が必要です。"
-             "電波の届く場所で再度お試しいただくか、「通信できないときの記録」で確認方法を記録してください。")
 PIN_LOCKED = ("暗証番号がロックされています（または暗証番号のない顔認証マイナンバーカードです）。"
               "ロックの解除はお住まいの市区町村の窓口で行えます。このまま職員の目視確認で資格確認を続けられます。")
 LAST_TRY_WARNING = "次に間違えると暗証番号がロックされます。ロック解除には市区町村の窓口での手続きが必要です。"
@@ -192,70 +192,76 @@ def network(error: NetworkError) -> str:
     return text + OFFLINE_HINT if error.kind in ("dns", "timeout", "other") else text
 
 
+def _login_rejected(error: LoginRejected) -> Explained:
+    detail = error.problem.get("detail") or ""
+    text = LOGIN_REJECTED if "パスワード" in detail or not detail else f"{detail}管理者に確認してください。"
+    return Explained("ログインできませんでした", text)
+
+
+def _activation_rejected(error: ActivationCodeRejected) -> Explained:
+    text = ACTIVATION_USED if error.slug == "activation-code-used" else ACTIVATION_REJECTED
+    return Explained("登録できませんでした", text)
+
+
+def _api_problem(error: ApiProblem) -> Explained:
+    """The server's refusal: our wording for the slugs we know, the server's own where it says which case
+    (a phone's certificate has no grace: the card's wording would be wrong)."""
+    server_words = error.slug in SERVER_WORDS or error.problem.get("medium") == "smartphone"
+    text = str(error) if server_words else PROBLEM_MESSAGES.get(error.slug) or str(error)
+    if error.slug in BY_DESIGN:
+        return Explained(BY_DESIGN[error.slug], text, by_design=True)
+    if error.status == 401:
+        return Explained(SIGN_IN_AGAIN, SESSION_EXPIRED)
+    return Explained(FAILED, text)
+
+
+def _virtual_card_missing(error: VirtualCardMissing) -> Explained:
+    tried = "、".join(str(path) for path in error.tried)
+    return Explained("仮想カードが見つかりません",
+                     f"仮想カード「{error.name}」が見つかりません（探した場所: {tried}）。"
+                     "フォルダー名を確認するか、flask sandbox issue-card で発行してください。")
+
+
+# Each error kind with what to show for it, in order: the first that matches wins, so a subclass comes before
+# its base (CardRemovedError before CardError, LoginRejected and SessionExpired before ApiProblem).
+_EXPLAINERS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any], Explained]], ...] = (
+    (WrongPin, lambda e: Explained("暗証番号が違います", wrong_pin(e.tries_left))),
+    (PinLocked, lambda e: Explained("暗証番号がロックされています", PIN_LOCKED, by_design=True)),
+    (PinFormatError, lambda e: Explained("暗証番号は数字4桁です", PIN_FORMAT)),
+    (CertificateUnusable, lambda e: Explained(CARD_NOT_USABLE, certificate_unusable(e), by_design=True)),
+    (SeveralReadersError,
+     lambda e: Explained("カードリーダーを選んでください", SEVERAL_READERS.format(names="、".join(e.names)))),
+    (ReaderServiceError, lambda e: Explained("カードリーダーを使えません", READER_SERVICE)),
+    (ReaderNotFoundError, lambda e: Explained("カードリーダーが見つかりません", NO_READER)),
+    (ReaderGoneError, lambda e: Explained("カードリーダーが外れました", READER_GONE)),
+    (ReaderBusyError, lambda e: Explained("カードリーダーが使用中です", READER_BUSY)),
+    (NoCardError, lambda e: Explained("カードが見つかりません", NO_CARD)),
+    (CardRemovedError, lambda e: Explained(FAILED, CARD_REMOVED)),
+    ((FileNotFound, CardProtocolError), lambda e: Explained(FAILED, WRONG_CARD)),
+    (PrivacyGuardError,
+     lambda e: Explained(NOT_POSSIBLE, "この操作はできません（個人番号の領域にはアクセスしません）。", by_design=True)),
+    (CardError, lambda e: Explained(FAILED, "カードを読み取れませんでした。もう一度かざしてください。")),
+    (NetworkError, lambda e: Explained(FAILED, network(e))),
+    (SessionExpired, lambda e: Explained(SIGN_IN_AGAIN, SESSION_EXPIRED)),
+    (LoginRejected, _login_rejected),
+    (ActivationCodeRejected, _activation_rejected),
+    (ApiProblem, _api_problem),
+    (NotEnrolled, lambda e: Explained("この端末は登録されていません", NOT_ENROLLED)),
+    (VirtualCardMissing, _virtual_card_missing),
+    ((ActivationCodeError, BadServerUrl), lambda e: Explained("入力を確認してください", str(e))),
+    (SecretUnavailable, lambda e: Explained("入力を確認してください", secret_unavailable(e))),
+    ((KeyboardInterrupt, EOFError), lambda e: Explained("中止しました", "操作を中止しました。")),
+)
+UNEXPECTED = Explained(FAILED, "予期しないエラーが発生しました。もう一度お試しください。"
+                               "繰り返すときは --debug を付けて実行し、表示された内容を管理者に伝えてください。")
+
+
 def explain(error: BaseException) -> Explained:
     """What to show for an error met anywhere in the CLI or the UI."""
-    if isinstance(error, WrongPin):
-        return Explained("暗証番号が違います", wrong_pin(error.tries_left))
-    if isinstance(error, PinLocked):
-        return Explained("暗証番号がロックされています", PIN_LOCKED, by_design=True)
-    if isinstance(error, PinFormatError):
-        return Explained("暗証番号は数字4桁です", PIN_FORMAT)
-    if isinstance(error, CertificateUnusable):
-        return Explained(CARD_NOT_USABLE, certificate_unusable(error), by_design=True)
-    if isinstance(error, SeveralReadersError):
-        return Explained("カードリーダーを選んでください", SEVERAL_READERS.format(names="、".join(error.names)))
-    if isinstance(error, ReaderServiceError):
-        return Explained("カードリーダーを使えません", READER_SERVICE)
-    if isinstance(error, ReaderNotFoundError):
-        return Explained("カードリーダーが見つかりません", NO_READER)
-    if isinstance(error, ReaderGoneError):
-        return Explained("カードリーダーが外れました", READER_GONE)
-    if isinstance(error, ReaderBusyError):
-        return Explained("カードリーダーが使用中です", READER_BUSY)
-    if isinstance(error, NoCardError):
-        return Explained("カードが見つかりません", NO_CARD)
-    if isinstance(error, CardRemovedError):
-        return Explained(FAILED, CARD_REMOVED)
-    if isinstance(error, (FileNotFound, CardProtocolError)):
-        return Explained(FAILED, WRONG_CARD)
-    if isinstance(error, PrivacyGuardError):
-        return Explained(NOT_POSSIBLE, "この操作はできません（個人番号の領域にはアクセスしません）。", by_design=True)
-    if isinstance(error, CardError):
-        return Explained(FAILED, "カードを読み取れませんでした。もう一度かざしてください。")
-    if isinstance(error, NetworkError):
-        return Explained(FAILED, network(error))
-    if isinstance(error, SessionExpired):
-        return Explained(SIGN_IN_AGAIN, SESSION_EXPIRED)
-    if isinstance(error, LoginRejected):
-        detail = error.problem.get("detail") or ""
-        text = LOGIN_REJECTED if "パスワード" in detail or not detail else f"{detail}管理者に確認してください。"
-        return Explained("ログインできませんでした", text)
-    if isinstance(error, ActivationCodeRejected):
-        text = ACTIVATION_USED if error.slug == "activation-code-used" else ACTIVATION_REJECTED
-        return Explained("登録できませんでした", text)
-    if isinstance(error, ApiProblem):  # a phone's certificate has no grace: the card's wording would be wrong
-        server_words = error.slug in SERVER_WORDS or error.problem.get("medium") == "smartphone"
-        text = str(error) if server_words else PROBLEM_MESSAGES.get(error.slug) or str(error)
-        if error.slug in BY_DESIGN:
-            return Explained(BY_DESIGN[error.slug], text, by_design=True)
-        if error.status == 401:
-            return Explained(SIGN_IN_AGAIN, SESSION_EXPIRED)
-        return Explained(FAILED, text)
-    if isinstance(error, NotEnrolled):
-        return Explained("この端末は登録されていません", NOT_ENROLLED)
-    if isinstance(error, VirtualCardMissing):
-        tried = "、".join(str(path) for path in error.tried)
-        return Explained("仮想カードが見つかりません",
-                         f"仮想カード「{error.name}」が見つかりません（探した場所: {tried}）。"
-                         "フォルダー名を確認するか、flask sandbox issue-card で発行してください。")
-    if isinstance(error, (ActivationCodeError, BadServerUrl)):
-        return Explained("入力を確認してください", str(error))
-    if isinstance(error, SecretUnavailable):
-        return Explained("入力を確認してください", secret_unavailable(error))
-    if isinstance(error, (KeyboardInterrupt, EOFError)):
-        return Explained("中止しました", "操作を中止しました。")
-    return Explained(FAILED, "予期しないエラーが発生しました。もう一度お試しください。"
-                             "繰り返すときは --debug を付けて実行し、表示された内容を管理者に伝えてください。")
+    for kinds, explained in _EXPLAINERS:
+        if isinstance(error, kinds):
+            return explained(error)
+    return UNEXPECTED
 
 
 def describe(error: BaseException) -> str:

@@ -12,6 +12,7 @@ It is not a staff device: no enrolment, no login, no device key. A real phone ap
 from __future__ import annotations
 
 import base64
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -79,7 +80,5 @@ def _report_card_error(http: Any, status_url: str, refused: WrongPin | PinLocked
     is not left waiting. Best effort: the card's answer is what the caller acts on."""
     body: dict[str, Any] = ({"reason": "wrong-pin", "tries_left": refused.tries_left}
                             if isinstance(refused, WrongPin) else {"reason": "locked"})
-    try:
+    with contextlib.suppress(requests.RequestException):
         http.post(f"{status_url}/card-error", json=body, timeout=timeout)
-    except requests.RequestException:
-        pass

@@ -75,7 +75,7 @@ def build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], cl
     """The OQS adapter named by ``OQS_BACKEND``, measured (call latency and errors, observability.py)."""
     from .observability import InstrumentedGateway
 
-    return InstrumentedGateway(_build_oqs(cfg, session_factory, clock))  # type: ignore[return-value]
+    return InstrumentedGateway(_build_oqs(cfg, session_factory, clock))
 
 
 def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], clock: Clock) -> OQSGateway:
@@ -90,7 +90,7 @@ def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], c
                        read_timeout=float(cfg["OQS_READ_TIMEOUT_SECONDS"]), retries=int(cfg["OQS_RETRIES"]),
                        breaker_failures=int(cfg["OQS_BREAKER_FAILURES"]),
                        breaker_reset=float(cfg["OQS_BREAKER_RESET_SECONDS"]), request_id=request_id)
-        return _with_configured_anchors(http, cfg)  # type: ignore[no-any-return]
+        return _with_configured_anchors(http, cfg)
     if backend != "sandbox":
         raise ValueError(f"unknown OQS_BACKEND {backend!r} (available: sandbox, http)")
 
@@ -100,7 +100,7 @@ def _build_oqs(cfg: Mapping[str, Any], session_factory: sessionmaker[Session], c
         return _with_configured_anchors(SandboxOQS.from_database(session_factory, clock), cfg)
 
     # Built on first use: the sandbox CA lives in the database, which may not be migrated yet.
-    return LazyGateway(build)  # type: ignore[return-value]
+    return LazyGateway(build)
 
 
 def batch_settings_from(cfg: Mapping[str, Any]) -> BatchSettings:

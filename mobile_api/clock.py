@@ -36,13 +36,3 @@ class FrozenClock:
 
     def __call__(self) -> datetime:
         return self._now
-
-
-def as_utc(value: datetime) -> datetime:
-    """Normalise a datetime read back from a database to aware UTC.
-
-    SQLite drops the offset; PostgreSQL keeps it. Both store UTC here.
-    """
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

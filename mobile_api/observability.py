@@ -97,7 +97,7 @@ def _route() -> str:
 def _verification_outcome(response: Response) -> str:
     if response.status_code < 400:
         return "verified"
-    body = response.get_json(silent=True) if response.mimetype.endswith("json") else None
+    body = response.get_json(silent=True) if (response.mimetype or "").endswith("json") else None
     kind = body.get("type") if isinstance(body, dict) else None
     return str(kind).rsplit("/", 1)[-1] if kind else f"http-{response.status_code}"
 

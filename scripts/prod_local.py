@@ -160,10 +160,9 @@ class ProdLocal:
             raise RuntimeError(f"{name} failed (exit {done.returncode}):\n{self.log(name)[-2000:]}")
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
-        out = open(self.base / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env={**self.env(), **(extra_env or {})}, stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        out.close()
+        with open(self.base / f"{name}.log", "ab") as out:  # the child keeps its own descriptor
+            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env={**self.env(), **(extra_env or {})},
+                                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait_http(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

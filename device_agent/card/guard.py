@@ -75,31 +75,37 @@ class GuardedTransport:
         return response
 
     def _check(self, c: CommandAPDU) -> None:
+        """Refuse ``c`` unless the allow-list has it, in the state the card is in now."""
+        why = self._refusal(c)
+        if why is not None:
+            _refuse(c, why)
+
+    def _refusal(self, c: CommandAPDU) -> str | None:
         if c.cla == CLA_ISO and c.ins == INS_SELECT:
-            if c.p2 & 0x03:  # only "first or only occurrence"
-                _refuse(c, "SELECT of a next/previous occurrence")
-            if c.p1 == SELECT_BY_DF_NAME and c.data == JPKI_AID:
-                return
-            if c.p1 == SELECT_EF_UNDER_CURRENT_DF and c.data in SELECTABLE_EFS:
-                if not self._in_jpki_ap:
-                    _refuse(c, "EF selection before the JPKI AP is selected")
-                return
-            _refuse(c, "SELECT outside the JPKI allow-list")
+            return self._select_refusal(c)
         if c.cla == CLA_ISO and c.ins == INS_READ_BINARY:
-            if c.p1 & 0x80:
-                _refuse(c, "READ BINARY with a short EF identifier (implicit selection)")
-            if self._current_ef not in READABLE_EFS:
-                _refuse(c, "READ BINARY of an EF that is not on the readable list")
-            return
+            return self._read_refusal(c)
         if (c.cla, c.ins, c.p1, c.p2) == (CLA_ISO, INS_VERIFY, 0x00, 0x80):
-            if self._current_ef != EF_AUTH_PIN:
-                _refuse(c, "VERIFY outside the user-authentication PIN EF")
-            return
+            return None if self._current_ef == EF_AUTH_PIN else "VERIFY outside the user-authentication PIN EF"
         if (c.cla, c.ins, c.p1, c.p2) == (CLA_PROPRIETARY, INS_SIGN, 0x00, 0x80):
-            if self._current_ef != EF_AUTH_PRIVATE_KEY:
-                _refuse(c, "SIGN outside the user-authentication key EF")
-            return
-        _refuse(c, "command not on the allow-list")
+            return None if self._current_ef == EF_AUTH_PRIVATE_KEY else "SIGN outside the user-authentication key EF"
+        return "command not on the allow-list"
+
+    def _select_refusal(self, c: CommandAPDU) -> str | None:
+        if c.p2 & 0x03:  # only "first or only occurrence"
+            return "SELECT of a next/previous occurrence"
+        if c.p1 == SELECT_BY_DF_NAME and c.data == JPKI_AID:
+            return None
+        if c.p1 == SELECT_EF_UNDER_CURRENT_DF and c.data in SELECTABLE_EFS:
+            return None if self._in_jpki_ap else "EF selection before the JPKI AP is selected"
+        return "SELECT outside the JPKI allow-list"
+
+    def _read_refusal(self, c: CommandAPDU) -> str | None:
+        if c.p1 & 0x80:
+            return "READ BINARY with a short EF identifier (implicit selection)"
+        if self._current_ef not in READABLE_EFS:
+            return "READ BINARY of an EF that is not on the readable list"
+        return None
 
     def _track(self, c: CommandAPDU, ok: bool) -> None:
         if c.ins != INS_SELECT:

@@ -82,7 +82,6 @@ KIND_HINTS = {
 }
 
 RELATIONSHIP = {"insured": "本人", "dependant": "家族"}
-SEX = {"1": "男", "2": "女", "3": "未設定"}
 
 RECORD_TYPES = {"diagnosis": "病名", "treatment": "診療行為", "allergy": "アレルギー", "lab_result": "検査結果"}
 DATE_FIELDS = ("dispensed_on", "checked_on", "performed_on", "tested_on", "recorded_on", "started_on")

@@ -90,7 +90,8 @@ def visits() -> Any:
     except (ApiProblem, NetworkError, SessionExpired) as exc:
         return error_page(exc, back=url_for("verify.start"), back_label="資格確認に戻る",
                           resume=url_for("session.visits"))
-    today, earlier = [], []
+    today: list[dict[str, Any]] = []
+    earlier: list[dict[str, Any]] = []
     for visit in listed:
         created = display.parse_time(visit.get("created_at"))
         if created is None or now - created > timedelta(hours=24):

@@ -63,33 +63,39 @@ def _peewee_postgres(url: str) -> Any:
 def _storage_class() -> type:
     from huey.contrib.sql_huey import SqlStorage
 
-    class QueueTables(SqlStorage):  # type: ignore[misc]
+    class QueueTables(SqlStorage):
         """Huey's SQL storage with its tables named ``job_queue_*`` beside the application's."""
 
-        def create_models(self):  # type: ignore[no-untyped-def]
+        def create_models(self):
             from peewee import ModelIndex
 
             models = super().create_models()
             for model in models:
                 model._meta.set_table_name("job_queue_" + model._meta.table_name)
                 # An index added with ``add_index`` captured the old table ("task"): rebuild it on the new one.
-                model._meta.indexes = [
-                    ModelIndex(model, index._expressions, unique=index._unique) if isinstance(index, ModelIndex)
-                    else index for index in model._meta.indexes]
+                model._meta.indexes = [_on_model(model, index) if isinstance(index, ModelIndex) else index
+                                       for index in model._meta.indexes]
             return models
 
-        def enqueue(self, data, priority=None):  # type: ignore[no-untyped-def]
+        def enqueue(self, data, priority=None):
             """Give the connection back at once: the caller is usually a short-lived request thread."""
             try:
                 super().enqueue(data, priority)
             finally:
                 self.database.close()
 
-        def close(self):  # type: ignore[no-untyped-def]
+        def close(self):
             """Every pooled connection, also those of consumer threads that have stopped."""
             self.database.close_all()
 
     return QueueTables
+
+
+def _on_model(model: Any, index: Any) -> Any:
+    """A peewee index rebuilt on ``model``: peewee has no public way to re-target one, so its own fields are read."""
+    from peewee import ModelIndex
+
+    return ModelIndex(model, index._expressions, unique=index._unique)
 
 
 class _EmbeddedConsumer(Consumer):

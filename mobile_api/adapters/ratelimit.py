@@ -25,11 +25,12 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from typing import Any, cast
 
 from limits import RateLimitItem, parse
 from limits.storage import MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
-from sqlalchemy import case, delete, select
+from sqlalchemy import CursorResult, Table, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -60,12 +61,12 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        table = orm.RateLimitCounter.__table__
+        table = cast(Table, orm.RateLimitCounter.__table__)
         expired = table.c.expires_at <= now
         with self.session_factory() as session:
             make_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            stmt = make_insert(table).values(key=key, count=amount, expires_at=now + expiry)
-            stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
+            insert = make_insert(table).values(key=key, count=amount, expires_at=now + expiry)
+            stmt = insert.on_conflict_do_update(index_elements=[table.c.key], set_={
                 "count": case((expired, amount), else_=table.c.count + amount),
                 "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
             }).returning(table.c.count)
@@ -98,7 +99,7 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with self.session_factory() as session:
-            removed = session.execute(delete(orm.RateLimitCounter)).rowcount  # type: ignore[attr-defined]
+            removed = cast(CursorResult[Any], session.execute(delete(orm.RateLimitCounter))).rowcount
             session.commit()
             return int(removed)
 
@@ -110,7 +111,12 @@ class DatabaseStorage(Storage):
 
 def build_storage(storage_url: str | None, session_factory: sessionmaker[Session]) -> Storage:
     """``RATE_LIMIT_STORAGE_URL`` as a store: unset = this database, shared by every worker (the default)."""
-    return DatabaseStorage(session_factory) if not storage_url else storage_from_string(storage_url)
+    if not storage_url:
+        return DatabaseStorage(session_factory)
+    storage = storage_from_string(storage_url)
+    if not isinstance(storage, Storage):  # an async:// URL: the limiter here is synchronous
+        raise ValueError(f"RATE_LIMIT_STORAGE_URL names an asynchronous storage: {storage_url}")
+    return storage
 
 
 class RateLimits:

@@ -20,7 +20,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -154,7 +154,7 @@ class TokenService:
             raise Unauthenticated("トークンの有効時間が長すぎます。もう一度ログインしてください。")
 
 
-def _is_timestamp(value: Any) -> bool:
+def _is_timestamp(value: Any) -> TypeGuard[int | float]:
     """A finite number of seconds in 1970..9999: not a bool, NaN, infinity or an integer beyond any float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False

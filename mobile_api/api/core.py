@@ -1,6 +1,7 @@
 """Local ``Api`` and ``Blueprint`` that document auth and errors once for every view."""
 from __future__ import annotations
 
+import enum
 import http
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -53,6 +54,7 @@ class _MarshmallowPlugin(MarshmallowPlugin):
 
     def init_spec(self, spec: Any) -> None:
         super().init_spec(spec)
+        assert self.converter is not None  # made by init_spec
         self.converter.add_attribute_function(_json_type_of_enums_and_constants)
 
 
@@ -124,7 +126,8 @@ def _json_type_of_enums_and_constants(self: Any, field: ma.fields.Field, ret: di
     if "$ref" in ret or "allOf" in ret:
         return {}
     if isinstance(field, ma.fields.Enum):
-        members = list(field.enum)
+        enum_class: type[enum.Enum] = field.enum
+        members = list(enum_class)
         for validator in field.validators:
             if isinstance(validator, ma.validate.OneOf):
                 members = [m for m in members if m in validator.choices]

@@ -91,37 +91,53 @@ def check_request() -> Response | None:
     """Refuse what no route can process; ``None`` lets the request through."""
     if request.routing_exception is not None:
         return None  # 404/405 answer as they are
-    found: list[str] = []
+    found = [*_forbidden_in_url_and_headers(), *_forbidden_in_upload()]
+    if request.is_json:
+        checked = _check_json()
+        if isinstance(checked, Response):
+            return checked
+        found += checked
+    return _refuse_strings(list(dict.fromkeys(found))) if found else None
+
+
+def _forbidden_in_url_and_headers() -> Iterator[str]:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and _FORBIDDEN.search(value):
-            found.append(f"/path/{_pointer_segment(name)}")
+            yield f"/path/{_pointer_segment(name)}"
     for name, value in request.args.items(multi=True):
         if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
-            found.append(f"/query/{_pointer_segment(name)}")
+            yield f"/query/{_pointer_segment(name)}"
     for name, value in request.headers.items():
         if _FORBIDDEN.search(value):
-            found.append(f"/headers/{_pointer_segment(name)}")
-    if request.mimetype == "multipart/form-data":  # an upload's fields and file names (its content is the route's)
-        for name, value in request.form.items(multi=True):
-            if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
-                found.append(f"/form/{_pointer_segment(name)}")
-        for name, upload in request.files.items(multi=True):
-            if _FORBIDDEN.search(name) or _FORBIDDEN.search(upload.filename or ""):
-                found.append(f"/files/{_pointer_segment(name)}")
-    if request.is_json:
-        raw = request.get_data(cache=True)
-        if raw:
-            if json_depth(raw) > MAX_JSON_DEPTH:
-                return problem_response(400, "json-too-deep", DEPTH_TITLE,
-                                        f"JSON の入れ子は {MAX_JSON_DEPTH} 段までです。")
-            try:
-                # Parsed once for the request: Flask caches it for every later get_json (api.core.request_json).
-                # Malformed JSON gives None here; the schema layer answers 400 malformed-json.
-                document = request.get_json(silent=True)
-            except RecursionError:  # pragma: no cover - the depth check comes first
-                return problem_response(400, "json-too-deep", DEPTH_TITLE)
-            found.extend(forbidden_strings(document))
-    return _refuse_strings(list(dict.fromkeys(found))) if found else None
+            yield f"/headers/{_pointer_segment(name)}"
+
+
+def _forbidden_in_upload() -> Iterator[str]:
+    """An upload's fields and file names (its content is the route's)."""
+    if request.mimetype != "multipart/form-data":
+        return
+    for name, value in request.form.items(multi=True):
+        if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
+            yield f"/form/{_pointer_segment(name)}"
+    for name, upload in request.files.items(multi=True):
+        if _FORBIDDEN.search(name) or _FORBIDDEN.search(upload.filename or ""):
+            yield f"/files/{_pointer_segment(name)}"
+
+
+def _check_json() -> Response | list[str]:
+    """A JSON body: 400 when nested deeper than ``MAX_JSON_DEPTH``, else the pointers of its forbidden strings."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return []
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        return problem_response(400, "json-too-deep", DEPTH_TITLE, f"JSON の入れ子は {MAX_JSON_DEPTH} 段までです。")
+    try:
+        # Parsed once for the request: Flask caches it for every later get_json (api.core.request_json).
+        # Malformed JSON gives None here; the schema layer answers 400 malformed-json.
+        document = request.get_json(silent=True)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        return problem_response(400, "json-too-deep", DEPTH_TITLE)
+    return list(forbidden_strings(document))
 
 
 def add_safety_headers(response: Response) -> Response:

@@ -69,7 +69,7 @@ def install() -> None:
     for validator_class, attributes in VALIDATOR_MESSAGES.items():
         for name, text in attributes.items():
             setattr(validator_class, name, text)
-    schema_messages: dict[str, Any] = ma.Schema._default_error_messages  # type: ignore[attr-defined]
+    schema_messages: dict[str, Any] = ma.Schema._default_error_messages
     schema_messages.update(SCHEMA_MESSAGES)
 
 

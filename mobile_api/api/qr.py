@@ -5,6 +5,7 @@ import io
 
 import qrcode
 import qrcode.image.svg
+from qrcode.image.pil import PilImage
 
 
 def qr_svg(data: str) -> str:
@@ -15,7 +16,7 @@ def qr_svg(data: str) -> str:
 
 
 def qr_png(data: str, *, box_size: int = 10) -> bytes:
-    image = qrcode.make(data, box_size=box_size, border=4)
+    image = qrcode.make(data, box_size=box_size, border=4, image_factory=PilImage)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -9,7 +9,6 @@ from ..domain.codes import EligibilityStatus
 from ..domain.japanese_dates import JST
 
 CARE_TYPES = {1: "外来・往診", 2: "訪問診療等", 3: "オンライン診療等"}
-OUTCOMES = {"valid": "資格あり", "invalid": "資格なし・照合できず"}
 
 # key → (label, unit, reference range as shown)
 CHECKUP_ITEMS: dict[str, tuple[str, str, str]] = {

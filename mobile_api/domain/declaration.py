@@ -42,6 +42,18 @@ def field(name: str) -> str:
 
 def check(declaration: dict[str, Any], *, visit_on: date) -> date:
     """Refuse an incomplete or inconsistent declaration with a Japanese message; return the birth date."""
+    _check_complete(declaration)
+    birth = _birth_date(declaration, visit_on)
+    _check_writing(declaration)
+    _check_conditional_items(declaration, birth, visit_on)
+    declared_on = date.fromisoformat(declaration["declared_on"])
+    if declared_on < birth:
+        raise ValidationFailed("申立日が生年月日より前です。", field=field("declared_on"), rule="declaration")
+    return birth
+
+
+def _check_complete(declaration: dict[str, Any]) -> None:
+    """Every required item written, the qualification affirmed and the form signed."""
     for name in REQUIRED:
         if declaration.get(name) in (None, ""):
             raise ValidationFailed(f"申立書の{LABELS_JA[name]}が必要です。", field=field(name), rule="declaration")
@@ -50,10 +62,18 @@ def check(declaration: dict[str, Any], *, visit_on: date) -> date:
                                field=field("has_valid_qualification"), rule="declaration")
     if declaration["signed"] is not True:
         raise ValidationFailed("申立書に署名が必要です。", field=field("signed"), rule="declaration")
+
+
+def _birth_date(declaration: dict[str, Any], visit_on: date) -> date:
     era = declaration["birth_date"]
     birth = era_to_date(era["era"], era["year"], era["month"], era["day"], field=field("birth_date"))
     if birth > visit_on:
         raise ValidationFailed("生年月日が受診日より後になっています。", field=field("birth_date"), rule="declaration")
+    return birth
+
+
+def _check_writing(declaration: dict[str, Any]) -> None:
+    """The kana in katakana; a Japanese phone number with its area code (10 digits) or a mobile one (11)."""
     kana = unicodedata.normalize("NFKC", declaration["name_kana"])
     if not _KANA.match(kana):
         raise ValidationFailed("フリガナはカタカナで記入してください。", field=field("name_kana"), rule="declaration")
@@ -61,6 +81,10 @@ def check(declaration: dict[str, Any], *, visit_on: date) -> date:
     if not declaration["phone"].lstrip("+").startswith(("0", "81")) or digits not in (10, 11, 12):
         raise ValidationFailed("連絡先電話番号は市外局番からの10桁または携帯電話の11桁で記入してください。",
                                field=field("phone"), rule="declaration")
+
+
+def _check_conditional_items(declaration: dict[str, Any], birth: date, visit_on: date) -> None:
+    """The form's conditional items: ※1 the employer, ※5 the guardian's relationship, ※2 the co-payment ratio."""
     kind = declaration["insurance_kind"]
     if kind in EMPLOYER_REQUIRED and not declaration.get("employer_name"):
         raise ValidationFailed("この保険種別では事業所名（お勤め先）の記入が必要です（申立書※1）。",
@@ -73,10 +97,6 @@ def check(declaration: dict[str, Any], *, visit_on: date) -> date:
         raise ValidationFailed("70歳以上の方・後期高齢者医療の方は一部負担金の割合（わからない場合は「わからない」）の"
                                "記入が必要です（申立書※2）。", field=field("copayment_ratio"),
                                rule="declaration-ratio")
-    declared_on = date.fromisoformat(declaration["declared_on"])
-    if declared_on < birth:
-        raise ValidationFailed("申立日が生年月日より前です。", field=field("declared_on"), rule="declaration")
-    return birth
 
 
 def destroyed(at: str, by: str | None) -> dict[str, Any]:

@@ -240,7 +240,7 @@ class ActivationCodeUsed(Conflict):
 
 
 def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
-    found = []
+    found: list[type[DomainError]] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_all_subclasses(sub))
@@ -249,7 +249,8 @@ def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
 
 def error_class_for(slug: str) -> type[DomainError]:
     """Rebuild a stored refusal (idempotent replays return the very same problem)."""
-    for cls in [DomainError, *_all_subclasses(DomainError)]:
+    classes: list[type[DomainError]] = [DomainError, *_all_subclasses(DomainError)]
+    for cls in classes:
         if cls.slug == slug:
             return cls
     return DomainError

@@ -33,10 +33,9 @@ def is_valid_insurer_number(number: str) -> bool:
     return insurer_check_digit(number[:-1]) == int(number[-1])
 
 
-# --- Added for lookups by identifiers (docs/rules.md §4): the unknown-claim number, and a diagnosis
-# --- that tells a person which digit to look at again.
-
-UNKNOWN_CLAIM_NUMBER = "77777777"  # 不詳レセプト: every digit "7"; exempt from the check digit by definition
+# --- Added for lookups by identifiers (docs/rules.md §4): the unknown-claim number (不詳レセプト, every digit
+# --- "7", exempt from the check digit by definition), and a diagnosis that tells a person which digit to look at
+# --- again.
 
 # 法別番号 of the insurers an insurer number can name (public docs: 保険者番号設定要領 / 法別番号一覧).
 LAW_CODES = frozenset({

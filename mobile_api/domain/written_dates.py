@@ -40,6 +40,7 @@ def parse_written_date(value: str, *, field: str = "birth_date") -> date:
         except ValueError:
             raise ValidationFailed(f"{year}年{month}月{day}日という日付はありません。", field=field) from None
     if match := _ERA.fullmatch(text):
-        era, year, month, day = match.groups()
-        return era_to_date(_ERA_KEYS[era], 1 if year == "元" else int(year), int(month), int(day), field=field)
+        era, era_year, era_month, era_day = match.groups()
+        return era_to_date(_ERA_KEYS[era], 1 if era_year == "元" else int(era_year), int(era_month), int(era_day),
+                           field=field)
     raise ValidationFailed(f"日付を読み取れません: 「{value[:20]}」（書き方の例: {EXAMPLES}）。", field=field)

@@ -11,7 +11,7 @@ config = context.config
 target_metadata = orm.Base.metadata
 
 
-def render_item(type_: str, obj, autogen_context):  # type: ignore[no-untyped-def]
+def render_item(type_: str, obj, autogen_context):
     """Render our UTC TypeDecorator as the plain column type it stores."""
     if type_ == "type" and isinstance(obj, orm.UtcDateTime):
         return "sa.DateTime(timezone=True)"
@@ -36,7 +36,7 @@ def run_migrations_online() -> None:
         _run(conn)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       compare_type=True, render_item=render_item)
     with context.begin_transaction():

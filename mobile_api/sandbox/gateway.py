@@ -31,7 +31,7 @@ from ..clock import Clock
 from ..domain.codes import ConsentFlag, EligibilityStatus, Form, IdentityMethod, InfoKind
 from ..domain.errors import PinNotAvailable, QualificationUnavailable
 from ..domain.identifiers import normalise
-from ..domain.qualification import QualificationResult
+from ..domain.qualification import Qualification, QualificationResult
 from ..domain.registration import Registration, refusal
 from .ca import SandboxCA, persona_id_of
 from .personas import Persona, PersonaBook
@@ -59,12 +59,13 @@ class SandboxOQS:
         self.clock = clock  # the server passes ``at``; kept for adapters that need their own time
         self._failures_left = 0
         self._by_ref = {ca.person_ref(p.id): p for p in personas}
-        self._lookup_index: dict[tuple[Any, ...], list[Persona]] = {}
+        # Only personas with a qualification can be found by identifiers: each is kept with it.
+        self._lookup_index: dict[tuple[Any, ...], list[tuple[Persona, Qualification]]] = {}
         for p in personas:
             q = p.qualification
             if q is not None:
                 key = (q.insurer_number, normalise(q.symbol), normalise(q.number), q.birth_date)
-                self._lookup_index.setdefault(key, []).append(p)
+                self._lookup_index.setdefault(key, []).append((p, q))
 
     def fail_next(self, n: int = 1) -> None:
         """Make the next ``n`` calls to confirm/medical_information raise ``QualificationUnavailable``."""
@@ -117,9 +118,9 @@ class SandboxOQS:
         status 5 with the number of candidates. Never a consent: the flag is always 0.
         """
         self._maybe_fail()
-        matches = [p for p in self._lookup_index.get((query.insurer_number, normalise(query.symbol),
-                                                       normalise(query.number), query.birth_date), [])
-                   if query.branch_number is None or normalise(p.qualification.branch_number) == query.branch_number]
+        matches = [p for p, q in self._lookup_index.get((query.insurer_number, normalise(query.symbol),
+                                                          normalise(query.number), query.birth_date), [])
+                   if query.branch_number is None or normalise(q.branch_number) == query.branch_number]
         if not matches:
             return QualificationResult(status=EligibilityStatus.NO_MATCH, qualification=None, person_ref=None,
                                        messages=(NO_MATCH_MESSAGE,))

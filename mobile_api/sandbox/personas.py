@@ -182,31 +182,37 @@ def _qualification(raw: Mapping[str, Any]) -> Qualification:
 
 
 def _check(p: Persona) -> None:
-    def fail(why: str) -> None:
+    """A persona file that contradicts itself is refused when it is loaded, not when a test meets it."""
+    why = _persona_problem(p) or (_qualification_problem(p, p.qualification) if p.qualification else None)
+    if why:
         raise PersonaError(f"{p.id}: {why}")
 
+
+def _persona_problem(p: Persona) -> str | None:
     if not _ID.match(p.id):
-        fail("id must look like P01-short-name")
+        return "id must look like P01-short-name"
     if p.income not in INCOMES:
-        fail(f"unknown income {p.income!r}")
+        return f"unknown income {p.income!r}"
     if p.card.certificate not in CERTIFICATE_SETTINGS:
-        fail(f"unknown certificate setting {p.card.certificate!r}")
+        return f"unknown certificate setting {p.card.certificate!r}"
     if p.card.pin is not None and not re.fullmatch(r"\d{4}", p.card.pin):
-        fail("a PIN is 4 digits")
+        return "a PIN is 4 digits"
     if (p.status is EligibilityStatus.MULTIPLE_MATCHES) != (p.candidates >= 2):
-        fail("candidates >= 2 exactly for status 5")
+        return "candidates >= 2 exactly for status 5"
     no_data = p.status in (EligibilityStatus.NO_MATCH, EligibilityStatus.MULTIPLE_MATCHES)
     if no_data == (p.qualification is not None):
-        fail("statuses 4 and 5 carry no qualification; every other status does")
-    q = p.qualification
-    if q is None:
-        return
+        return "statuses 4 and 5 carry no qualification; every other status does"
+    return None
+
+
+def _qualification_problem(p: Persona, q: Qualification) -> str | None:
     if not is_valid_insurer_number(q.insurer_number):
-        fail(f"insurer number {q.insurer_number} fails its check digit")
+        return f"insurer number {q.insurer_number} fails its check digit"
     if q.copayment_ratio not in (RATIOS | {NO_COPAYMENT} if p.public_assistance else RATIOS):
-        fail(f"co-payment ratio {q.copayment_ratio!r}")
+        return f"co-payment ratio {q.copayment_ratio!r}"
     if q.limit_category is not None and q.limit_category not in LIMIT_CATEGORIES:
-        fail(f"limit category {q.limit_category!r}")
+        return f"limit category {q.limit_category!r}"
     invalid = p.status in (EligibilityStatus.INVALID_LOST, EligibilityStatus.INVALID_NEWER_EXISTS)
     if invalid and not (q.lost_on and q.loss_reason):
-        fail("an invalid result shows the lost qualification's lost_on and loss_reason")
+        return "an invalid result shows the lost qualification's lost_on and loss_reason"
+    return None

@@ -18,8 +18,7 @@ import csv
 import difflib
 import io
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..adapters import orm
@@ -50,11 +49,6 @@ HEADER_ALIASES = {
     "birth_date": "birth_date", "生年月日": "birth_date",
 }
 ROW_FIELDS = ("reference", "insurer_number", "symbol", "number", "branch_number", "birth_date")
-
-
-@dataclass(frozen=True)
-class JobView:
-    job: orm.BatchJob
 
 
 # --- input ------------------------------------------------------------------------------------------
@@ -347,7 +341,3 @@ def purge_expired(rt: Runtime) -> int:
             uow.commit()
         purged += 1
     return purged
-
-
-def lease_seconds(settings: BatchSettings) -> float:
-    return settings.lease / timedelta(seconds=1)

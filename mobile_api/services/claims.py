@@ -98,7 +98,7 @@ def for_month(rt: Runtime, actor: Principal, month: str) -> list[ClaimRow]:
 
 
 _KIND_JA = {"visit": "オンライン資格確認", "fallback": "代替確認"}
-_METHOD_JA = {IdentityMethod.PIN: "暗証番号", IdentityMethod.VISUAL: "目視確認", IdentityMethod.REQUERY: "再照会",
+_METHOD_JA: dict[str, str] = {IdentityMethod.PIN: "暗証番号", IdentityMethod.VISUAL: "目視確認", IdentityMethod.REQUERY: "再照会",
               IdentityMethod.DISASTER: "災害時の閲覧"}
 _STATUS_JA = {"pending_post_hoc": "事後確認待ち", "confirmed": "確認済み", "needs_attention": "要確認",
               "claim_settled": "請求確定", "eligibility_1": "有効", "eligibility_2": "無効（喪失）",

@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -32,7 +32,6 @@ SCOPE_CHECK = "qualification:check"
 SCOPE_BATCH = "qualification:batch"
 SCOPES = (SCOPE_CHECK, SCOPE_BATCH)
 MAX_ACTIVE_CREDENTIALS = 2
-CLIENT_TOKEN_TTL = timedelta(minutes=15)  # the ceiling; the token service caps it too
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def create_client(rt: Runtime, actor: Principal | None, *, institution_id: str |
         return NewClient(client, credential)
 
 
-def _owned_client(uow, actor: Principal, client_id: str) -> orm.ApiClient:  # type: ignore[no-untyped-def]
+def _owned_client(uow: UnitOfWork, actor: Principal, client_id: str) -> orm.ApiClient:
     client = uow.api_clients.get_owned(client_id, actor.institution_id)
     if client is None:
         raise NotFound("クライアントが見つかりません。")

@@ -10,9 +10,9 @@ a lost answer returns the record already made. Every record starts as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ..adapters import orm
@@ -32,6 +32,7 @@ from ..domain.claims import (
 from ..domain.codes import CareType, EligibilityStatus, Form
 from ..domain.copayment import fallback_copayment, needs_stated_ratio
 from ..domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from ..domain.facility import FacilityKind
 from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
 from ..domain.identifiers import Identifiers
 from ..domain.insurer import is_valid_insurer_number
@@ -44,7 +45,7 @@ SCOPE = "fallback.record"
 ACTION = "fallback.record"
 
 
-class FallbackStatus(str, Enum):
+class FallbackStatus(StrEnum):
     """pending_post_hoc → confirmed | needs_attention → claim_settled (docs/rules.md §5), every step audited."""
 
     PENDING_POST_HOC = "pending_post_hoc"  # 事後確認待ち
@@ -150,13 +151,49 @@ class _Checked:
     lookup: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class _Patient:
+    """What the co-payment is judged from: as the record states it, or as this institution already holds it."""
+
+    birth: date | None
+    latter_stage: bool
+    stated: str | None
+    prior_ref: str | None = None  # the earlier visit or record whose qualification is held
+    held_ratio: str | None = None
+
+
 def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordRequest) -> _Checked:
     """Every rule of docs/rules.md §5 a record must meet, in the order a nurse would fix them."""
     institution = institution_of(uow, actor)
-    rt.policy.require(institution.facility_kind, request.form)
+    visit_on = _check_request(rt, institution.facility_kind, request)
+    evidence, method = request.evidence, request.method
+    declaration = evidence.get("declaration") or None
+    latter_stage = method_rules.is_latter_stage_insurer(evidence.get("insurer_number")) or bool(
+        declaration and declaration.get("insurance_kind") == "kouki")
+    method_rules.check_method_date(method, visit_on, latter_stage=latter_stage)
+    method_rules.check_evidence(method, evidence, visit_on)
+    from_records = method_rules.numbers_from_provider_records(method, evidence)
+    birth = date.fromisoformat(evidence["birth_date"]) if evidence.get("birth_date") else None
+    patient = _Patient(birth, latter_stage, evidence.get("copayment_ratio"))
+    if method in (FallbackMethod.ORAL_REVISIT, FallbackMethod.DECLARATION):
+        patient = _as_held(uow, actor.institution_id, request, visit_on, patient, from_records=from_records)
+    if declaration is not None:
+        patient = replace(patient, birth=declaration_rules.check(declaration, visit_on=visit_on),
+                          stated=patient.stated or declaration.get("copayment_ratio"))
+    copayment = _copayment(request, visit_on, patient)
+    if method in method_rules.NEEDS_LOOKUP:
+        lookup = _interim_lookup(rt, institution.code, method, evidence, visit_on)
+        return _Checked(visit_on, FallbackStatus.CONFIRMED, copayment, lookup=lookup)
+    return _Checked(visit_on, FallbackStatus.PENDING_POST_HOC, copayment, prior_ref=patient.prior_ref)
+
+
+def _check_request(rt: Runtime, facility_kind: FacilityKind, request: RecordRequest) -> date:
+    """The form, the care type, the visit day (judged by the server's clock), the insurer number's check digit
+    and the method's reason; the visit day."""
+    rt.policy.require(facility_kind, request.form)
     if request.care_type is CareType.EMERGENCY:
         raise ValidationFailed("救急の資格確認はモバイル端末では行えません。", field="care_type")
-    evidence, method = request.evidence, request.method
+    evidence = request.evidence
     visit_on = method_rules.judged_visit_day(request.device_recorded_at, rt.clock(),
                                              future_skew=rt.rules.fallback_future_skew,
                                              max_age_days=rt.rules.fallback_max_age_days)
@@ -167,56 +204,56 @@ def _check(rt: Runtime, uow: UnitOfWork, actor: Principal, request: RecordReques
         raise ValidationFailed("保険者番号に誤りがあります（6桁または8桁で、検証番号が一致する必要があります）。"
                                "お知らせ・資格確認書の番号をもう一度確認してください。",
                                field="evidence/insurer_number")
-    if evidence.get("declaration") and method is not FallbackMethod.DECLARATION:
+    if evidence.get("declaration") and request.method is not FallbackMethod.DECLARATION:
         raise ValidationFailed("被保険者資格申立書の内容は、確認方法が「申立書」の場合だけ記録できます。",
                                field="evidence/declaration")
-    method_rules.check_method_for_reason(method, request.reason)
-    declaration = evidence.get("declaration") or None
-    latter_stage = method_rules.is_latter_stage_insurer(insurer_number) or bool(
-        declaration and declaration.get("insurance_kind") == "kouki")
-    method_rules.check_method_date(method, visit_on, latter_stage=latter_stage)
-    method_rules.check_evidence(method, evidence, visit_on)
-    from_records = method_rules.numbers_from_provider_records(method, evidence)
-    birth = date.fromisoformat(evidence["birth_date"]) if evidence.get("birth_date") else None
-    stated = evidence.get("copayment_ratio")
-    prior_ref, held_ratio = None, None
-    if method in (FallbackMethod.ORAL_REVISIT, FallbackMethod.DECLARATION):
-        held = _held_qualification(uow, actor.institution_id, request, visit_on)
-        if method is FallbackMethod.ORAL_REVISIT and held is None and not from_records:
-            raise ValidationFailed("口頭での確認は再来の患者で、この施設が資格情報を把握している場合だけ使えます。"
-                                   "以前の受診の記録（カルテ・レセコン等）に保険の番号があれば、転記して記録してください。"
-                                   "初診の患者は被保険者資格申立書で確認してください。",
-                                   field="method", rule="oral-needs-revisit")
-        if method is FallbackMethod.ORAL_REVISIT and from_records:
-            latter_stage = method_rules.is_latter_stage_insurer(insurer_number)  # the numbers staff copied
-        elif method is FallbackMethod.ORAL_REVISIT and held is not None:
-            prior_ref, qualification = held
-            birth = date.fromisoformat(qualification["birth_date"]) if qualification.get("birth_date") else None
-            held_ratio = qualification.get("copayment_ratio")
-            latter_stage = method_rules.is_latter_stage_insurer(qualification.get("insurer_number"))
-        elif held is not None:
-            raise ValidationFailed("被保険者資格申立書は初診の患者のためのものです。この施設は以前の受診でこの患者の"
-                                   "資格情報を把握しているため、口頭で変更がないか確認してください。",
-                                   field="method", rule="declaration-first-visit-only")
-    if declaration is not None:
-        birth = declaration_rules.check(declaration, visit_on=visit_on)
-        stated = stated or declaration.get("copayment_ratio")
-    held_here = method is FallbackMethod.ORAL_REVISIT and prior_ref is not None
-    if (method is not FallbackMethod.DECLARATION and not held_here and stated is None
-            and needs_stated_ratio(birth, visit_on, latter_stage=latter_stage)):
+    method_rules.check_method_for_reason(request.method, request.reason)
+    return visit_on
+
+
+def _as_held(uow: UnitOfWork, institution_id: str, request: RecordRequest, visit_on: date, patient: _Patient, *,
+             from_records: bool) -> _Patient:
+    """An oral check needs a revisit whose qualification this institution holds (or the numbers copied from
+    its own records); a declaration needs a first visit. A held qualification is what the co-payment uses."""
+    oral = request.method is FallbackMethod.ORAL_REVISIT
+    held = _held_qualification(uow, institution_id, request, visit_on)
+    if oral and held is None and not from_records:
+        raise ValidationFailed("口頭での確認は再来の患者で、この施設が資格情報を把握している場合だけ使えます。"
+                               "以前の受診の記録（カルテ・レセコン等）に保険の番号があれば、転記して記録してください。"
+                               "初診の患者は被保険者資格申立書で確認してください。",
+                               field="method", rule="oral-needs-revisit")
+    if oral and from_records:  # the numbers staff copied
+        return replace(patient, latter_stage=method_rules.is_latter_stage_insurer(
+            request.evidence.get("insurer_number")))
+    if oral and held is not None:
+        prior_ref, qualification = held
+        return replace(patient, prior_ref=prior_ref, held_ratio=qualification.get("copayment_ratio"),
+                       birth=date.fromisoformat(qualification["birth_date"]) if qualification.get("birth_date")
+                       else None,
+                       latter_stage=method_rules.is_latter_stage_insurer(qualification.get("insurer_number")))
+    if held is not None:
+        raise ValidationFailed("被保険者資格申立書は初診の患者のためのものです。この施設は以前の受診でこの患者の"
+                               "資格情報を把握しているため、口頭で変更がないか確認してください。",
+                               field="method", rule="declaration-first-visit-only")
+    return patient
+
+
+def _copayment(request: RecordRequest, visit_on: date, patient: _Patient) -> tuple[str, str]:
+    """(ratio, basis): the held ratio of an earlier visit, else judged from the age and what was stated."""
+    method, evidence = request.method, request.evidence
+    held_here = method is FallbackMethod.ORAL_REVISIT and patient.prior_ref is not None
+    if (method is not FallbackMethod.DECLARATION and not held_here and patient.stated is None
+            and needs_stated_ratio(patient.birth, visit_on, latter_stage=patient.latter_stage)):
         raise ValidationFailed("70歳以上の方・後期高齢者医療の方は、提示された書類の一部負担金割合を入力してください。",
                                field="evidence/copayment_ratio", rule="copayment-needed")
+    if patient.held_ratio in ("010", "020", "030"):
+        return patient.held_ratio, "past_visit"
     try:
-        copayment = (held_ratio, "past_visit") if held_ratio in ("010", "020", "030") else \
-            fallback_copayment(birth, visit_on, latter_stage=latter_stage, stated=stated)
+        return fallback_copayment(patient.birth, visit_on, latter_stage=patient.latter_stage, stated=patient.stated)
     except ValueError as wrong:
-        where = "evidence/declaration/copayment_ratio" if declaration and not evidence.get("copayment_ratio") \
-            else "evidence/copayment_ratio"
+        where = "evidence/declaration/copayment_ratio" if evidence.get("declaration") and not evidence.get(
+            "copayment_ratio") else "evidence/copayment_ratio"
         raise ValidationFailed(str(wrong), field=where, rule="copayment") from None
-    if method in method_rules.NEEDS_LOOKUP:
-        lookup = _interim_lookup(rt, institution.code, method, evidence, visit_on)
-        return _Checked(visit_on, FallbackStatus.CONFIRMED, copayment, lookup=lookup)
-    return _Checked(visit_on, FallbackStatus.PENDING_POST_HOC, copayment, prior_ref=prior_ref)
 
 
 def _held_qualification(uow: UnitOfWork, institution_id: str, request: RecordRequest,
@@ -268,7 +305,7 @@ def _query(institution_code: str, ids: dict[str, Any], at: datetime, *, purpose:
                            birth_date=parsed.birth_date, at=at, purpose=purpose)
 
 
-def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> orm.FallbackRecord | None:
+def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> FallbackView | None:
     stored = idempotency.find(uow, actor, SCOPE, key, request_hash)
     if stored is None:
         return None

@@ -309,7 +309,7 @@ def set_role(rt: Runtime, actor: Principal, user_id: str, role: str) -> None:
         if (user.role == Role.ADMIN.value and user.revoked_at is None
                 and uow.users.count_active(actor.institution_id, role=Role.ADMIN.value) <= 1):
             raise Conflict("最後の管理者の役割は変更できません。先に別の管理者を作成してください。", rule="last-admin")
-        user.role = new_role.value
+        user.role = new_role
         uow.refresh_tokens.revoke_where(now, user_id=user.id)  # tokens carry the role: sign in again
         uow.console_sessions.end_where(now, "role-change", user_id=user.id)
         audit.record(uow, at=now, action="user.role.set", institution_id=actor.institution_id,

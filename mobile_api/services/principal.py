@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..adapters.repository import UnitOfWork
+from ..adapters.repository import CallerStanding, UnitOfWork
 from ..domain.codes import Role
 from ..domain.errors import Forbidden, InvalidScope, Unauthenticated
 from ..domain.facility import InstitutionFacts
@@ -86,19 +86,25 @@ def resolve(rt: Runtime, *, institution_id: str, user_id: str | None, device_id:
         # One statement for both rows, outside a transaction (docs/performance.md): this runs before every
         # authenticated request.
         standing = uow.users.standing(user_id, device_id)
-    role = None
-    if user_id is not None:
-        if (not standing.user_found or standing.user_revoked_at is not None
-                or standing.user_institution_id != institution_id):
-            raise Unauthenticated("このアカウントは利用停止されています。", rule="user-revoked")
-        role = Role(standing.user_role)
-    if device_id is not None:
-        if (not standing.device_found or standing.device_revoked_at is not None
-                or standing.device_enrolled_at is None or standing.device_institution_id != institution_id):
-            raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。",
-                                  rule="device-revoked")
+    role = None if user_id is None else _role_standing(standing, institution_id)
+    if device_id is not None and not _device_stands(standing, institution_id):
+        raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。", rule="device-revoked")
     return Principal(institution_id=institution_id, user_id=user_id, role=role, device_id=device_id,
                      institution=standing.institution)
+
+
+def _role_standing(standing: CallerStanding, institution_id: str) -> Role:
+    """The staff member's role, if they exist, are not revoked and belong to the institution the token names."""
+    if (not standing.user_found or standing.user_role is None or standing.user_revoked_at is not None
+            or standing.user_institution_id != institution_id):
+        raise Unauthenticated("このアカウントは利用停止されています。", rule="user-revoked")
+    return Role(standing.user_role)
+
+
+def _device_stands(standing: CallerStanding, institution_id: str) -> bool:
+    """The device exists, finished enrolment, is not revoked and belongs to the institution the token names."""
+    return (standing.device_found and standing.device_revoked_at is None
+            and standing.device_enrolled_at is not None and standing.device_institution_id == institution_id)
 
 
 def institution_of(uow: UnitOfWork, actor: Principal) -> InstitutionFacts:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..adapters import orm
 from ..adapters.oqs import ConfirmationRequest, IdentifierQuery
-from ..domain.codes import CareType, EligibilityStatus, Form, IdentityMethod
+from ..domain.codes import CareType, Form, IdentityMethod
 from ..domain.errors import (
     ChallengeUsed,
     DomainError,
@@ -159,7 +159,8 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
     remembered (the challenge stays usable)."""
     actor.require_scope(SCOPE_CHECK)
     institution = institution_for_checks(rt, actor)
-    if row.get("card") is None:
+    card = row.get("card")
+    if card is None:
         require_identifier_lookup(rt, actor, institution, "qualification.check")
     hashed = idempotency.request_hash(raw)
     with rt.uow() as uow:
@@ -167,21 +168,7 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
         if replay is not None:
             return replay
     now = rt.clock()
-    card = row.get("card")
-    refused: DomainError | None = None
-    try:
-        if card is None:
-            outcome = check_row(rt, institution.code, row, at=now)
-        else:
-            outcome = _card_outcome(rt, actor, institution, row.get("reference"), card, now)
-    except QualificationUnavailable as refusal:
-        audit.record_refusal(rt, actor, "qualification.check", refusal, client_id=actor.client_id)
-        raise
-    except NotFound:
-        raise
-    except DomainError as refusal:  # only the card path raises here; identifier errors are outcomes
-        refused = refusal
-        outcome = error_outcome(row.get("reference"), refusal)
+    outcome, refused = _outcome(rt, actor, institution, row, now)
     with rt.uow() as uow:
         if card is not None and not uow.challenges.claim(card["challenge_id"], now) and refused is None:
             uow.rollback()  # a concurrent answer spent the challenge first
@@ -196,17 +183,41 @@ def check(rt: Runtime, actor: Principal, row: dict[str, Any], idempotency_key: s
                      reason=outcome["error"]["type"] if outcome["error"] else None,
                      method="card" if card is not None else "identifiers",
                      challenge_id=card["challenge_id"] if card is not None else None)
-        if outcome["error"] is not None:
-            error = outcome["error"]
-            refusal = refused or _refusal_from(error)
-            idempotency.remember_refusal(uow, actor, CHECK_SCOPE, idempotency_key, hashed, refusal, now=now)
-            replay = idempotency.commit_or_replay(uow, None, lambda: _replay(uow, actor, idempotency_key, hashed))
-            if replay is not None:
-                return replay
-            raise refusal
-        idempotency.remember(uow, actor, CHECK_SCOPE, idempotency_key, hashed, status=200,
-                             response={"outcome": outcome}, now=now)
-        return idempotency.commit_or_replay(uow, outcome, lambda: _replay(uow, actor, idempotency_key, hashed))
+        return _remember(uow, actor, idempotency_key, hashed, outcome, refused, now)
+
+
+def _outcome(rt: Runtime, actor: Principal, institution: Institution, row: dict[str, Any],
+             now: datetime) -> tuple[dict[str, Any], DomainError | None]:
+    """The check's outcome, with the card path's refusal when there is one (it still spends the challenge).
+    An OQS outage is audited and raised (503, nothing spent); an identifier error is an outcome."""
+    card = row.get("card")
+    try:
+        if card is None:
+            return check_row(rt, institution.code, row, at=now), None
+        return _card_outcome(rt, actor, institution, row.get("reference"), card, now), None
+    except QualificationUnavailable as refusal:
+        audit.record_refusal(rt, actor, "qualification.check", refusal, client_id=actor.client_id)
+        raise
+    except NotFound:
+        raise
+    except DomainError as refusal:  # only the card path raises here; identifier errors are outcomes
+        return error_outcome(row.get("reference"), refusal), refusal
+
+
+def _remember(uow: Any, actor: Principal, key: str, hashed: str, outcome: dict[str, Any],
+              refused: DomainError | None, now: datetime) -> dict[str, Any]:
+    """Keep the answer (or the refusal, raised) under the Idempotency-Key and commit; a concurrent retry that
+    committed first wins and its answer is returned instead."""
+    error = outcome["error"]
+    if error is not None:
+        refusal = refused or _refusal_from(error)
+        idempotency.remember_refusal(uow, actor, CHECK_SCOPE, key, hashed, refusal, now=now)
+        replay = idempotency.commit_or_replay(uow, None, lambda: _replay(uow, actor, key, hashed))
+        if replay is not None:
+            return replay
+        raise refusal
+    idempotency.remember(uow, actor, CHECK_SCOPE, key, hashed, status=200, response={"outcome": outcome}, now=now)
+    return idempotency.commit_or_replay(uow, outcome, lambda: _replay(uow, actor, key, hashed))
 
 
 def _refusal_from(error: dict[str, Any]) -> DomainError:
@@ -221,7 +232,3 @@ def _replay(uow: Any, actor: Principal, key: str, hashed: str) -> dict[str, Any]
     if "problem" in stored.response:
         raise idempotency.stored_refusal(stored)
     return stored.response["outcome"]
-
-
-def is_valid_status(status: int | None) -> bool | None:
-    return None if status is None else EligibilityStatus(status).is_valid

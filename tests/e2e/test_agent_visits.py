@@ -228,7 +228,7 @@ def test_the_pin_goes_nowhere_but_the_card(world, card_session, caplog):
     agent.api.medical_information(visit["id"], "medication")
     needles = [secret_pin.encode(), secret_pin.encode().hex().encode(), b"8643", b"38363433"]
     assert wire.requests, "the visit crossed the wire"
-    for method, path, body in wire.requests:
+    for _method, path, body in wire.requests:
         for needle in needles:
             assert needle not in body and needle.decode() not in path
     log_text = "\n".join(r.getMessage() for r in caplog.records)

@@ -7,6 +7,7 @@ workers, and JSON logs carrying the request id.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import threading
 import time
 import uuid
+from typing import Any
 
 import psycopg
 import pytest
@@ -86,49 +88,57 @@ def _kill_postgres(stack: ProdLocal) -> None:
             except (OSError, ValueError, IndexError):
                 pass
     for pid in [postmaster, *children]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+
+
+class _Load:
+    """Verifications sent by several nurses at once, and what the server answered each."""
+
+    def __init__(self, stack: ProdLocal, card: Any) -> None:
+        self.stack, self.card = stack, card
+        self.acknowledged: list[str] = []
+        self.retry_later: list[tuple[str, str, dict, str]] = []  # submits answered 503: resent after the restart
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def writer(self, nurse: seed.Nurse) -> None:
+        http = requests.Session()
+        auth = {"Authorization": f"Bearer {nurse.token}"}
+        for _ in range(500):  # bounded; normally ended by ``stop``
+            if self.stop.is_set():
+                return
+            with contextlib.suppress(requests.ConnectionError):  # never acknowledged: nothing to check
+                self._verify(http, nurse, auth)
+
+    def _verify(self, http: requests.Session, nurse: seed.Nurse, auth: dict[str, str]) -> None:
+        url = self.stack.url
+        started = http.post(url + "/api/v1/verifications", json=seed.start_body(), headers=auth, timeout=10)
+        with self.lock:
+            self.statuses.append(started.status_code)
+        if started.status_code != 201:
+            assert started.status_code == 503 and started.headers.get("Retry-After"), started.text
+            time.sleep(0.05)  # a client's pause before it tries again (bounded loop)
+            return
+        challenge = started.json()
+        body, key = seed.submit_body(self.card, challenge["challenge"]), uuid.uuid4().hex
+        path = f"/api/v1/verifications/{challenge['challenge_id']}/submit"
+        r = http.post(url + path, json=body, headers={**auth, "Idempotency-Key": key}, timeout=10)
+        with self.lock:
+            self.statuses.append(r.status_code)
+            if r.status_code == 201:
+                self.acknowledged.append(r.json()["id"])
+            elif r.status_code == 503:
+                self.retry_later.append((nurse.token, path, body, key))
 
 
 def test_postgres_killed_under_load_loses_no_acknowledged_write_and_recovers_without_500s(stack: ProdLocal) -> None:
     tenant, nurses, card = seed.seed(stack.url, stack.database_url, nurses=3)
-    acknowledged: list[str] = []
-    retry_later: list[tuple[str, str, dict, str]] = []  # submits answered 503: resent after the restart
-    statuses: list[int] = []
-    lock = threading.Lock()
-    stop = threading.Event()
+    load = _Load(stack, card)
+    acknowledged, retry_later, statuses = load.acknowledged, load.retry_later, load.statuses
 
-    def writer(nurse: seed.Nurse) -> None:
-        http = requests.Session()
-        auth = {"Authorization": f"Bearer {nurse.token}"}
-        for _ in range(500):  # bounded; normally ended by ``stop``
-            if stop.is_set():
-                return
-            try:
-                started = http.post(stack.url + "/api/v1/verifications", json=seed.start_body(), headers=auth,
-                                    timeout=10)
-                with lock:
-                    statuses.append(started.status_code)
-                if started.status_code != 201:
-                    assert started.status_code == 503 and started.headers.get("Retry-After"), started.text
-                    time.sleep(0.05)  # a client's pause before it tries again (bounded loop)
-                    continue
-                challenge = started.json()
-                body, key = seed.submit_body(card, challenge["challenge"]), uuid.uuid4().hex
-                path = f"/api/v1/verifications/{challenge['challenge_id']}/submit"
-                r = http.post(stack.url + path, json=body, headers={**auth, "Idempotency-Key": key}, timeout=10)
-            except requests.ConnectionError:
-                continue  # never acknowledged: nothing to check
-            with lock:
-                statuses.append(r.status_code)
-                if r.status_code == 201:
-                    acknowledged.append(r.json()["id"])
-                elif r.status_code == 503:
-                    retry_later.append((nurse.token, path, body, key))
-
-    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in nurses]
+    threads = [threading.Thread(target=load.writer, args=(n,), daemon=True) for n in nurses]
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -142,7 +152,7 @@ def test_postgres_killed_under_load_loses_no_acknowledged_write_and_recovers_wit
         assert time.monotonic() < deadline, "the API did not become ready again by itself"
         time.sleep(0.2)
     time.sleep(2)  # load after the recovery
-    stop.set()
+    load.stop.set()
     for t in threads:
         t.join(timeout=15)
     assert time.monotonic() - t0 < 45

@@ -36,9 +36,9 @@ def actions_written(source: Path = SOURCE) -> set[str]:
                 at = ACTION_ARGUMENT.get(name)
                 if at is not None and len(node.args) > at and (t := _text(node.args[at])):
                     found.add(t)
-            elif isinstance(node, ast.Assign) and (t := _text(node.value)):
-                if any(isinstance(n, ast.Name) and n.id.lower().endswith("action") for n in node.targets):
-                    found.add(t)
+            elif (isinstance(node, ast.Assign) and (t := _text(node.value))
+                  and any(isinstance(n, ast.Name) and n.id.lower().endswith("action") for n in node.targets)):
+                found.add(t)
     return found
 
 
@@ -91,7 +91,7 @@ def test_audit_csv_names_staff_and_devices_and_keeps_codes_and_ids_in_their_own_
     admin = Browser(h, tenant, "admin", ADMIN_PASSWORD)
     admin.get(f"/console/visits/{visit['id']}")  # visit.read by the admin
     rows = table(admin.get("/console/audit.csv"))
-    submitted = [dict(zip(rows[0], row)) for row in rows[1:] if row[rows[0].index("操作コード")]
+    submitted = [dict(zip(rows[0], row, strict=True)) for row in rows[1:] if row[rows[0].index("操作コード")]
                  == "verification.submit"]
     assert submitted, rows
     row = submitted[0]

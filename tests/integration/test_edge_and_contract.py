@@ -30,7 +30,7 @@ def post_raw(h, path, raw: str, headers=None):
 
 def test_a_lone_surrogate_in_a_login_field_is_refused_before_anything_runs(h):
     tenant = h.institution()
-    raw = '{"institution_code": "%s", "login": "adm\\ud800in", "password": "x"}' % tenant.code
+    raw = f'{{"institution_code": "{tenant.code}", "login": "adm\\ud800in", "password": "x"}}'
     body = assert_problem(post_raw(h, "/api/v1/auth/login", raw), 422)
     assert pointers(body) == {"/login"}
 
@@ -52,7 +52,7 @@ def test_a_lone_surrogate_in_a_nested_key_is_refused_with_a_pointer(h):
 def test_a_nul_character_in_body_query_or_path_is_refused(h):
     tenant = h.institution()
     r = post_raw(h, "/api/v1/auth/login",
-                 '{"institution_code": "%s", "login": "admin\\u0000", "password": "x"}' % tenant.code)
+                 f'{{"institution_code": "{tenant.code}", "login": "admin\\u0000", "password": "x"}}')
     assert pointers(assert_problem(r, 422)) == {"/login"}
 
     r = h.client.get("/api/v1/visits?patient_reference=a%00b", headers=tenant.auth())

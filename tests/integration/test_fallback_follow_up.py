@@ -67,7 +67,7 @@ def test_each_method_only_on_its_dates(h, method, evidence, day, ok):
     if ok:
         assert r.status_code == 201, r.get_json()
         made = r.get_json()
-        assert made["visit_on"] == "%04d-%02d-%02d" % day
+        assert made["visit_on"] == date(*day).isoformat()
         if method in ("notice_alone", "expired_paper_card"):  # confirmed at once by the lookup
             assert made["status"] == "confirmed" and made["lookup"]["eligibility_status"] == 1
         assert any("マイナ保険証" in n and "資格確認書" in n for n in made["notices"])

@@ -453,19 +453,19 @@ def test_results_open_in_excel_with_japanese_headers_labels_and_leading_zeros_ke
 
     got = h.client.get(f"{location}/results.csv", headers=headers)
     table = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
-    first = dict(zip(table[0], table[1]))
+    first = dict(zip(table[0], table[1], strict=True))
     assert first["受診者番号"].endswith('HYPERLINK("http://x")')
     assert (first["資格の状態"], first["資格有効性コード"], first["資格の有無"]) == ("有効", "1", "あり")
     assert (first["一部負担金割合"], first["一部負担金割合コード"], first["本人・家族"]) == ("3割", "030", "本人")
     assert first["性別"] in ("男", "女") and first["性別コード"] in ("1", "2")
-    assert dict(zip(table[0], table[2]))["資格の状態"] == "無効（資格喪失）"
+    assert dict(zip(table[0], table[2], strict=True))["資格の状態"] == "無効（資格喪失）"
 
     xlsx = h.client.get(f"{location}/results.xlsx", headers=headers)
     assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(xlsx.data), read_only=True).worksheets[0]
     rows_read = [[cell for cell in row] for row in sheet.iter_rows(values_only=False)]
     heading = [c.value for c in rows_read[0]]
-    cells = dict(zip(heading, rows_read[1]))
+    cells = dict(zip(heading, rows_read[1], strict=True))
     assert cells["保険者番号"].value == "01130012" and cells["枝番"].value == "00"
     assert cells["保険者番号"].data_type == "s" and cells["受診者番号"].data_type == "s"  # text, never a formula
     assert cells["受診者番号"].value == examinees[0]["reference"]

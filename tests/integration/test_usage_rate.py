@@ -74,7 +74,7 @@ def test_a_month_of_card_fallback_requery_and_disaster_confirmations(h):
     got = h.client.get("/api/v1/usage-rate/csv?month=2026-12", headers={"Authorization": f"Bearer {nurse}"})
     assert got.status_code == 200 and got.headers["Content-Type"].startswith("text/csv")
     header, row = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
-    assert dict(zip(header, row)) | {"医療機関等コード": ""} == {
+    assert dict(zip(header, row, strict=True)) | {"医療機関等コード": ""} == {
         "月": "2026-12", "医療機関等コード": "", "マイナ保険証利用件数": "2", "オンライン資格確認利用件数": "5",
         "利用率": "40.00%", "カード（暗証番号・目視）": "2", "カード（機器での照会）": "0", "再照会": "1",
         "災害時の照会": "1", "被保険者番号等での照会": "0", "代替確認のオンライン確認": "1"}

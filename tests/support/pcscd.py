@@ -18,6 +18,7 @@ APDUs, the test PIN included: acceptable only here, in a throwaway daemon with a
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -109,10 +110,8 @@ class PcscDaemon:
     def stop(self) -> None:
         """Stop pcscd by its PID (the helper exits with it), then the namespace's first process."""
         if (pid := self.pid) is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         self._kill()
 
     def close(self) -> None:

@@ -235,10 +235,8 @@ class PgCluster:
     # -- helpers ---------------------------------------------------------
     def _run(self, binary: str, *args: str, what: str) -> None:
         argv = [os.path.join(self.bin_dir or "", binary), *args]
-        if self._runas and self._runas[-1] == "-c":  # su wants a single shell string
-            cmd = [*self._runas, shlex.join(argv)]
-        else:
-            cmd = [*self._runas, *argv]
+        su_shell = bool(self._runas) and self._runas[-1] == "-c"  # su wants a single shell string
+        cmd = [*self._runas, shlex.join(argv)] if su_shell else [*self._runas, *argv]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # no stray PGDATA/PGPORT
         env["LC_ALL"] = "C"
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -32,6 +33,5 @@ class VirtualCardFiles:
             raise ValueError(f"{directory}: key.pem does not match cert.der")
         return cls(meta["persona_id"], key, der, meta["token"].encode("ascii"), meta.get("pin"))
 
-    def card(self, **options: object) -> VirtualJpkiCard:
-        return VirtualJpkiCard(self.private_key, self.certificate_der, pin=self.pin, token=self.token,
-                               **options)  # type: ignore[arg-type]
+    def card(self, **options: Any) -> VirtualJpkiCard:
+        return VirtualJpkiCard(self.private_key, self.certificate_der, pin=self.pin, token=self.token, **options)

@@ -64,28 +64,35 @@ class IsoDepPicc:
             return self._send(self._wait(window, timeout))
         kind = block_kind(pcb)
         if kind in ("I", "I+chain"):
-            self.block_number ^= 1  # rule 10: toggle on every I-block
-            self._rx_chain += frame[1:]
-            if kind == "I+chain":
-                return self._send(bytes((0xA2 | self.block_number,)), remember=True)
-            apdu, self._rx_chain = bytes(self._rx_chain), bytearray()
-            self._pending, self._busy_left = self.card.process(apdu)
-            return self._send(self._wait(self.fwt, timeout))
-        if kind == "R(ACK)":
-            if pcb & 1 == self.block_number:
-                return self._send(self._last_block)  # rule 11: retransmit
-            if not self._tx_rest:
-                raise Mute
-            self.block_number ^= 1
-            return self._send(self._next_i_block())
-        if kind == "R(NAK)":
-            if pcb & 1 == self.block_number:
-                return self._send(self._last_block)  # rule 12: retransmit
-            return self._send(bytes((0xA2 | self.block_number,)))
+            return self._i_block(kind, frame, timeout)
+        if kind in ("R(ACK)", "R(NAK)"):
+            return self._r_block(kind, pcb)
         if kind == "S(DESELECT)":
             self.deselected = True
             return self._send(b"\xc2")
         raise Mute
+
+    def _i_block(self, kind: str, frame: bytes, timeout: float) -> bytes:
+        """A chained part is acknowledged; the last part hands the whole APDU to the card."""
+        self.block_number ^= 1  # rule 10: toggle on every I-block
+        self._rx_chain += frame[1:]
+        if kind == "I+chain":
+            return self._send(bytes((0xA2 | self.block_number,)), remember=True)
+        apdu, self._rx_chain = bytes(self._rx_chain), bytearray()
+        self._pending, self._busy_left = self.card.process(apdu)
+        return self._send(self._wait(self.fwt, timeout))
+
+    def _r_block(self, kind: str, pcb: int) -> bytes:
+        """An R-block with our block number asks for the last block again (rules 11, 12); an ACK with the
+        other one asks for the next part of a chained response, a NAK with it is acknowledged."""
+        if pcb & 1 == self.block_number:
+            return self._send(self._last_block)
+        if kind == "R(NAK)":
+            return self._send(bytes((0xA2 | self.block_number,)))
+        if not self._tx_rest:
+            raise Mute
+        self.block_number ^= 1
+        return self._send(self._next_i_block())
 
     def _wait(self, window: float, timeout: float) -> bytes:
         """Let the card compute; answer with the response or with S(WTX) before the window closes."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import nfc.clf
 import nfc.clf.device
@@ -146,10 +147,10 @@ class VirtualReaderDevice(nfc.clf.device.Device):
     listen_ttb = listen_ttf = listen_dep = listen_tta
 
 
-def open_virtual_frontend(card: VirtualJpkiCard, *, type: str = "B", **device_options: object) -> nfc.clf.ContactlessFrontend:
+def open_virtual_frontend(card: VirtualJpkiCard, *, type: str = "B", **device_options: Any) -> nfc.clf.ContactlessFrontend:
     """A ContactlessFrontend driving the virtual reader; use it exactly like one opened on USB."""
     clf = nfc.clf.ContactlessFrontend()
-    clf.device = VirtualReaderDevice(card, technology=type, **device_options)  # type: ignore[arg-type]
+    clf.device = VirtualReaderDevice(card, technology=type, **device_options)
     return clf
 
 

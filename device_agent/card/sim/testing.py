@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,7 +32,7 @@ class TestIdentity:
     certificate_der: bytes
     ca_certificate_der: bytes
 
-    def card(self, **options: object) -> VirtualJpkiCard:
+    def card(self, **options: Any) -> VirtualJpkiCard:
         return VirtualJpkiCard(
             self.private_key, self.certificate_der, ca_certificate_der=self.ca_certificate_der, **options
         )

@@ -16,6 +16,7 @@ asking past the end of a file gets 6Cxx (re-send with that Le).
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -59,10 +60,8 @@ class VpcdCard:
         sock, self._socket = self._socket, None
         self.card.remove()
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -1,3 +1,5 @@
+from typing import Any
+
 import marshmallow as ma
 
 from ..fields import no_individual_number
@@ -43,10 +45,10 @@ class BatchJobSchema(ma.Schema):
     results_url = ma.fields.Method("_results", metadata={"type": "string"})
     results_csv_url = ma.fields.Method("_results_csv", metadata={"type": "string"})
 
-    def _results(self, job) -> str:  # type: ignore[no-untyped-def]
+    def _results(self, job) -> str:
         return f"/api/v1/batch-jobs/{job.id}/results"
 
-    def _results_csv(self, job) -> str:  # type: ignore[no-untyped-def]
+    def _results_csv(self, job) -> str:
         return f"/api/v1/batch-jobs/{job.id}/results.csv"
 
 
@@ -67,7 +69,7 @@ JOB_EXAMPLE = {"id": "0b9f5c1e-7a51-4e0c-9a51-3c2f1d0e9b8a", "state": "done", "t
                "finished_at": "2026-11-30T09:00:01+00:00", "results_expire_at": "2026-12-07T09:00:01+00:00",
                "results_url": "/api/v1/batch-jobs/0b9f5c1e-7a51-4e0c-9a51-3c2f1d0e9b8a/results",
                "results_csv_url": "/api/v1/batch-jobs/0b9f5c1e-7a51-4e0c-9a51-3c2f1d0e9b8a/results.csv"}
-ROW_ERROR_EXAMPLE = {"reference": "R-0002", "outcome": "error", "eligibility_status": None, "valid": None,
+ROW_ERROR_EXAMPLE: dict[str, Any] = {"reference": "R-0002", "outcome": "error", "eligibility_status": None, "valid": None,
                      "qualification": None, "candidates": 0, "data_withheld": False,
                      "name_has_unencodable": False, "messages": [],
                      "error": {"type": "insurer-number-invalid", "title": "保険者番号に誤りがあります。",

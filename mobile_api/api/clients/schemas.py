@@ -29,7 +29,7 @@ class CredentialSchema(ma.Schema):
     kind = ma.fields.Method("_kind", metadata={"type": "string", "enum": ["public_key", "secret"]})
     created_at = ma.fields.AwareDateTime()
 
-    def _kind(self, credential) -> str:  # type: ignore[no-untyped-def]
+    def _kind(self, credential) -> str:
         pem = credential.get("public_key_pem") if isinstance(credential, dict) else credential.public_key_pem
         return "public_key" if pem else "secret"
 

@@ -38,7 +38,7 @@ class NewLinkSchema(ma.Schema):
     qr_png = ma.fields.Method("_png", metadata={"type": "string", "format": "byte",
                                                 "description": "The same QR code as PNG, base64"})
 
-    def _png(self, obj) -> str:  # type: ignore[no-untyped-def]
+    def _png(self, obj) -> str:
         return base64.b64encode(obj["qr_png"]).decode()
 
 

@@ -18,7 +18,7 @@ class DeviceSchema(ma.Schema):
     revoked_at = ma.fields.AwareDateTime(allow_none=True)
     created_at = ma.fields.AwareDateTime()
 
-    def _state(self, device) -> str:  # type: ignore[no-untyped-def]
+    def _state(self, device) -> str:
         if device.revoked_at is not None:
             return "revoked"
         return "enrolled" if device.enrolled_at is not None else "awaiting_enrolment"

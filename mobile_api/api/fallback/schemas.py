@@ -229,7 +229,7 @@ class IdentifiersUpdateSchema(Strict):
     birth_date = ma.fields.Date(metadata={"description": "生年月日"})
 
     @ma.validates_schema
-    def _something_to_update(self, data, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def _something_to_update(self, data, **kwargs) -> None:
         """An empty update changes nothing, so it must not send the record back to post-hoc confirmation."""
         if not data:
             raise ma.ValidationError("更新する項目を1つ以上指定してください。")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ TOKEN_PATH = "/api/v1/oauth/token"
 ASSERTION_ALGORITHMS = ["ES256", "RS256"]
 
 
-class Client(ClientMixin):  # type: ignore[misc]
+class Client(ClientMixin):
     def __init__(self, rt: Runtime, view: clients.ClientView) -> None:
         self.rt = rt
         self.view = view
@@ -40,8 +41,8 @@ class Client(ClientMixin):  # type: ignore[misc]
     def get_client_id(self) -> str:
         return self.view.id
 
-    def get_default_redirect_uri(self) -> None:
-        return None
+    def get_default_redirect_uri(self) -> str:
+        return ""  # client credentials only: no grant here redirects
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
@@ -52,7 +53,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == "client_credentials"
 
-    def get_allowed_scope(self, scope: str | None) -> str:
+    def get_allowed_scope(self, scope: Collection[str] | str | None) -> str:
         """No scope asked: every scope the client holds. One it does not hold: ``invalid_scope``."""
         if not scope:
             return " ".join(sorted(self.view.scopes))
@@ -70,17 +71,17 @@ class Client(ClientMixin):  # type: ignore[misc]
         return method in ("client_secret_basic", "client_secret_post")
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
-class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+class PrivateKeyJWT(JWTBearerClientAssertion):
     """RFC 7523 client assertion: signed by one of the client's active keys (``kid`` picks it), ``iss``
     = ``sub`` = client id, ``aud`` = the token endpoint URL, ``exp`` at most
     ``CLIENT_ASSERTION_MAX_LIFETIME_SECONDS`` ahead by the server's clock (3600: Authlib's ``PrivateKeyJWT``
     as it comes), ``jti`` single use across every worker (kept in the database until at least ``exp``)."""
 
-    CLIENT_AUTH_METHOD = "private_key_jwt"
+    CLIENT_AUTH_METHOD = "private_key_jwt"  # type: ignore[misc]  # the stub says Final; Authlib's own subclasses set it
 
     def __init__(self, rt: Runtime) -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_SKEW_SECONDS)
@@ -104,6 +105,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def verify_claims(self, claims: dict[str, Any]) -> None:
         """As the library's, but times are judged by the injected clock (docs/architecture.md)."""
+        self._verify_parties(claims)
+        self._verify_times(claims)
+        jti = claims["jti"]
+        if not is_token_id(jti, min_length=8, max_length=128):
+            raise InvalidClientError(description="jti must be 8 to 128 printable ASCII characters")
+        if not self.validate_jti(claims, jti):
+            raise InvalidClientError(description="the assertion (jti) was already used")
+
+    def _verify_parties(self, claims: dict[str, Any]) -> None:
+        """Every claim present; issued by the client about itself, for this token endpoint."""
         for name in ("iss", "sub", "aud", "exp", "jti"):
             if name not in claims:
                 raise InvalidClientError(description=f"missing claim: {name}")
@@ -112,6 +123,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if not set(audiences) & set(self.get_audiences()):
             raise InvalidClientError(description="aud must be the token endpoint URL")
+
+    def _verify_times(self, claims: dict[str, Any]) -> None:
+        """``exp`` not passed and no further ahead than the setting allows, ``iat`` not in the future."""
         exp, iat = claims["exp"], claims.get("iat")
         if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
             raise InvalidClientError(description="exp must be a number")
@@ -126,11 +140,6 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         if iat is not None and (isinstance(iat, bool) or not isinstance(iat, (int, float))
                                 or iat > now + CLOCK_SKEW_SECONDS):
             raise InvalidClientError(description="iat is in the future")
-        jti = claims["jti"]
-        if not is_token_id(jti, min_length=8, max_length=128):
-            raise InvalidClientError(description="jti must be 8 to 128 printable ASCII characters")
-        if not self.validate_jti(claims, jti):
-            raise InvalidClientError(description="the assertion (jti) was already used")
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         """Kept until the assertion can no longer be accepted (``exp`` plus the skew), so no replay passes."""
@@ -183,7 +192,7 @@ def invalid_client_status(oauth_request: Any) -> int:
     return 401 if oauth_request.headers.get("Authorization") else 400
 
 
-class TokenServer(AuthorizationServer):  # type: ignore[misc]
+class TokenServer(AuthorizationServer):
     """Authlib's server with the one sign-in lock-out of every entry (services/lockout.py) around client
     authentication, every ``invalid_client`` with the status RFC 6749 §5.2 asks (``invalid_client_status``),
     and every refused token request audited (``client.token``, outcome refused)."""
@@ -192,14 +201,14 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         super().__init__(app, **kwargs)
         self.rt = rt
 
-    def authenticate_client(self, oauth_request: Any, methods: list[str], endpoint: str = "token") -> Any:
+    def authenticate_client(self, oauth_request: Any, methods: Collection[str], endpoint: str = "token") -> Any:
         try:
             return self._authenticate(oauth_request, methods, endpoint)
         except InvalidClientError as refused:
             refused.status_code = invalid_client_status(oauth_request)
             raise
 
-    def _authenticate(self, oauth_request: Any, methods: list[str], endpoint: str) -> Any:
+    def _authenticate(self, oauth_request: Any, methods: Collection[str], endpoint: str) -> Any:
         claimed, source = claimed_client_id(oauth_request), request.remote_addr
         try:
             clients.refuse_if_locked(self.rt, claimed, source)
@@ -239,7 +248,7 @@ def build_server(app: Flask, rt: Runtime) -> AuthorizationServer:
         return {"access_token": token, "token_type": "Bearer",
                 "expires_in": max(0, int((expires - rt.clock()).total_seconds())), "scope": " ".join(sorted(scopes))}
 
-    server.register_token_generator("default", generate)
+    server.register_token_generator("default", generate)  # type: ignore[arg-type]  # any callable; the stub names a class
     server.register_grant(ClientCredentialsGrant)
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(rt))
     return server

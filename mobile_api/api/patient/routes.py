@@ -34,7 +34,7 @@ _SESSION_EXAMPLE = {"status": "pending", "purpose": "register", "expires_at": "2
                     "consents": None}
 
 
-def _absolute(endpoint: str, **values: str) -> str:
+def _absolute(endpoint: str, **values: Any) -> str:
     """An absolute URL on ``PUBLIC_BASE_URL`` when set (behind a proxy), else on the request's host."""
     return public_url(url_for(endpoint, **values))
 

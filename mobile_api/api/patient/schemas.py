@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
 from ...domain.codes import InfoKind
+from ...services.patient_phone import CARD_ERRORS
 from ..fields import Base64Bytes, Boolean
 from ..visits.schemas import WindowSchema
 
@@ -73,7 +74,7 @@ class AnswerSchema(ma.Schema):
 
 
 class CardErrorSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(["wrong-pin", "locked"]), metadata={
+    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(CARD_ERRORS), metadata={
         "description": "wrong-pin (the card refused the PIN; tries may remain) | locked (no tries left)"})
     tries_left = ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=0, max=15),
                                    metadata={"description": "as the card said (63Cx); shown to the patient only"})

@@ -1,10 +1,12 @@
+from typing import Any
+
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
 from ..fields import Base64Bytes, Boolean, no_individual_number
 from ..verifications.schemas import CardChallengeSchema, IdempotencyHeaderSchema  # noqa: F401  (shared)
 
-QUALIFICATION_EXAMPLE = {
+QUALIFICATION_EXAMPLE: dict[str, Any] = {
     "insurance_card_kind": "被保険者証", "insurer_number": "01130012", "insurer_name": "全国健康保険協会 東京支部",
     "symbol": "44100021", "number": "1287", "branch_number": "00", "relationship": "insured",
     "head_of_household_name": None, "name": "佐藤 健一", "name_kana": "サトウ ケンイチ", "sex": "1",
@@ -50,7 +52,7 @@ class ExamineeSchema(ma.Schema):
     birth_date = ma.fields.Date(metadata={"example": "1984-05-12"})
 
     @ma.validates_schema
-    def _identifiers_or_card(self, data, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def _identifiers_or_card(self, data, **kwargs) -> None:
         if data.get("card") is not None:
             sent = [name for name in IDENTIFIERS if data.get(name) is not None]
             if sent:

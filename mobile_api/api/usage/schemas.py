@@ -28,7 +28,7 @@ class UsageRateSchema(ma.Schema):
         "description": "Whether re-queries count as card uses (setting USAGE_RATE_REQUERY_IS_CARD)"})
     counts = ma.fields.Nested(UsageCountsSchema)
 
-    def _rate(self, usage):  # type: ignore[no-untyped-def]
+    def _rate(self, usage):
         return None if usage.rate is None else float(usage.rate)
 
 

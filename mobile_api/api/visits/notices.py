@@ -21,7 +21,7 @@ def renewal_for(visit: orm.Visit) -> RenewalAlert | None:
                          grace_months=rules.certificate_grace_months)
 
 
-def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowReport | None = None) -> list[str]:
+def notices_for(visit: orm.Visit, consent: orm.Consent | None, window: WindowReport | None = None) -> list[str]:  # noqa: C901 - being rewritten in issue 21 (the read side)
     notes: list[str] = []
     status = EligibilityStatus(visit.eligibility_status)
     if visit.certificate_standing == "expired_in_grace":

@@ -17,7 +17,7 @@ from mobile_api.domain.insurer import is_valid_insurer_number
 from mobile_api.sandbox.personas import LIMIT_CATEGORIES, PersonaBook, PersonaError
 
 REFERENCE = date(2026, 12, 1)
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "sandbox.md"
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "sandbox.md"
 
 
 def raw() -> dict[str, Any]:

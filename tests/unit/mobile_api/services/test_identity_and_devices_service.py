@@ -9,7 +9,7 @@ from mobile_api.clock import FrozenClock
 from mobile_api.domain.errors import ActivationCodeUsed, Conflict, DuplicateRecord, Unauthenticated
 from mobile_api.runtime import Runtime
 from mobile_api.services import devices, identity
-from tests.unit.services.fakes import STAFF_PASSWORD, FakeDatabase, FakeDevices, Tenant
+from tests.unit.mobile_api.services.fakes import STAFF_PASSWORD, FakeDatabase, FakeDevices, Tenant
 
 
 def _login(rt: Runtime, tenant: Tenant, password: str = STAFF_PASSWORD) -> identity.TokenPair:

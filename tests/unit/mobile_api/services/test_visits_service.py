@@ -13,7 +13,7 @@ from mobile_api.domain.errors import ConsentWindowClosed, Forbidden, NoConsentFo
 from mobile_api.runtime import Runtime
 from mobile_api.services import audit, verification, visits
 from mobile_api.services.principal import Principal
-from tests.unit.services.fakes import FakeDatabase, Tenant, TestCA
+from tests.unit.mobile_api.services.fakes import FakeDatabase, Tenant, TestCA
 
 
 def _visit(rt: Runtime, tenant: Tenant, ca: TestCA, *, key: str, patient_reference: str | None = None,

@@ -5,7 +5,7 @@ import pytest
 
 from mobile_api.clock import FrozenClock
 from mobile_api.runtime import Runtime
-from tests.unit.services.fakes import T0, FakeDatabase, FakeOQS, Tenant, TestCA, fake_runtime, seed_tenant
+from tests.unit.mobile_api.services.fakes import T0, FakeDatabase, FakeOQS, Tenant, TestCA, fake_runtime, seed_tenant
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from mobile_api.domain.facility import FacilityKind
 from mobile_api.runtime import Runtime
 from mobile_api.services import verification
 from mobile_api.services.principal import Principal
-from tests.unit.services.fakes import (
+from tests.unit.mobile_api.services.fakes import (
     Card,
     FakeDatabase,
     FakeOQS,

@@ -21,5 +21,5 @@ def test_a_missing_pcsc_leg_fails_under_require_pcsc(monkeypatch) -> None:
 def test_ci_requires_the_pcsc_leg() -> None:
     from pathlib import Path
 
-    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
+    ci = (Path(__file__).resolve().parents[3] / ".ci" / "run").read_text()
     assert "export REQUIRE_PCSC=1" in ci and "pcscd vsmartcard-vpcd" in ci

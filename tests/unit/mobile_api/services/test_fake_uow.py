@@ -9,7 +9,7 @@ import pytest
 from mobile_api.adapters import orm
 from mobile_api.adapters.repository import Repository, UnitOfWork
 from mobile_api.domain.errors import DuplicateRecord
-from tests.unit.services.fakes import T0, FakeDatabase, FakeRepository, FakeUnitOfWork
+from tests.unit.mobile_api.services.fakes import T0, FakeDatabase, FakeRepository, FakeUnitOfWork
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:

@@ -202,7 +202,7 @@ def documented_placeholders() -> set[str]:
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[4]
     files = [root / "README.md", *sorted((root / "deploy").glob("*")), *sorted((root / "docs").rglob("*.md"))]
     found: set[str] = set()
     for path in files:

@@ -12,7 +12,7 @@ import yaml
 
 from mobile_api import create_app
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 K8S = DEPLOY / "k8s"
 
 

@@ -194,7 +194,7 @@ def test_the_insured_persons_numbers_are_called_hi_hokensha_bangou_tou_as_seed_0
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     wrong = [f"{path.relative_to(root)}:{number}"
              for package in ("mobile_api", "device_agent")
              for path in (root / package).rglob("*") if path.suffix in (".py", ".html", ".js")

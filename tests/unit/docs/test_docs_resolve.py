@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "docs" / "rules.md"
 THIS_FILE = Path(__file__).resolve()
 NO_BRIEF_DIRS = ("mobile_api", "device_agent", "scripts", "bench", "tests")
