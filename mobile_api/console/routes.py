@@ -14,9 +14,7 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from werkzeug.exceptions import HTTPException
 
 from ..adapters import spreadsheet
-from ..api.core import download, patient_data_refusals_audited, public_url
-from ..api.devices.activation_qr import activation_uri
-from ..api.qr import qr_svg
+from ..api.core import patient_data_refusals_audited
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
 from ..domain.errors import DomainError, NotFound, RateLimited, Unauthenticated, ValidationFailed
@@ -26,6 +24,10 @@ from ..queries.visits import VisitRead
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
+from ..web.activation_qr import activation_uri
+from ..web.batch_tables import results_csv_text
+from ..web.http import download, public_url
+from ..web.qr import qr_svg
 from . import bp, forms
 from .display import (
     AUDIT_ACTIONS,
@@ -471,8 +473,6 @@ def batch_job_page(job_id: str) -> Any:
 @signed_in
 def batch_job_csv(job_id: str) -> Any:
     """Every row as CSV, the same columns and values as GET /api/v1/batch-jobs/{id}/results.csv."""
-    from ..api.batch_jobs.routes import results_csv_text
-
     return download(results_csv_text(rt(), who(), job_id), f"batch-{job_id}.csv")
 
 
