@@ -1,5 +1,6 @@
 """The read models (queries/, docs/architecture.md "Read side"): what a visit says *now* is computed once, by
-the injected clock, and every part of the response agrees with the one window report (docs/rules.md §2.4, §3)."""
+the injected clock, and every part of the response agrees with the one window report (docs/rules.md §2.4, §3);
+a fallback record's notes follow its stored state (§5)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mobile_api.clock import FrozenClock
+from mobile_api.domain.claims import guide
 from mobile_api.domain.codes import EligibilityStatus
 from mobile_api.domain.consent import REOPEN_BY_CARD, REOPEN_BY_REQUERY
-from mobile_api.queries import consents, notices
+from mobile_api.queries import consents, fallback, notices
 from mobile_api.queries.visits import ConsentRead, RelationshipRef, VisitRead, read_visit, relationship_ref
 from mobile_api.runtime import Rules
 
@@ -134,3 +136,45 @@ def test_a_consent_entry_reports_a_withdrawal_as_of_now() -> None:
     assert (entry.window.state, entry.window.closed_at) == ("withdrawn", T0 + timedelta(hours=1))
     assert entry.patient == consents.PatientSummary("山田 花子", "ヤマダ ハナコ", "1960-01-01")  # nothing more
     assert consents.patient_summary({"qualification": {}}) is None
+
+
+@dataclass
+class FallbackRow:
+    """The stored columns of a fallback record (orm.FallbackRecord)."""
+
+    id: str = "f-1"
+    care_type: int = 2
+    form: str = "home_consent"
+    patient_reference: str | None = "P-1"
+    method: str = "oral_revisit"
+    reason: str = "offline"
+    evidence: dict[str, Any] = field(default_factory=lambda: {"declaration": {"name": "山田 太郎"}})
+    device_recorded_at: datetime = T0
+    received_at: datetime = T0
+    visit_on: Any = None
+    status: str = "pending_post_hoc"
+    post_hoc_outcome: str | None = None
+    lookup: dict[str, Any] | None = None
+    confirmed_at: datetime | None = None
+    copayment_ratio: str | None = "020"
+    copayment_basis: str | None = "age"
+    destroy_after_claim: bool = True
+    settled_at: datetime | None = None
+    claim_route: int | None = None
+    user_id: str = "u-1"
+    device_id: str = "d-1"
+    prior_ref: str | None = "v-0"
+
+
+def test_a_fallback_records_notes_follow_its_status_share_and_declaration() -> None:
+    guidance = guide(current=None, current_source="evidence", former=None, former_source="invalid_result",
+                     declaration=None, declaration_destroyed=False)
+    pending = fallback.fallback_read(FallbackRow(), guidance)
+    assert pending.notices[0] == fallback.NOTICE_POST_HOC and fallback.NOTICE_DESTROY in pending.notices
+    assert "患者負担は2割です（年齢から）。10割を求めないでください。" in pending.notices
+    assert (pending.qualification_source, pending.staff_id, pending.claim_guidance) == ("past_visit", "u-1", guidance)
+    settled = fallback.fallback_read(FallbackRow(status="claim_settled", post_hoc_outcome="lost", copayment_ratio=None,
+                                                 evidence={"declaration": {"destroyed": True}}), guidance)
+    assert fallback.NOTICE_POST_HOC not in settled.notices and fallback.NOTICE_OUTCOMES["lost"] in settled.notices
+    assert fallback.NOTICE_SHARE in settled.notices and fallback.NOTICE_DESTROYED in settled.notices
+    assert fallback.NOTICE_DESTROY not in settled.notices
