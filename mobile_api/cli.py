@@ -176,10 +176,10 @@ def staff_create(institution_code: str, login: str, display_name: str, role: str
 @one_line_refusals
 def device_create(institution_code: str, label: str, qr_png: str | None, as_admin: str | None) -> None:
     """Create a device and print its single-use 12-digit activation code (and write its QR as PNG)."""
-    from .api.devices.activation_qr import activation_uri
-    from .api.qr import qr_png as render_png
     from .domain.japanese_dates import JST
     from .services import devices
+    from .web.activation_qr import activation_uri
+    from .web.qr import qr_png as render_png
 
     rt = current_app.extensions["mobile_api"]
     made = devices.create_device(rt, _command_line_admin(rt, institution_code, as_admin), label)

@@ -241,37 +241,6 @@ class Visits(Repository[orm.Visit]):
                                    ).first()
         return None if row is None else (row[0], row[1], row[2])
 
-    def recent(self, institution_id: str, *, limit: int, offset: int,
-               patient_reference: str | None = None) -> Sequence[orm.Visit]:
-        """A page of the institution's visits, newest first, optionally for one patient reference."""
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        if patient_reference:
-            filters["patient_reference"] = patient_reference
-        return self.list_by(order_by=orm.Visit.created_at.desc(), limit=limit, offset=offset, **filters)
-
-    def search(self, institution_id: str, *, since: datetime | None = None, until: datetime | None = None,
-               user_id: str | None = None, form: str | None = None, care_type: int | None = None,
-               valid: bool | None = None, patient_reference: str | None = None, limit: int,
-               offset: int) -> Sequence[orm.Visit]:
-        """A page of the institution's visits matching every given filter, newest first (``since`` inclusive,
-        ``until`` exclusive; ``valid`` True for statuses 1 and 6, False for the others; None does not filter).
-        Filtered in the database, so an old date range is found however many visits came after it."""
-        v = orm.Visit
-        criteria: list[Any] = []
-        if since is not None:
-            criteria.append(v.created_at >= since)
-        if until is not None:
-            criteria.append(v.created_at < until)
-        if valid is not None:
-            criteria.append(v.eligibility_status.in_((1, 6)) if valid else v.eligibility_status.not_in((1, 6)))
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        for name, value in (("user_id", user_id), ("form", form), ("care_type", care_type),
-                            ("patient_reference", patient_reference)):
-            if value is not None and value != "":
-                filters[name] = value
-        return self.session.scalars(select(v).filter_by(**filters).where(*criteria)
-                                    .order_by(v.created_at.desc(), v.id.desc()).limit(limit).offset(offset)).all()
-
     def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         """The patient's latest visit before ``before`` that holds a qualification (statuses 1 and 6 with
@@ -567,18 +536,6 @@ class Consents(Repository[orm.Consent]):
         return self.list_by(institution_id=institution_id, person_ref=person_ref,
                             order_by=orm.Consent.registered_at.desc())
 
-    def registered(self, institution_id: str, *, source: str | None, by_planned_date: bool, limit: int,
-                   offset: int) -> Sequence[orm.Consent]:
-        """A page of the institution's consents: newest registration first, or by planned consultation
-        date (soonest first, those without one last, then newest registration)."""
-        c = orm.Consent
-        order = ((c.planned_date.is_(None), c.planned_date, c.registered_at.desc()) if by_planned_date
-                 else (c.registered_at.desc(),))
-        stmt = select(c).where(c.institution_id == institution_id)
-        if source:
-            stmt = stmt.where(c.source == source)
-        return self.session.scalars(stmt.order_by(*order, c.id).limit(limit).offset(offset)).all()
-
 
 class IdempotencyRecords(Repository[orm.IdempotencyRecord]):
     def find(self, institution_id: str, scope: str, key: str) -> orm.IdempotencyRecord | None:
@@ -606,12 +563,6 @@ class CareRelationships(Repository[orm.CareRelationship]):
         with self.session.no_autoflush:
             return self.session.scalars(_OPEN_RELATIONSHIP, {"institution_id": institution_id,
                                                              "person_ref": person_ref}).first()
-
-    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> Sequence[orm.CareRelationship]:
-        """A page of the institution's relationships, most recent visit first."""
-        r = orm.CareRelationship
-        return self.list_by(institution_id=institution_id, order_by=r.last_visit_at.desc(), limit=limit,
-                            offset=offset)
 
     def discharge(self, relationship_id: str, *, now: datetime, note: str, ended_by: str | None) -> bool:
         """End an open relationship atomically: True for the one discharge that wins it.

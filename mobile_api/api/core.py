@@ -13,7 +13,7 @@ import marshmallow as ma
 from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
 from flask_smorest.utils import prepare_response
 from werkzeug.routing import BaseConverter
 
@@ -22,6 +22,8 @@ from ..domain.errors import Forbidden, Unauthenticated, ValidationFailed
 from ..runtime import Runtime
 from ..services import audit
 from ..services.principal import Principal, authenticate
+from ..web.http import download as download  # the API's routes take them from here
+from ..web.http import public_url as public_url
 from . import rate_limits
 from .examples import RETRY_AFTER, SERVER_TIME, SERVER_TIME_HEADER
 from .problems import PROBLEM_JSON, ProblemSchema, from_http_exception
@@ -280,13 +282,3 @@ def request_json() -> Any:
     return request.get_json(silent=True)
 
 
-def public_url(path: str) -> str:
-    """``path`` as an absolute URL on ``PUBLIC_BASE_URL`` when set (behind a proxy), else on the request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return base.rstrip("/") + path
-
-
-def download(body: str | bytes, filename: str, mimetype: str = "text/csv; charset=utf-8") -> Response:
-    """A file to save (the CSV and xlsx downloads of the API and the console): one place for the headers."""
-    return Response(body, headers={"Content-Type": mimetype,
-                                   "Content-Disposition": f'attachment; filename="{filename}"'})

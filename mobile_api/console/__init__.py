@@ -14,7 +14,7 @@ How a browser session counts (docs/console.md):
   signed device assertion, and the session then counts as "on a registered device", as the agent does.
 
 Guards: every POST carries the session's CSRF token (a hidden field, compared in constant time); no page may be
-framed; scripts and styles come from this app only; nothing is cached (``api/page_headers.py``).
+framed; scripts and styles come from this app only; nothing is cached (``web/page_headers.py``).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from flask import Blueprint, Flask, abort, make_response, render_template, reque
 from werkzeug.exceptions import HTTPException
 
 from .. import keys
-from ..api import page_headers
+from ..web import page_headers
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -51,7 +51,7 @@ def check_csrf() -> None:
 
 
 def harden(response: Any) -> Any:
-    """Every answer under /console, a page of no route included (api/page_headers.py)."""
+    """Every answer under /console, a page of no route included (web/page_headers.py)."""
     return page_headers.harden(response) if request.path.startswith(bp.url_prefix or "/console") else response
 
 

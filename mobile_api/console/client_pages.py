@@ -14,11 +14,11 @@ import marshmallow as ma
 from flask import render_template, request, session
 
 from ..api.clients.schemas import ClientCreateSchema, CredentialCreateSchema
-from ..api.consent_links.qr import link_url
 from ..api.consent_links.schemas import LinkCreateSchema
-from ..api.qr import qr_svg
 from ..domain.errors import ValidationFailed
 from ..services import clients, patient_phone
+from ..web.http import link_url
+from ..web.qr import qr_svg
 from . import bp
 from .routes import rt, see_other, signed_in, who
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..domain.codes import EligibilityStatus
 from ..domain.japanese_dates import JST
 
 CARE_TYPES = {1: "外来・往診", 2: "訪問診療等", 3: "オンライン診療等"}
@@ -48,11 +47,6 @@ def care_type_label(care_type: Any) -> str:
         return CARE_TYPES.get(int(care_type), str(care_type))
     except (TypeError, ValueError):
         return str(care_type)
-
-
-def outcome_of(view: Any) -> str:
-    status = view.visit.eligibility_status
-    return "valid" if status in (EligibilityStatus.VALID, EligibilityStatus.VALID_UNREGISTERED) else "invalid"
 
 
 # Every action the server writes to the audit log (``audit.record``/``record_refusal``), in Japanese, grouped as

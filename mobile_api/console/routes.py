@@ -14,18 +14,20 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from werkzeug.exceptions import HTTPException
 
 from ..adapters import spreadsheet
-from ..api.core import download, patient_data_refusals_audited, public_url
-from ..api.devices.activation_qr import activation_uri
-from ..api.qr import qr_svg
-from ..api.visits.schemas import VisitSchema
+from ..api.core import patient_data_refusals_audited
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
 from ..domain.errors import DomainError, NotFound, RateLimited, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..domain.japanese_dates import JST
+from ..queries.visits import VisitRead
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
+from ..web.activation_qr import activation_uri
+from ..web.batch_tables import results_csv_text
+from ..web.http import download, public_url
+from ..web.qr import qr_svg
 from . import bp, forms
 from .display import (
     AUDIT_ACTIONS,
@@ -34,13 +36,11 @@ from .display import (
     care_type_label,
     jst,
     outcome_label,
-    outcome_of,
     staff_label,
     target_label,
 )
 
 VISIT_PAGE = 50  # visits per listing page (newest first), filtered in the database (visits.search_visits)
-_VISIT = VisitSchema()  # made once: a Schema() per dump deep-copies its fields (as api/visits/schemas.py does)
 
 
 def rt() -> Runtime:
@@ -334,10 +334,9 @@ def visits_page() -> Any:
         outcome=q["outcome"], patient_reference=q["patient_reference"])
     offset = int(q["offset"])
     found = visits.search_visits(rt(), p, asked, limit=VISIT_PAGE, offset=offset)  # audited: the ids shown
-    rows = [(view, _VISIT.dump(view), outcome_of(view)) for view in found.views]
     query = {k: v for k, v in a.items() if k != "offset" and v}
     staff = identity.list_users(rt(), p) if p.is_admin else []
-    return render_template("console/visits.html", rows=rows, first=first.isoformat(), last=last.isoformat(),
+    return render_template("console/visits.html", rows=found.views, first=first.isoformat(), last=last.isoformat(),
                            wanted=wanted, staff=staff, staff_names={u.id: u.display_name for u in staff},
                            patient_reference=a.get("patient_reference", ""), offset=offset,
                            page_size=VISIT_PAGE, has_more=found.has_more, query=query)
@@ -348,27 +347,26 @@ def visits_page() -> Any:
 def visit_page(visit_id: str) -> Any:
     p = who()
     view = visits.get_visit(rt(), p, visit_id)  # patient data reader, same institution, audited (visit.read)
-    data = _VISIT.dump(view)
     viewed = []
     names: dict[str, str] = {}
     if p.is_admin:  # who viewed what: the audit log, which the API shows to admins only
         names = {u.id: staff_label(u) for u in identity.list_users(rt(), p)}
         for row in audit.list_audit(rt(), p, action="medical_info.view", outcome=None, user_id=None, device_id=None,
-                                    since=view.visit.created_at, until=None, limit=1000, offset=0):
+                                    since=view.created_at, until=None, limit=1000, offset=0):
             if row.target_id == visit_id:
                 viewed.append(row)
     fallback = _fallback_of(p, view)
     kinds = [InfoKind(k) for k in (view.consent.kinds if view.consent else [])]
-    return render_template("console/visit.html", v=data, view=view, viewed=viewed, names=names,
+    return render_template("console/visit.html", v=view, viewed=viewed, names=names,
                            kinds=kinds, fallback=fallback)
 
 
-def _fallback_of(p: Principal, view: visits.VisitView) -> list[dict[str, Any]]:
+def _fallback_of(p: Principal, view: VisitRead) -> list[dict[str, Any]]:
     """Fallback records of the visit's month with the same patient reference, with their claim guidance."""
-    ref = view.visit.patient_reference
+    ref = view.patient_reference
     if not ref:
         return []
-    month = view.visit.created_at.astimezone(JST).strftime("%Y-%m")
+    month = view.created_at.astimezone(JST).strftime("%Y-%m")
     try:
         rows = claims.for_month(rt(), p, month)
     except DomainError:
@@ -475,8 +473,6 @@ def batch_job_page(job_id: str) -> Any:
 @signed_in
 def batch_job_csv(job_id: str) -> Any:
     """Every row as CSV, the same columns and values as GET /api/v1/batch-jobs/{id}/results.csv."""
-    from ..api.batch_jobs.routes import results_csv_text
-
     return download(results_csv_text(rt(), who(), job_id), f"batch-{job_id}.csv")
 
 

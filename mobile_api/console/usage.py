@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import render_template, request
 
-from ..api.core import download
 from ..domain.japanese_dates import JST
 from ..services import usage
+from ..web.http import download
 from . import bp
 from .routes import rt, signed_in, who
 

@@ -20,6 +20,8 @@ from ..domain.certificate import CertificateStanding
 from ..domain.codes import ALL_INFO_KINDS, CareType, Form, IdentityMethod, InfoKind
 from ..domain.consent import ViewingWindow
 from ..domain.errors import CareRelationshipEnded, DomainError, NotFound
+from ..queries import care as care_queries
+from ..queries.care import RelationshipRead
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -143,22 +145,17 @@ def _requery(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit, c
     return new_visit, renewed, rel
 
 
-@dataclass(frozen=True)
-class RelationshipView:
-    relationship: orm.CareRelationship
-    status: consent_rules.CareRelationshipStatus
-
-
-def list_relationships(rt: Runtime, actor: Principal, *, limit: int, offset: int) -> list[RelationshipView]:
+def list_relationships(rt: Runtime, actor: Principal, *, limit: int, offset: int) -> list[RelationshipRead]:
+    """A page of relationships read in one statement (queries/care.py); audited (patient data)."""
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        rows = uow.care_relationships.of_institution(actor.institution_id, limit=limit, offset=offset)
-        views = [RelationshipView(r, _status(rt, r, now)) for r in rows]
+        reads = care_queries.relationships(uow.session, actor.institution_id, limit=limit, offset=offset, now=now,
+                                           rules=rt.rules)
         audit.record(uow, at=now, action="care.list", institution_id=actor.institution_id, user_id=actor.user_id,
-                     device_id=actor.device_id, target_type="care_relationship", count=len(views))
+                     device_id=actor.device_id, target_type="care_relationship", count=len(reads))
         uow.commit()
-        return views
+        return reads
 
 
 def _status(rt: Runtime, rel: orm.CareRelationship, now: datetime) -> consent_rules.CareRelationshipStatus:
@@ -167,7 +164,7 @@ def _status(rt: Runtime, rel: orm.CareRelationship, now: datetime) -> consent_ru
     return status
 
 
-def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) -> RelationshipView:
+def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) -> RelationshipRead:
     """The provider ends continuing care (退院・終診・転医 …), with a reason; audited.
 
     One conditional update decides (docs/rules.md §3.2): of concurrent discharges one wins and is audited,
@@ -189,7 +186,7 @@ def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) 
                      user_id=actor.user_id, device_id=actor.device_id, target_type="care_relationship",
                      target_id=rel.id, opened_by_visit_id=rel.opened_by_visit_id, reason=reason)
         uow.commit()
-        return RelationshipView(rel, _status(rt, rel, now))
+        return care_queries.relationship_read(rel, now=now, rules=rt.rules)
 
 
 def _require_active(rt: Runtime, rel: orm.CareRelationship, now: datetime) -> None:

@@ -37,6 +37,7 @@ from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-
 from ..domain.identifiers import Identifiers
 from ..domain.insurer import is_valid_insurer_number
 from ..domain.japanese_dates import era_to_date
+from ..queries.fallback import FallbackRead, fallback_read, qualification_source
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -55,14 +56,6 @@ class FallbackStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class FallbackView:
-    """A record with its claim guidance (①②③), as the API shows it."""
-
-    record: orm.FallbackRecord
-    claim_guidance: ClaimGuidance
-
-
-@dataclass(frozen=True)
 class RecordRequest:
     care_type: CareType
     form: Form
@@ -74,7 +67,7 @@ class RecordRequest:
     raw: dict[str, Any] = field(default_factory=dict)  # the body as sent, for the idempotency hash
 
 
-def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordRequest) -> FallbackView:
+def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordRequest) -> FallbackRead:
     actor.require_staff_on_device()
     request_hash = idempotency.request_hash(request.raw)
     now = rt.clock()
@@ -113,20 +106,12 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
         guidance = guidance_for_record(uow, row)  # reads only: before the key row is pending
         idempotency.remember(uow, actor, SCOPE, idempotency_key, request_hash, status=201,
                              response={"fallback_record_id": row.id}, now=now)
-        return idempotency.commit_or_replay(uow, FallbackView(row, guidance),
+        return idempotency.commit_or_replay(uow, fallback_read(row, guidance),
                                             lambda: _replay(uow, actor, idempotency_key, request_hash))
 
 
-def qualification_source(row: orm.FallbackRecord) -> str | None:
-    """Where an oral revisit check's qualification comes from: an earlier visit or record in this system
-    (``past_visit``), or the numbers staff copied from the provider's own records (``provider_records``)."""
-    if (row.evidence or {}).get("from_provider_records"):
-        return "provider_records"
-    return "past_visit" if row.prior_ref else None
-
-
 def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, limit: int = 50,
-                 offset: int = 0) -> list[FallbackView]:
+                 offset: int = 0) -> list[FallbackRead]:
     """The institution's fallback records, newest first (by the server's clock).
 
     Patient data: read by an admin or staff on a registered device, one audit row per request
@@ -137,7 +122,7 @@ def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, li
         audit.record(uow, at=rt.clock(), action="fallback.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record",
                      count=len(rows), ids=[row.id for row in rows])
-        views = [FallbackView(row, guidance_for_record(uow, row)) for row in rows]
+        views = [fallback_read(row, guidance_for_record(uow, row)) for row in rows]
         uow.commit()
         return views
 
@@ -305,13 +290,13 @@ def _query(institution_code: str, ids: dict[str, Any], at: datetime, *, purpose:
                            birth_date=parsed.birth_date, at=at, purpose=purpose)
 
 
-def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> FallbackView | None:
+def _replay(uow: UnitOfWork, actor: Principal, key: str, request_hash: str) -> FallbackRead | None:
     stored = idempotency.find(uow, actor, SCOPE, key, request_hash)
     if stored is None:
         return None
     row = uow.fallback_records.get(stored.response["fallback_record_id"])
     assert row is not None
-    return FallbackView(row, guidance_for_record(uow, row))
+    return fallback_read(row, guidance_for_record(uow, row))
 
 
 # --- Reading one record, updating its numbers, settling its claim (docs/rules.md §5) -------------------
@@ -321,19 +306,19 @@ SETTLEABLE = (FallbackStatus.CONFIRMED.value, FallbackStatus.NEEDS_ATTENTION.val
 IDENTIFIER_FIELDS = ("insurer_number", "insurer_name", "symbol", "number", "branch_number", "birth_date")
 
 
-def get_record(rt: Runtime, actor: Principal, record_id: str) -> FallbackView:
+def get_record(rt: Runtime, actor: Principal, record_id: str) -> FallbackRead:
     """One record (patient data: read by an admin or staff on a registered device, and audited)."""
     actor.require_patient_data_reader()
     with rt.uow() as uow:
         row = _owned(uow, actor, record_id)
         audit.record(uow, at=rt.clock(), action="fallback.read", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record", target_id=row.id)
-        view = FallbackView(row, guidance_for_record(uow, row))
+        view = fallback_read(row, guidance_for_record(uow, row))
         uow.commit()
         return view
 
 
-def update_identifiers(rt: Runtime, actor: Principal, record_id: str, identifiers: dict[str, Any]) -> FallbackView:
+def update_identifiers(rt: Runtime, actor: Principal, record_id: str, identifiers: dict[str, Any]) -> FallbackRead:
     """The numbers became known later (the patient brought the notice, the insurer answered): add them to the
     record and look it up again at the next post-hoc run. Only while the record is still open."""
     actor.require_patient_data_reader()
@@ -353,13 +338,13 @@ def update_identifiers(rt: Runtime, actor: Principal, record_id: str, identifier
         audit.record(uow, at=now, action="fallback.update", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record", target_id=row.id,
                      fields=sorted(k for k in identifiers if k in IDENTIFIER_FIELDS))
-        view = FallbackView(row, guidance_for_record(uow, row))
+        view = fallback_read(row, guidance_for_record(uow, row))
         uow.commit()
         return view
 
 
 def settle(rt: Runtime, actor: Principal, record_id: str, *, route: int,
-           billed: dict[str, Any] | None = None) -> FallbackView:
+           billed: dict[str, Any] | None = None) -> FallbackRead:
     """Mark the claim settled (請求確定) and destroy the declaration's personal data (seed 001: 速やかに廃棄).
 
     The declaration is removed from the row, not hidden: what is left says that it existed, when it was
@@ -400,7 +385,7 @@ def settle(rt: Runtime, actor: Principal, record_id: str, *, route: int,
             audit.record(uow, at=now, action="fallback.declaration_destroyed", institution_id=actor.institution_id,
                          user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record",
                          target_id=row.id, destroyed_by=actor.user_id)
-        view = FallbackView(row, guidance_for_record(uow, row))
+        view = fallback_read(row, guidance_for_record(uow, row))
         uow.commit()
         if had_declaration:
             uow.fallback_records.release_freed_space()

@@ -24,7 +24,7 @@ from ..adapters.repository import UnitOfWork
 from ..domain import consent as consent_rules
 from ..domain.certificate import CertificateStanding
 from ..domain.codes import CareType, Form, IdentityMethod, InfoKind
-from ..domain.consent import ConsentChoice, ViewingWindow, WindowReport
+from ..domain.consent import ConsentChoice, ViewingWindow
 from ..domain.errors import (
     ConsentLinkGone,
     ConsentLinkUnknown,
@@ -36,6 +36,8 @@ from ..domain.errors import (
 )
 from ..domain.facility import FacilityKind
 from ..domain.japanese_dates import jst_date
+from ..queries import consents as consent_queries
+from ..queries.consents import ConsentEntry
 from ..runtime import Runtime
 from . import audit, verification
 from .care import VIA_PATIENT_PHONE, Withdrawal, withdraw_all
@@ -117,47 +119,20 @@ def revoke_link(rt: Runtime, actor: Principal, link_id: str) -> orm.ConsentLink:
         return link
 
 
-@dataclass(frozen=True)
-class ConsentView:
-    consent: orm.Consent
-    window: WindowReport
-    patient: dict[str, Any] | None  # name, kana, birth date from the qualification OQS returned
-
-
 def list_consents(rt: Runtime, actor: Principal, *, by_planned_date: bool, source: str | None, limit: int,
-                  offset: int) -> list[ConsentView]:
+                  offset: int) -> list[ConsentEntry]:
     """The institution's registered consents, by registration time or by planned date, each with its
-    window as of now; audited (patient data)."""
+    window as of now, read in one statement (queries/consents.py); audited (patient data)."""
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        rows = uow.consents.registered(actor.institution_id, source=source, by_planned_date=by_planned_date,
-                                       limit=limit, offset=offset)
-        views = [ConsentView(c, _report(c, now), _patient_of(uow, c)) for c in rows]
+        entries = consent_queries.consents(uow.session, actor.institution_id, source=source,
+                                           by_planned_date=by_planned_date, limit=limit, offset=offset, now=now)
         audit.record(uow, at=now, action="consent.list", institution_id=actor.institution_id,
-                     user_id=actor.user_id, device_id=actor.device_id, target_type="consent", count=len(views),
-                     ids=[v.consent.id for v in views])
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="consent", count=len(entries),
+                     ids=[e.id for e in entries])
         uow.commit()
-        return views
-
-
-def _report(consent: orm.Consent, now: datetime) -> WindowReport:
-    return consent_rules.report_window(form=Form.HOME_CONSENT, medical_info_allowed=True,
-                                       registered_at=consent.registered_at, expires_at=consent.expires_at,
-                                       withdrawn_at=consent.withdrawn_at, now=now)
-
-
-def _patient_of(uow: UnitOfWork, consent: orm.Consent) -> dict[str, Any] | None:
-    if consent.visit_id is not None:
-        visit = uow.visits.get(consent.visit_id)
-        result = visit.result if visit else None
-    else:
-        session = uow.patient_sessions.one_by(consent_id=consent.id)
-        result = session.result if session else None
-    qualification = (result or {}).get("qualification") or {}
-    if not qualification:
-        return None
-    return {k: qualification.get(k) for k in ("name", "name_kana", "birth_date")}
+        return entries
 
 
 # --- the patient's side (no login: the link, then the PIN) --------------------------------------------
@@ -223,7 +198,7 @@ def start_session(rt: Runtime, link_token: str, *, purpose: str, choice: Consent
 class SessionView:
     session: orm.PatientSession
     link: orm.ConsentLink
-    consents: list[tuple[orm.Consent, WindowReport]] | None  # while the page may manage them
+    consents: list[ConsentEntry] | None  # while the page may manage them
 
 
 def _session(uow: UnitOfWork, link: orm.ConsentLink, session_token: str) -> orm.PatientSession:
@@ -241,8 +216,8 @@ def session_status(rt: Runtime, link_token: str, session_token: str) -> SessionV
         consents = None
         if _may_manage(session, now):
             assert session.person_ref is not None
-            consents = [(c, _report(c, now)) for c in uow.consents.of_person(session.institution_id,
-                                                                              session.person_ref)]
+            consents = [consent_queries.entry_of(c, now=now)
+                        for c in uow.consents.of_person(session.institution_id, session.person_ref)]
         return SessionView(session, opened.link, consents)
 
 

@@ -17,7 +17,9 @@ from ..domain.codes import Form, InfoKind
 from ..domain.consent import ViewingWindow, WindowReport, authorize_medical_view
 from ..domain.errors import DomainError, NotFound, ValidationFailed
 from ..domain.japanese_dates import jst_date
-from ..runtime import Runtime
+from ..queries import visits as visit_queries
+from ..queries.visits import RelationshipRef, VisitRead, consent_read, read_visit
+from ..runtime import Rules, Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
 
@@ -43,6 +45,15 @@ class VisitView:
             expires_at=consent.expires_at if consent else None,
             withdrawn_at=consent.withdrawn_at if consent else None, now=now,
             requery_possible=self.relationship_status is not None and self.relationship_status.active)
+
+    def read(self, rules: Rules) -> VisitRead:
+        """The read model of what a write just made (a verification, a re-query, a disaster lookup), so its
+        response is serialised like a read (queries/visits.py) without reading the rows back."""
+        rel, status = self.relationship, self.relationship_status
+        ref = None if rel is None or status is None else RelationshipRef(
+            rel.id, rel.opened_by_visit_id, status.active, status.ended_at, status.end_reason)
+        now = self.now if self.now is not None else self.visit.created_at
+        return read_visit(self.visit, consent_read(self.consent), ref, now, rules)
 
 
 def relationship_status(rt: Runtime, rel: orm.CareRelationship | None,
@@ -93,32 +104,35 @@ class MedicalView:
     remaining: timedelta
 
 
-def get_visit(rt: Runtime, actor: Principal, visit_id: str) -> VisitView:
-    """One visit (patient data: read by an admin or staff on a registered device, and audited)."""
+def get_visit(rt: Runtime, actor: Principal, visit_id: str) -> VisitRead:
+    """One visit (patient data: read by an admin or staff on a registered device, and audited), read in one
+    statement with its consent and relationship (queries/visits.py)."""
     actor.require_patient_data_reader()
+    now = rt.clock()
     with rt.uow() as uow:
-        view = owned_view(rt, uow, actor, visit_id, rt.clock())
-        visit = view.visit
-        audit.record(uow, at=rt.clock(), action="visit.read", institution_id=actor.institution_id,
-                     user_id=actor.user_id, device_id=actor.device_id, target_type="visit", target_id=visit.id)
+        read = visit_queries.visit(uow.session, actor.institution_id, visit_id, now=now, rules=rt.rules)
+        if read is None:
+            raise NotFound("訪問記録が見つかりません。")
+        audit.record(uow, at=now, action="visit.read", institution_id=actor.institution_id,
+                     user_id=actor.user_id, device_id=actor.device_id, target_type="visit", target_id=read.id)
         uow.commit()
-        return view
+        return read
 
 
 def list_visits(rt: Runtime, actor: Principal, *, limit: int, offset: int,
-                patient_reference: str | None = None) -> list[VisitView]:
-    """A page of visits (patient data): one audit row per request, with the ids returned."""
+                patient_reference: str | None = None) -> list[VisitRead]:
+    """A page of visits (patient data) in one statement: one audit row per request, with the ids returned."""
     actor.require_patient_data_reader()
+    now = rt.clock()
     with rt.uow() as uow:
-        visits = uow.visits.recent(actor.institution_id, limit=limit, offset=offset,
-                                   patient_reference=patient_reference)
-        now = rt.clock()
-        views = [view_of(rt, uow, v, now) for v in visits]
-        audit.record(uow, at=rt.clock(), action="visit.list", institution_id=actor.institution_id,
+        reads = visit_queries.visits(uow.session, actor.institution_id,
+                                     visit_queries.VisitCriteria(patient_reference=patient_reference or None),
+                                     limit=limit, offset=offset, now=now, rules=rt.rules)
+        audit.record(uow, at=now, action="visit.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit",
-                     count=len(views), ids=[v.visit.id for v in views])
+                     count=len(reads), ids=[r.id for r in reads])
         uow.commit()
-        return views
+        return reads
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ class VisitFilter:
 
 @dataclass(frozen=True)
 class VisitPage:
-    views: list[VisitView]
+    views: list[VisitRead]
     offset: int
     has_more: bool
 
@@ -150,22 +164,22 @@ def search_visits(rt: Runtime, actor: Principal, wanted: VisitFilter, *, limit: 
         raise ValidationFailed("方式の指定が正しくありません。", field="form")
     if wanted.outcome not in (None, "valid", "invalid"):
         raise ValidationFailed("結果の指定が正しくありません。", field="outcome")
+    criteria = visit_queries.VisitCriteria(
+        since=wanted.since, until=wanted.until, user_id=wanted.user_id, form=wanted.form,
+        care_type=wanted.care_type, valid=None if wanted.outcome is None else wanted.outcome == "valid",
+        patient_reference=wanted.patient_reference)
+    now = rt.clock()
     with rt.uow() as uow:
-        found = list(uow.visits.search(
-            actor.institution_id, since=wanted.since, until=wanted.until, user_id=wanted.user_id,
-            form=wanted.form, care_type=wanted.care_type,
-            valid=None if wanted.outcome is None else wanted.outcome == "valid",
-            patient_reference=wanted.patient_reference, limit=limit + 1, offset=offset))
+        found = visit_queries.visits(uow.session, actor.institution_id, criteria, limit=limit + 1, offset=offset,
+                                     now=now, rules=rt.rules)
         shown = found[:limit]
-        now = rt.clock()
-        views = [view_of(rt, uow, v, now) for v in shown]
         asked = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(wanted).items()
                  if v is not None}
         audit.record(uow, at=now, action="visit.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit",
-                     count=len(views), ids=[v.visit.id for v in views], filters=asked, offset=offset)
+                     count=len(shown), ids=[r.id for r in shown], filters=asked, offset=offset)
         uow.commit()
-        return VisitPage(views, offset, len(found) > limit)
+        return VisitPage(shown, offset, len(found) > limit)
 
 
 def window_of(consent: orm.Consent | None) -> ViewingWindow | None:

@@ -224,7 +224,7 @@ def test_enrolment_errors_are_told_apart(touch_world, tmp_path, capsys) -> None:
 def test_the_server_url_is_taken_as_given_and_a_wrong_one_is_named(touch_world, tmp_path, capsys) -> None:
     """Issue 19: the URL the demo prints (…/api/v1, with or without a slash) is the same server; a URL where no
     API answers says which URL was tried; a QR from the console carries the URL, so --server may be left out."""
-    from mobile_api.api.devices.activation_qr import activation_uri
+    from mobile_api.web.activation_qr import activation_uri
 
     def new_code() -> dict:
         return touch_world.h.client.post("/api/v1/devices", json={"label": "端末"},

@@ -7,7 +7,7 @@ from pathlib import Path
 import zxingcpp
 from PIL import Image
 
-from mobile_api.api.devices.activation_qr import code_from_uri
+from mobile_api.web.activation_qr import code_from_uri
 from tests.support.harness import ADMIN_PASSWORD
 
 

@@ -6,13 +6,12 @@ from flask import current_app, request
 
 from ...adapters import spreadsheet
 from ...domain.errors import UnsupportedMediaType, ValidationFailed
-from ...runtime import Runtime
 from ...services import batch, idempotency
-from ...services.principal import Principal
+from ...web import batch_tables as tables
+from ...web.batch_tables import results_csv_text, results_xlsx_bytes
 from ..core import Blueprint, download, principal, runtime
 from ..examples import IDENTIFIER_LOOKUP_NOT_ALLOWED
 from ..qualification_checks.schemas import IdempotencyHeaderSchema
-from . import tables
 from .schemas import (
     CSV_EXAMPLE,
     JOB_EXAMPLE,
@@ -39,23 +38,6 @@ def csv_row(outcome: dict[str, Any]) -> list[str]:
     """One outcome as a CSV line in the ``codes`` layout: the same values as the JSON, flattened, each cell
     formula-safe (``adapters/spreadsheet.py``)."""
     return [spreadsheet.cell(value) for value in tables.row(outcome, "codes")]
-
-
-def _all_outcomes(rt: Runtime, who: Principal, job_id: str) -> list[dict[str, Any]]:
-    total = batch.get(rt, who, job_id).total
-    return batch.results(rt, who, job_id, limit=max(total, 1), offset=0)[1]
-
-
-def results_csv_text(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> str:
-    """Every row of the job as CSV (``adapters/spreadsheet.py``: BOM, CRLF, formula-safe) in ``layout``: this
-    download and the console's."""
-    lines = tables.table(_all_outcomes(rt, who, job_id), layout)
-    return spreadsheet.csv_text(next(iter(lines)), lines)
-
-
-def results_xlsx_bytes(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> bytes:
-    """Every row of the job as an Excel workbook whose cells are all text (tables.xlsx_bytes)."""
-    return tables.xlsx_bytes(tables.table(_all_outcomes(rt, who, job_id), layout))
 
 
 @blp.post("")

@@ -31,17 +31,18 @@ class WithdrawalSchema(ma.Schema):
 
 
 class CareRelationshipSchema(ma.Schema):
-    id = ma.fields.String(attribute="relationship.id")
-    opened_by_visit_id = ma.fields.String(attribute="relationship.opened_by_visit_id")
-    card_visit_id = ma.fields.String(attribute="relationship.card_visit_id", metadata={
+    """A ``RelationshipRead`` (queries/care.py)."""
+
+    id = ma.fields.String()
+    opened_by_visit_id = ma.fields.String()
+    card_visit_id = ma.fields.String(metadata={
         "description": "The latest card-verified visit: its consent caps what re-queries open"})
-    opened_at = ma.fields.AwareDateTime(attribute="relationship.opened_at")
-    last_visit_at = ma.fields.AwareDateTime(attribute="relationship.last_visit_at")
-    active = Boolean(attribute="status.active")
-    ended_at = ma.fields.AwareDateTime(attribute="status.ended_at", allow_none=True)
-    end_reason = ma.fields.String(attribute="status.end_reason", allow_none=True,
-                                  metadata={"description": "discharged | withdrawn | idle"})
-    end_note = ma.fields.String(attribute="relationship.end_note", allow_none=True)
+    opened_at = ma.fields.AwareDateTime()
+    last_visit_at = ma.fields.AwareDateTime()
+    active = Boolean()
+    ended_at = ma.fields.AwareDateTime(allow_none=True)
+    end_reason = ma.fields.String(allow_none=True, metadata={"description": "discharged | withdrawn | idle"})
+    end_note = ma.fields.String(allow_none=True)
 
 
 class RelationshipQuerySchema(Paging):

@@ -2,10 +2,10 @@
 from typing import Any
 
 from ...services import patient_phone, visits
+from ...web.http import link_url
+from ...web.qr import qr_png, qr_svg
 from ..core import Blueprint, info_kind, principal, runtime
-from ..qr import qr_png, qr_svg
 from ..visits.schemas import MedicalInformationSchema
-from .qr import link_url
 from .schemas import (
     ConsentQuerySchema,
     LinkCreateSchema,

@@ -59,16 +59,18 @@ class PatientSummarySchema(ma.Schema):
 
 
 class RegisteredConsentSchema(ma.Schema):
-    id = ma.fields.String(attribute="consent.id")
-    source = ma.fields.String(attribute="consent.source", metadata={"description": "card | requery | patient_phone"})
-    visit_id = ma.fields.String(attribute="consent.visit_id", allow_none=True)
-    link_id = ma.fields.String(attribute="consent.link_id", allow_none=True)
-    planned_date = ma.fields.Date(attribute="consent.planned_date", allow_none=True)
-    blanket = Boolean(attribute="consent.blanket")
-    kinds = ma.fields.List(ma.fields.String(), attribute="consent.kinds")
-    registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
-    withdrawn_at = ma.fields.AwareDateTime(attribute="consent.withdrawn_at", allow_none=True)
-    withdrawn_via = ma.fields.String(attribute="consent.withdrawn_via", allow_none=True)
-    window = ma.fields.Function(lambda view: _WINDOW.dump(view.window),
+    """A ``ConsentEntry`` (queries/consents.py)."""
+
+    id = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "card | requery | patient_phone"})
+    visit_id = ma.fields.String(allow_none=True)
+    link_id = ma.fields.String(allow_none=True)
+    planned_date = ma.fields.Date(allow_none=True)
+    blanket = Boolean()
+    kinds = ma.fields.List(ma.fields.String())
+    registered_at = ma.fields.AwareDateTime()
+    withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
+    withdrawn_via = ma.fields.String(allow_none=True)
+    window = ma.fields.Function(lambda entry: _WINDOW.dump(entry.window),
                                 metadata={"type": "object", "description": "See WindowSchema"})
     patient = ma.fields.Nested(PatientSummarySchema, allow_none=True)

@@ -2,10 +2,10 @@
 from typing import Any
 
 from ...services import devices
+from ...web.activation_qr import activation_uri
+from ...web.qr import qr_svg
 from .. import examples as ex
 from ..core import Blueprint, principal, public_url, runtime
-from ..qr import qr_svg
-from .activation_qr import activation_uri
 from .schemas import DeviceCreateSchema, DeviceSchema, EnrolledSchema, EnrolSchema, NewDeviceSchema
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="登録端末")

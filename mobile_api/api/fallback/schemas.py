@@ -4,34 +4,17 @@ The nested schemas RAISE on unknown fields like the top level does, so nothing
 the provider may not collect (a PIN, the individual number) can slip in under an
 unexpected name.
 """
-from typing import Any
 
 import marshmallow as ma
 
 from ...domain.claims import ROUTE_MARKS, ClaimRoute
 from ...domain.codes import Form
 from ...domain.declaration import INSURANCE_KINDS
-from ...domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod, FallbackReason
-from ...services.fallback import FallbackStatus, qualification_source
+from ...domain.fallback import METHOD_LABELS_JA, FallbackMethod, FallbackReason
+from ...services.fallback import FallbackStatus
 from ..fields import AwareDateTime, Boolean, Paging, mobile_care_type, no_individual_number, outside_text
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
-NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
-NOTICE_SHARE = "患者負担は通常の割合（3割等）です。10割を求めないでください。"
-NOTICE_DESTROY = "被保険者資格申立書の情報は請求のためにだけ使い、請求が確定したら廃棄してください。"
-NOTICE_DESTROYED = "請求が確定したため、被保険者資格申立書の情報は廃棄しました。"
-NOTICE_CONFIRMED = "事後確認で資格を確認しました。"
-NOTICE_OUTCOMES = {
-    "lost": "事後確認の結果、資格は喪失していました。喪失前の資格で旧保険者に請求してください（②）。",
-    "different_qualification": "事後確認の結果、新しい資格があります。患者に現在の保険を確認してください。",
-    "not_found": "事後確認で該当する資格が見つかりません。番号を確認して記録を更新してください。",
-    "multiple": "事後確認で複数の資格が該当しました。枝番を確認して記録を更新してください。",
-    "no_identifiers": "照会に必要な保険者番号・番号・生年月日がありません。分かったら記録を更新してください。",
-}
-RATIO_LABELS = {"010": "1割", "020": "2割", "030": "3割"}
-BASIS_JA = {"age": "年齢から", "stated": "提示された書類・申立書から", "provisional": "仮（割合不明のため一般所得の割合）",
-            "past_visit": "以前の受診時の資格から"}
-
 
 def _text(max_length: int, description: str) -> ma.fields.String:
     return outside_text(max_length, description)
@@ -146,72 +129,47 @@ class LookupSchema(ma.Schema):
                                        metadata={"type": "object", "nullable": True})
 
 
-def _r(name: str, field: ma.fields.Field) -> ma.fields.Field:
-    field.attribute = f"record.{name}"
-    return field
-
-
 class FallbackRecordSchema(ma.Schema):
-    id = _r("id", ma.fields.String())
-    care_type = _r("care_type", ma.fields.Integer())
-    form = _r("form", ma.fields.String())
-    patient_reference = _r("patient_reference", ma.fields.String(allow_none=True))
-    method = _r("method", ma.fields.String())
-    method_label = ma.fields.Function(lambda v: METHOD_LABELS_JA[FallbackMethod(v.record.method)],
-                                      metadata={"type": "string"})
-    reason = _r("reason", ma.fields.String())
-    evidence = _r("evidence", ma.fields.Dict(metadata={
-        "description": "As sent; after settlement the declaration is replaced by {destroyed, destroyed_at, destroyed_by}"}))
-    device_recorded_at = _r("device_recorded_at", ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"}))
-    received_at = _r("received_at", ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"}))
-    visit_on = _r("visit_on", ma.fields.Date(allow_none=True, metadata={
+    """A ``FallbackRead`` (queries/fallback.py)."""
+
+    id = ma.fields.String()
+    care_type = ma.fields.Integer()
+    form = ma.fields.String()
+    patient_reference = ma.fields.String(allow_none=True)
+    method = ma.fields.String()
+    method_label = ma.fields.Function(lambda read: read.method_label, metadata={"type": "string"})
+    reason = ma.fields.String()
+    evidence = ma.fields.Dict(metadata={
+        "description": "As sent; after settlement the declaration is replaced by {destroyed, destroyed_at, destroyed_by}"})
+    device_recorded_at = ma.fields.AwareDateTime(metadata={"description": "端末の時刻（送られたまま）"})
+    received_at = ma.fields.AwareDateTime(metadata={"description": "サーバーが受け付けた時刻"})
+    visit_on = ma.fields.Date(allow_none=True, metadata={
         "description": "受診日（日本時間）: the device's time bounded by the server's receipt (never after it); "
-                       "which methods are valid, and the claim month"}))
-    qualification_source = ma.fields.Function(lambda v: qualification_source(v.record), metadata={
+                       "which methods are valid, and the claim month"})
+    qualification_source = ma.fields.Function(lambda read: read.qualification_source, metadata={
         "type": "string", "nullable": True, "enum": ["past_visit", "provider_records", None],
         "description": "口頭確認の資格情報の出所: past_visit このシステムでの以前の受診・記録, "
                        "provider_records 施設の記録（カルテ・レセコン等）から転記した番号"})
-    status = _r("status", ma.fields.String(metadata={
+    status = ma.fields.String(metadata={
         "enum": [s.value for s in FallbackStatus],
-        "description": "pending_post_hoc 事後確認待ち → confirmed 確認済み | needs_attention 要確認 → claim_settled 請求確定"}))
-    post_hoc_outcome = _r("post_hoc_outcome", ma.fields.String(allow_none=True, metadata={
-        "description": "confirmed | lost | different_qualification | not_found | multiple | no_identifiers"}))
-    lookup = _r("lookup", ma.fields.Nested(LookupSchema, allow_none=True))
-    confirmed_at = _r("confirmed_at", ma.fields.AwareDateTime(allow_none=True))
-    copayment_ratio = _r("copayment_ratio", ma.fields.String(allow_none=True, metadata={
-        "description": "患者負担の割合 \"030\" = 3割 (never 100 %)"}))
-    copayment_basis = _r("copayment_basis", ma.fields.String(allow_none=True, metadata={
-        "description": "age | stated | provisional | past_visit"}))
-    destroy_after_claim = _r("destroy_after_claim", Boolean(metadata={
-        "description": "請求確定後に申立書の情報を廃棄する"}))
-    settled_at = _r("settled_at", ma.fields.AwareDateTime(allow_none=True))
-    claim_route = _r("claim_route", ma.fields.Integer(allow_none=True))
-    staff_id = _r("user_id", ma.fields.String())
-    device_id = _r("device_id", ma.fields.String())
-    claim_guidance = ma.fields.Function(lambda v: v.claim_guidance.to_dict(), metadata={
+        "description": "pending_post_hoc 事後確認待ち → confirmed 確認済み | needs_attention 要確認 → claim_settled 請求確定"})
+    post_hoc_outcome = ma.fields.String(allow_none=True, metadata={
+        "description": "confirmed | lost | different_qualification | not_found | multiple | no_identifiers"})
+    lookup = ma.fields.Nested(LookupSchema, allow_none=True)
+    confirmed_at = ma.fields.AwareDateTime(allow_none=True)
+    copayment_ratio = ma.fields.String(allow_none=True, metadata={
+        "description": "患者負担の割合 \"030\" = 3割 (never 100 %)"})
+    copayment_basis = ma.fields.String(allow_none=True, metadata={
+        "description": "age | stated | provisional | past_visit"})
+    destroy_after_claim = Boolean(metadata={"description": "請求確定後に申立書の情報を廃棄する"})
+    settled_at = ma.fields.AwareDateTime(allow_none=True)
+    claim_route = ma.fields.Integer(allow_none=True)
+    staff_id = ma.fields.String()
+    device_id = ma.fields.String()
+    claim_guidance = ma.fields.Function(lambda read: read.claim_guidance.to_dict(), metadata={
         "type": "object", "description": "Which identifiers to bill with (see ClaimGuidanceSchema)"})
-    notices = ma.fields.Method("_notices", metadata={"type": "array", "items": {"type": "string"},
-                                                     "description": "Japanese notes for the person at the device"})
-
-    def _notices(self, view: Any) -> list[str]:
-        row = view.record
-        notices = [NOTICE_POST_HOC] if row.status == FallbackStatus.PENDING_POST_HOC.value else []
-        if row.post_hoc_outcome == "confirmed":
-            notices.append(NOTICE_CONFIRMED)
-        elif row.post_hoc_outcome in NOTICE_OUTCOMES:
-            notices.append(NOTICE_OUTCOMES[row.post_hoc_outcome])
-        if row.copayment_ratio in RATIO_LABELS:
-            notices.append(f"患者負担は{RATIO_LABELS[row.copayment_ratio]}です"
-                           f"（{BASIS_JA.get(row.copayment_basis or '', '')}）。10割を求めないでください。")
-        else:
-            notices.append(NOTICE_SHARE)
-        declaration = (row.evidence or {}).get("declaration") or {}
-        if declaration.get("destroyed"):
-            notices.append(NOTICE_DESTROYED)
-        elif row.destroy_after_claim:
-            notices.append(NOTICE_DESTROY)
-        notices.append(NEXT_TIME_NOTICE_JA)
-        return notices
+    notices = ma.fields.Function(lambda read: list(read.notices), metadata={
+        "type": "array", "items": {"type": "string"}, "description": "Japanese notes for the person at the device"})
 
 
 class IdentifiersUpdateSchema(Strict):

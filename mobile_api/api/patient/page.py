@@ -15,7 +15,7 @@ from ...domain.consent import INFO_KIND_LABELS_JA
 from ...domain.errors import DomainError
 from ...domain.japanese_dates import jst_text
 from ...services import patient_phone
-from .. import page_headers
+from ...web import page_headers
 from ..core import runtime
 
 page = Blueprint("patient_page", __name__, template_folder="templates", static_folder="static",
@@ -31,7 +31,7 @@ KIND_NOTES_JA = {
 
 @page.after_request
 def harden(response: Any) -> Any:
-    """CSP without inline scripts, no framing, no Referer (the token is in the URL), no-store (api/page_headers.py).
+    """CSP without inline scripts, no framing, no Referer (the token is in the URL), no-store (web/page_headers.py).
     The page's script calls the JSON on PUBLIC_BASE_URL, which may be another origin than the page's."""
     base = urlsplit(current_app.config.get("PUBLIC_BASE_URL") or "")
     return page_headers.harden(response, connect_origin=f"{base.scheme}://{base.netloc}" if base.netloc else None)

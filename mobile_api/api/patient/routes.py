@@ -51,8 +51,7 @@ def _session_body(view: patient_phone.SessionView, token: str, session_token: st
             "answer_url": _absolute("patient.answer", token=token, session_token=session_token) if pending else None,
             "consent_id": s.consent_id, "problem": s.problem,
             "manage_until": s.authenticated_until if view.consents is not None else None,
-            "consents": [patient_phone.ConsentView(c, w, None) for c, w in view.consents]
-            if view.consents is not None else None}
+            "consents": view.consents}
 
 
 @blp.get("/<token>")

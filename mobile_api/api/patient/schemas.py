@@ -34,14 +34,16 @@ class SessionStartSchema(ma.Schema):
 
 
 class PatientConsentSchema(ma.Schema):
-    id = ma.fields.String(attribute="consent.id")
-    source = ma.fields.String(attribute="consent.source")
-    blanket = Boolean(attribute="consent.blanket")
-    kinds = ma.fields.List(ma.fields.String(), attribute="consent.kinds")
-    registered_at = ma.fields.AwareDateTime(attribute="consent.registered_at")
-    planned_date = ma.fields.Date(attribute="consent.planned_date", allow_none=True)
-    withdrawn_at = ma.fields.AwareDateTime(attribute="consent.withdrawn_at", allow_none=True)
-    window = ma.fields.Function(lambda pair: _WINDOW.dump(pair.window), metadata={"type": "object"})
+    """A ``ConsentEntry`` (queries/consents.py), without the patient's name."""
+
+    id = ma.fields.String()
+    source = ma.fields.String()
+    blanket = Boolean()
+    kinds = ma.fields.List(ma.fields.String())
+    registered_at = ma.fields.AwareDateTime()
+    planned_date = ma.fields.Date(allow_none=True)
+    withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
+    window = ma.fields.Function(lambda entry: _WINDOW.dump(entry.window), metadata={"type": "object"})
 
 
 class SessionSchema(ma.Schema):

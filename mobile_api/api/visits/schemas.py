@@ -1,24 +1,13 @@
-from datetime import date
+"""Visits as the API writes them: the schemas serialise read models (queries/visits.py) and compute nothing."""
+from typing import Any
 
 import marshmallow as ma
 
-from ...domain.availability import unavailable_kinds
-from ...domain.codes import EligibilityStatus, InfoKind
-from ...domain.japanese_dates import jst_date
-from ...domain.qualification import name_has_unencodable
+from ...domain.codes import InfoKind
+from ...queries.visits import VisitRead
+from ...services.visits import VisitView
+from ..core import runtime
 from ..fields import Boolean, Paging, no_individual_number
-from .notices import notices_for, renewal_for
-
-ELIGIBILITY_LABELS_JA = {
-    EligibilityStatus.VALID: "有効",
-    EligibilityStatus.INVALID_LOST: "無効（資格喪失）",
-    EligibilityStatus.INVALID_NEWER_EXISTS: "無効（新しい資格あり）",
-    EligibilityStatus.NO_MATCH: "該当資格なし",
-    EligibilityStatus.MULTIPLE_MATCHES: "複数該当",
-    EligibilityStatus.VALID_UNREGISTERED: "有効（医療扶助・未登録）",
-}
-
-WITHHELD_LABEL_JA = "資格情報なし（保険者が表示を停止）"
 
 
 class ElderlyCertificateSchema(ma.Schema):
@@ -85,59 +74,73 @@ class WindowSchema(ma.Schema):
 
 
 class CareRelationshipRefSchema(ma.Schema):
-    id = ma.fields.String(attribute="relationship.id")
-    opened_by_visit_id = ma.fields.String(attribute="relationship.opened_by_visit_id")
-    active = Boolean(attribute="relationship_status.active")
-    ended_at = ma.fields.AwareDateTime(attribute="relationship_status.ended_at", allow_none=True)
-    end_reason = ma.fields.String(attribute="relationship_status.end_reason", allow_none=True,
-                                  metadata={"description": "discharged | withdrawn | idle"})
+    id = ma.fields.String()
+    opened_by_visit_id = ma.fields.String()
+    active = Boolean()
+    ended_at = ma.fields.AwareDateTime(allow_none=True)
+    end_reason = ma.fields.String(allow_none=True, metadata={"description": "discharged | withdrawn | idle"})
 
 
 # Instances made once, for the nested parts VisitSchema dumps by hand (a Schema() per dump deep-copies its fields).
 _WINDOW, _QUALIFICATION, _RELATIONSHIP_REF = WindowSchema(), QualificationSchema(), CareRelationshipRefSchema()
 
 
+def _renewal(read: VisitRead) -> dict[str, Any] | None:
+    alert = read.renewal
+    if alert is None:
+        return None
+    return {"expires_on": alert.expires_on.isoformat(), "usable_until": alert.usable_until.isoformat(),
+            "expired": alert.expired, "message": alert.message}
+
+
 class VisitSchema(ma.Schema):
-    id = ma.fields.String(attribute="visit.id")
-    created_at = ma.fields.AwareDateTime(attribute="visit.created_at")
-    care_type = ma.fields.Integer(attribute="visit.care_type")
-    form = ma.fields.String(attribute="visit.form")
-    method = ma.fields.String(attribute="visit.method")
-    staff_id = ma.fields.String(attribute="visit.user_id")
-    device_id = ma.fields.String(attribute="visit.device_id")
-    visual_confirmed_by = ma.fields.String(attribute="visit.visual_confirmed_by", allow_none=True)
-    patient_reference = ma.fields.String(attribute="visit.patient_reference", allow_none=True)
-    certificate_standing = ma.fields.String(attribute="visit.certificate_standing", metadata={
+    """A ``VisitRead``. A write's ``VisitView`` (verification, re-query, disaster lookup) is turned into one
+    first, the one place the API hands the rules to the read side, until those services answer with a read."""
+
+    id = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+    care_type = ma.fields.Integer()
+    form = ma.fields.String()
+    method = ma.fields.String()
+    staff_id = ma.fields.String()
+    device_id = ma.fields.String()
+    visual_confirmed_by = ma.fields.String(allow_none=True)
+    patient_reference = ma.fields.String(allow_none=True)
+    certificate_standing = ma.fields.String(metadata={
         "description": "valid | expired_in_grace (qualification only) | not_presented (re-query: no card read)"})
-    certificate_kind = ma.fields.String(attribute="visit.certificate_kind", allow_none=True)
-    eligibility_status = ma.fields.Integer(attribute="visit.eligibility_status")
-    eligibility_label = ma.fields.Method("_eligibility_label", metadata={"type": "string"})
-    qualification = ma.fields.Method("_qualification", metadata={
-        "type": "object", "nullable": True, "description": "The qualification (see QualificationSchema) or null"})
-    data_withheld = ma.fields.Method("_withheld", metadata={
+    certificate_kind = ma.fields.String(allow_none=True)
+    eligibility_status = ma.fields.Integer()
+    eligibility_label = ma.fields.Function(lambda read: read.eligibility_label, metadata={"type": "string"})
+    qualification = ma.fields.Function(
+        lambda read: _QUALIFICATION.dump(read.qualification) if read.qualification else None, metadata={
+            "type": "object", "nullable": True, "description": "The qualification (see QualificationSchema) or null"})
+    data_withheld = ma.fields.Function(lambda read: read.data_withheld, metadata={
         "type": "boolean", "description": "the insurer withheld the data (DV protection): 資格情報なし, status 4 "
                                           "(docs/rules.md §4)"})
-    name_has_unencodable = ma.fields.Method("_unencodable", metadata={
+    name_has_unencodable = ma.fields.Function(lambda read: read.name_has_unencodable, metadata={
         "type": "boolean", "description": "the name shows 「●」 (a character that cannot be encoded, seed 001): "
                                           "confirm the person by the kana name; the notices say so"})
-    unavailable_kinds = ma.fields.Method("_unavailable_kinds", metadata={
-        "type": "array", "description": "Kinds that cannot hold data for this patient today, with the Japanese "
-                                        "reason (特定健診等情報 under 40, seed 002; docs/rules.md §3.6)",
-        "items": {"type": "object", "properties": {"kind": {"type": "string", "enum": [k.value for k in InfoKind]},
-                                                   "reason": {"type": "string"}}}})
-    candidates = ma.fields.Method("_candidates", metadata={"type": "integer"})
-    medical_info_allowed = ma.fields.Method("_viewable_now", metadata={
+    unavailable_kinds = ma.fields.Function(
+        lambda read: [{"kind": u.kind, "reason": u.reason} for u in read.unavailable_kinds], metadata={
+            "type": "array", "description": "Kinds that cannot hold data for this patient today, with the Japanese "
+                                            "reason (特定健診等情報 under 40, seed 002; docs/rules.md §3.6)",
+            "items": {"type": "object", "properties": {"kind": {"type": "string",
+                                                                "enum": [k.value for k in InfoKind]},
+                                                       "reason": {"type": "string"}}}})
+    candidates = ma.fields.Function(lambda read: read.candidates, metadata={"type": "integer"})
+    medical_info_allowed = ma.fields.Function(lambda read: read.window.viewable_now, metadata={
         "type": "boolean", "description": "Medical information can be viewed NOW (the window is open); see window"})
-    medical_info_window = ma.fields.Function(lambda view: _WINDOW.dump(view.window),
+    medical_info_window = ma.fields.Function(lambda read: _WINDOW.dump(read.window),
                                              metadata={"type": "object", "description": "See WindowSchema"})
     consent = ma.fields.Nested(ConsentSchema, allow_none=True)
-    requery_of = ma.fields.String(attribute="visit.requery_of", allow_none=True, metadata={
+    requery_of = ma.fields.String(allow_none=True, metadata={
         "description": "A re-query (method=requery): the card-verified visit that opened the relationship"})
-    care_relationship = ma.fields.Method("_relationship", metadata={
-        "type": "object", "nullable": True, "description": "Continuing home care (see CareRelationshipRefSchema)"})
-    notices = ma.fields.Method("_notices", metadata={"type": "array", "items": {"type": "string"},
-                                                     "description": "Japanese notes for the person at the device"})
-    certificate_renewal = ma.fields.Method("_renewal", metadata={
+    care_relationship = ma.fields.Function(
+        lambda read: _RELATIONSHIP_REF.dump(read.care_relationship) if read.care_relationship else None, metadata={
+            "type": "object", "nullable": True, "description": "Continuing home care (see CareRelationshipRefSchema)"})
+    notices = ma.fields.Function(lambda read: list(read.notices), metadata={
+        "type": "array", "items": {"type": "string"}, "description": "Japanese notes for the person at the device"})
+    certificate_renewal = ma.fields.Function(_renewal, metadata={
         "type": "object", "nullable": True,
         "description": "Renewal alert (docs/rules.md §2.4): from CERTIFICATE_RENEWAL_ALERT_MONTHS (3) months before "
                        "the card certificate expires and "
@@ -146,45 +149,9 @@ class VisitSchema(ma.Schema):
                        "usable_until": {"type": "string", "format": "date"},
                        "expired": {"type": "boolean"}, "message": {"type": "string"}}})
 
-    def _renewal(self, view):  # type: ignore[no-untyped-def]
-        alert = renewal_for(view.visit)
-        if alert is None:
-            return None
-        return {"expires_on": alert.expires_on.isoformat(), "usable_until": alert.usable_until.isoformat(),
-                "expired": alert.expired, "message": alert.message}
-
-    def _eligibility_label(self, view) -> str:  # type: ignore[no-untyped-def]
-        if view.visit.result.get("data_withheld"):
-            return WITHHELD_LABEL_JA
-        return ELIGIBILITY_LABELS_JA[EligibilityStatus(view.visit.eligibility_status)]
-
-    def _qualification(self, view):  # type: ignore[no-untyped-def]
-        raw = view.visit.result.get("qualification")
-        return _QUALIFICATION.dump(raw) if raw else None
-
-    def _withheld(self, view) -> bool:  # type: ignore[no-untyped-def]
-        return bool(view.visit.result.get("data_withheld"))
-
-    def _unencodable(self, view) -> bool:  # type: ignore[no-untyped-def]
-        return name_has_unencodable(view.visit.result.get("qualification"))
-
-    def _unavailable_kinds(self, view) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-        raw = (view.visit.result.get("qualification") or {}).get("birth_date")
-        today = jst_date(view.now if view.now is not None else view.visit.created_at)  # the server's date in Japan
-        kinds = unavailable_kinds(date.fromisoformat(raw) if raw else None, today)
-        return [{"kind": kind.value, "reason": reason} for kind, reason in kinds.items()]
-
-    def _candidates(self, view) -> int:  # type: ignore[no-untyped-def]
-        return int(view.visit.result.get("candidates") or 0)
-
-    def _notices(self, view) -> list[str]:  # type: ignore[no-untyped-def]
-        return notices_for(view.visit, view.consent, view.window)
-
-    def _viewable_now(self, view) -> bool:  # type: ignore[no-untyped-def]
-        return view.window.viewable_now
-
-    def _relationship(self, view):  # type: ignore[no-untyped-def]
-        return _RELATIONSHIP_REF.dump(view) if view.relationship is not None else None
+    @ma.pre_dump
+    def _as_read(self, obj: VisitRead | VisitView, **_: Any) -> VisitRead:
+        return obj.read(runtime().rules) if isinstance(obj, VisitView) else obj
 
 
 class MedicalInformationSchema(ma.Schema):

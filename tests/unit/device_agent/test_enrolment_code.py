@@ -2,7 +2,7 @@ import pytest
 import qrcode
 
 from device_agent.enrolment import ActivationCodeError, code_from_qr_image, code_from_text
-from mobile_api.api.devices.activation_qr import activation_uri
+from mobile_api.web.activation_qr import activation_uri
 
 
 @pytest.mark.parametrize("typed", ["123456789012", "1234 5678 9012", "1234-5678-9012", " 123456789012\n"])

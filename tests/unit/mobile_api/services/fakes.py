@@ -534,25 +534,6 @@ class FakeVisits(FakeRepository[orm.Visit]):
         rel = self.uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
         return visit, consent, rel
 
-    def recent(self, institution_id: str, *, limit: int, offset: int,
-               patient_reference: str | None = None) -> list[orm.Visit]:
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        if patient_reference:
-            filters["patient_reference"] = patient_reference
-        return _page(sorted(self.list_by(**filters), key=lambda v: v.created_at, reverse=True), limit, offset)
-
-    def search(self, institution_id: str, *, since: datetime | None = None, until: datetime | None = None,
-               user_id: str | None = None, form: str | None = None, care_type: int | None = None,
-               valid: bool | None = None, patient_reference: str | None = None, limit: int,
-               offset: int) -> list[orm.Visit]:
-        def wanted(v: orm.Visit) -> bool:
-            return (v.institution_id == institution_id and (since is None or v.created_at >= since)
-                    and (until is None or v.created_at < until) and (not user_id or v.user_id == user_id)
-                    and (not form or v.form == form) and (care_type is None or v.care_type == care_type)
-                    and (valid is None or (v.eligibility_status in (1, 6)) == valid)
-                    and (not patient_reference or v.patient_reference == patient_reference))
-        return _page(sorted(self._where(wanted), key=lambda v: (v.created_at, v.id), reverse=True), limit, offset)
-
     def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         statuses = (1, 6) if valid_only else (1, 2, 3, 6)
@@ -626,15 +607,6 @@ class FakeConsents(FakeRepository[orm.Consent]):
         return sorted(self.list_by(institution_id=institution_id, person_ref=person_ref),
                       key=lambda c: c.registered_at, reverse=True)
 
-    def registered(self, institution_id: str, *, source: str | None, by_planned_date: bool, limit: int,
-                   offset: int) -> list[orm.Consent]:
-        rows = self._where(lambda c: c.institution_id == institution_id and (not source or c.source == source))
-        rows.sort(key=lambda c: c.id)
-        rows.sort(key=lambda c: c.registered_at, reverse=True)
-        if by_planned_date:
-            rows.sort(key=lambda c: (c.planned_date is None, c.planned_date or date.min))
-        return _page(rows, limit, offset)
-
 
 class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
     def latest_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
@@ -644,10 +616,6 @@ class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
     def open_for(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         rows = [r for r in self.list_by(institution_id=institution_id, person_ref=person_ref) if r.ended_at is None]
         return max(rows, key=lambda r: (r.last_visit_at, r.opened_at, r.id), default=None)
-
-    def of_institution(self, institution_id: str, *, limit: int, offset: int) -> list[orm.CareRelationship]:
-        return _page(sorted(self.list_by(institution_id=institution_id), key=lambda r: r.last_visit_at,
-                            reverse=True), limit, offset)
 
     def discharge(self, relationship_id: str, *, now: datetime, note: str, ended_by: str | None) -> bool:
         rel = self.get(relationship_id)

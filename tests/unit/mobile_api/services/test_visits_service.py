@@ -51,21 +51,6 @@ def test_a_kind_without_consent_is_refused_and_audited(rt: Runtime, db: FakeData
     assert db.audit(action="medical_info.view", outcome="refused")[0].detail["kind"] == InfoKind.SURGERY.value
 
 
-def test_visits_are_listed_newest_first_for_one_patient_and_the_read_is_audited_with_the_ids(
-        rt: Runtime, db: FakeDatabase, clock: FrozenClock, tenant: Tenant, ca: TestCA) -> None:
-    older = _visit(rt, tenant, ca, key="k1", patient_reference="P-1")
-    clock.advance(minutes=5)
-    _visit(rt, tenant, ca, key="k2", patient_reference="P-2")
-    clock.advance(minutes=5)
-    newer = _visit(rt, tenant, ca, key="k3", patient_reference="P-1")
-    listed = visits.list_visits(rt, tenant.nurse, limit=10, offset=0, patient_reference="P-1")
-    assert [v.visit.id for v in listed] == [newer.id, older.id]
-    assert [v.visit.id for v in visits.list_visits(rt, tenant.nurse, limit=1, offset=1)] == [
-        db.rows(orm.Visit, patient_reference="P-2")[0].id]
-    first_read = db.audit(action="visit.list")[0]
-    assert first_read.detail["ids"] == [newer.id, older.id]
-
-
 def test_a_device_only_token_reads_no_patient_data(rt: Runtime, tenant: Tenant) -> None:
     device_only = Principal(institution_id=tenant.institution_id, user_id=None, role=None,
                             device_id=tenant.device_id)

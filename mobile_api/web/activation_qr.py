@@ -1,4 +1,4 @@
-"""What the activation QR code carries (the code itself is rendered by ``api/qr.py``)."""
+"""What the activation QR code carries (the code itself is rendered by ``web/qr.py``)."""
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -8,7 +8,7 @@ SCHEME = "mobileoqs"
 
 def activation_uri(code: str, server: str | None = None) -> str:
     """The code, and the server's public URL when known, so the device is given the URL, not left to guess it
-    (issue 19; ``api/core.public_url``)."""
+    (issue 19; ``web/http.public_url``)."""
     query = {"code": code, **({"server": server.rstrip("/")} if server else {})}
     return f"{SCHEME}://enrol?{urlencode(query)}"
 

@@ -1,4 +1,4 @@
-"""QR codes the API hands out (device activation, consent links): SVG needs no image library; PNG uses pillow."""
+"""QR codes the API and the console hand out (device activation, consent links): SVG needs no image library; PNG uses pillow."""
 from __future__ import annotations
 
 import io

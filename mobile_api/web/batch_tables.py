@@ -16,7 +16,11 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from ...domain.codes import EligibilityStatus
+from ..adapters import spreadsheet
+from ..domain.codes import EligibilityStatus
+from ..runtime import Runtime
+from ..services import batch
+from ..services.principal import Principal
 
 CODE_COLUMNS = ("reference", "outcome", "eligibility_status", "valid", "insurer_number", "insurer_name", "symbol",
                 "number", "branch_number", "name", "name_kana", "sex", "birth_date", "relationship",
@@ -121,3 +125,21 @@ def xlsx_bytes(lines: Iterable[list[str]], sheet: str = "照会結果") -> bytes
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _all_outcomes(rt: Runtime, who: Principal, job_id: str) -> list[dict[str, Any]]:
+    """Every outcome of the job (the downloads: the API's and the console's)."""
+    total = batch.get(rt, who, job_id).total
+    return batch.results(rt, who, job_id, limit=max(total, 1), offset=0)[1]
+
+
+def results_csv_text(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> str:
+    """Every row of the job as CSV (``adapters/spreadsheet.py``: BOM, CRLF, formula-safe) in ``layout``: this
+    download and the console's."""
+    lines = table(_all_outcomes(rt, who, job_id), layout)
+    return spreadsheet.csv_text(next(iter(lines)), lines)
+
+
+def results_xlsx_bytes(rt: Runtime, who: Principal, job_id: str, layout: str = "ja") -> bytes:
+    """Every row of the job as an Excel workbook whose cells are all text (xlsx_bytes)."""
+    return xlsx_bytes(table(_all_outcomes(rt, who, job_id), layout))
