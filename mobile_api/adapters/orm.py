@@ -268,12 +268,15 @@ class IdempotencyRecord(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: the services only ever insert; nothing updates or deletes."""
+    """Append-only: the services only ever insert; nothing updates or deletes but retention, which drops whole
+    months (docs/rules.md §7.1). On PostgreSQL partitioned by month on ``at`` (migration 0011), hence ``at`` in
+    the primary key; SQLite keeps ``id`` alone as its key (it numbers rows only for a single integer key)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = {"postgresql_partition_by": "RANGE (at)"}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(index=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     institution_id: Mapped[str | None] = mapped_column(ForeignKey("institutions.id"), nullable=True, index=True)
     actor_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     actor_device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
