@@ -7,14 +7,14 @@ outage (``fallback_guidance``) and the record the nurse then makes agree.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import DeviceTimeRefused, ValidationFailed
 from .japanese_dates import jst_date, jst_text, shift_months
 
 
-class FallbackMethod(str, Enum):
+class FallbackMethod(StrEnum):
     """What was shown instead (docs/rules.md §5), in the seed's order, which is not an order of preference."""
 
     NOTICE_WITH_CARD = "notice_with_card"  # 資格情報のお知らせ＋カード
@@ -27,7 +27,7 @@ class FallbackMethod(str, Enum):
     EXPIRED_PAPER_CARD = "expired_paper_card"  # 期限切れの健康保険証のみ (2025-12-02..2026-03-31, with a lookup)
 
 
-class FallbackReason(str, Enum):
+class FallbackReason(StrEnum):
     """Why online confirmation was not possible."""
 
     OFFLINE = "offline"

@@ -72,6 +72,7 @@ def purge(rt: Runtime) -> dict[str, int]:
     now, kept = rt.clock(), rt.housekeeping
     with rt.uow() as uow:
         house = uow.housekeeping
+        house.lock()
         deleted = {
             "console_sessions": house.purge_console_sessions(before=now - kept.console_sessions_kept,
                                                              idle=kept.console_idle),

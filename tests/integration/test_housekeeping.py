@@ -89,3 +89,18 @@ def test_ended_console_sessions_and_stale_lock_out_counts_go_and_live_ones_stay(
     with h.rt.session_factory() as session:
         assert set(session.scalars(select(orm.ConsoleSession.id))) == {"live", "ended-6-days-ago"}
         assert set(session.scalars(select(orm.SignInLockout.key))) == {"user:locked", "user:counting"}
+
+
+def test_the_daily_job_and_the_commands_run_the_same_maintenance(h: Harness) -> None:
+    nurse = h.institution().nurse()
+    abandoned = h.start(nurse).get_json()["challenge_id"]
+    h.clock.advance(days=2)
+    assert "maintenance.run" in h.rt.jobs.names
+    h.rt.jobs.run_now("maintenance.run")  # what the worker's schedule runs (daily, 03:30 in Japan)
+    with h.rt.session_factory() as session:
+        assert session.get(orm.Challenge, abandoned) is None
+    cli = h.app.test_cli_runner()
+    purged = cli.invoke(args=["maintenance", "purge"])
+    assert purged.exit_code == 0 and "challenges 0 件" in purged.output, purged.output
+    kept = cli.invoke(args=["audit", "retention"])
+    assert kept.exit_code == 0 and "2020-12-01" in kept.output and "行 0 件" in kept.output, kept.output
