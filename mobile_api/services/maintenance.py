@@ -27,6 +27,8 @@ def prepare_partitions(rt: Runtime) -> list[Month]:
         existing = set(house.audit_partitions())
         made = [m for m in months_to_prepare(now, rt.housekeeping.audit_partitions_ahead_months)
                 if m not in existing]
+        if made:
+            house.lock_audit_log()
         for month in made:
             house.create_audit_partition(month)
         if made:

@@ -5,6 +5,8 @@ SQLite and PostgreSQL, on the injected clock."""
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +77,52 @@ def test_rows_land_in_their_month_and_a_row_beyond_the_partitions_still_lands(h:
     with engine.connect() as conn:  # the partitions the job made are not schema drift for autogenerate
         assert compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
                                 orm.Base.metadata) == []
+
+
+def test_audit_rows_written_while_months_are_made_all_land_in_their_month(h: Any) -> None:
+    """Requests keep writing audit rows (dated over the months being made) while the job makes month after
+    month: no insert fails, and none is left in DEFAULT once its month exists."""
+    stop, errors, written = threading.Event(), [], [0]
+    months = [at(f"2027-{m:02d}-15T12:00:00+09:00") for m in range(1, 10)]
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                record(h, months[i % len(months)], "racing")
+                written[0] += 1
+            except Exception as exc:  # noqa: BLE001 - any failure of an audit insert is the finding
+                errors.append(repr(exc))
+            i += 1
+
+    writers = [threading.Thread(target=write) for _ in range(3)]
+    for thread in writers:
+        thread.start()
+    try:
+        for month in range(1, 7):  # each run makes one more month (3 ahead)
+            h.clock.set(at(f"2027-{month:02d}-01T00:00:00+09:00"))
+            maintenance.prepare_partitions(h.rt)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join()
+    assert errors == [] and written[0] > 0
+    assert sum(1 for a in actions_counted(h) if a == "racing") == written[0]
+    if is_postgres(h):
+        assert {table for action, table in where_all_rows_are(h) if action == "racing"} == {
+            f"audit_events_y2027m{m:02d}" for m in range(1, 10)}
+
+
+def actions_counted(h: Any) -> list[str]:
+    with h.rt.session_factory() as session:
+        return list(session.scalars(select(orm.AuditEvent.action)))
+
+
+def where_all_rows_are(h: Any) -> list[tuple[str, str]]:
+    with h.rt.session_factory() as session:
+        return [(a, t) for a, t in session.execute(
+            text("SELECT action, tableoid::regclass::text FROM audit_events")).all()]
 
 
 def test_retention_drops_whole_months_past_the_setting_and_never_the_current_data(h: Any) -> None:
