@@ -176,8 +176,15 @@ def test_the_migration_keeps_every_row_and_puts_each_in_its_month(database_at_00
     engine = database_at_0010
     times = [at("2026-10-31T23:59:00+09:00"), at("2026-11-01T00:00:00+09:00"), at("2026-12-04T09:00:00+09:00")]
     with engine.begin() as conn:
+        # An institution and its admin: 0012 rebuilds both tables on SQLite while the user row references one.
+        conn.execute(text("INSERT INTO institutions (id, code, name, facility_kind, visual_password_failures, "
+                          "created_at) VALUES ('i1', '1312345678', 'テスト', 'home_visit_care', 0, :now)"),
+                     {"now": times[0]})
+        conn.execute(text("INSERT INTO users (id, institution_id, login, display_name, role, password_hash, "
+                          "created_at) VALUES ('u1', 'i1', 'admin', '管理 太郎', 'admin', 'x', :now)"), {"now": times[0]})
         conn.execute(insert(orm.AuditEvent), [
-            {"at": t, "action": f"row{i}", "outcome": "ok", "detail": {"i": i}} for i, t in enumerate(times)])
+            {"at": t, "action": f"row{i}", "outcome": "ok", "detail": {"i": i}, "institution_id": "i1"}
+            for i, t in enumerate(times)])
         before = conn.execute(text("SELECT id, action FROM audit_events ORDER BY id")).all()
 
     migrations.upgrade(engine)
@@ -187,6 +194,8 @@ def test_the_migration_keeps_every_row_and_puts_each_in_its_month(database_at_00
                                     orm.AuditEvent.detail).order_by(orm.AuditEvent.id)).all()
         assert [(r.id, r.action) for r in after] == [tuple(r) for r in before]
         assert [r.at for r in after] == times and [r.detail for r in after] == [{"i": 0}, {"i": 1}, {"i": 2}]
+        assert conn.execute(text("SELECT u.login, i.facility_kind FROM users u JOIN institutions i "
+                                 "ON i.id = u.institution_id")).all() == [("admin", "home_visit_care")]
         conn.execute(insert(orm.AuditEvent), {"at": times[2], "action": "new", "outcome": "ok",
                                                         "detail": {}})
         new_id = conn.scalar(select(orm.AuditEvent.id).where(orm.AuditEvent.action == "new"))
