@@ -23,7 +23,8 @@ from .adapters.repository import UnitOfWork
 from .adapters.tokens import TokenService
 from .clock import Clock
 from .domain.facility import FacilityPolicy
-from .runtime import BatchSettings, Rules, Runtime
+from .domain.retention import MIN_RETENTION_MONTHS
+from .runtime import BatchSettings, HousekeepingSettings, Rules, Runtime
 
 
 def rules_from(cfg: Mapping[str, Any]) -> Rules:
@@ -109,6 +110,25 @@ def batch_settings_from(cfg: Mapping[str, Any]) -> BatchSettings:
                          retention=timedelta(days=float(cfg["BATCH_RESULT_RETENTION_DAYS"])))
 
 
+def housekeeping_settings_from(cfg: Mapping[str, Any]) -> HousekeepingSettings:
+    """The maintenance job's settings; a retention shorter than the law's 3 years, or an idempotency horizon a
+    late fallback record could outlive, stops the app at start (docs/rules.md §7.1)."""
+    months = int(cfg["AUDIT_RETENTION_MONTHS"])
+    if months < MIN_RETENTION_MONTHS:
+        raise ValueError(f"AUDIT_RETENTION_MONTHS must be at least {MIN_RETENTION_MONTHS} (docs/rules.md §7.1)")
+    idempotency_days = float(cfg["IDEMPOTENCY_KEEP_DAYS"])
+    if idempotency_days <= int(cfg["FALLBACK_MAX_AGE_DAYS"]):
+        raise ValueError("IDEMPOTENCY_KEEP_DAYS must exceed FALLBACK_MAX_AGE_DAYS: a device may retry a fallback "
+                         "record that long after the visit (docs/rules.md §7.1)")
+    return HousekeepingSettings(
+        audit_retention_months=months, audit_partitions_ahead_months=int(cfg["AUDIT_PARTITIONS_AHEAD_MONTHS"]),
+        console_sessions_kept=timedelta(days=float(cfg["CONSOLE_SESSION_KEEP_DAYS"])),
+        console_idle=timedelta(minutes=float(cfg["CONSOLE_IDLE_MINUTES"])),
+        replay_guards_kept=timedelta(minutes=float(cfg["REPLAY_GUARD_KEEP_MINUTES"])),
+        challenges_kept=timedelta(hours=float(cfg["CHALLENGE_KEEP_HOURS"])),
+        idempotency_kept=timedelta(days=idempotency_days))
+
+
 def queue_url(cfg: Mapping[str, Any]) -> str:
     """``JOBS_QUEUE_URL``, or derived: a SQLite database gets a queue file beside it; PostgreSQL the same database."""
     if cfg.get("JOBS_QUEUE_URL"):
@@ -161,6 +181,7 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
         rules=rules_from(cfg),
         jobs=build_jobs(cfg),
         batch=batch_settings_from(cfg),
+        housekeeping=housekeeping_settings_from(cfg),
     )
     runtime.rate_limits, runtime.sign_in_throttle = build_rate_limits(cfg, session_factory)
     from .services import tasks

@@ -286,6 +286,49 @@ def fallback_post_hoc(limit: int, institution_code: str | None) -> None:
         raise click.ClickException("オンライン資格確認等システムに接続できないため中断しました。残りは次回確認します。")
 
 
+audit_cli = AppGroup("audit", help="The audit log: monthly partitions and retention (docs/rules.md §7.1).")
+maintenance_cli = AppGroup("maintenance", help="Housekeeping also run daily by the job worker.")
+
+
+@audit_cli.command("partitions")
+@one_line_refusals
+def audit_partitions() -> None:
+    """Make the audit log's partitions of this month and AUDIT_PARTITIONS_AHEAD_MONTHS ahead (PostgreSQL)."""
+    from .services import maintenance
+
+    rt = current_app.extensions["mobile_api"]
+    made = maintenance.prepare_partitions(rt)
+    with rt.uow() as uow:
+        partitioned, months = uow.housekeeping.partitioned, uow.housekeeping.audit_partitions()
+    if not partitioned:
+        click.echo("このデータベース（SQLite）の監査ログは月別に分割しません。保存期間は日付で削除します。")
+        return
+    click.echo(f"作成した月: {', '.join(f'{m.year}-{m.month:02d}' for m in made) or 'なし'}")
+    click.echo(f"月別の区画: {', '.join(f'{m.year}-{m.month:02d}' for m in months)}（ほかは既定の区画）")
+
+
+@audit_cli.command("retention")
+@one_line_refusals
+def audit_retention() -> None:
+    """Remove the audit rows past AUDIT_RETENTION_MONTHS (whole months); audited as audit.retention."""
+    from .domain.japanese_dates import JST
+    from .services import maintenance
+
+    report = maintenance.apply_retention(current_app.extensions["mobile_api"])
+    click.echo(f"保存期間の起点: {report.cutoff.astimezone(JST):%Y-%m-%d}（日本時間）より前を削除しました: "
+               f"月別の区画 {len(report.dropped)} 件、行 {report.deleted_rows} 件")
+
+
+@maintenance_cli.command("purge")
+@one_line_refusals
+def maintenance_purge() -> None:
+    """Delete ended sessions, stale lock-out counts, expired replay guards and challenges, old idempotency keys."""
+    from .services import maintenance
+
+    deleted = maintenance.purge(current_app.extensions["mobile_api"])
+    click.echo("削除した行: " + "、".join(f"{table} {count} 件" for table, count in deleted.items()))
+
+
 # The sandbox announces disasters as OQS would (docs/rules.md §3.5): the commands live here because the
 # sandbox package may not import the services.
 @sandbox_cli.command("declare-disaster")
@@ -327,3 +370,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(client_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(fallback_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(maintenance_cli)

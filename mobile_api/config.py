@@ -90,6 +90,19 @@ DEFAULTS: dict[str, Any] = {
     "BATCH_CHUNK_SIZE": 500,  # rows per transaction: a killed worker redoes at most this many lookups
     "BATCH_LEASE_SECONDS": 60,  # a worker that stops renewing for this long is presumed dead
     "BATCH_RESULT_RETENTION_DAYS": 7,
+    # The maintenance job (docs/background-jobs.md, docs/rules.md §7.1). OUR RULE: the audit log is kept 72 months
+    # (医師法 第24条 / 療担規則 第9条: 診療録 5 years from the end of care, plus a year for care that ends later);
+    # less than 36 months (療担規則 第9条's 3 years) is refused. Monthly partitions are made this far ahead.
+    "AUDIT_RETENTION_MONTHS": 72,
+    "AUDIT_PARTITIONS_AHEAD_MONTHS": 3,
+    # OUR RULE: spent rows are purged this long after they stopped mattering: console sessions after they ended
+    # or expired, device/client assertion ids after the assertion expired, challenges after they expired (unless a
+    # visit names them), idempotency records after they were made (more than FALLBACK_MAX_AGE_DAYS, or a late
+    # retry of a fallback record would be recorded twice). Lock-out rows go when they neither lock nor count.
+    "CONSOLE_SESSION_KEEP_DAYS": 7,
+    "REPLAY_GUARD_KEEP_MINUTES": 60,
+    "CHALLENGE_KEEP_HOURS": 24,
+    "IDEMPOTENCY_KEEP_DAYS": 45,
     # Background jobs (docs/background-jobs.md). None = derived from DATABASE_URL: SQLite → a SQLite queue
     # file beside it; PostgreSQL → the same database (tables job_queue_*).
     "JOBS_QUEUE_URL": None,

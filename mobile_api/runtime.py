@@ -53,6 +53,20 @@ class BatchSettings:
     retention: timedelta = timedelta(days=7)
 
 
+@dataclass(frozen=True)
+class HousekeepingSettings:
+    """The maintenance job (services/maintenance.py, docs/background-jobs.md): audit partitions made ahead,
+    the audit log's retention (docs/rules.md §7.1), and how long spent rows are kept before they are purged."""
+
+    audit_retention_months: int = 72
+    audit_partitions_ahead_months: int = 3
+    console_sessions_kept: timedelta = timedelta(days=7)
+    console_idle: timedelta = timedelta(minutes=30)  # CONSOLE_IDLE_MINUTES: a session idle this long has ended
+    replay_guards_kept: timedelta = timedelta(hours=1)
+    challenges_kept: timedelta = timedelta(hours=24)
+    idempotency_kept: timedelta = timedelta(days=45)
+
+
 @dataclass
 class Runtime:
     # A fresh unit of work per use case: ``UnitOfWork(session_factory)`` in the app (bootstrap.py),
@@ -69,6 +83,7 @@ class Runtime:
     # Background jobs (adapters/jobs.py ``JobRunner``; None where no runner is wired, e.g. unit tests).
     jobs: Any = None
     batch: BatchSettings = field(default_factory=BatchSettings)
+    housekeeping: HousekeepingSettings = field(default_factory=HousekeepingSettings)
     # Per-client request limits (adapters/ratelimit.py ``RateLimits``; None = no limits).
     rate_limits: Any = None
     # The per-source throttle in front of every password check (``RateLimits`` with the "sign-in" scope).

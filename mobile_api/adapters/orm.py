@@ -33,6 +33,24 @@ from sqlalchemy.types import TypeDecorator
 from ..domain.certificate import CertificateStanding
 from ..domain.codes import Form, IdentityMethod, Role
 from ..domain.facility import FacilityKind
+from ..domain.fallback import FallbackMethod, FallbackReason
+from ..domain.statuses import (
+    BatchRowStatus,
+    BatchSource,
+    BatchState,
+    CareEndReason,
+    CertificateKind,
+    ClientAuthMethod,
+    ConsentSource,
+    ConsoleEndReason,
+    CopaymentBasis,
+    FallbackStatus,
+    LinkPurpose,
+    PatientSessionPurpose,
+    PatientSessionStatus,
+    PostHocOutcome,
+    WithdrawalChannel,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,11 +82,12 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-def _enum(cls: type[enum.StrEnum], length: int) -> SAEnum:
-    """A domain enum stored as its value in a plain VARCHAR (no database enum type, no CHECK), so
-    services get the enum back instead of re-wrapping strings, and the schema stays as migrated."""
-    return SAEnum(cls, native_enum=False, create_constraint=False, length=length, validate_strings=True,
-                  values_callable=lambda members: [m.value for m in members])
+def _enum(cls: type[enum.StrEnum], length: int, column: str) -> SAEnum:
+    """A domain enum stored as its value in a plain VARCHAR (no database enum type), so services get the enum
+    back instead of re-wrapping strings, with a CHECK ``ck_<table>_<column>`` (migration 0012) so the database
+    refuses any other value, whoever writes it (tests/integration/test_status_columns.py)."""
+    return SAEnum(cls, name=column, native_enum=False, create_constraint=True, length=length,
+                  validate_strings=True, values_callable=lambda members: [m.value for m in members])
 
 
 def new_id() -> str:
@@ -110,7 +129,7 @@ class Institution(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(10), unique=True)  # 医療機関コード
     name: Mapped[str] = mapped_column(String(200))
-    facility_kind: Mapped[FacilityKind] = mapped_column(_enum(FacilityKind, 40))
+    facility_kind: Mapped[FacilityKind] = mapped_column(_enum(FacilityKind, 40, "facility_kind"))
     visual_password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Consecutive wrong visual-mode passwords, and when they locked it (until an admin unlocks or rotates).
     visual_password_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -126,7 +145,7 @@ class User(Base):
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
     login: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[Role] = mapped_column(_enum(Role, 16))
+    role: Mapped[Role] = mapped_column(_enum(Role, 16, "role"))
     password_hash: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
@@ -183,8 +202,8 @@ class Challenge(Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     client_id: Mapped[str | None] = mapped_column(ForeignKey("api_clients.id"), nullable=True)
     care_type: Mapped[int] = mapped_column(Integer)
-    form: Mapped[Form] = mapped_column(_enum(Form, 32))
-    method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16))
+    form: Mapped[Form] = mapped_column(_enum(Form, 32, "form"))
+    method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16, "method"))
     patient_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -204,11 +223,13 @@ class Visit(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     visual_confirmed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     care_type: Mapped[int] = mapped_column(Integer)
-    form: Mapped[Form] = mapped_column(_enum(Form, 32))
-    method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16))
+    form: Mapped[Form] = mapped_column(_enum(Form, 32, "form"))
+    method: Mapped[IdentityMethod] = mapped_column(_enum(IdentityMethod, 16, "method"))
     patient_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    certificate_standing: Mapped[CertificateStanding] = mapped_column(_enum(CertificateStanding, 24))
-    certificate_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    certificate_standing: Mapped[CertificateStanding] = mapped_column(
+        _enum(CertificateStanding, 24, "certificate_standing"))
+    certificate_kind: Mapped[CertificateKind | None] = mapped_column(
+        _enum(CertificateKind, 16, "certificate_kind"), nullable=True)
     # The card certificate's notAfter (not the certificate itself): the renewal alert and the grace's end.
     certificate_not_after: Mapped[datetime | None] = mapped_column(nullable=True)
     eligibility_status: Mapped[int] = mapped_column(Integer)
@@ -235,7 +256,7 @@ class Consent(Base):
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
     visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.id"), nullable=True, unique=True)
     person_ref: Mapped[str] = mapped_column(String(64), index=True)
-    source: Mapped[str] = mapped_column(String(24))
+    source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource, 24, "source"))
     # For the unit of work only (see ``_flush_order``): a visit and its consent are written in one flush.
     visit_row: Mapped[Visit | None] = _flush_order("Consent.visit_id")
     blanket: Mapped[bool] = mapped_column(Boolean)
@@ -245,7 +266,8 @@ class Consent(Base):
     renews_id: Mapped[str | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # "patient_phone" (the patient's page) or "staff_on_request" (staff, at the patient's request).
-    withdrawn_via: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    withdrawn_via: Mapped[WithdrawalChannel | None] = mapped_column(
+        _enum(WithdrawalChannel, 24, "withdrawn_via"), nullable=True)
     # Given on the patient's own phone: the link used, and the planned consultation date it carried.
     link_id: Mapped[str | None] = mapped_column(ForeignKey("consent_links.id"), nullable=True, index=True)
     planned_date: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -268,12 +290,15 @@ class IdempotencyRecord(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: the services only ever insert; nothing updates or deletes."""
+    """Append-only: the services only ever insert; nothing updates or deletes but retention, which drops whole
+    months (docs/rules.md §7.1). On PostgreSQL partitioned by month on ``at`` (migration 0011), hence ``at`` in
+    the primary key; SQLite keeps ``id`` alone as its key (it numbers rows only for a single integer key)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = {"postgresql_partition_by": "RANGE (at)"}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(index=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     institution_id: Mapped[str | None] = mapped_column(ForeignKey("institutions.id"), nullable=True, index=True)
     actor_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     actor_device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
@@ -299,28 +324,30 @@ class FallbackRecord(Base):
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     care_type: Mapped[int] = mapped_column(Integer)
-    form: Mapped[str] = mapped_column(String(32))
+    form: Mapped[Form] = mapped_column(_enum(Form, 32, "form"))
     patient_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    method: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(String(24))
+    method: Mapped[FallbackMethod] = mapped_column(_enum(FallbackMethod, 32, "method"))
+    reason: Mapped[FallbackReason] = mapped_column(_enum(FallbackReason, 24, "reason"))
     evidence: Mapped[dict[str, Any]]
     device_recorded_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(index=True)
-    status: Mapped[str] = mapped_column(String(24), index=True)
+    status: Mapped[FallbackStatus] = mapped_column(_enum(FallbackStatus, 24, "status"), index=True)
     destroy_after_claim: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     # The visit's day in Japan (from the device's reading): which methods were valid, and the claim month.
     visit_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
     # The share the patient paid ("030" = 30 %) and how it was decided: age | stated | provisional.
     copayment_ratio: Mapped[str | None] = mapped_column(String(3), nullable=True)
-    copayment_basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    copayment_basis: Mapped[CopaymentBasis | None] = mapped_column(
+        _enum(CopaymentBasis, 16, "copayment_basis"), nullable=True)
     # For an oral revisit check: the earlier visit ("visit:<id>") or record ("fallback:<id>") that holds
     # the qualification.
     prior_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
     # The latest lookup by identifiers (at record time for the interim methods, or post hoc): the OQS
     # result, when, and what it meant (confirmed | different_qualification | not_found | ...).
     lookup: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    post_hoc_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    post_hoc_outcome: Mapped[PostHocOutcome | None] = mapped_column(
+        _enum(PostHocOutcome, 32, "post_hoc_outcome"), nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # Claim settled (請求確定): when, by whom, and the route billed (1 ① / 2 ② / 3 ③ 不詳レセプト).
     settled_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -339,7 +366,7 @@ class ApiClient(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # the OAuth client_id
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    auth_method: Mapped[str] = mapped_column(String(24))
+    auth_method: Mapped[ClientAuthMethod] = mapped_column(_enum(ClientAuthMethod, 24, "auth_method"))
     scopes: Mapped[list[Any]]
     created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # admin user id (None: CLI)
     created_at: Mapped[datetime]
@@ -381,11 +408,11 @@ class BatchJob(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[BatchState] = mapped_column(_enum(BatchState, 16, "state"), index=True)
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)  # rows answered with a row error
-    source: Mapped[str] = mapped_column(String(8))  # "json" | "csv"
+    source: Mapped[BatchSource] = mapped_column(_enum(BatchSource, 8, "source"))  # "json" | "csv"
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
@@ -406,7 +433,7 @@ class BatchRow(Base):
     position: Mapped[int] = mapped_column(Integer)  # 0-based, in the order sent
     reference: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(8))  # "pending" | "done" | "error"
+    status: Mapped[BatchRowStatus] = mapped_column(_enum(BatchRowStatus, 8, "status"))  # "pending" | "done" | "error"
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     processed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the lease that wrote it
 
@@ -429,7 +456,8 @@ class CareRelationship(Base):
     opened_at: Mapped[datetime]
     last_visit_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # discharged | withdrawn | idle
+    end_reason: Mapped[CareEndReason | None] = mapped_column(
+        _enum(CareEndReason, 16, "end_reason"), nullable=True)  # discharged | withdrawn | idle
     end_note: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the discharge reason
     ended_by: Mapped[str | None] = mapped_column(String(36), nullable=True)  # staff id (None: the patient)
 
@@ -444,7 +472,7 @@ class ConsentLink(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[LinkPurpose] = mapped_column(_enum(LinkPurpose, 16, "purpose"))
     planned_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     care_type: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -467,12 +495,12 @@ class PatientSession(Base):
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
-    purpose: Mapped[str] = mapped_column(String(16))  # "register" | "manage"
+    purpose: Mapped[PatientSessionPurpose] = mapped_column(_enum(PatientSessionPurpose, 16, "purpose"))
     blanket: Mapped[bool] = mapped_column(Boolean)
     kinds: Mapped[list[Any]]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[PatientSessionStatus] = mapped_column(_enum(PatientSessionStatus, 16, "status"))
     answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     person_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     consent_id: Mapped[str | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
@@ -540,4 +568,5 @@ class ConsoleSession(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    end_reason: Mapped[ConsoleEndReason | None] = mapped_column(
+        _enum(ConsoleEndReason, 32, "end_reason"), nullable=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..domain.facility import FacilityKind, InstitutionFacts
 from . import integrity, orm
+from .housekeeping import Housekeeping
 
 T = TypeVar("T", bound=orm.Base)
 
@@ -729,6 +730,7 @@ class UnitOfWork:
         self.disaster_declarations = DisasterDeclarations(s, orm.DisasterDeclaration)
         self.sign_in_lockouts = SignInLockouts(s, orm.SignInLockout)
         self.console_sessions = ConsoleSessions(s, orm.ConsoleSession)
+        self.housekeeping = Housekeeping(s)  # the maintenance job's statements (services/maintenance.py)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -113,6 +113,9 @@ AUDIT_ACTIONS: dict[str, str] = {
     "client.revoke": "APIクライアントの失効",
     "client.token": "APIクライアントのトークン発行",
     "usage.read": "利用状況の閲覧",
+    "audit.partitions": "監査ログの月別区画の作成",
+    "audit.retention": "保存期間を過ぎた監査ログの削除",
+    "maintenance.purge": "不要になった記録の削除",
 }
 AUDIT_OUTCOMES = {"ok": "成功", "refused": "拒否"}
 AUDIT_TARGETS = {
@@ -121,6 +124,7 @@ AUDIT_TARGETS = {
     "disaster_declaration": "災害の指定", "examinee": "受診者", "fallback_record": "代替確認の記録",
     "institution": "施設", "patient_session": "患者のスマートフォン", "person": "患者", "source": "接続元",
     "usage": "利用状況", "user": "スタッフ", "visit": "訪問", "client": "APIクライアント",
+    "audit_events": "監査ログ", "housekeeping": "定期保守",
 }
 
 

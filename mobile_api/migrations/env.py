@@ -5,6 +5,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from mobile_api.adapters import orm
+from mobile_api.adapters.migrations import include_name
 from mobile_api.sandbox import ca as _sandbox_tables  # noqa: F401  (registers sandbox_ca on the metadata)
 
 config = context.config
@@ -38,7 +39,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True, render_item=render_item)
+                      compare_type=True, render_item=render_item, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

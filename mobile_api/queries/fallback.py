@@ -9,8 +9,8 @@ from typing import Any
 
 from ..domain.claims import ClaimGuidance
 from ..domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod
+from ..domain.statuses import FallbackStatus
 
-PENDING_POST_HOC = "pending_post_hoc"  # services.fallback.FallbackStatus.PENDING_POST_HOC
 NOTICE_POST_HOC = "オンライン資格確認ができなかったため、後で資格を確認してください（事後確認）。"
 NOTICE_SHARE = "患者負担は通常の割合（3割等）です。10割を求めないでください。"
 NOTICE_DESTROY = "被保険者資格申立書の情報は請求のためにだけ使い、請求が確定したら廃棄してください。"
@@ -68,7 +68,7 @@ def qualification_source(row: Any) -> str | None:
 def fallback_notices(row: Any) -> tuple[str, ...]:
     """What to do next: the post-hoc check, its outcome, the patient's share (never 100 %), the declaration's
     destruction, and to bring マイナ保険証 or the 資格確認書 next time (seed 003)."""
-    notes = [NOTICE_POST_HOC] if _value(row.status) == PENDING_POST_HOC else []
+    notes = [NOTICE_POST_HOC] if _value(row.status) == FallbackStatus.PENDING_POST_HOC else []
     if row.post_hoc_outcome == "confirmed":
         notes.append(NOTICE_CONFIRMED)
     elif row.post_hoc_outcome in NOTICE_OUTCOMES:

@@ -20,6 +20,7 @@ from ..domain.certificate import CertificateStanding
 from ..domain.codes import ALL_INFO_KINDS, CareType, Form, IdentityMethod, InfoKind
 from ..domain.consent import ViewingWindow
 from ..domain.errors import CareRelationshipEnded, DomainError, NotFound
+from ..domain.statuses import CareEndReason
 from ..queries import care as care_queries
 from ..queries.care import RelationshipRead
 from ..runtime import Runtime
@@ -45,7 +46,8 @@ def open_or_renew_relationship(rt: Runtime, uow: UnitOfWork, actor: Principal, v
         action = "care.renew"
     else:
         if rel is not None and status is not None:  # gone idle: record its end before a new one opens
-            rel.ended_at, rel.end_reason = status.ended_at, status.end_reason
+            rel.ended_at = status.ended_at
+            rel.end_reason = CareEndReason(status.end_reason) if status.end_reason else None
         rel = uow.care_relationships.add(orm.CareRelationship(
             institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
             card_visit_id=visit.id, opened_at=now, last_visit_at=now))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from ..adapters import orm
@@ -37,6 +36,7 @@ from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-
 from ..domain.identifiers import Identifiers
 from ..domain.insurer import is_valid_insurer_number
 from ..domain.japanese_dates import era_to_date
+from ..domain.statuses import FallbackStatus
 from ..queries.fallback import FallbackRead, fallback_read, qualification_source
 from ..runtime import Runtime
 from . import audit, idempotency
@@ -44,15 +44,6 @@ from .principal import Principal, institution_of
 
 SCOPE = "fallback.record"
 ACTION = "fallback.record"
-
-
-class FallbackStatus(StrEnum):
-    """pending_post_hoc → confirmed | needs_attention → claim_settled (docs/rules.md §5), every step audited."""
-
-    PENDING_POST_HOC = "pending_post_hoc"  # 事後確認待ち
-    CONFIRMED = "confirmed"  # the lookup found this qualification, valid
-    NEEDS_ATTENTION = "needs_attention"  # lost, a newer qualification, not found, several, or no numbers to look up
-    CLAIM_SETTLED = "claim_settled"  # 請求確定: declaration data destroyed
 
 
 @dataclass(frozen=True)

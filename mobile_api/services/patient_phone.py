@@ -36,6 +36,7 @@ from ..domain.errors import (
 )
 from ..domain.facility import FacilityKind
 from ..domain.japanese_dates import jst_date
+from ..domain.statuses import PatientSessionStatus
 from ..queries import consents as consent_queries
 from ..queries.consents import ConsentEntry
 from ..runtime import Runtime
@@ -291,7 +292,7 @@ def _authenticate(rt: Runtime, uow: UnitOfWork, opened: OpenLink, session: orm.P
                      target_type="consent", target_id=consent.id, via=VIA_PATIENT_PHONE, link_id=opened.link.id,
                      kinds=consent.kinds, blanket=choice.blanket, expires_at=consent.expires_at.isoformat(),
                      planned_date=opened.link.planned_date.isoformat() if opened.link.planned_date else None)
-    session.status, session.person_ref = "authenticated", result.person_ref
+    session.status, session.person_ref = PatientSessionStatus.AUTHENTICATED, result.person_ref
     session.consent_id = consent.id if consent else None
     session.result = result.to_dict()
     session.authenticated_until = now + rt.rules.patient_page_session
@@ -311,7 +312,7 @@ def _refuse(rt: Runtime, session_id: str, link: orm.ConsentLink, refusal: Domain
         if uow.patient_sessions.claim(session_id, now):
             session = uow.patient_sessions.get(session_id)
             assert session is not None
-            session.status = "refused"
+            session.status = PatientSessionStatus.REFUSED
             session.problem = {"slug": refusal.slug, "title": refusal.title, "detail": refusal.detail}
         audit.record(uow, at=now, action="patient.authenticate", outcome="refused", institution_id=link.institution_id,
                      target_type="patient_session", target_id=session_id, link_id=link.id, via=VIA_PATIENT_PHONE,
@@ -348,7 +349,7 @@ def report_card_error(rt: Runtime, link_token: str, session_token: str, *, reaso
                                         rule="not-pending")
         session.problem = card_error_problem(reason, tries_left)
         if reason == "locked":
-            session.status = "refused"
+            session.status = PatientSessionStatus.REFUSED
         audit.record(uow, at=now, action="patient.card_error", institution_id=opened.link.institution_id,
                      target_type="patient_session", target_id=session.id, link_id=opened.link.id,
                      via=VIA_PATIENT_PHONE, reason=reason, tries_left=tries_left)

@@ -11,7 +11,7 @@ Task names are stable strings: producers and workers (other processes) agree on 
 from __future__ import annotations
 
 from ..runtime import Runtime
-from . import batch, fallback
+from . import batch, fallback, maintenance
 
 
 def register(rt: Runtime) -> None:
@@ -36,4 +36,10 @@ def register(rt: Runtime) -> None:
         """事後確認: look up fallback records made while OQS was unreachable (docs/rules.md §5)."""
         fallback.confirm_pending(rt)
 
+    @runner.periodic("maintenance.run", minute="30", hour="18")
+    def maintain() -> None:
+        """Daily at 03:30 in Japan (18:30 UTC): audit partitions ahead, retention, purge (docs/background-jobs.md)."""
+        maintenance.run(rt)
+
     runner.on_start(lambda: batch.recover(rt))  # a restarted worker resumes what a killed one left
+    runner.on_start(lambda: maintenance.prepare_partitions(rt))  # a new month never waits for the schedule

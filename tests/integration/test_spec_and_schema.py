@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 
 from mobile_api.adapters import orm
 from mobile_api.adapters.db import make_engine
+from mobile_api.adapters.migrations import include_name
 from mobile_api.sandbox import ca as _sandbox_tables  # noqa: F401  (sandbox_ca is migrated too)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,8 @@ def test_openapi_documents_problem_json_and_bearer_auth():
 def test_migrations_match_the_models(database_url):
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), orm.Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False,
+                                                                  "include_name": include_name}), orm.Base.metadata)
     engine.dispose()
     assert diff == [], "models changed without a migration: run `flask db revision -m ...`"
 

@@ -67,7 +67,9 @@ def _columns(model: type[orm.Base]) -> list[str]:
 
 
 def _primary_key(model: type[orm.Base]) -> str:
-    (column,) = sa_inspect(model).primary_key
+    """The single key column; for audit_events ``id`` (its key also holds ``at``, for the partitions)."""
+    column, *partition_key = sa_inspect(model).primary_key
+    assert [c.key for c in partition_key] in ([], ["at"]), model
     return column.key
 
 
