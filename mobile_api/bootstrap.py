@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .adapters import jpki
 from .adapters.db import make_engine, make_session_factory
+from .adapters.ledger import Ledger
 from .adapters.oqs import LazyGateway, OQSGateway, WithExtraAnchors
 from .adapters.passwords import Passwords
 from .adapters.repository import UnitOfWork
@@ -148,6 +149,7 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
     read_session_factory = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
     runtime = Runtime(
         uow=partial(UnitOfWork, session_factory, read_session_factory),
+        ledger=partial(Ledger, engine),
         session_factory=session_factory,
         clock=clock,
         # Its own unpooled connections: the gateway is built lazily inside a request that holds a pooled one.

@@ -37,7 +37,7 @@ from ..domain.errors import (
 from ..domain.facility import FacilityKind
 from ..domain.japanese_dates import jst_date
 from ..runtime import Runtime
-from . import audit, verification
+from . import audit, card_checks
 from .care import VIA_PATIENT_PHONE, Withdrawal, withdraw_all
 from .principal import Principal, institution_of
 
@@ -286,9 +286,9 @@ def _authenticate(rt: Runtime, uow: UnitOfWork, opened: OpenLink, session: orm.P
         raise PatientSessionInvalid("この本人確認はすでに使われています。最初からやり直してください。", rule="used")
     if now >= session.expires_at:
         raise PatientSessionInvalid("本人確認の有効時間を過ぎました。最初からやり直してください。", rule="expired")
-    certificate = verification.trusted_certificate(rt, ans.certificate)  # the cards the device flow trusts
+    certificate = card_checks.trusted_certificate(rt, ans.certificate)  # the cards the device flow trusts
     jpki.verify_signature(certificate, ans.signature, session.nonce)
-    standing = verification.standing_of(rt, certificate, now)
+    standing = card_checks.standing_of(rt, certificate, now)
     choice = ConsentChoice.of(blanket=session.blanket, kinds=[InfoKind(k) for k in session.kinds])
     requested = (session.purpose == "register"
                  and consent_rules.may_request_medical_information(Form.HOME_CONSENT, standing, choice))

@@ -43,6 +43,7 @@ from sqlalchemy import JSON, PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
 
 from mobile_api.adapters import integrity, orm
+from mobile_api.adapters.ledger import Verified
 from mobile_api.adapters.oqs import ConfirmationRequest
 from mobile_api.adapters.passwords import Passwords
 from mobile_api.adapters.tokens import TokenService
@@ -51,7 +52,7 @@ from mobile_api.clock import FrozenClock
 from mobile_api.config import DEFAULTS
 from mobile_api.domain.codes import ConsentFlag, EligibilityStatus, InfoKind, Role
 from mobile_api.domain.errors import QualificationUnavailable
-from mobile_api.domain.facility import FacilityKind, FacilityPolicy
+from mobile_api.domain.facility import FacilityKind, FacilityPolicy, InstitutionFacts
 from mobile_api.domain.qualification import Qualification, QualificationResult
 from mobile_api.runtime import Rules, Runtime
 from mobile_api.services.principal import Principal
@@ -96,6 +97,9 @@ class FakeDatabase:
 
     def uow(self, *, single_read: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
+
+    def ledger(self) -> FakeLedger:
+        return FakeLedger(self)
 
     def table(self, model: type[orm.Base]) -> dict[Any, dict[str, Any]]:
         return self.tables.setdefault(model, {})
@@ -763,6 +767,82 @@ class FakeDisasterDeclarations(FakeRepository[orm.DisasterDeclaration]):
         return _page(sorted(self._where(lambda d: True), key=lambda d: d.starts_on, reverse=True), limit, offset)
 
 
+# --- the hot path's ledger --------------------------------------------------------------------------
+
+def _detached(row: T | None) -> T | None:
+    """A copy of the row as a plain value, as the real ledger reads one: changing it changes nothing stored."""
+    return None if row is None else type(row)(**{k: getattr(row, k) for k in _columns(type(row))})
+
+
+class FakeLedger:
+    """The hot path's ledger (mobile_api/adapters/ledger.py) over the same in-memory rows: a fake unit of work
+    underneath, so it sees what other units committed, checks the same unique constraints and commits the
+    same way. What it reads is detached, as the real one's rows are: an update it does not write is lost."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._uow = FakeUnitOfWork(db).__enter__()
+        self.audit = self._uow.audit
+
+    def __enter__(self) -> FakeLedger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._uow.__exit__(*exc)
+
+    def commit(self) -> None:
+        self._uow.commit()
+
+    def rollback(self) -> None:
+        self._uow.rollback()
+
+    def challenge(self, challenge_id: str, institution_id: str) -> orm.Challenge | None:
+        return _detached(self._uow.challenges.get_owned(challenge_id, institution_id))
+
+    def open_relationship(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        return _detached(self._uow.care_relationships.open_for(institution_id, person_ref))
+
+    def visit_with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
+        found = self._uow.visits.with_consent_and_relationship(visit_id, institution_id)
+        return None if found is None else tuple(_detached(row) for row in found)
+
+    def institution_facts(self, institution_id: str) -> InstitutionFacts:
+        facts = self._uow.institutions.facts(institution_id)
+        assert facts is not None
+        return facts
+
+    def has_visual_password(self, institution_id: str) -> bool:
+        return self._uow.institutions.has_visual_password(institution_id)
+
+    def claim(self, challenge_id: str, now: Any) -> bool:
+        return self._uow.challenges.claim(challenge_id, now)
+
+    def add_challenge(self, challenge: orm.Challenge) -> None:
+        self._uow.challenges.add(challenge)
+
+    def remember(self, record: orm.IdempotencyRecord) -> None:
+        self._uow.idempotency.add(record)
+
+    def write_verified(self, verified: Verified) -> None:
+        uow = self._uow
+        uow.idempotency.add(verified.idempotency)
+        uow.visits.add(verified.visit)
+        if verified.ended_idle is not None:
+            ended = uow.care_relationships.get(verified.ended_idle.id)
+            assert ended is not None
+            ended.ended_at, ended.end_reason = verified.ended_idle.ended_at, verified.ended_idle.end_reason
+        rel = verified.relationship
+        if rel is not None and verified.relationship_is_new:
+            uow.care_relationships.add(rel)
+        elif rel is not None:
+            stored = uow.care_relationships.get(rel.id)
+            assert stored is not None
+            stored.card_visit_id, stored.last_visit_at = rel.card_visit_id, rel.last_visit_at
+        if verified.consent is not None:
+            uow.consents.add(verified.consent)
+        for values in verified.audit:
+            uow.audit.append(values)
+
+
 # --- JPKI certificates from an in-memory CA --------------------------------------------------------
 
 @cache
@@ -885,6 +965,7 @@ def fake_runtime(db: FakeDatabase | None = None, *, clock: FrozenClock | None = 
     clock = clock or FrozenClock(T0)
     return Runtime(
         uow=db.uow,  # type: ignore[arg-type]
+        ledger=db.ledger,  # type: ignore[arg-type]
         clock=clock,
         oqs=oqs or FakeOQS(anchors=[(ca or TestCA()).certificate]),
         tokens=TokenService(keys={"unit": secrets.token_urlsafe(48)}, active_kid="unit",

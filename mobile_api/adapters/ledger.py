@@ -1,0 +1,238 @@
+"""The hot path's door to the database: SQLAlchemy Core statements on one connection, no Session.
+
+A verification (start, submit) and a medical-information view run on a ``Ledger`` instead of the ORM's unit
+of work: no identity map, no flush, no change tracking, just the statements the use case needs, prebuilt
+once, in one transaction that the service commits explicitly (docs/architecture.md, "The write side";
+docs/performance.md, "The hot path without the ORM unit of work"). Every guarantee of the unit of work
+stays: a challenge is spent by one conditional UPDATE, an Idempotency-Key is decided by the database's
+unique constraint (``DuplicateRecord``, as ``integrity.py`` maps it), and audit rows commit or roll back
+with what they record.
+
+The rows it reads and writes are the ORM's classes used as plain values (never added to a session): the
+services and the representations keep one type per table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar, cast
+
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.facility import FacilityKind, InstitutionFacts
+from . import integrity, orm
+
+R = TypeVar("R", bound=orm.Base)
+
+
+
+def _table(model: type[orm.Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+_CHALLENGES = _table(orm.Challenge)
+_VISITS = _table(orm.Visit)
+_CONSENTS = _table(orm.Consent)
+_RELATIONSHIPS = _table(orm.CareRelationship)
+_IDEMPOTENCY = _table(orm.IdempotencyRecord)
+_AUDIT = _table(orm.AuditEvent)
+_INSTITUTIONS = _table(orm.Institution)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """Everything one accepted card verification writes, made before anything is written: the visit, the
+    consent it registered (if any), the care relationship it opened or renewed (if any), the idle one it
+    ended (if any), the outcome remembered under the Idempotency-Key, and the audit rows naming them."""
+
+    visit: orm.Visit
+    consent: orm.Consent | None
+    relationship: orm.CareRelationship | None
+    relationship_is_new: bool
+    ended_idle: orm.CareRelationship | None
+    idempotency: orm.IdempotencyRecord
+    audit: tuple[dict[str, Any], ...]
+
+
+def _prefixed(table: Table, prefix: str) -> list[Any]:
+    return [c.label(f"{prefix}{c.key}") for c in table.columns]
+
+
+_CHALLENGE = select(_CHALLENGES).where(_CHALLENGES.c.id == bindparam("id"),
+                                       _CHALLENGES.c.institution_id == bindparam("institution_id"))
+_CLAIM = (update(_CHALLENGES).where(_CHALLENGES.c.id == bindparam("challenge_id"), _CHALLENGES.c.used_at.is_(None))
+          .values(used_at=bindparam("now")))
+_OPEN_RELATIONSHIP = (
+    select(_RELATIONSHIPS)
+    .where(_RELATIONSHIPS.c.institution_id == bindparam("institution_id"),
+           _RELATIONSHIPS.c.person_ref == bindparam("person_ref"), _RELATIONSHIPS.c.ended_at.is_(None))
+    .order_by(_RELATIONSHIPS.c.last_visit_at.desc(), _RELATIONSHIPS.c.opened_at.desc(), _RELATIONSHIPS.c.id.desc())
+    .limit(1))
+_VISIT_WITH_CONSENT = (
+    select(*_prefixed(_VISITS, "v_"), *_prefixed(_CONSENTS, "c_"), *_prefixed(_RELATIONSHIPS, "r_"))
+    .select_from(_VISITS)
+    .outerjoin(_CONSENTS, _CONSENTS.c.visit_id == _VISITS.c.id)  # unique: at most one consent per visit
+    .outerjoin(_RELATIONSHIPS, _RELATIONSHIPS.c.id == _VISITS.c.care_relationship_id)
+    .where(_VISITS.c.id == bindparam("visit_id"), _VISITS.c.institution_id == bindparam("institution_id")))
+_INSTITUTION_FACTS = select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.facility_kind).where(
+    _INSTITUTIONS.c.id == bindparam("institution_id"))
+_HAS_VISUAL_PASSWORD = select(_INSTITUTIONS.c.visual_password_hash.is_not(None)).where(
+    _INSTITUTIONS.c.id == bindparam("institution_id"))
+_RENEW = (update(_RELATIONSHIPS).where(_RELATIONSHIPS.c.id == bindparam("rel_id"))
+          .values(card_visit_id=bindparam("card_visit_id"), last_visit_at=bindparam("last_visit_at")))
+_END_IDLE = (update(_RELATIONSHIPS).where(_RELATIONSHIPS.c.id == bindparam("rel_id"))
+             .values(ended_at=bindparam("ended_at"), end_reason=bindparam("end_reason")))
+_INSERT = {table.name: insert(table) for table in (_CHALLENGES, _VISITS, _CONSENTS, _RELATIONSHIPS, _IDEMPOTENCY,
+                                                   _AUDIT)}
+
+
+def values_of(row: orm.Base) -> dict[str, Any]:
+    """The column values set on a row made in Python (unset columns keep their database defaults)."""
+    state = row.__dict__
+    return {key: state[key] for key in _table(type(row)).columns.keys() if key in state}  # noqa: SIM118
+
+
+def _row(model: type[R], mapping: Any, prefix: str = "") -> R | None:
+    """An ORM object as a plain value from a result row (``prefix``: that table's labelled columns)."""
+    if prefix and mapping[f"{prefix}id"] is None:
+        return None  # the outer join found nothing
+    keys = _table(model).columns.keys()
+    return model(**{key: mapping[f"{prefix}{key}"] for key in keys})
+
+
+class PendingAudit:
+    """Audit rows appended by a use case (``services/audit.record``), written in one INSERT at commit."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def append(self, values: dict[str, Any]) -> None:
+        self.rows.append(values)
+
+
+class Ledger:
+    """One transaction on one pooled connection, taken at the first statement and given back on exit.
+
+    Leaving the block without ``commit()`` rolls back. A unique violation on a write raises the domain's
+    ``DuplicateRecord`` (named after its constraint) and rolls back, as the unit of work's commit does.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self.audit = PendingAudit()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.rollback()  # whatever was not committed
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def _execute(self, statement: Any, params: Any = None) -> Any:
+        try:
+            return self._connection().execute(statement, params)
+        except IntegrityError as exc:
+            self._raise_duplicate(exc)
+
+    def _raise_duplicate(self, exc: IntegrityError) -> NoReturn:
+        self.rollback()
+        duplicate = integrity.duplicate_from(exc)
+        if duplicate is None:
+            raise exc
+        raise duplicate from exc
+
+    # -- the transaction
+
+    def commit(self) -> None:
+        """Write the pending audit rows, then commit."""
+        self._write_audit()
+        if self._conn is not None:
+            try:
+                self._conn.commit()
+            except IntegrityError as exc:
+                self._raise_duplicate(exc)
+
+    def rollback(self) -> None:
+        """Roll back and hand the connection back to the pool at once: what follows a rollback (a refusal
+        audited in its own transaction, a replay read by the unit of work) takes a connection of its own,
+        and many concurrent retries each holding two would exhaust the pool."""
+        self.audit.rows.clear()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- reads
+
+    def challenge(self, challenge_id: str, institution_id: str) -> orm.Challenge | None:
+        """The institution's challenge (another tenant's id reads as missing)."""
+        found = self._execute(_CHALLENGE, {"id": challenge_id, "institution_id": institution_id}).first()
+        return None if found is None else _row(orm.Challenge, found._mapping)
+
+    def open_relationship(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        """The patient's relationship not ended by discharge or withdrawal (it may have gone idle)."""
+        found = self._execute(_OPEN_RELATIONSHIP, {"institution_id": institution_id, "person_ref": person_ref}
+                              ).first()
+        return None if found is None else _row(orm.CareRelationship, found._mapping)
+
+    def visit_with_consent_and_relationship(self, visit_id: str, institution_id: str
+                                            ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship | None
+                                                       ] | None:
+        """The institution's visit, its consent and its care relationship in ONE statement."""
+        found = self._execute(_VISIT_WITH_CONSENT, {"visit_id": visit_id, "institution_id": institution_id}
+                              ).first()
+        if found is None:
+            return None
+        mapping = found._mapping
+        visit = _row(orm.Visit, mapping, "v_")
+        assert visit is not None
+        return visit, _row(orm.Consent, mapping, "c_"), _row(orm.CareRelationship, mapping, "r_")
+
+    def institution_facts(self, institution_id: str) -> InstitutionFacts:
+        """The institution's code and kind (for a caller whose authentication did not carry them)."""
+        code, kind = self._execute(_INSTITUTION_FACTS, {"institution_id": institution_id}).one()
+        return InstitutionFacts(code, FacilityKind(kind))
+
+    def has_visual_password(self, institution_id: str) -> bool:
+        return self._execute(_HAS_VISUAL_PASSWORD, {"institution_id": institution_id}).scalar() is True
+
+    # -- writes
+
+    def claim(self, challenge_id: str, now: Any) -> bool:
+        """Spend a challenge atomically: True for the one caller that found it unused."""
+        return int(self._execute(_CLAIM, {"challenge_id": challenge_id, "now": now}).rowcount) == 1
+
+    def add_challenge(self, challenge: orm.Challenge) -> None:
+        self._execute(_INSERT["challenges"], values_of(challenge))
+
+    def remember(self, record: orm.IdempotencyRecord) -> None:
+        self._execute(_INSERT["idempotency_records"], values_of(record))
+
+    def write_verified(self, verified: Verified) -> None:
+        """An accepted verification, in foreign-key order: the outcome under its key first (a concurrent
+        retry's duplicate stops everything before any other row), the visit, the relationship (opened, or
+        renewed, and an idle one ended), the consent, then the audit rows with the commit."""
+        self.remember(verified.idempotency)
+        self._execute(_INSERT["visits"], values_of(verified.visit))
+        rel = verified.relationship
+        if verified.ended_idle is not None:
+            self._execute(_END_IDLE, {"rel_id": verified.ended_idle.id, "ended_at": verified.ended_idle.ended_at,
+                                      "end_reason": verified.ended_idle.end_reason})
+        if rel is not None and verified.relationship_is_new:
+            self._execute(_INSERT["care_relationships"], values_of(rel))
+        elif rel is not None:
+            self._execute(_RENEW, {"rel_id": rel.id, "card_visit_id": rel.card_visit_id,
+                                   "last_visit_at": rel.last_visit_at})
+        if verified.consent is not None:
+            self._execute(_INSERT["consents"], values_of(verified.consent))
+        self.audit.rows.extend(verified.audit)
+
+    def _write_audit(self) -> None:
+        if self.audit.rows:
+            rows, self.audit.rows = self.audit.rows, []
+            self._execute(_INSERT["audit_events"], rows if len(rows) > 1 else rows[0])
+
