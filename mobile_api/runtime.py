@@ -57,8 +57,8 @@ class BatchSettings:
 @dataclass
 class Runtime:
     # A fresh unit of work per use case: ``UnitOfWork(session_factory)`` in the app (bootstrap.py),
-    # an in-memory fake in the services' unit tests. ``uow(single_read=True)``: one read, no transaction.
-    uow: Callable[..., UnitOfWork]
+    # an in-memory fake in the services' unit tests.
+    uow: Callable[[], UnitOfWork]
     # The hot path's door (verification start and submit, the medical view): Core statements in one
     # transaction, no ORM unit of work (adapters/ledger.py); a fake over the same in-memory rows in unit tests.
     ledger: Callable[[], Ledger]

@@ -13,7 +13,8 @@ services and the representations keep one type per table.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
@@ -37,6 +38,41 @@ _RELATIONSHIPS = _table(orm.CareRelationship)
 _IDEMPOTENCY = _table(orm.IdempotencyRecord)
 _AUDIT = _table(orm.AuditEvent)
 _INSTITUTIONS = _table(orm.Institution)
+_USERS = _table(orm.User)
+_DEVICES = _table(orm.Device)
+
+
+@dataclass(frozen=True)
+class CallerStanding:
+    """What authentication needs of the caller's user and device rows (None where the row does not exist)."""
+
+    user_institution_id: str | None = None
+    user_role: str | None = None
+    user_revoked_at: datetime | None = None
+    device_institution_id: str | None = None
+    device_revoked_at: datetime | None = None
+    device_enrolled_at: datetime | None = None
+    user_found: bool = False
+    device_found: bool = False
+    institution: InstitutionFacts | None = None  # of the user (or, for a device-only caller, of the device)
+
+
+def _standing_statements() -> tuple[Any, Any, Any]:
+    """The three shapes of the caller's standing, built once (they run before every authenticated request:
+    building a statement costs more CPU than the database spends answering it)."""
+    u, d, i = _USERS, _DEVICES, _INSTITUTIONS
+    device_cols = (d.c.institution_id.label("d_inst"), d.c.revoked_at.label("d_rev"),
+                   d.c.enrolled_at.label("d_enr"), d.c.id.label("d_id"))
+    institution_cols = (i.c.code.label("i_code"), i.c.facility_kind.label("i_kind"))
+    device_only = (select(*device_cols, *institution_cols).select_from(d).join(i, i.c.id == d.c.institution_id)
+                   .where(d.c.id == bindparam("device_id")))
+    user = (select(u.c.institution_id, u.c.role, u.c.revoked_at, *institution_cols).select_from(u)
+            .join(i, i.c.id == u.c.institution_id).where(u.c.id == bindparam("user_id")))
+    user_and_device = user.add_columns(*device_cols).outerjoin(d, d.c.id == bindparam("device_id"))
+    return device_only, user, user_and_device
+
+
+_DEVICE_STANDING, _USER_STANDING, _USER_AND_DEVICE_STANDING = _standing_statements()
 
 
 @dataclass(frozen=True)
@@ -117,8 +153,10 @@ class Ledger:
     ``DuplicateRecord`` (named after its constraint) and rolls back, as the unit of work's commit does.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_engine: Engine | None = None) -> None:
+        """``read_engine``: the same pool in AUTOCOMMIT, for ``caller`` (one statement, no transaction)."""
         self._engine = engine
+        self._read_engine = read_engine or engine
         self._conn: Connection | None = None
         self.audit = PendingAudit()
 
@@ -167,6 +205,31 @@ class Ledger:
             self._conn = None
 
     # -- reads
+
+    def caller(self, user_id: str | None, device_id: str | None) -> CallerStanding:
+        """The caller's user, device and institution in ONE statement (a user LEFT JOIN device by primary
+        keys), only the columns authentication checks, read on every request so that a revocation takes effect
+        at once. Outside a transaction: one statement is atomic on its own, so the BEGIN and ROLLBACK around it
+        would be two round trips for nothing."""
+        if user_id is None and device_id is None:
+            return CallerStanding()
+        statement = (_DEVICE_STANDING if user_id is None else
+                     _USER_STANDING if device_id is None else _USER_AND_DEVICE_STANDING)
+        with self._read_engine.connect() as conn:
+            row = conn.execute(statement, {"user_id": user_id, "device_id": device_id}).first()
+        if row is None:
+            return CallerStanding()
+        if user_id is None:
+            return CallerStanding(
+                device_institution_id=row.d_inst, device_revoked_at=row.d_rev, device_enrolled_at=row.d_enr,
+                device_found=True, institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
+        standing = CallerStanding(user_institution_id=row.institution_id, user_role=row.role,
+                                  user_revoked_at=row.revoked_at, user_found=True,
+                                  institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
+        if device_id is not None and row.d_id is not None:
+            standing = replace(standing, device_institution_id=row.d_inst, device_revoked_at=row.d_rev,
+                               device_enrolled_at=row.d_enr, device_found=True)
+        return standing
 
     def challenge(self, challenge_id: str, institution_id: str) -> orm.Challenge | None:
         """The institution's challenge (another tenant's id reads as missing)."""

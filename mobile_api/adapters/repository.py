@@ -9,7 +9,6 @@ site catches driver exceptions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -149,37 +148,6 @@ class Institutions(Repository[orm.Institution]):
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class CallerStanding:
-    """What authentication needs of the caller's user and device rows (None where the row does not exist)."""
-
-    user_institution_id: str | None = None
-    user_role: str | None = None
-    user_revoked_at: datetime | None = None
-    device_institution_id: str | None = None
-    device_revoked_at: datetime | None = None
-    device_enrolled_at: datetime | None = None
-    user_found: bool = False
-    device_found: bool = False
-    institution: InstitutionFacts | None = None  # of the user (or, for a device-only caller, of the device)
-
-
-def _standing_statements() -> tuple[Any, Any, Any]:
-    """The three shapes of the caller's standing, built once (they run before every authenticated request:
-    building a statement costs more CPU than the database spends answering it)."""
-    u, d, i = orm.User, orm.Device, orm.Institution
-    device_cols = (d.institution_id.label("d_inst"), d.revoked_at.label("d_rev"), d.enrolled_at.label("d_enr"),
-                   d.id.label("d_id"))
-    institution_cols = (i.code.label("i_code"), i.facility_kind.label("i_kind"))
-    device_only = (select(*device_cols, *institution_cols).select_from(d).join(i, i.id == d.institution_id)
-                   .where(d.id == bindparam("device_id")))
-    user = (select(u.institution_id, u.role, u.revoked_at, *institution_cols).select_from(u)
-            .join(i, i.id == u.institution_id).where(u.id == bindparam("user_id")))
-    user_and_device = user.add_columns(*device_cols).outerjoin(d, d.id == bindparam("device_id"))
-    return device_only, user, user_and_device
-
-
-_DEVICE_STANDING, _USER_STANDING, _USER_AND_DEVICE_STANDING = _standing_statements()
 _IDEMPOTENCY_RECORD = select(orm.IdempotencyRecord).where(
     orm.IdempotencyRecord.institution_id == bindparam("institution_id"),
     orm.IdempotencyRecord.scope == bindparam("scope"), orm.IdempotencyRecord.key == bindparam("key")).limit(1)
@@ -198,28 +166,6 @@ _VISIT_WITH_CONSENT = (
 
 
 class Users(Repository[orm.User]):
-    def standing(self, user_id: str | None, device_id: str | None) -> CallerStanding:
-        """The caller's user and device in ONE statement (a user LEFT JOIN device by primary keys), only the
-        columns authentication checks, read on every request so that a revocation takes effect at once."""
-        if user_id is None:
-            if device_id is None:
-                return CallerStanding()
-            row = self.session.execute(_DEVICE_STANDING, {"device_id": device_id}).first()
-            return CallerStanding() if row is None else CallerStanding(
-                device_institution_id=row.d_inst, device_revoked_at=row.d_rev, device_enrolled_at=row.d_enr,
-                device_found=True, institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
-        stmt = _USER_STANDING if device_id is None else _USER_AND_DEVICE_STANDING
-        row = self.session.execute(stmt, {"user_id": user_id, "device_id": device_id}).first()
-        if row is None:
-            return CallerStanding()
-        standing = CallerStanding(user_institution_id=row.institution_id, user_role=row.role,
-                                  user_revoked_at=row.revoked_at, user_found=True,
-                                  institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
-        if device_id is not None and row.d_id is not None:
-            standing = replace(standing, device_institution_id=row.d_inst, device_revoked_at=row.d_rev,
-                               device_enrolled_at=row.d_enr, device_found=True)
-        return standing
-
     def of_institution(self, institution_id: str) -> Sequence[orm.User]:
         """The institution's staff accounts, oldest first."""
         return self.list_by(institution_id=institution_id, order_by=orm.User.created_at)
@@ -746,12 +692,8 @@ class ConsoleSessions(Repository[orm.ConsoleSession]):
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session] | None
-                 = None, *, single_read: bool = False) -> None:
-        """``single_read=True``: a unit for one read statement, run outside a transaction when
-        ``read_session_factory`` (an AUTOCOMMIT engine) is given: no BEGIN before it, no ROLLBACK after. One
-        statement is atomic on its own, so nothing is traded; authentication reads this way on every request."""
-        self._session_factory = read_session_factory if single_read and read_session_factory else session_factory
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()

@@ -82,10 +82,10 @@ def resolve(rt: Runtime, *, institution_id: str, user_id: str | None, device_id:
     """A staff member and/or a device of ``institution_id``, re-read now: refused if either was revoked (or
     the device never enrolled, or either is another institution's). Used for an access token and for a
     console session alike."""
-    with rt.uow(single_read=True) as uow:
-        # One statement for both rows, outside a transaction (docs/performance.md): this runs before every
+    with rt.ledger() as ledger:
+        # One Core statement for both rows, outside a transaction (docs/performance.md): this runs before every
         # authenticated request.
-        standing = uow.users.standing(user_id, device_id)
+        standing = ledger.caller(user_id, device_id)
     role = None
     if user_id is not None:
         if (not standing.user_found or standing.user_revoked_at is not None

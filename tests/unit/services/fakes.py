@@ -43,7 +43,7 @@ from sqlalchemy import JSON, PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
 
 from mobile_api.adapters import integrity, orm
-from mobile_api.adapters.ledger import Verified
+from mobile_api.adapters.ledger import CallerStanding, Verified
 from mobile_api.adapters.oqs import ConfirmationRequest
 from mobile_api.adapters.passwords import Passwords
 from mobile_api.adapters.tokens import TokenService
@@ -95,7 +95,7 @@ class FakeDatabase:
         self.commits = 0
         self._audit_ids = itertools.count(1)
 
-    def uow(self, *, single_read: bool = False) -> FakeUnitOfWork:
+    def uow(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
 
     def ledger(self) -> FakeLedger:
@@ -368,26 +368,6 @@ class FakeInstitutions(FakeRepository[orm.Institution]):
 
 
 class FakeUsers(FakeRepository[orm.User]):
-    def standing(self, user_id: str | None, device_id: str | None) -> Any:
-        from mobile_api.adapters.repository import CallerStanding
-
-        user = self.get(user_id) if user_id is not None else None
-        if user_id is not None and user is None:
-            return CallerStanding()
-        device = self.uow._get(orm.Device, device_id) if device_id is not None else None
-        standing = CallerStanding()
-        if user is not None:
-            standing = replace(standing, user_institution_id=user.institution_id, user_role=user.role,
-                               user_revoked_at=user.revoked_at, user_found=True)
-        if device is not None:
-            standing = replace(standing, device_institution_id=device.institution_id,
-                               device_revoked_at=device.revoked_at, device_enrolled_at=device.enrolled_at,
-                               device_found=True)
-        owner = user.institution_id if user is not None else device.institution_id if device is not None else None
-        if owner is not None:
-            standing = replace(standing, institution=self.uow.institutions.facts(owner))
-        return standing
-
     def of_institution(self, institution_id: str) -> list[orm.User]:
         return sorted(self.list_by(institution_id=institution_id), key=lambda u: u.created_at)
 
@@ -804,6 +784,25 @@ class FakeLedger:
     def visit_with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
         found = self._uow.visits.with_consent_and_relationship(visit_id, institution_id)
         return None if found is None else tuple(_detached(row) for row in found)
+
+    def caller(self, user_id: str | None, device_id: str | None) -> CallerStanding:
+        uow = self._uow
+        user = uow.users.get(user_id) if user_id is not None else None
+        if user_id is not None and user is None:
+            return CallerStanding()
+        device = uow.devices.get(device_id) if device_id is not None else None
+        standing = CallerStanding()
+        if user is not None:
+            standing = replace(standing, user_institution_id=user.institution_id, user_role=user.role,
+                               user_revoked_at=user.revoked_at, user_found=True)
+        if device is not None:
+            standing = replace(standing, device_institution_id=device.institution_id,
+                               device_revoked_at=device.revoked_at, device_enrolled_at=device.enrolled_at,
+                               device_found=True)
+        owner = user.institution_id if user is not None else device.institution_id if device is not None else None
+        if owner is not None:
+            standing = replace(standing, institution=uow.institutions.facts(owner))
+        return standing
 
     def institution_facts(self, institution_id: str) -> InstitutionFacts:
         facts = self._uow.institutions.facts(institution_id)
