@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain.errors import NotFound
 from ..domain.facility import FacilityKind, InstitutionFacts
 from . import integrity, orm
 
@@ -36,11 +37,12 @@ class Repository(Generic[T]):
     def get(self, id_: Any) -> T | None:
         return self.session.get(self.model, id_)
 
-    def get_owned(self, id_: Any, institution_id: str) -> T | None:
-        """The row if it exists AND belongs to the institution: another tenant's id reads as missing."""
+    def owned(self, id_: Any, institution_id: str, missing: str) -> T:
+        """The row if it exists AND belongs to the institution; otherwise ``NotFound`` with ``missing`` (Japanese),
+        so another tenant's id reads exactly as a missing one (404) at every call site."""
         obj = self.session.get(self.model, id_)
-        if obj is None or obj.institution_id != institution_id:
-            return None
+        if obj is None or getattr(obj, "institution_id", None) != institution_id:
+            raise NotFound(missing)
         return obj
 
     def one_by(self, **filters: Any) -> T | None:

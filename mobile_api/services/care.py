@@ -81,9 +81,7 @@ def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, 
         replay = replayed_view(rt, uow, actor, REQUERY_SCOPE, idempotency_key, hashed)
         if replay is not None:
             return replay
-        visit = uow.visits.get_owned(visit_id, actor.institution_id)
-        if visit is None:
-            raise NotFound("訪問記録が見つかりません。")
+        visit = uow.visits.owned(visit_id, actor.institution_id, "訪問記録が見つかりません。")
         audit_detail: dict[str, Any] = {"target_type": "visit", "target_id": visit.id}
         try:
             new_visit, consent, rel = _requery(rt, uow, actor, visit, cmd, now, audit_detail)
@@ -185,9 +183,7 @@ def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) 
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        rel = uow.care_relationships.get_owned(relationship_id, actor.institution_id)
-        if rel is None:
-            raise NotFound("継続的な訪問診療等の記録が見つかりません。")
+        rel = uow.care_relationships.owned(relationship_id, actor.institution_id, "継続的な訪問診療等の記録が見つかりません。")
         while True:
             _require_active(rt, rel, now)
             if uow.care_relationships.discharge(rel.id, now=now, note=reason, ended_by=actor.user_id):
@@ -236,8 +232,8 @@ def withdraw_on_request(rt: Runtime, actor: Principal, visit_id: str, note: str 
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        visit = uow.visits.get_owned(visit_id, actor.institution_id)
-        if visit is None or visit.person_ref is None:
+        visit = uow.visits.owned(visit_id, actor.institution_id, "訪問記録が見つかりません。")
+        if visit.person_ref is None:
             raise NotFound("訪問記録が見つかりません。")
         done = withdraw_all(uow, institution_id=actor.institution_id, person_ref=visit.person_ref, now=now,
                             via=VIA_STAFF_ON_REQUEST, user_id=actor.user_id, device_id=actor.device_id,

@@ -103,9 +103,7 @@ def revoke_link(rt: Runtime, actor: Principal, link_id: str) -> orm.ConsentLink:
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        link = uow.consent_links.get_owned(link_id, actor.institution_id)
-        if link is None:
-            raise NotFound("同意登録用リンクが見つかりません。")
+        link = uow.consent_links.owned(link_id, actor.institution_id, "同意登録用リンクが見つかりません。")
         if link.revoked_at is None:
             revoked = uow.consent_links.revoke(link.id, now=now, revoked_by=actor.user_id)
             uow.consent_links.reload(link)

@@ -138,8 +138,8 @@ def _card_outcome(rt: Runtime, actor: Principal, institution: Institution, refer
     """The card's answer checked as in the device flow (services/verification.py), then OQS asked for the
     qualification only. Another client's (or a device's) challenge reads as missing."""
     with rt.uow() as uow:
-        challenge = uow.challenges.get_owned(card["challenge_id"], actor.institution_id)
-        if challenge is None or challenge.client_id is None or challenge.client_id != actor.client_id:
+        challenge = uow.challenges.owned(card["challenge_id"], actor.institution_id, "確認手続きが見つかりません。")
+        if challenge.client_id is None or challenge.client_id != actor.client_id:
             raise NotFound("確認手続きが見つかりません。")
         card_checks.challenge_usable(challenge, now)
         certificate = card_checks.trusted_certificate(rt, card["certificate"])

@@ -213,9 +213,7 @@ def view_consented_information(rt: Runtime, actor: Principal, consent_id: str, k
     actor.require_staff_on_device("医療情報の閲覧")
     now = rt.clock()
     with rt.uow() as uow:
-        consent = uow.consents.get_owned(consent_id, actor.institution_id)
-        if consent is None:
-            raise NotFound("同意の記録が見つかりません。")
+        consent = uow.consents.owned(consent_id, actor.institution_id, "同意の記録が見つかりません。")
         window = window_of(consent)
 
         def authorize() -> str:

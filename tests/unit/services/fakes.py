@@ -2,7 +2,7 @@
 
 ``FakeDatabase`` holds committed rows; each ``FakeUnitOfWork`` made from it behaves like the real
 ``UnitOfWork`` (mobile_api/adapters/repository.py) in what the services rely on:
-- its repositories offer the same methods (``get``, ``get_owned``, ``one_by``, ``list_by`` with keyword
+- its repositories offer the same methods (``get``, ``owned``, ``one_by``, ``list_by`` with keyword
   filters, ``add`` and the named ones: ``claim``, ``claim_activation``, ``spend``, ``revoke_where``,
   ``recent``, ``search`` ...); ``test_fake_uow.py`` fails when the real ones gain a method the fake lacks;
 - a unit sees its own uncommitted changes and the rows other units committed; ``commit`` publishes its
@@ -51,7 +51,7 @@ from mobile_api.bootstrap import rules_from
 from mobile_api.clock import FrozenClock
 from mobile_api.config import DEFAULTS
 from mobile_api.domain.codes import ConsentFlag, EligibilityStatus, InfoKind, Role
-from mobile_api.domain.errors import QualificationUnavailable
+from mobile_api.domain.errors import NotFound, QualificationUnavailable
 from mobile_api.domain.facility import FacilityKind, FacilityPolicy, InstitutionFacts
 from mobile_api.domain.qualification import Qualification, QualificationResult
 from mobile_api.runtime import Rules, Runtime
@@ -262,10 +262,10 @@ class FakeRepository(Generic[T]):
     def get(self, id_: Any) -> T | None:
         return self.uow._get(self.model, id_)
 
-    def get_owned(self, id_: Any, institution_id: str) -> T | None:
+    def owned(self, id_: Any, institution_id: str, missing: str) -> T:
         obj = self.get(id_)
-        if obj is None or obj.institution_id != institution_id:  # type: ignore[attr-defined]
-            return None
+        if obj is None or getattr(obj, "institution_id", None) != institution_id:
+            raise NotFound(missing)
         return obj
 
     def one_by(self, **filters: Any) -> T | None:
@@ -511,8 +511,8 @@ class FakeChallenges(FakeRepository[orm.Challenge]):
 
 class FakeVisits(FakeRepository[orm.Visit]):
     def with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
-        visit = self.get_owned(visit_id, institution_id)
-        if visit is None:
+        visit = self.get(visit_id)
+        if visit is None or visit.institution_id != institution_id:
             return None
         consent = self.uow.consents.one_by(visit_id=visit.id)
         rel = self.uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
@@ -776,7 +776,8 @@ class FakeLedger:
         self._uow.rollback()
 
     def challenge(self, challenge_id: str, institution_id: str) -> orm.Challenge | None:
-        return _detached(self._uow.challenges.get_owned(challenge_id, institution_id))
+        found = self._uow.challenges.get(challenge_id)
+        return _detached(found) if found is not None and found.institution_id == institution_id else None
 
     def open_relationship(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
         return _detached(self._uow.care_relationships.open_for(institution_id, person_ref))
