@@ -13,6 +13,7 @@ services and the representations keep one type per table.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar, cast
@@ -118,9 +119,39 @@ _RENEW = (update(_RELATIONSHIPS).where(_RELATIONSHIPS.c.id == bindparam("rel_id"
           .values(card_visit_id=bindparam("card_visit_id"), last_visit_at=bindparam("last_visit_at")))
 _END_IDLE = (update(_RELATIONSHIPS).where(_RELATIONSHIPS.c.id == bindparam("rel_id"))
              .values(ended_at=bindparam("ended_at"), end_reason=bindparam("end_reason")))
-_INSERT = {table.name: insert(table) for table in (_CHALLENGES, _VISITS, _CONSENTS, _RELATIONSHIPS, _IDEMPOTENCY,
-                                                   _AUDIT)}
+_WRITTEN = {table.name: table for table in (_CHALLENGES, _VISITS, _CONSENTS, _RELATIONSHIPS, _IDEMPOTENCY, _AUDIT)}
+_SINGLE: dict[str, Any] = {"renew": _RENEW, "end_idle": _END_IDLE,
+                           **{name: insert(table) for name, table in _WRITTEN.items()}}
 
+
+def _written_columns(table: Table) -> list[Any]:
+    """Every column but a database-made key (the audit log's serial id)."""
+    return [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+
+
+def _write_of(op: str, rows: int, prefix: str) -> Any:
+    """One write whose values are bind parameters named ``{prefix}{row}_{column}``."""
+    if op in ("renew", "end_idle"):
+        table, values = _RELATIONSHIPS, (
+            {"card_visit_id": "card_visit_id", "last_visit_at": "last_visit_at"} if op == "renew"
+            else {"ended_at": "ended_at", "end_reason": "end_reason"})
+        return (update(table).where(table.c.id == bindparam(f"{prefix}0_rel_id"))
+                .values({key: bindparam(f"{prefix}0_{name}", type_=table.c[key].type) for key, name in values.items()}))
+    table = _WRITTEN[op]
+    return insert(table).values([{c.key: bindparam(f"{prefix}{i}_{c.key}", None, type_=c.type, required=False)
+                                  for c in _written_columns(table)} for i in range(rows)])
+
+
+@functools.cache
+def _one_statement(shape: tuple[tuple[str, int], ...]) -> Any:
+    """PostgreSQL: the writes of one use case as ONE statement, each but the last a data-modifying CTE
+    (``WITH w0 AS (INSERT ...), w1 AS (INSERT ...) INSERT INTO audit_events ...``): one round trip and one
+    parse instead of one per table. It succeeds or fails whole, and the foreign keys between its rows hold
+    because PostgreSQL checks them at the end of the statement. Built once per shape (which writes, how many
+    rows each): a verification has a handful of shapes."""
+    ctes = [_write_of(op, rows, f"w{n}_").cte(f"w{n}") for n, (op, rows) in enumerate(shape[:-1])]
+    op, rows = shape[-1]
+    return _write_of(op, rows, f"w{len(shape) - 1}_").add_cte(*ctes)
 
 def values_of(row: orm.Base) -> dict[str, Any]:
     """The column values set on a row made in Python (unset columns keep their database defaults)."""
@@ -157,7 +188,9 @@ class Ledger:
         """``read_engine``: the same pool in AUTOCOMMIT, for ``caller`` (one statement, no transaction)."""
         self._engine = engine
         self._read_engine = read_engine or engine
+        self._one_round_trip = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
+        self._writes: list[tuple[str, list[dict[str, Any]]]] = []
         self.audit = PendingAudit()
 
     def __enter__(self) -> Ledger:
@@ -187,8 +220,8 @@ class Ledger:
     # -- the transaction
 
     def commit(self) -> None:
-        """Write the pending audit rows, then commit."""
-        self._write_audit()
+        """Send the writes (the audit rows last), then commit."""
+        self._write()
         if self._conn is not None:
             try:
                 self._conn.commit()
@@ -200,6 +233,7 @@ class Ledger:
         audited in its own transaction, a replay read by the unit of work) takes a connection of its own,
         and many concurrent retries each holding two would exhaust the pool."""
         self.audit.rows.clear()
+        self._writes.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -270,32 +304,44 @@ class Ledger:
         return int(self._execute(_CLAIM, {"challenge_id": challenge_id, "now": now}).rowcount) == 1
 
     def add_challenge(self, challenge: orm.Challenge) -> None:
-        self._execute(_INSERT["challenges"], values_of(challenge))
+        self._writes.append(("challenges", [values_of(challenge)]))
 
     def remember(self, record: orm.IdempotencyRecord) -> None:
-        self._execute(_INSERT["idempotency_records"], values_of(record))
+        self._writes.append(("idempotency_records", [values_of(record)]))
 
     def write_verified(self, verified: Verified) -> None:
-        """An accepted verification, in foreign-key order: the outcome under its key first (a concurrent
-        retry's duplicate stops everything before any other row), the visit, the relationship (opened, or
-        renewed, and an idle one ended), the consent, then the audit rows with the commit."""
+        """An accepted verification, in foreign-key order: the outcome under its key (a concurrent retry's
+        duplicate stops everything), the visit, the relationship (an idle one ended, then one opened or
+        renewed), the consent, then the audit rows; all sent with the commit."""
         self.remember(verified.idempotency)
-        self._execute(_INSERT["visits"], values_of(verified.visit))
+        self._writes.append(("visits", [values_of(verified.visit)]))
         rel = verified.relationship
         if verified.ended_idle is not None:
-            self._execute(_END_IDLE, {"rel_id": verified.ended_idle.id, "ended_at": verified.ended_idle.ended_at,
-                                      "end_reason": verified.ended_idle.end_reason})
+            self._writes.append(("end_idle", [{"rel_id": verified.ended_idle.id,
+                                               "ended_at": verified.ended_idle.ended_at,
+                                               "end_reason": verified.ended_idle.end_reason}]))
         if rel is not None and verified.relationship_is_new:
-            self._execute(_INSERT["care_relationships"], values_of(rel))
+            self._writes.append(("care_relationships", [values_of(rel)]))
         elif rel is not None:
-            self._execute(_RENEW, {"rel_id": rel.id, "card_visit_id": rel.card_visit_id,
-                                   "last_visit_at": rel.last_visit_at})
+            self._writes.append(("renew", [{"rel_id": rel.id, "card_visit_id": rel.card_visit_id,
+                                            "last_visit_at": rel.last_visit_at}]))
         if verified.consent is not None:
-            self._execute(_INSERT["consents"], values_of(verified.consent))
+            self._writes.append(("consents", [values_of(verified.consent)]))
         self.audit.rows.extend(verified.audit)
 
-    def _write_audit(self) -> None:
+    def _write(self) -> None:
+        """Send what the use case wrote: on PostgreSQL as ONE statement (each write a data-modifying CTE, see
+        ``_one_statement``), elsewhere one statement per table (executemany for several rows)."""
+        writes, self._writes = self._writes, []
         if self.audit.rows:
-            rows, self.audit.rows = self.audit.rows, []
-            self._execute(_INSERT["audit_events"], rows if len(rows) > 1 else rows[0])
-
+            writes.append(("audit_events", self.audit.rows))
+            self.audit.rows = []
+        if not writes:
+            return
+        if self._one_round_trip and len(writes) > 1:
+            shape = tuple((op, len(rows)) for op, rows in writes)
+            self._execute(_one_statement(shape), {f"w{n}_{i}_{key}": value for n, (_op, rows) in enumerate(writes)
+                                                  for i, row in enumerate(rows) for key, value in row.items()})
+            return
+        for op, rows in writes:
+            self._execute(_SINGLE[op], rows if len(rows) > 1 else rows[0])
