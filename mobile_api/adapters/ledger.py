@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.facility import FacilityKind, InstitutionFacts
@@ -129,8 +129,9 @@ def _written_columns(table: Table) -> list[Any]:
     return [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
 
 
-def _write_of(op: str, rows: int, prefix: str) -> Any:
-    """One write whose values are bind parameters named ``{prefix}{row}_{column}``."""
+def _write_of(op: str, row: int, prefix: str) -> Any:
+    """One write of one row whose values are bind parameters named ``{prefix}{row}_{column}`` (a single-row
+    VALUES: SQLAlchemy caches the compiled form of that, not of a multi-row VALUES list)."""
     if op in ("renew", "end_idle"):
         table, values = _RELATIONSHIPS, (
             {"card_visit_id": "card_visit_id", "last_visit_at": "last_visit_at"} if op == "renew"
@@ -138,20 +139,37 @@ def _write_of(op: str, rows: int, prefix: str) -> Any:
         return (update(table).where(table.c.id == bindparam(f"{prefix}0_rel_id"))
                 .values({key: bindparam(f"{prefix}0_{name}", type_=table.c[key].type) for key, name in values.items()}))
     table = _WRITTEN[op]
-    return insert(table).values([{c.key: bindparam(f"{prefix}{i}_{c.key}", None, type_=c.type, required=False)
-                                  for c in _written_columns(table)} for i in range(rows)])
+    return insert(table).values(_bound_row(table, f"{prefix}{row}_"))
+
+
+def _bound_row(table: Table, prefix: str) -> dict[str, Any]:
+    return {c.key: bindparam(f"{prefix}{c.key}", None, type_=c.type, required=False) for c in _written_columns(table)}
+
+
+def _rows_in_order(table: Table, rows: int, prefix: str) -> Any:
+    """Several rows as ``INSERT ... SELECT ... UNION ALL SELECT ...``: written in this order (the audit log's
+    serial ids follow it), and cacheable, unlike a multi-row VALUES list of bind parameters."""
+    columns = _written_columns(table)
+    selects = [select(*(value.label(key) for key, value in _bound_row(table, f"{prefix}{row}_").items()))
+               for row in range(rows)]
+    return insert(table).from_select([c.key for c in columns], union_all(*selects))
 
 
 @functools.cache
 def _one_statement(shape: tuple[tuple[str, int], ...]) -> Any:
-    """PostgreSQL: the writes of one use case as ONE statement, each but the last a data-modifying CTE
-    (``WITH w0 AS (INSERT ...), w1 AS (INSERT ...) INSERT INTO audit_events ...``): one round trip and one
+    """PostgreSQL: the writes of one use case as ONE statement, each row but the last a data-modifying CTE
+    (``WITH w0_0 AS (INSERT ...), w1_0 AS (INSERT ...) INSERT INTO audit_events SELECT ...``; the last write's
+    rows, the audit rows, in order): one round trip and one
     parse instead of one per table. It succeeds or fails whole, and the foreign keys between its rows hold
     because PostgreSQL checks them at the end of the statement. Built once per shape (which writes, how many
-    rows each): a verification has a handful of shapes."""
-    ctes = [_write_of(op, rows, f"w{n}_").cte(f"w{n}") for n, (op, rows) in enumerate(shape[:-1])]
-    op, rows = shape[-1]
-    return _write_of(op, rows, f"w{len(shape) - 1}_").add_cte(*ctes)
+    rows each; a verification has a handful), so SQLAlchemy compiles each shape once."""
+    *writes, (last, last_rows) = shape
+    ctes = [_write_of(op, row, f"w{n}_").cte(f"w{n}_{row}") for n, (op, rows) in enumerate(writes)
+            for row in range(rows)]
+    prefix = f"w{len(writes)}_"
+    main = (_rows_in_order(_WRITTEN[last], last_rows, prefix) if last_rows > 1 else _write_of(last, 0, prefix))
+    return main.add_cte(*ctes)
+
 
 def values_of(row: orm.Base) -> dict[str, Any]:
     """The column values set on a row made in Python (unset columns keep their database defaults)."""

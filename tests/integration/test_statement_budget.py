@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from tests.support.harness import Harness
 
@@ -101,3 +101,14 @@ def test_a_medical_view_is_three_statements(h: Harness) -> None:
     assert [s.split(" ")[0] + " " + s.split(" FROM ")[-1].split(" ")[0] if s.startswith("SELECT") else
             " ".join(s.split(" ")[:3]) for s in seen] == [
         "SELECT users", "SELECT visits", "INSERT INTO audit_events"], seen
+
+
+def test_the_audit_rows_of_a_submission_keep_their_order_in_the_one_statement_write(h: Harness) -> None:
+    nurse = h.institution().nurse()
+    visit = h.verify_pin(nurse, h.card(P), consent={"kinds": ["medication"]}).get_json()
+    engine = h.app.extensions["mobile_api_engine"]
+    with engine.connect() as conn:
+        actions = [row.action for row in conn.execute(text(
+            "SELECT action FROM audit_events WHERE action IN ('verification.submit', 'consent.register', "
+            "'care.open') ORDER BY id"))]
+    assert actions == ["verification.submit", "consent.register", "care.open"], visit["id"]
