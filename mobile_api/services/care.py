@@ -50,15 +50,17 @@ def relationship_for_card_visit(rt: Runtime, actor: Principal, visit: orm.Visit,
     status = relationship_status(rt, open_rel, now)
     ended_idle = None
     if open_rel is not None and status is not None and status.active:
-        rel, is_new, action = open_rel, False, "care.renew"
+        rel, is_new = open_rel, False
         rel.card_visit_id, rel.last_visit_at = visit.id, now
+        action = "care.renew"
     else:
         if open_rel is not None and status is not None:  # gone idle: record its end before a new one opens
             open_rel.ended_at, open_rel.end_reason = status.ended_at, status.end_reason
             ended_idle = open_rel
-        rel, is_new, action = orm.CareRelationship(
+        rel, is_new = orm.CareRelationship(
             institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
-            card_visit_id=visit.id, opened_at=now, last_visit_at=now), True, "care.open"
+            card_visit_id=visit.id, opened_at=now, last_visit_at=now), True
+        action = "care.open"
     visit.care_relationship_id = rel.id
     return CardVisitRelationship(rel, is_new, ended_idle, audit.row(
         at=now, action=action, actor=actor, target_type="care_relationship", target_id=rel.id,
