@@ -123,8 +123,7 @@ def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: st
         challenge = ledger.challenge(challenge_id, actor.institution_id)
         if challenge is None or challenge.client_id is not None:  # a machine client's challenge is its own
             ledger.rollback()
-            _replay_or_raise(rt, actor, idempotency_key, request_hash, NotFound("確認手続きが見つかりません。"))
-        assert challenge is not None
+            return _replay_or_raise(rt, actor, idempotency_key, request_hash, NotFound("確認手続きが見つかりません。"))
         if challenge.used_at is not None:
             ledger.rollback()
             replay = _replayed(rt, actor, idempotency_key, request_hash)
