@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .adapters import jpki
 from .adapters.db import make_engine, make_session_factory
+from .adapters.ledger import Ledger
 from .adapters.oqs import LazyGateway, OQSGateway, WithExtraAnchors
 from .adapters.passwords import Passwords
 from .adapters.repository import UnitOfWork
@@ -164,10 +165,10 @@ def build_runtime(cfg: Mapping[str, Any], jwt_keys: dict[str, str], active_kid: 
     engine = make_engine(cfg["DATABASE_URL"], busy_timeout=cfg["DB_BUSY_TIMEOUT_SECONDS"],
                          connect_timeout=cfg["DB_CONNECT_TIMEOUT_SECONDS"])
     session_factory = make_session_factory(engine)
-    # The same pool, without transactions: for a unit that runs a single read (UnitOfWork's ``single_read``).
-    read_session_factory = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
     runtime = Runtime(
-        uow=partial(UnitOfWork, session_factory, read_session_factory),
+        uow=partial(UnitOfWork, session_factory),
+        # The same pool, without transactions, for authentication's single read (``Ledger.caller``).
+        ledger=partial(Ledger, engine, engine.execution_options(isolation_level="AUTOCOMMIT")),
         session_factory=session_factory,
         clock=clock,
         # Its own unpooled connections: the gateway is built lazily inside a request that holds a pooled one.

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from .adapters.ledger import Ledger
 from .adapters.oqs import OQSGateway
 from .adapters.passwords import Passwords
 from .adapters.repository import UnitOfWork
@@ -70,8 +71,11 @@ class HousekeepingSettings:
 @dataclass
 class Runtime:
     # A fresh unit of work per use case: ``UnitOfWork(session_factory)`` in the app (bootstrap.py),
-    # an in-memory fake in the services' unit tests. ``uow(single_read=True)``: one read, no transaction.
-    uow: Callable[..., UnitOfWork]
+    # an in-memory fake in the services' unit tests.
+    uow: Callable[[], UnitOfWork]
+    # The hot path's door (verification start and submit, the medical view): Core statements in one
+    # transaction, no ORM unit of work (adapters/ledger.py); a fake over the same in-memory rows in unit tests.
+    ledger: Callable[[], Ledger]
     clock: Clock
     oqs: OQSGateway
     tokens: TokenService

@@ -10,7 +10,7 @@ import enum
 import functools
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -115,11 +116,16 @@ class Base(DeclarativeBase):
         self.registry.constructor(self, **kwargs)
 
 
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, typed as one (``__table__`` is declared as a FromClause)."""
+    return cast(Table, model.__table__)
+
+
 @functools.cache
 def _has_generated_uuid(model: type[Base]) -> bool:
     """A string ``id`` with a default (``new_id``), as opposed to an autoincrement or a natural key; decided once
     per model, not on every construction."""
-    column = model.__table__.c.get("id")  # type: ignore[attr-defined]
+    column = table_of(model).c.get("id")
     return column is not None and column.default is not None and isinstance(column.type, String)
 
 

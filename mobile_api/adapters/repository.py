@@ -9,7 +9,6 @@ site catches driver exceptions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -19,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain.errors import NotFound
 from ..domain.facility import FacilityKind, InstitutionFacts
 from . import integrity, orm
 from .housekeeping import Housekeeping
@@ -38,11 +38,12 @@ class Repository(Generic[T]):
     def get(self, id_: Any) -> T | None:
         return self.session.get(self.model, id_)
 
-    def get_owned(self, id_: Any, institution_id: str) -> T | None:
-        """The row if it exists AND belongs to the institution: another tenant's id reads as missing."""
+    def owned(self, id_: Any, institution_id: str, missing: str) -> T:
+        """The row if it exists AND belongs to the institution; otherwise ``NotFound`` with ``missing`` (Japanese),
+        so another tenant's id reads exactly as a missing one (404) at every call site."""
         obj = self.session.get(self.model, id_)
-        if obj is None or obj.institution_id != institution_id:
-            return None
+        if obj is None or getattr(obj, "institution_id", None) != institution_id:
+            raise NotFound(missing)
         return obj
 
     def one_by(self, **filters: Any) -> T | None:
@@ -150,37 +151,6 @@ class Institutions(Repository[orm.Institution]):
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class CallerStanding:
-    """What authentication needs of the caller's user and device rows (None where the row does not exist)."""
-
-    user_institution_id: str | None = None
-    user_role: str | None = None
-    user_revoked_at: datetime | None = None
-    device_institution_id: str | None = None
-    device_revoked_at: datetime | None = None
-    device_enrolled_at: datetime | None = None
-    user_found: bool = False
-    device_found: bool = False
-    institution: InstitutionFacts | None = None  # of the user (or, for a device-only caller, of the device)
-
-
-def _standing_statements() -> tuple[Any, Any, Any]:
-    """The three shapes of the caller's standing, built once (they run before every authenticated request:
-    building a statement costs more CPU than the database spends answering it)."""
-    u, d, i = orm.User, orm.Device, orm.Institution
-    device_cols = (d.institution_id.label("d_inst"), d.revoked_at.label("d_rev"), d.enrolled_at.label("d_enr"),
-                   d.id.label("d_id"))
-    institution_cols = (i.code.label("i_code"), i.facility_kind.label("i_kind"))
-    device_only = (select(*device_cols, *institution_cols).select_from(d).join(i, i.id == d.institution_id)
-                   .where(d.id == bindparam("device_id")))
-    user = (select(u.institution_id, u.role, u.revoked_at, *institution_cols).select_from(u)
-            .join(i, i.id == u.institution_id).where(u.id == bindparam("user_id")))
-    user_and_device = user.add_columns(*device_cols).outerjoin(d, d.id == bindparam("device_id"))
-    return device_only, user, user_and_device
-
-
-_DEVICE_STANDING, _USER_STANDING, _USER_AND_DEVICE_STANDING = _standing_statements()
 _IDEMPOTENCY_RECORD = select(orm.IdempotencyRecord).where(
     orm.IdempotencyRecord.institution_id == bindparam("institution_id"),
     orm.IdempotencyRecord.scope == bindparam("scope"), orm.IdempotencyRecord.key == bindparam("key")).limit(1)
@@ -199,28 +169,6 @@ _VISIT_WITH_CONSENT = (
 
 
 class Users(Repository[orm.User]):
-    def standing(self, user_id: str | None, device_id: str | None) -> CallerStanding:
-        """The caller's user and device in ONE statement (a user LEFT JOIN device by primary keys), only the
-        columns authentication checks, read on every request so that a revocation takes effect at once."""
-        if user_id is None:
-            if device_id is None:
-                return CallerStanding()
-            row = self.session.execute(_DEVICE_STANDING, {"device_id": device_id}).first()
-            return CallerStanding() if row is None else CallerStanding(
-                device_institution_id=row.d_inst, device_revoked_at=row.d_rev, device_enrolled_at=row.d_enr,
-                device_found=True, institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
-        stmt = _USER_STANDING if device_id is None else _USER_AND_DEVICE_STANDING
-        row = self.session.execute(stmt, {"user_id": user_id, "device_id": device_id}).first()
-        if row is None:
-            return CallerStanding()
-        standing = CallerStanding(user_institution_id=row.institution_id, user_role=row.role,
-                                  user_revoked_at=row.revoked_at, user_found=True,
-                                  institution=InstitutionFacts(row.i_code, FacilityKind(row.i_kind)))
-        if device_id is not None and row.d_id is not None:
-            standing = replace(standing, device_institution_id=row.d_inst, device_revoked_at=row.d_rev,
-                               device_enrolled_at=row.d_enr, device_found=True)
-        return standing
-
     def of_institution(self, institution_id: str) -> Sequence[orm.User]:
         """The institution's staff accounts, oldest first."""
         return self.list_by(institution_id=institution_id, order_by=orm.User.created_at)
@@ -348,7 +296,7 @@ class AuditEvents(Repository[orm.AuditEvent]):
     def _write_pending(self) -> None:
         if self.pending:
             rows, self.pending = self.pending, []
-            self.session.execute(insert(orm.AuditEvent.__table__), rows)
+            self.session.execute(insert(orm.table_of(orm.AuditEvent)), rows)
 
     def search(self, institution_id: str, *, action: str | None = None, outcome: str | None = None,
                actor_user_id: str | None = None, actor_device_id: str | None = None,
@@ -504,7 +452,8 @@ class BatchRows(Repository[orm.BatchRow]):
         row = orm.BatchRow
         if not outcomes:
             return 0
-        stmt = (update(row.__table__).where(row.__table__.c.id == bindparam("b_id"), row.__table__.c.status == "pending")
+        table = orm.table_of(row)
+        stmt = (update(table).where(table.c.id == bindparam("b_id"), table.c.status == "pending")
                 .values(status=bindparam("b_status"), outcome=bindparam("b_outcome"), processed_by=owner))
         result = self.session.connection().execute(
             stmt, [{"b_id": o["id"], "b_status": o["status"], "b_outcome": o["outcome"]} for o in outcomes])
@@ -653,13 +602,13 @@ class SignInLockouts(Repository[orm.SignInLockout]):
         """Count one failure (one upsert). A count older than ``window_start``, or one that already locked and
         whose lock has ended, starts again at 1; while locked nothing is counted. Returns the count."""
         lock = orm.SignInLockout
-        table = lock.__table__
+        table = orm.table_of(lock)
         dialect = self.session.get_bind().dialect.name
         make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         locked = table.c.locked_until > now
         restart = or_(table.c.window_started_at <= window_start, table.c.locked_until.is_not(None))
-        stmt = make_insert(table).values(key=key, failures=1, window_started_at=now, locked_until=None)
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
+        upsert = make_insert(table).values(key=key, failures=1, window_started_at=now, locked_until=None)
+        stmt = upsert.on_conflict_do_update(index_elements=[table.c.key], set_={
             "failures": case((locked, table.c.failures), (restart, 1), else_=table.c.failures + 1),
             "window_started_at": case((locked, table.c.window_started_at), (restart, now),
                                       else_=table.c.window_started_at),
@@ -698,12 +647,8 @@ class ConsoleSessions(Repository[orm.ConsoleSession]):
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], read_session_factory: sessionmaker[Session] | None
-                 = None, *, single_read: bool = False) -> None:
-        """``single_read=True``: a unit for one read statement, run outside a transaction when
-        ``read_session_factory`` (an AUTOCOMMIT engine) is given: no BEGIN before it, no ROLLBACK after. One
-        statement is atomic on its own, so nothing is traded; authentication reads this way on every request."""
-        self._session_factory = read_session_factory if single_read and read_session_factory else session_factory
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()

@@ -5,21 +5,32 @@ work is rolled back."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..adapters import orm
-from ..adapters.repository import UnitOfWork
 from ..domain.errors import DomainError
 from ..runtime import Runtime
 from .principal import Principal
 
 
+class AuditLog(Protocol):
+    def append(self, values: dict[str, Any]) -> None: ...
+
+
+class Audited(Protocol):
+    """What an audited action runs in: the ORM's unit of work, or the hot path's ledger (adapters/ledger.py)."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+
 def record(
-    uow: UnitOfWork,
+    uow: Audited,
     *,
     at: datetime,
     action: str,
     outcome: str = "ok",
+    actor: Principal | None = None,
     institution_id: str | None = None,
     user_id: str | None = None,
     device_id: str | None = None,
@@ -27,16 +38,29 @@ def record(
     target_id: str | None = None,
     **detail: Any,
 ) -> None:
-    uow.audit.append({"at": at, "action": action, "outcome": outcome, "institution_id": institution_id,
-                      "actor_user_id": user_id, "actor_device_id": device_id, "target_type": target_type,
-                      "target_id": target_id, "detail": {k: v for k, v in detail.items() if v is not None}})
+    """One audit row, written with the action it records. ``actor``: the caller, whose institution, user and
+    device the row names (as the caller was authenticated, not re-derived); the explicit ids are for rows
+    about someone else (a device, a client, a sign-in attempt)."""
+    uow.audit.append(row(at=at, action=action, outcome=outcome, actor=actor, institution_id=institution_id,
+                         user_id=user_id, device_id=device_id, target_type=target_type, target_id=target_id,
+                         **detail))
+
+
+def row(*, at: datetime, action: str, outcome: str = "ok", actor: Principal | None = None,
+        institution_id: str | None = None, user_id: str | None = None, device_id: str | None = None,
+        target_type: str | None = None, target_id: str | None = None, **detail: Any) -> dict[str, Any]:
+    """The values of one audit row (``record`` appends it; the hot path carries them in its ``Verified``)."""
+    if actor is not None:
+        institution_id, user_id, device_id = actor.institution_id, actor.user_id, actor.device_id
+    return {"at": at, "action": action, "outcome": outcome, "institution_id": institution_id,
+            "actor_user_id": user_id, "actor_device_id": device_id, "target_type": target_type,
+            "target_id": target_id, "detail": {k: v for k, v in detail.items() if v is not None}}
 
 
 def record_refusal(rt: Runtime, actor: Principal, action: str, refusal: DomainError, **detail: Any) -> None:
     """Audit a refused action in its own transaction, with the refusal's slug, rule and field."""
     with rt.uow() as uow:
-        record(uow, at=rt.clock(), action=action, outcome="refused", institution_id=actor.institution_id,
-               user_id=actor.user_id, device_id=actor.device_id, reason=refusal.slug,
+        record(uow, at=rt.clock(), action=action, outcome="refused", actor=actor, reason=refusal.slug,
                rule=refusal.extra.get("rule"), field=refusal.extra.get("field"), **detail)
         uow.commit()
 

@@ -25,7 +25,6 @@ from ..adapters import orm
 from ..domain.errors import (
     BatchTooLarge,
     Conflict,
-    NotFound,
     QualificationUnavailable,
     ResultsExpired,
     ValidationFailed,
@@ -215,10 +214,7 @@ def get(rt: Runtime, actor: Principal, job_id: str) -> orm.BatchJob:
     """The caller's institution's job; another institution's id is 404 (tenancy)."""
     _require_reader(actor)
     with rt.uow() as uow:
-        job = uow.batch_jobs.get_owned(job_id, actor.institution_id)
-        if job is None:
-            raise NotFound("一括照会が見つかりません。")
-        return job
+        return uow.batch_jobs.owned(job_id, actor.institution_id, "一括照会が見つかりません。")
 
 
 def results(rt: Runtime, actor: Principal, job_id: str, *, limit: int, offset: int) -> tuple[orm.BatchJob, list[dict[str, Any]]]:

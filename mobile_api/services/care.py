@@ -33,30 +33,42 @@ VIA_PATIENT_PHONE = "patient_phone"
 VIA_STAFF_ON_REQUEST = "staff_on_request"
 
 
-def open_or_renew_relationship(rt: Runtime, uow: UnitOfWork, actor: Principal, visit: orm.Visit,
-                               consent: orm.Consent | None, now: datetime) -> orm.CareRelationship:
-    """Called for a card-verified form ② home-visit visit: renew the patient's active relationship (this
-    visit's consent now caps re-queries), or open one. A relationship gone idle is not renewed: a new one
-    opens."""
+@dataclass(frozen=True)
+class CardVisitRelationship:
+    """What a card-verified form ② home-visit visit does to the patient's continuing care: the relationship
+    it renews or opens, the idle one it ends first (if any), and the audit row saying which."""
+
+    relationship: orm.CareRelationship
+    is_new: bool
+    ended_idle: orm.CareRelationship | None
+    audit_row: dict[str, Any]
+
+
+def relationship_for_card_visit(rt: Runtime, actor: Principal, visit: orm.Visit, consent: orm.Consent | None,
+                                open_rel: orm.CareRelationship | None, now: datetime) -> CardVisitRelationship:
+    """Renew the patient's active relationship (``open_rel``, read by the caller; this visit's consent now caps
+    re-queries), or open one. A relationship gone idle is not renewed: it is ended and a new one opens. The
+    visit is linked to the relationship before it is written (docs/performance.md); nothing is written here."""
     assert visit.person_ref is not None
-    rel = uow.care_relationships.open_for(visit.institution_id, visit.person_ref)
-    status = relationship_status(rt, rel, now)
-    if rel is not None and status is not None and status.active:
+    status = relationship_status(rt, open_rel, now)
+    ended_idle = None
+    if open_rel is not None and status is not None and status.active:
+        rel, is_new = open_rel, False
         rel.card_visit_id, rel.last_visit_at = visit.id, now
         action = "care.renew"
     else:
-        if rel is not None and status is not None:  # gone idle: record its end before a new one opens
-            rel.ended_at = status.ended_at
-            rel.end_reason = CareEndReason(status.end_reason) if status.end_reason else None
-        rel = uow.care_relationships.add(orm.CareRelationship(
+        if open_rel is not None and status is not None:  # gone idle: record its end before a new one opens
+            open_rel.ended_at = status.ended_at
+            open_rel.end_reason = CareEndReason(status.end_reason) if status.end_reason else None
+            ended_idle = open_rel
+        rel, is_new = orm.CareRelationship(
             institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
-            card_visit_id=visit.id, opened_at=now, last_visit_at=now))
+            card_visit_id=visit.id, opened_at=now, last_visit_at=now), True
         action = "care.open"
     visit.care_relationship_id = rel.id
-    audit.record(uow, at=now, action=action, institution_id=visit.institution_id, user_id=actor.user_id,
-                 device_id=actor.device_id, target_type="care_relationship", target_id=rel.id, visit_id=visit.id,
-                 consent_id=consent.id if consent else None)
-    return rel
+    return CardVisitRelationship(rel, is_new, ended_idle, audit.row(
+        at=now, action=action, actor=actor, target_type="care_relationship", target_id=rel.id,
+        visit_id=visit.id, consent_id=consent.id if consent else None))
 
 
 @dataclass(frozen=True)
@@ -75,9 +87,7 @@ def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, 
         replay = replayed_view(rt, uow, actor, REQUERY_SCOPE, idempotency_key, hashed)
         if replay is not None:
             return replay
-        visit = uow.visits.get_owned(visit_id, actor.institution_id)
-        if visit is None:
-            raise NotFound("訪問記録が見つかりません。")
+        visit = uow.visits.owned(visit_id, actor.institution_id, "訪問記録が見つかりません。")
         audit_detail: dict[str, Any] = {"target_type": "visit", "target_id": visit.id}
         try:
             new_visit, consent, rel = _requery(rt, uow, actor, visit, cmd, now, audit_detail)
@@ -174,9 +184,7 @@ def discharge(rt: Runtime, actor: Principal, relationship_id: str, reason: str) 
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        rel = uow.care_relationships.get_owned(relationship_id, actor.institution_id)
-        if rel is None:
-            raise NotFound("継続的な訪問診療等の記録が見つかりません。")
+        rel = uow.care_relationships.owned(relationship_id, actor.institution_id, "継続的な訪問診療等の記録が見つかりません。")
         while True:
             _require_active(rt, rel, now)
             if uow.care_relationships.discharge(rel.id, now=now, note=reason, ended_by=actor.user_id):
@@ -225,8 +233,8 @@ def withdraw_on_request(rt: Runtime, actor: Principal, visit_id: str, note: str 
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        visit = uow.visits.get_owned(visit_id, actor.institution_id)
-        if visit is None or visit.person_ref is None:
+        visit = uow.visits.owned(visit_id, actor.institution_id, "訪問記録が見つかりません。")
+        if visit.person_ref is None:
             raise NotFound("訪問記録が見つかりません。")
         done = withdraw_all(uow, institution_id=actor.institution_id, person_ref=visit.person_ref, now=now,
                             via=VIA_STAFF_ON_REQUEST, user_id=actor.user_id, device_id=actor.device_id,

@@ -127,10 +127,7 @@ def create_client(rt: Runtime, actor: Principal | None, *, institution_id: str |
 
 
 def _owned_client(uow: UnitOfWork, actor: Principal, client_id: str) -> orm.ApiClient:
-    client = uow.api_clients.get_owned(client_id, actor.institution_id)
-    if client is None:
-        raise NotFound("クライアントが見つかりません。")
-    return client
+    return uow.api_clients.owned(client_id, actor.institution_id, "クライアントが見つかりません。")
 
 
 def list_clients(rt: Runtime, actor: Principal) -> list[tuple[orm.ApiClient, list[orm.ApiClientCredential]]]:

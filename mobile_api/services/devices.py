@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
 from ..adapters.tokens import sha256_hex, unverified_issuer
-from ..domain.errors import ActivationCodeUsed, Conflict, DuplicateRecord, NotFound, Unauthenticated, ValidationFailed
+from ..domain.errors import ActivationCodeUsed, Conflict, DuplicateRecord, Unauthenticated, ValidationFailed
 from ..domain.japanese_dates import hours_ja
 from ..runtime import Runtime
 from . import audit
@@ -112,9 +112,10 @@ def check_assertion(rt: Runtime, uow: UnitOfWork, assertion: str) -> orm.Device:
     if device is None or device.public_key_pem is None:
         raise Unauthenticated("端末が登録されていません。")
     if device.revoked_at is not None:
-        audit.record(uow, at=now, action="device.assert", outcome="refused", institution_id=device.institution_id,
-                     device_id=device.id, reason="revoked")
-        uow.commit()
+        # The caller's unit of work is the caller's: it is rolled back with the refusal, never committed here.
+        # The refusal is audited in a unit of its own, as every refusal is (audit.record_refusal).
+        uow.rollback()
+        _audit_revoked_assertion(rt, device)
         raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。")
     claims = rt.tokens.decode_device_assertion(assertion, public_key_pem=device.public_key_pem, device_id=device.id,
                                                max_age=rt.rules.device_assertion_max_age)
@@ -126,6 +127,13 @@ def check_assertion(rt: Runtime, uow: UnitOfWork, assertion: str) -> orm.Device:
         uow.rollback()
         raise Unauthenticated("この端末署名はすでに使われています。") from exc
     return device
+
+
+def _audit_revoked_assertion(rt: Runtime, device: orm.Device) -> None:
+    with rt.uow() as uow:
+        audit.record(uow, at=rt.clock(), action="device.assert", outcome="refused",
+                     institution_id=device.institution_id, device_id=device.id, reason="revoked")
+        uow.commit()
 
 
 def device_token(rt: Runtime, assertion: str) -> tuple[str, datetime, orm.Device]:
@@ -148,9 +156,7 @@ def revoke_device(rt: Runtime, actor: Principal, device_id: str) -> orm.Device:
     actor.require_admin()
     now = rt.clock()
     with rt.uow() as uow:
-        device = uow.devices.get_owned(device_id, actor.institution_id)
-        if device is None:
-            raise NotFound("端末が見つかりません。")
+        device = uow.devices.owned(device_id, actor.institution_id, "端末が見つかりません。")
         if device.revoked_at is not None:
             raise Conflict("この端末はすでに取り消されています。")
         device.revoked_at = now

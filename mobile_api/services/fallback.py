@@ -30,7 +30,7 @@ from ..domain.claims import (
 )
 from ..domain.codes import CareType, EligibilityStatus, Form
 from ..domain.copayment import fallback_copayment, needs_stated_ratio
-from ..domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from ..domain.errors import Conflict, DomainError, ValidationFailed
 from ..domain.facility import FacilityKind
 from ..domain.fallback import FallbackMethod, FallbackReason  # noqa: F401 - re-exported
 from ..domain.identifiers import Identifiers
@@ -384,10 +384,7 @@ def settle(rt: Runtime, actor: Principal, record_id: str, *, route: int,
 
 
 def _owned(uow: UnitOfWork, actor: Principal, record_id: str) -> orm.FallbackRecord:
-    row = uow.fallback_records.get_owned(record_id, actor.institution_id)
-    if row is None:
-        raise NotFound("代替確認の記録が見つかりません。")
-    return row
+    return uow.fallback_records.owned(record_id, actor.institution_id, "代替確認の記録が見つかりません。")
 
 
 # --- Post-hoc confirmation (事後確認) -------------------------------------------------------------------

@@ -36,17 +36,27 @@ def find(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str) -
     return stored
 
 
+def record_of(actor: Principal, scope: str, key: str, hashed: str, *, status: int, response: dict[str, Any],
+              now: datetime) -> orm.IdempotencyRecord:
+    """The outcome to remember under a key (written by the unit of work or the hot path's ledger)."""
+    return orm.IdempotencyRecord(institution_id=actor.institution_id, scope=scope, key=key, request_hash=hashed,
+                                 status_code=status, response=response, created_at=now)
+
+
+def refusal_record(actor: Principal, scope: str, key: str, hashed: str, refusal: DomainError, *,
+                   now: datetime) -> orm.IdempotencyRecord:
+    return record_of(actor, scope, key, hashed, status=refusal.status, now=now,
+                     response={"problem": {"slug": refusal.slug, "detail": refusal.detail, "extra": refusal.extra}})
+
+
 def remember(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str, *, status: int,
              response: dict[str, Any], now: datetime) -> None:
-    uow.idempotency.add(orm.IdempotencyRecord(institution_id=actor.institution_id, scope=scope, key=key,
-                                              request_hash=hashed, status_code=status, response=response,
-                                              created_at=now))
+    uow.idempotency.add(record_of(actor, scope, key, hashed, status=status, response=response, now=now))
 
 
 def remember_refusal(uow: UnitOfWork, actor: Principal, scope: str, key: str, hashed: str, refusal: DomainError,
                      *, now: datetime) -> None:
-    remember(uow, actor, scope, key, hashed, status=refusal.status, now=now,
-             response={"problem": {"slug": refusal.slug, "detail": refusal.detail, "extra": refusal.extra}})
+    uow.idempotency.add(refusal_record(actor, scope, key, hashed, refusal, now=now))
 
 
 def stored_refusal(record: orm.IdempotencyRecord) -> DomainError:

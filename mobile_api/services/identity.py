@@ -274,10 +274,7 @@ def _issue_pair(rt: Runtime, uow: UnitOfWork, user: orm.User, device_id: str | N
 
 
 def _owned_user(uow: UnitOfWork, actor: Principal, user_id: str) -> orm.User:
-    user = uow.users.get_owned(user_id, actor.institution_id)
-    if user is None:
-        raise NotFound("スタッフが見つかりません。")
-    return user
+    return uow.users.owned(user_id, actor.institution_id, "スタッフが見つかりません。")
 
 
 def reset_password(rt: Runtime, actor: Principal, user_id: str, password: str) -> None:

@@ -19,7 +19,7 @@ import math
 from datetime import datetime
 
 from ..adapters.repository import UnitOfWork
-from ..domain.errors import NotFound, SignInLocked
+from ..domain.errors import SignInLocked
 from ..runtime import Runtime
 from . import audit
 from .principal import Principal
@@ -83,8 +83,7 @@ def unlock_user(rt: Runtime, actor: Principal, user_id: str) -> bool:
     actor.require_admin()
     now = rt.clock()
     with rt.uow() as uow:
-        if uow.users.get_owned(user_id, actor.institution_id) is None:
-            raise NotFound("スタッフが見つかりません。")
+        uow.users.owned(user_id, actor.institution_id, "スタッフが見つかりません。")
         lifted = uow.sign_in_lockouts.unlock(user_key(user_id))
         audit.record(uow, at=now, action=UNLOCK_ACTION, institution_id=actor.institution_id, user_id=actor.user_id,
                      device_id=actor.device_id, target_type="user", target_id=user_id, lifted=lifted)

@@ -40,7 +40,7 @@ from ..domain.statuses import PatientSessionStatus
 from ..queries import consents as consent_queries
 from ..queries.consents import ConsentEntry
 from ..runtime import Runtime
-from . import audit, verification
+from . import audit, card_checks
 from .care import VIA_PATIENT_PHONE, Withdrawal, withdraw_all
 from .principal import Principal, institution_of
 
@@ -106,9 +106,7 @@ def revoke_link(rt: Runtime, actor: Principal, link_id: str) -> orm.ConsentLink:
     actor.require_patient_data_reader()
     now = rt.clock()
     with rt.uow() as uow:
-        link = uow.consent_links.get_owned(link_id, actor.institution_id)
-        if link is None:
-            raise NotFound("同意登録用リンクが見つかりません。")
+        link = uow.consent_links.owned(link_id, actor.institution_id, "同意登録用リンクが見つかりません。")
         if link.revoked_at is None:
             revoked = uow.consent_links.revoke(link.id, now=now, revoked_by=actor.user_id)
             uow.consent_links.reload(link)
@@ -262,9 +260,9 @@ def _authenticate(rt: Runtime, uow: UnitOfWork, opened: OpenLink, session: orm.P
         raise PatientSessionInvalid("この本人確認はすでに使われています。最初からやり直してください。", rule="used")
     if now >= session.expires_at:
         raise PatientSessionInvalid("本人確認の有効時間を過ぎました。最初からやり直してください。", rule="expired")
-    certificate = verification.trusted_certificate(rt, ans.certificate)  # the cards the device flow trusts
+    certificate = card_checks.trusted_certificate(rt, ans.certificate)  # the cards the device flow trusts
     jpki.verify_signature(certificate, ans.signature, session.nonce)
-    standing = verification.standing_of(rt, certificate, now)
+    standing = card_checks.standing_of(rt, certificate, now)
     choice = ConsentChoice.of(blanket=session.blanket, kinds=[InfoKind(k) for k in session.kinds])
     requested = (session.purpose == "register"
                  and consent_rules.may_request_medical_information(Form.HOME_CONSENT, standing, choice))

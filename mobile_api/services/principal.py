@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..adapters.repository import CallerStanding, UnitOfWork
+from ..adapters.ledger import CallerStanding
+from ..adapters.repository import UnitOfWork
 from ..domain.codes import Role
 from ..domain.errors import Forbidden, InvalidScope, Unauthenticated
 from ..domain.facility import InstitutionFacts
@@ -82,10 +83,10 @@ def resolve(rt: Runtime, *, institution_id: str, user_id: str | None, device_id:
     """A staff member and/or a device of ``institution_id``, re-read now: refused if either was revoked (or
     the device never enrolled, or either is another institution's). Used for an access token and for a
     console session alike."""
-    with rt.uow(single_read=True) as uow:
-        # One statement for both rows, outside a transaction (docs/performance.md): this runs before every
+    with rt.ledger() as ledger:
+        # One Core statement for both rows, outside a transaction (docs/performance.md): this runs before every
         # authenticated request.
-        standing = uow.users.standing(user_id, device_id)
+        standing = ledger.caller(user_id, device_id)
     role = None if user_id is None else _role_standing(standing, institution_id)
     if device_id is not None and not _device_stands(standing, institution_id):
         raise Unauthenticated("この端末は登録が取り消されています。管理者に連絡してください。", rule="device-revoked")

@@ -28,7 +28,7 @@ from ..domain.identifiers import Identifiers
 from ..domain.qualification import QualificationResult, name_has_unencodable
 from ..domain.written_dates import parse_written_date
 from ..runtime import Runtime
-from . import audit, idempotency, verification
+from . import audit, card_checks, idempotency
 from .clients import SCOPE_CHECK
 from .principal import Principal
 
@@ -138,13 +138,13 @@ def _card_outcome(rt: Runtime, actor: Principal, institution: Institution, refer
     """The card's answer checked as in the device flow (services/verification.py), then OQS asked for the
     qualification only. Another client's (or a device's) challenge reads as missing."""
     with rt.uow() as uow:
-        challenge = uow.challenges.get_owned(card["challenge_id"], actor.institution_id)
-        if challenge is None or challenge.client_id is None or challenge.client_id != actor.client_id:
+        challenge = uow.challenges.owned(card["challenge_id"], actor.institution_id, "確認手続きが見つかりません。")
+        if challenge.client_id is None or challenge.client_id != actor.client_id:
             raise NotFound("確認手続きが見つかりません。")
-        verification.challenge_usable(challenge, now)
-        certificate = verification.trusted_certificate(rt, card["certificate"])
-        verification.verify_pin_signature(challenge, certificate, card.get("signature"))
-        verification.standing_of(rt, certificate, now)
+        card_checks.challenge_usable(challenge, now)
+        certificate = card_checks.trusted_certificate(rt, card["certificate"])
+        card_checks.verify_pin_signature(challenge, certificate, card.get("signature"))
+        card_checks.standing_of(rt, certificate, now)
         result = rt.oqs.confirm(ConfirmationRequest(
             institution_code=institution.code, certificate=certificate, care_type=CareType(challenge.care_type),
             form=Form.QUALIFICATION_ONLY, method=IdentityMethod.PIN, consent_kinds=frozenset(), at=now))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ..adapters import orm
 from ..adapters.repository import UnitOfWork
@@ -190,11 +190,16 @@ def window_of(consent: orm.Consent | None) -> ViewingWindow | None:
 
 
 def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind: InfoKind) -> MedicalView:
+    """On the hot path's ledger (adapters/ledger.py): the visit with its consent and relationship in one
+    statement, then the audit row with the commit; no ORM unit of work."""
     actor.require_staff_on_device("医療情報の閲覧")
     now = rt.clock()
-    with rt.uow() as uow:
-        view = owned_view(rt, uow, actor, visit_id, now)
-        visit, consent = view.visit, view.consent
+    with rt.ledger() as ledger:
+        found = ledger.visit_with_consent_and_relationship(visit_id, actor.institution_id)
+        if found is None:
+            raise NotFound("訪問記録が見つかりません。")
+        visit, consent, rel = found
+        view = VisitView(visit, consent, now, rel, relationship_status(rt, rel, now))
         window = window_of(consent)
 
         def authorize() -> str:
@@ -208,8 +213,10 @@ def view_medical_information(rt: Runtime, actor: Principal, visit_id: str, kind:
             assert visit.person_ref is not None
             return visit.person_ref
 
-        records = _fetch_audited(rt, uow, actor, kind, now, authorize, target_type="visit", target_id=visit.id,
-                                 kind=kind.value, consent_id=consent and consent.id, requery_of=visit.requery_of)
+        code = actor.institution.code if actor.institution else ledger.institution_facts(actor.institution_id).code
+        records = _fetch_audited(rt, ledger, actor, kind, now, authorize, code, target_type="visit",
+                                 target_id=visit.id, kind=kind.value, consent_id=consent and consent.id,
+                                 requery_of=visit.requery_of)
         assert window is not None
         return MedicalView(visit.id, kind, records, window.closes_at, window.remaining(now))
 
@@ -220,9 +227,7 @@ def view_consented_information(rt: Runtime, actor: Principal, consent_id: str, k
     actor.require_staff_on_device("医療情報の閲覧")
     now = rt.clock()
     with rt.uow() as uow:
-        consent = uow.consents.get_owned(consent_id, actor.institution_id)
-        if consent is None:
-            raise NotFound("同意の記録が見つかりません。")
+        consent = uow.consents.owned(consent_id, actor.institution_id, "同意の記録が見つかりません。")
         window = window_of(consent)
 
         def authorize() -> str:
@@ -232,25 +237,32 @@ def view_consented_information(rt: Runtime, actor: Principal, consent_id: str, k
                 window=window, kind=kind, now=now, withdrawn_at=consent.withdrawn_at)
             return consent.person_ref
 
-        records = _fetch_audited(rt, uow, actor, kind, now, authorize, target_type="consent", target_id=consent.id,
-                                 kind=kind.value, source=consent.source)
+        records = _fetch_audited(rt, uow, actor, kind, now, authorize, institution_of(uow, actor).code,
+                                 target_type="consent", target_id=consent.id, kind=kind.value, source=consent.source)
         assert window is not None
         return MedicalView(consent.id, kind, records, window.closes_at, window.remaining(now))
 
 
-def _fetch_audited(rt: Runtime, uow: UnitOfWork, actor: Principal, info_kind: InfoKind, now: datetime,
-                   authorize: Callable[[], str], **audit_view: Any) -> list[dict[str, Any]]:
+class _Transaction(audit.Audited, Protocol):
+    """The unit of work, or the hot path's ledger."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+def _fetch_audited(rt: Runtime, uow: _Transaction, actor: Principal, info_kind: InfoKind, now: datetime,
+                   authorize: Callable[[], str], institution_code: str, **audit_view: Any) -> list[dict[str, Any]]:
     """Authorise a view (which names the person), fetch the records from OQS, and audit the view or its
     refusal (an outage included): the one way every medical-information view is served."""
     try:
         person_ref = authorize()
-        records = rt.oqs.medical_information(institution_code=institution_of(uow, actor).code,
-                                             person_ref=person_ref, kind=info_kind, at=now)
+        records = rt.oqs.medical_information(institution_code=institution_code, person_ref=person_ref,
+                                             kind=info_kind, at=now)
     except DomainError as refusal:
         uow.rollback()
         audit.record_refusal(rt, actor, "medical_info.view", refusal, **audit_view)
         raise
-    audit.record(uow, at=now, action="medical_info.view", institution_id=actor.institution_id,
-                 user_id=actor.user_id, device_id=actor.device_id, records=len(records), **audit_view)
+    audit.record(uow, at=now, action="medical_info.view", actor=actor, records=len(records), **audit_view)
     uow.commit()
     return records

@@ -1,4 +1,5 @@
 import base64
+from typing import Any
 
 import marshmallow as ma
 
@@ -27,7 +28,7 @@ class CardChallengeSchema(ma.Schema):
         "description": "base64; the card signs SHA-256 DigestInfo of these bytes (PKCS#1 v1.5)"})
     expires_at = ma.fields.AwareDateTime()
 
-    def _nonce(self, challenge) -> str:  # type: ignore[no-untyped-def]
+    def _nonce(self, challenge: Any) -> str:
         return base64.b64encode(challenge.nonce).decode()
 
 

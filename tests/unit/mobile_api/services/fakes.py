@@ -2,7 +2,7 @@
 
 ``FakeDatabase`` holds committed rows; each ``FakeUnitOfWork`` made from it behaves like the real
 ``UnitOfWork`` (mobile_api/adapters/repository.py) in what the services rely on:
-- its repositories offer the same methods (``get``, ``get_owned``, ``one_by``, ``list_by`` with keyword
+- its repositories offer the same methods (``get``, ``owned``, ``one_by``, ``list_by`` with keyword
   filters, ``add`` and the named ones: ``claim``, ``claim_activation``, ``spend``, ``revoke_where``,
   ``recent``, ``search`` ...); ``test_fake_uow.py`` fails when the real ones gain a method the fake lacks;
 - a unit sees its own uncommitted changes and the rows other units committed; ``commit`` publishes its
@@ -43,6 +43,7 @@ from sqlalchemy import JSON, PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
 
 from mobile_api.adapters import integrity, orm
+from mobile_api.adapters.ledger import CallerStanding, Verified
 from mobile_api.adapters.oqs import ConfirmationRequest
 from mobile_api.adapters.passwords import Passwords
 from mobile_api.adapters.tokens import TokenService
@@ -50,8 +51,8 @@ from mobile_api.bootstrap import rules_from
 from mobile_api.clock import FrozenClock
 from mobile_api.config import DEFAULTS
 from mobile_api.domain.codes import ConsentFlag, EligibilityStatus, InfoKind, Role
-from mobile_api.domain.errors import QualificationUnavailable
-from mobile_api.domain.facility import FacilityKind, FacilityPolicy
+from mobile_api.domain.errors import NotFound, QualificationUnavailable
+from mobile_api.domain.facility import FacilityKind, FacilityPolicy, InstitutionFacts
 from mobile_api.domain.qualification import Qualification, QualificationResult
 from mobile_api.runtime import Rules, Runtime
 from mobile_api.services.principal import Principal
@@ -96,8 +97,11 @@ class FakeDatabase:
         self.commits = 0
         self._audit_ids = itertools.count(1)
 
-    def uow(self, *, single_read: bool = False) -> FakeUnitOfWork:
+    def uow(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
+
+    def ledger(self) -> FakeLedger:
+        return FakeLedger(self)
 
     def table(self, model: type[orm.Base]) -> dict[Any, dict[str, Any]]:
         return self.tables.setdefault(model, {})
@@ -260,10 +264,10 @@ class FakeRepository(Generic[T]):
     def get(self, id_: Any) -> T | None:
         return self.uow._get(self.model, id_)
 
-    def get_owned(self, id_: Any, institution_id: str) -> T | None:
+    def owned(self, id_: Any, institution_id: str, missing: str) -> T:
         obj = self.get(id_)
-        if obj is None or obj.institution_id != institution_id:  # type: ignore[attr-defined]
-            return None
+        if obj is None or getattr(obj, "institution_id", None) != institution_id:
+            raise NotFound(missing)
         return obj
 
     def one_by(self, **filters: Any) -> T | None:
@@ -366,26 +370,6 @@ class FakeInstitutions(FakeRepository[orm.Institution]):
 
 
 class FakeUsers(FakeRepository[orm.User]):
-    def standing(self, user_id: str | None, device_id: str | None) -> Any:
-        from mobile_api.adapters.repository import CallerStanding
-
-        user = self.get(user_id) if user_id is not None else None
-        if user_id is not None and user is None:
-            return CallerStanding()
-        device = self.uow._get(orm.Device, device_id) if device_id is not None else None
-        standing = CallerStanding()
-        if user is not None:
-            standing = replace(standing, user_institution_id=user.institution_id, user_role=user.role,
-                               user_revoked_at=user.revoked_at, user_found=True)
-        if device is not None:
-            standing = replace(standing, device_institution_id=device.institution_id,
-                               device_revoked_at=device.revoked_at, device_enrolled_at=device.enrolled_at,
-                               device_found=True)
-        owner = user.institution_id if user is not None else device.institution_id if device is not None else None
-        if owner is not None:
-            standing = replace(standing, institution=self.uow.institutions.facts(owner))
-        return standing
-
     def of_institution(self, institution_id: str) -> list[orm.User]:
         return sorted(self.list_by(institution_id=institution_id), key=lambda u: u.created_at)
 
@@ -529,8 +513,8 @@ class FakeChallenges(FakeRepository[orm.Challenge]):
 
 class FakeVisits(FakeRepository[orm.Visit]):
     def with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
-        visit = self.get_owned(visit_id, institution_id)
-        if visit is None:
+        visit = self.get(visit_id)
+        if visit is None or visit.institution_id != institution_id:
             return None
         consent = self.uow.consents.one_by(visit_id=visit.id)
         rel = self.uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
@@ -733,6 +717,102 @@ class FakeDisasterDeclarations(FakeRepository[orm.DisasterDeclaration]):
         return _page(sorted(self._where(lambda d: True), key=lambda d: d.starts_on, reverse=True), limit, offset)
 
 
+# --- the hot path's ledger --------------------------------------------------------------------------
+
+def _detached(row: T | None) -> T | None:
+    """A copy of the row as a plain value, as the real ledger reads one: changing it changes nothing stored."""
+    return None if row is None else type(row)(**{k: getattr(row, k) for k in _columns(type(row))})
+
+
+class FakeLedger:
+    """The hot path's ledger (mobile_api/adapters/ledger.py) over the same in-memory rows: a fake unit of work
+    underneath, so it sees what other units committed, checks the same unique constraints and commits the
+    same way. What it reads is detached, as the real one's rows are: an update it does not write is lost."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._uow = FakeUnitOfWork(db).__enter__()
+        self.audit = self._uow.audit
+
+    def __enter__(self) -> FakeLedger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._uow.__exit__(*exc)
+
+    def commit(self) -> None:
+        self._uow.commit()
+
+    def rollback(self) -> None:
+        self._uow.rollback()
+
+    def challenge(self, challenge_id: str, institution_id: str) -> orm.Challenge | None:
+        found = self._uow.challenges.get(challenge_id)
+        return _detached(found) if found is not None and found.institution_id == institution_id else None
+
+    def open_relationship(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
+        return _detached(self._uow.care_relationships.open_for(institution_id, person_ref))
+
+    def visit_with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
+        found = self._uow.visits.with_consent_and_relationship(visit_id, institution_id)
+        return None if found is None else tuple(_detached(row) for row in found)
+
+    def caller(self, user_id: str | None, device_id: str | None) -> CallerStanding:
+        uow = self._uow
+        user = uow.users.get(user_id) if user_id is not None else None
+        if user_id is not None and user is None:
+            return CallerStanding()
+        device = uow.devices.get(device_id) if device_id is not None else None
+        standing = CallerStanding()
+        if user is not None:
+            standing = replace(standing, user_institution_id=user.institution_id, user_role=user.role,
+                               user_revoked_at=user.revoked_at, user_found=True)
+        if device is not None:
+            standing = replace(standing, device_institution_id=device.institution_id,
+                               device_revoked_at=device.revoked_at, device_enrolled_at=device.enrolled_at,
+                               device_found=True)
+        owner = user.institution_id if user is not None else device.institution_id if device is not None else None
+        if owner is not None:
+            standing = replace(standing, institution=uow.institutions.facts(owner))
+        return standing
+
+    def institution_facts(self, institution_id: str) -> InstitutionFacts:
+        facts = self._uow.institutions.facts(institution_id)
+        assert facts is not None
+        return facts
+
+    def has_visual_password(self, institution_id: str) -> bool:
+        return self._uow.institutions.has_visual_password(institution_id)
+
+    def claim(self, challenge_id: str, now: Any) -> bool:
+        return self._uow.challenges.claim(challenge_id, now)
+
+    def add_challenge(self, challenge: orm.Challenge) -> None:
+        self._uow.challenges.add(challenge)
+
+    def remember(self, record: orm.IdempotencyRecord) -> None:
+        self._uow.idempotency.add(record)
+
+    def write_verified(self, verified: Verified) -> None:
+        uow = self._uow
+        uow.idempotency.add(verified.idempotency)
+        uow.visits.add(verified.visit)
+        if verified.ended_idle is not None:
+            ended = uow.care_relationships.get(verified.ended_idle.id)
+            assert ended is not None
+            ended.ended_at, ended.end_reason = verified.ended_idle.ended_at, verified.ended_idle.end_reason
+        rel = verified.relationship
+        if rel is not None and verified.relationship_is_new:
+            uow.care_relationships.add(rel)
+        elif rel is not None:
+            stored = uow.care_relationships.get(rel.id)
+            assert stored is not None
+            stored.card_visit_id, stored.last_visit_at = rel.card_visit_id, rel.last_visit_at
+        if verified.consent is not None:
+            uow.consents.add(verified.consent)
+        for values in verified.audit:
+            uow.audit.append(values)
+
+
 # --- JPKI certificates from an in-memory CA --------------------------------------------------------
 
 @cache
@@ -855,6 +935,7 @@ def fake_runtime(db: FakeDatabase | None = None, *, clock: FrozenClock | None = 
     clock = clock or FrozenClock(T0)
     return Runtime(
         uow=db.uow,  # type: ignore[arg-type]
+        ledger=db.ledger,  # type: ignore[arg-type]
         clock=clock,
         oqs=oqs or FakeOQS(anchors=[(ca or TestCA()).certificate]),
         tokens=TokenService(keys={"unit": secrets.token_urlsafe(48)}, active_kid="unit",

@@ -7,9 +7,10 @@ import inspect
 import pytest
 
 from mobile_api.adapters import orm
+from mobile_api.adapters.ledger import Ledger
 from mobile_api.adapters.repository import Repository, UnitOfWork
 from mobile_api.domain.errors import DuplicateRecord
-from tests.unit.mobile_api.services.fakes import T0, FakeDatabase, FakeRepository, FakeUnitOfWork
+from tests.unit.mobile_api.services.fakes import T0, FakeDatabase, FakeLedger, FakeRepository, FakeUnitOfWork
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
@@ -32,6 +33,28 @@ def test_the_fake_offers_every_repository_method_of_the_real_unit_of_work() -> N
             assert list(fake_methods[method].parameters) == list(signature.parameters), f"uow.{name}.{method}"
     assert {m for m in ("commit", "rollback", "flush") if callable(getattr(fake, m, None))} == {
         "commit", "rollback", "flush"}
+
+
+def test_the_fake_ledger_offers_every_method_of_the_real_one_with_the_same_parameters() -> None:
+    fake_methods = _public_methods(FakeLedger)
+    for method, signature in _public_methods(Ledger).items():
+        assert method in fake_methods, f"Ledger.{method} is missing from the fake"
+        assert list(fake_methods[method].parameters) == list(signature.parameters), f"Ledger.{method}"
+
+
+def test_what_the_fake_ledger_reads_is_detached_so_an_unwritten_change_is_lost() -> None:
+    db = FakeDatabase()
+    with db.uow() as uow:
+        uow.care_relationships.add(orm.CareRelationship(
+            id="r1", institution_id="i1", person_ref="p1", opened_by_visit_id="v1", card_visit_id="v1",
+            opened_at=T0, last_visit_at=T0))
+        uow.commit()
+    with db.ledger() as ledger:
+        rel = ledger.open_relationship("i1", "p1")
+        assert rel is not None
+        rel.card_visit_id = "v2"  # as a verification renewing it does, before Ledger.write_verified
+        ledger.commit()
+    assert db.rows(orm.CareRelationship)[0].card_visit_id == "v1"
 
 
 def _idempotency(key: str) -> orm.IdempotencyRecord:

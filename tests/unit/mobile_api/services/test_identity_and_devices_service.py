@@ -94,3 +94,21 @@ def test_a_device_assertion_works_once(rt: Runtime, db: FakeDatabase, clock: Fro
     with pytest.raises(Unauthenticated):
         devices.device_token(rt, assertion)
     assert len(db.rows(orm.UsedAssertion)) == 1
+
+
+def test_a_revoked_devices_assertion_is_audited_without_committing_the_callers_work(
+        rt: Runtime, db: FakeDatabase, clock: FrozenClock, tenant: Tenant) -> None:
+    new = devices.create_device(rt, tenant.admin, "2台目")
+    key = generate_key()
+    devices.enrol_device(rt, activation_code=new.activation_code, public_key_pem=public_key_pem(key))
+    devices.revoke_device(rt, tenant.admin, new.device.id)
+    assertion = make_assertion(key, device_id=new.device.id, audience=rt.tokens.audience, now=clock())
+    with rt.uow() as uow:
+        uow.used_assertions.add(orm.UsedAssertion(jti="the-callers-own-work", device_id=new.device.id,
+                                                  expires_at=clock()))
+        with pytest.raises(Unauthenticated):
+            devices.check_assertion(rt, uow, assertion)
+    assert db.rows(orm.UsedAssertion) == []  # the caller's pending row was not committed by the refusal
+    (refusal,) = db.audit(action="device.assert")
+    assert (refusal.outcome, refusal.detail["reason"], refusal.actor_device_id) == ("refused", "revoked",
+                                                                                    new.device.id)
