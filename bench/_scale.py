@@ -127,7 +127,7 @@ SELECT {_at("n", "%(audit_rows)s")}, {INST}, {USER}, {DEVICE},
        (ARRAY['verification.start', 'verification.submit', 'medical_info.view', 'medical_info.view',
               'visit.read'])[1 + n %% 5],
        CASE WHEN n %% 50 = 0 THEN 'refused' ELSE 'ok' END, 'visit',
-       md5('visit' || (1 + n * %(visits)s::bigint / %(audit_rows)s))::uuid::text, '{{"kind": "medication"}}'
+       md5('visit' || (1 + (n - 1) * %(visits)s::bigint / %(audit_rows)s))::uuid::text, '{{"kind": "medication"}}'
 FROM generate_series(1, %(audit_rows)s) AS n""",
 }
 
