@@ -21,6 +21,7 @@ lacks one fails loudly here rather than benchmarking something else.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ INST = _institution("n", CALLER_PCT)
 USER = _staff("user", "n", CALLER_PCT)
 DEVICE = _staff("device", "n", CALLER_PCT)
 VISIT_AT = _at("n", "%(visits)s")
+ROWS = "generate_series(%(first)s::bigint, %(last)s::bigint)"  # this chunk's row numbers (seed_volume splits the big tables)
 
 STATEMENTS: dict[str, str] = {
     "institutions": """
@@ -91,7 +93,7 @@ INSERT INTO challenges (id, nonce, institution_id, device_id, user_id, care_type
                         expires_at, used_at)
 SELECT md5('chal' || n)::uuid::text, decode(md5('nonce' || n) || md5('nonce2' || n), 'hex'), {INST}, {DEVICE},
        {USER}, 2, 'home_consent', 'pin', at, at + interval '5 minutes', at + interval '20 seconds'
-FROM (SELECT n, {VISIT_AT} AS at FROM generate_series(1, %(visits)s) AS n) AS s""",
+FROM (SELECT n, {VISIT_AT} AS at FROM {ROWS} AS n) AS s""",
     "visits": f"""
 INSERT INTO visits (id, institution_id, challenge_id, device_id, user_id, care_type, form, method,
                     certificate_standing, certificate_kind, certificate_not_after, eligibility_status,
@@ -100,24 +102,24 @@ SELECT md5('visit' || n)::uuid::text, {INST}, md5('chal' || n)::uuid::text, {DEV
        'home_consent', 'pin', 'valid', 'user_auth', at + interval '3 years', 1, true,
        md5('person' || (n %% 200000)), '{{"status": 1, "seeded": true}}', at + interval '20 seconds',
        CASE WHEN n %% 5 = 0 THEN md5('rel' || n)::uuid::text END
-FROM (SELECT n, {VISIT_AT} AS at FROM generate_series(1, %(visits)s) AS n) AS s""",
+FROM (SELECT n, {VISIT_AT} AS at FROM {ROWS} AS n) AS s""",
     "consents": f"""
 INSERT INTO consents (id, institution_id, visit_id, person_ref, source, blanket, kinds, registered_at, expires_at)
 SELECT md5('cons' || n)::uuid::text, {INST}, md5('visit' || n)::uuid::text, md5('person' || (n %% 200000)),
        'card', false, '["medication"]', at, at + interval '1 day'
-FROM (SELECT n, {VISIT_AT} AS at FROM generate_series(1, %(visits)s) AS n) AS s""",
+FROM (SELECT n, {VISIT_AT} AS at FROM {ROWS} AS n) AS s""",
     "idempotency_records": f"""
 INSERT INTO idempotency_records (id, institution_id, scope, key, request_hash, status_code, response, created_at)
 SELECT md5('idem' || n)::uuid::text, {INST}, 'verification.submit', md5('key' || n), md5('req' || n), 201,
        '{{"seeded": true}}', at
-FROM (SELECT n, {VISIT_AT} AS at FROM generate_series(1, %(visits)s) AS n) AS s""",
+FROM (SELECT n, {VISIT_AT} AS at FROM {ROWS} AS n) AS s""",
     "care_relationships": f"""
 INSERT INTO care_relationships (id, institution_id, person_ref, opened_by_visit_id, card_visit_id, opened_at,
                                 last_visit_at, ended_at, end_reason)
 SELECT md5('rel' || n)::uuid::text, {INST}, md5('person' || (n %% 200000)), md5('visit' || n)::uuid::text,
        md5('visit' || n)::uuid::text, at, at, CASE WHEN n %% 10 = 0 THEN at + interval '30 days' END,
        CASE WHEN n %% 10 = 0 THEN 'discharged' END
-FROM (SELECT n, {VISIT_AT} AS at FROM generate_series(5, %(visits)s, 5) AS n) AS s""",
+FROM (SELECT n, {VISIT_AT} AS at FROM {ROWS} AS n WHERE n %% 5 = 0) AS s""",
     # Three audit rows per visit in its time (start, submit, a view) and the rest as views spread over the
     # history: every n-th row's visit is n / rows_per_visit.
     "audit_events": f"""
@@ -128,14 +130,31 @@ SELECT {_at("n", "%(audit_rows)s")}, {INST}, {USER}, {DEVICE},
               'visit.read'])[1 + n %% 5],
        CASE WHEN n %% 50 = 0 THEN 'refused' ELSE 'ok' END, 'visit',
        md5('visit' || (1 + (n - 1) * %(visits)s::bigint / %(audit_rows)s))::uuid::text, '{{"kind": "medication"}}'
-FROM generate_series(1, %(audit_rows)s) AS n""",
+FROM {ROWS} AS n""",
 }
+
+
+# The rows of each table are numbered 1..N over this volume field; the small tables are one statement each.
+SERIES = {"challenges": "visits", "visits": "visits", "consents": "visits", "idempotency_records": "visits",
+          "care_relationships": "visits", "audit_events": "audit_rows"}
 
 
 def _params(volume: Volume, caller_institution_id: str) -> dict[str, Any]:
     return {"caller": caller_institution_id, "others": max(volume.institutions - 1, 1),
             "caller_pct": round(volume.caller_share * 100), "visits": volume.visits,
             "audit_rows": volume.audit_rows, "history_secs": volume.history_days * 86400}
+
+
+def chunks(total: int, parts: int) -> list[tuple[int, int]]:
+    """1..total in ``parts`` contiguous (first, last) ranges, the last one possibly shorter."""
+    size = max(-(-total // max(parts, 1)), 1)
+    return [(first, min(first + size - 1, total)) for first in range(1, total + 1, size)]
+
+
+def tasks(volume: Volume, parallel: int) -> list[tuple[str, int, int]]:
+    """(table, first row, last row): the small tables whole, each big one in ``parallel`` chunks."""
+    return [(table, first, last) for table in STATEMENTS
+            for first, last in (chunks(getattr(volume, SERIES[table]), parallel) if table in SERIES else [(0, 0)])]
 
 
 def _secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
@@ -150,30 +169,56 @@ def _secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
     return [(name, definition) for name, definition in rows]
 
 
-def seed_volume(database_url: str, caller_institution_id: str, volume: Volume) -> dict[str, float]:
-    """Write the history; the seconds each step took (``total`` included)."""
-    timings: dict[str, float] = {}
+def _connect(database_url: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(psycopg_dsn(database_url), autocommit=True)
+    conn.execute("SET session_replication_role = replica")  # no FK triggers: consistent by construction
+    conn.execute("SET synchronous_commit = off")  # the load's own commits; the benchmark's stay durable
+    conn.execute("SET maintenance_work_mem = '256MB'")
+    return conn
+
+
+def _load(database_url: str, params: dict[str, Any], todo: list[tuple[str, int, int]], parallel: int
+          ) -> dict[str, float]:
+    """Run the statements, ``parallel`` connections at a time (the big tables' chunks side by side: two backends
+    use both cores, and on a shared machine get two shares of it); seconds per table, summed over its chunks."""
+    spent = {table: 0.0 for table in STATEMENTS}
+
+    def run(task: tuple[str, int, int]) -> tuple[str, float]:
+        table, first, last = task
+        started = time.perf_counter()
+        with _connect(database_url) as conn:
+            conn.execute(STATEMENTS[table], {**params, "first": first, "last": last})  # type: ignore[arg-type]
+        return table, time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for table, seconds in pool.map(run, todo):
+            spent[table] += seconds
+    return spent
+
+
+def seed_volume(database_url: str, caller_institution_id: str, volume: Volume, parallel: int = 2
+                ) -> dict[str, float]:
+    """Write the history; the seconds each step took (``load`` and ``total`` wall time included)."""
     started = time.perf_counter()
-    with psycopg.connect(psycopg_dsn(database_url), autocommit=True) as conn:
-        conn.execute("SET session_replication_role = replica")  # no FK triggers: consistent by construction
-        conn.execute("SET synchronous_commit = off")  # the load's own commits; the benchmark's stay durable
-        conn.execute("SET maintenance_work_mem = '512MB'")
+    with _connect(database_url) as conn:
         indexes = _secondary_indexes(conn)
         for name, _ in indexes:
-            conn.execute(f"DROP INDEX {name}")
-        params = _params(volume, caller_institution_id)
-        for table, statement in STATEMENTS.items():
-            step = time.perf_counter()
-            conn.execute(statement, params)  # type: ignore[arg-type]  # built from constants above
-            timings[table] = time.perf_counter() - step
-        step = time.perf_counter()
-        for _, definition in indexes:
+            conn.execute(f"DROP INDEX {name}")  # type: ignore[arg-type]  # a name pg_index gave
+    timings = _load(database_url, _params(volume, caller_institution_id), tasks(volume, parallel), parallel)
+    timings["load"] = time.perf_counter() - started
+    step = time.perf_counter()
+    def build(definition: str) -> None:
+        with _connect(database_url) as conn:
             conn.execute(definition)  # type: ignore[arg-type]  # pg_get_indexdef's own text
-        timings["indexes"] = time.perf_counter() - step
-        step = time.perf_counter()
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:  # the indexes side by side, one per connection
+        list(pool.map(build, [definition for _, definition in indexes]))
+    timings["indexes"] = time.perf_counter() - step
+    step = time.perf_counter()
+    with _connect(database_url) as conn:
         conn.execute("ANALYZE")  # the planner sees the volume, as autovacuum would after a while
         conn.execute("CHECKPOINT")  # the load's dirty pages written before the clock runs
-        timings["analyze_checkpoint"] = time.perf_counter() - step
+    timings["analyze_checkpoint"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
     return timings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bench._report import compare, comparisons, floor_ratios, format_comparisons, format_targets, ratio, server_cpu
-from bench._scale import Volume
+from bench._scale import Volume, chunks, tasks
 from bench.server_load import format_table, parse_args, summarise, targets, volume
 from scripts.prod_local import worker_model
 
@@ -100,3 +100,11 @@ def test_the_floors_are_always_measured_and_the_arguments_are_checked(capsys: py
             parse_args(wrong)
     assert "nonsense" in capsys.readouterr().err
     assert volume(0.1) == Volume(visits=100_000, audit_rows=1_000_000)
+
+
+def test_the_big_tables_are_cut_into_contiguous_chunks_that_cover_every_row_once() -> None:
+    assert chunks(10, 3) == [(1, 4), (5, 8), (9, 10)]
+    assert chunks(1, 4) == [(1, 1)] and chunks(0, 2) == []
+    todo = tasks(Volume(institutions=3, visits=10, audit_rows=7), parallel=2)
+    assert ("institutions", 0, 0) in todo and ("visits", 1, 5) in todo and ("visits", 6, 10) in todo
+    assert [t for t in todo if t[0] == "audit_events"] == [("audit_events", 1, 4), ("audit_events", 5, 7)]
