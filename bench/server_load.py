@@ -29,6 +29,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -296,6 +297,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM leaves through the with-blocks, so every stack stops and its cluster is deleted (no orphans)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     runs: list[dict[str, Any]] = []
     setups: list[dict[str, Any]] = []
