@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from locust import FastHttpUser, constant_throughput, task
 
 from bench._seed import card_from_json, start_body, submit_body
@@ -109,7 +110,9 @@ class Login(_Seeded):
 
     def on_start(self) -> None:
         super().on_start()
-        self.key = serialization.load_pem_private_key(self.nurse["device_key"].encode(), password=None)
+        key = serialization.load_pem_private_key(self.nurse["device_key"].encode(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)  # a device key is P-256
+        self.key = key
 
     @task
     def login(self) -> None:
