@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo lint test test-unit test-integration test-e2e openapi bench clean prod-local bench-load
+.PHONY: setup demo lint test test-unit test-integration test-e2e openapi bench clean prod-local bench-load bench-scale
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ $(VENV)/.bench-stamp: pyproject.toml $(STAMP)
 
 bench-load: $(VENV)/.bench-stamp
 	$(BIN)/python bench/server_load.py --json bench/results/server_load.json
+
+# Cost as data grows (an empty database, then 1 M visits and 10 M audit rows) against the floors, in one run;
+# BEFORE=REV measures commit REV's tree the same way first (bench/README.md). About 9 min, 17 with BEFORE.
+bench-scale: $(VENV)/.bench-stamp
+	$(BIN)/python bench/server_load.py verification medical_read --data both --duration 10 --repeats 2 \
+	  $(if $(BEFORE),--before $(BEFORE)) --json bench/results/server_scale.json
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache *.egg-info

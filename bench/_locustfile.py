@@ -11,7 +11,6 @@ each request, the pair is reported as one ``verification`` entry whose time is s
 """
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import os
@@ -19,21 +18,18 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from locust import FastHttpUser, constant_throughput, task
 
-from bench._seed import start_body, submit_body
+from bench._seed import card_from_json, start_body, submit_body
 from device_agent.device_key import make_assertion
 
 SEED: dict[str, Any] = json.loads(Path(os.environ["BENCH_SEED"]).read_text(encoding="utf-8"))
-# The card as _seed.submit_body takes it (the seeded certificate and its private key).
-CARD = SimpleNamespace(
-    certificate_der=base64.b64decode(SEED["card"]["certificate"]),
-    private_key=serialization.load_pem_private_key(SEED["card"]["private_key"].encode(), password=None))
+CARD = card_from_json(SEED["card"])  # the seeded certificate and its private key
 x509.load_der_x509_certificate(CARD.certificate_der)  # fail early on a bad seed
 NURSES = SEED["nurses"]
 _next_nurse = itertools.count()
@@ -57,6 +53,22 @@ class Floor(_Seeded):
     @task
     def floor(self) -> None:
         self.client.get("/api/v1/_floor", name="floor")
+
+
+class Healthz(_Seeded):
+    """The app's own cheapest endpoint (liveness: answers without the database), same server and settings."""
+
+    @task
+    def healthz(self) -> None:
+        self.client.get("/healthz", name="healthz")
+
+
+class FlaskFloor(_Seeded):
+    """The 5-line Flask app (bench/_floor_app.py) under the same gunicorn settings: run against its own host."""
+
+    @task
+    def flask_floor(self) -> None:
+        self.client.get("/", name="flask_floor")
 
 
 class Verification(_Seeded):
@@ -99,7 +111,9 @@ class Login(_Seeded):
 
     def on_start(self) -> None:
         super().on_start()
-        self.key = serialization.load_pem_private_key(self.nurse["device_key"].encode(), password=None)
+        key = serialization.load_pem_private_key(self.nurse["device_key"].encode(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)  # a device key is P-256
+        self.key = key
 
     @task
     def login(self) -> None:

@@ -13,10 +13,11 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import requests
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from device_agent.device_key import generate_key, make_assertion, public_key_pem
@@ -61,6 +62,12 @@ def issue_card(database_url: str, persona: str = PERSONA) -> Any:
             persona, variant="card", now=system_clock())
     finally:
         engine.dispose()
+
+
+def card_from_json(card: dict[str, str]) -> Any:
+    """A card as ``submit_body`` takes it, from its JSON form (base64 certificate, PEM private key)."""
+    return SimpleNamespace(certificate_der=base64.b64decode(card["certificate"]),
+                           private_key=serialization.load_pem_private_key(card["private_key"].encode(), password=None))
 
 
 @dataclass

@@ -1,17 +1,21 @@
 """gunicorn settings for the API (several stateless workers; state is in PostgreSQL).
 
-Worker model, by measurement on a 2-core machine (bench/README.md): sync workers, about one per core plus
-one, beat gthread (the threads of a worker fight over the GIL on CPU-bound requests). The OQS client's short
-timeouts and circuit breaker (adapters/oqs_http.py) keep a slow national system from holding sync workers.
-Override with WEB_CONCURRENCY, GUNICORN_WORKER_CLASS and GUNICORN_THREADS.
+Worker model, by measurement on a 2-core machine with durable commits (docs/performance.md, "Worker model";
+bench/README.md): gthread, cores + 1 workers × 2 threads. Every medical view and verification ends in a
+durable commit (its audit row) and waits on PostgreSQL and OQS round trips; a sync worker sits idle through
+each wait, so the views were commit-bound. Two threads per worker overlap one request's waits with another's
+CPU; more threads than that only queue on the GIL (4 and 8 threads spent more CPU per operation and had the
+longest tails). The OQS client's short timeouts and circuit breaker (adapters/oqs_http.py) still bound how long
+a slow national system holds a thread. Override with WEB_CONCURRENCY, GUNICORN_WORKER_CLASS and
+GUNICORN_THREADS (scripts/prod_local.py and bench/server_load.py read their defaults from here).
 """
 import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-threads = int(os.environ.get("GUNICORN_THREADS", 1))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 timeout = 30  # OQS answers within seconds; a stuck call should not hold a worker forever
 graceful_timeout = 20
 keepalive = 5  # behind the proxy, connections are reused

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import runpy
 import secrets
 import shutil
 import signal
@@ -40,14 +41,29 @@ sys.path.insert(0, str(ROOT))
 from tests.support.pgcluster import PgCluster, free_port  # noqa: E402  (after the path fix, for a direct run)
 
 BIN = Path(sys.executable).parent
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
 
 
+def worker_model() -> tuple[int, str, int]:
+    """(workers, worker class, threads) as deploy/gunicorn.conf.py decides them: its defaults, or WEB_CONCURRENCY,
+    GUNICORN_WORKER_CLASS and GUNICORN_THREADS from the environment. One place for the choice."""
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    return int(conf["workers"]), str(conf["worker_class"]), int(conf["threads"])
+
+
 class ProdLocal:
-    def __init__(self, *, workers: int = 2, worker_class: str = "sync", threads: int = 1, oqs_workers: int = 1,
+    def __init__(self, *, workers: int | None = None, worker_class: str | None = None, threads: int | None = None,
+                 oqs_workers: int = 1,
                  jobs_worker: bool = True, settings: dict[str, Any] | None = None,
-                 log_dir: str | None = None) -> None:
-        self.workers, self.worker_class, self.threads = workers, worker_class, threads
+                 log_dir: str | None = None, root: Path = ROOT) -> None:
+        """``root``: the source tree the processes run (cwd and PYTHONPATH), e.g. a worktree of an older
+        commit for bench/server_load.py ``--before``; the settings (deploy/gunicorn.conf.py) stay this tree's."""
+        self.root = root
+        default = worker_model()
+        self.workers = workers if workers is not None else default[0]
+        self.worker_class = worker_class if worker_class is not None else default[1]
+        self.threads = threads if threads is not None else default[2]
         self.oqs_workers, self.jobs_worker = oqs_workers, jobs_worker
         self.settings = dict(settings or {})
         self.pg = PgCluster(settings=DURABLE)
@@ -89,10 +105,9 @@ class ProdLocal:
         metrics_dir = self.base / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)  # stale files would add old counts
         metrics_dir.mkdir(parents=True)
-        self._spawn("api", [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+        self._spawn("api", [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF),
                             "mobile_api:create_app()"],
-                    extra_env={"BIND": f"127.0.0.1:{self.api_port}", "WEB_CONCURRENCY": str(self.workers),
-                               "GUNICORN_WORKER_CLASS": self.worker_class, "GUNICORN_THREADS": str(self.threads),
+                    extra_env={"BIND": f"127.0.0.1:{self.api_port}", **self.worker_env(),
                                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
         self._wait_http(f"{self.url}/readyz", timeout)
 
@@ -139,13 +154,24 @@ class ProdLocal:
             "MOBILE_API_OQS_BACKEND": "http", "MOBILE_API_OQS_URL": self.oqs_url,
             "MOBILE_API_JOBS_EMBEDDED_WORKERS": "0" if self.jobs_worker else "2",
             "MOBILE_API_METRICS_TOKEN": self.metrics_token,
-            "LOG_FORMAT": "json", "PYTHONDONTWRITEBYTECODE": "1",
+            "LOG_FORMAT": "json", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(self.root),
         })
         if self.redis is not None:
             env["MOBILE_API_RATE_LIMIT_STORAGE_URL"] = self.redis.url
         for key, value in self.settings.items():
             env[f"MOBILE_API_{key}"] = value if isinstance(value, str) else json.dumps(value)
         return env
+
+    def worker_env(self) -> dict[str, str]:
+        """The worker model for deploy/gunicorn.conf.py (the API's, and the benchmark's floor app's)."""
+        return {"WEB_CONCURRENCY": str(self.workers), "GUNICORN_WORKER_CLASS": self.worker_class,
+                "GUNICORN_THREADS": str(self.threads)}
+
+    def serve(self, name: str, argv: list[str], extra_env: dict[str, str], ready_url: str,
+              timeout: float = 60.0) -> None:
+        """Start one more process of the topology (e.g. the benchmark's floor app), stopped with the rest."""
+        self._spawn(name, argv, extra_env)
+        self._wait_http(ready_url, timeout)
 
     def log(self, name: str) -> str:
         path = self.base / f"{name}.log"
@@ -154,14 +180,14 @@ class ProdLocal:
     # -- helpers --------------------------------------------------------------------------------------------------
     def _run_once(self, name: str, argv: list[str]) -> None:
         with open(self.base / f"{name}.log", "wb") as out:
-            done = subprocess.run(argv, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+            done = subprocess.run(argv, cwd=self.root, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
                                   timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed (exit {done.returncode}):\n{self.log(name)[-2000:]}")
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
         with open(self.base / f"{name}.log", "ab") as out:  # the child keeps its own descriptor
-            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env={**self.env(), **(extra_env or {})},
+            self.procs[name] = subprocess.Popen(argv, cwd=self.root, env={**self.env(), **(extra_env or {})},
                                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait_http(self, url: str, timeout: float) -> None:
@@ -182,9 +208,10 @@ class ProdLocal:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
-    parser.add_argument("--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS", "sync"))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
+    workers, worker_class, threads = worker_model()  # deploy/gunicorn.conf.py's choice, or the environment's
+    parser.add_argument("--workers", type=int, default=workers)
+    parser.add_argument("--worker-class", default=worker_class)
+    parser.add_argument("--threads", type=int, default=threads)
     args = parser.parse_args(argv)
     stack = ProdLocal(workers=args.workers, worker_class=args.worker_class, threads=args.threads)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
