@@ -100,7 +100,7 @@ INSERT INTO visits (id, institution_id, challenge_id, device_id, user_id, care_t
                     certificate_standing, certificate_kind, certificate_not_after, eligibility_status,
                     medical_info_allowed, person_ref, result, created_at, care_relationship_id)
 SELECT md5('visit' || n)::uuid::text, {INST}, md5('chal' || n)::uuid::text, {DEVICE}, {USER}, 2,
-       'home_consent', 'pin', 'valid', 'user_auth', at + interval '3 years', 1, true,
+       'home_consent', 'pin', 'valid', 'card', at + interval '3 years', 1, true,
        md5('person' || (n %% 200000)), '{{"status": 1, "seeded": true}}', at + interval '20 seconds',
        CASE WHEN n %% 5 = 0 THEN md5('rel' || n)::uuid::text END
 FROM (SELECT n, {VISIT_AT} AS at FROM {ROWS} AS n) AS s""",
@@ -197,10 +197,45 @@ def _load(database_url: str, params: dict[str, Any], todo: list[tuple[str, int, 
     return spent
 
 
+def audit_months(database_url: str, history_days: int) -> list[str]:
+    """On a partitioned audit log (migration 0011), give every month of the history its partition before the
+    load, as the maintenance job would have made them month by month: a year of rows in the DEFAULT partition is
+    no production layout. Done by the app's own ``Housekeeping`` (under its lock); returns the partitions made.
+    Nothing to do on an older schema whose audit log is a plain table (``--before`` a commit without 0011)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    try:
+        from mobile_api.adapters.housekeeping import Housekeeping, partition_name
+        from mobile_api.domain.retention import Month
+    except ImportError:
+        return []
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            house = Housekeeping(session)
+            if not house.partitioned:
+                return []
+            now = datetime.now(UTC)
+            first, have = Month.of(now - timedelta(days=history_days + 1)), set(house.audit_partitions())
+            months = [m for m in (first.plus(i) for i in range(history_days // 28 + 2))
+                      if m.start <= now and m not in have]
+            house.lock()
+            house.lock_audit_log()
+            for month in months:
+                house.create_audit_partition(month)
+            return [partition_name(m) for m in months]
+    finally:
+        engine.dispose()
+
+
 def seed_volume(database_url: str, caller_institution_id: str, volume: Volume, parallel: int = 2
                 ) -> dict[str, float]:
     """Write the history; the seconds each step took (``load`` and ``total`` wall time included)."""
     started = time.perf_counter()
+    audit_months(database_url, volume.history_days)
     with _connect(database_url) as conn:
         indexes = _secondary_indexes(conn)
         for name, _ in indexes:

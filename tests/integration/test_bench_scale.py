@@ -66,3 +66,9 @@ def test_the_indexes_dropped_for_the_load_are_built_again(seeded: Any) -> None:
     with psycopg.connect(scale.psycopg_dsn(url)) as conn:
         assert sorted(scale._secondary_indexes(conn)) == sorted(before)
     assert any("audit_events" in definition for _, definition in before)
+
+
+def test_every_month_of_the_history_has_its_audit_partition_and_default_stays_empty(seeded: Any) -> None:
+    url, _, _ = seeded
+    assert one(url, "SELECT count(*) FROM audit_events_default") == 0
+    assert one(url, "SELECT count(DISTINCT tableoid) FROM audit_events") >= 2  # 30 days span two months
