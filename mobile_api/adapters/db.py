@@ -52,10 +52,33 @@ def make_engine(url: str, *, busy_timeout: float = 5.0, connect_timeout: float =
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     connect_args: dict[str, Any] = {"connect_timeout": max(2, math.ceil(connect_timeout)),  # libpq's minimum is 2
                                     "options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
+    _cache_long_statements()
     engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **pool)
     if not unpooled:
         _ping_when_idle(engine, ping_after_idle)
     return engine
+
+
+#: The hot path's longest statement, a submission's one write on PostgreSQL (adapters/ledger.py), is ~3.5 KB with
+#: ~70 parameters, and longer with more audit rows; these bounds leave room.
+CACHED_STATEMENT_LENGTH = 16384
+CACHED_STATEMENT_PARAMS = 256
+
+
+def _cache_long_statements() -> None:
+    """Let psycopg cache its conversion of our longer statements (``%(name)s`` → ``$n``).
+
+    psycopg converts a statement on every execution and remembers the conversion (an LRU of 128) only for one
+    of at most 4096 bytes and 50 parameters, against the varying multi-row INSERTs ORMs generate. The hot path's
+    writes are one statement per shape, built once (docs/performance.md): a handful of shapes, each converted
+    anew in ~0.15 ms per submission. The trade: the bounds are psycopg module settings, not a public API (a test
+    pins that the write is cached, so an upgrade that moves them fails there)."""
+    from psycopg import _queries as psycopg_queries  # only where PostgreSQL is used
+
+    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg_queries.MAX_CACHED_STATEMENT_LENGTH,
+                                                      CACHED_STATEMENT_LENGTH)
+    psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = max(psycopg_queries.MAX_CACHED_STATEMENT_PARAMS,
+                                                      CACHED_STATEMENT_PARAMS)
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:

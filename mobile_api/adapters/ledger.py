@@ -177,11 +177,11 @@ def values_of(row: orm.Base) -> dict[str, Any]:
 
 
 def _row(model: type[R], mapping: Any, prefix: str = "") -> R | None:
-    """An ORM object as a plain value from a result row (``prefix``: that table's labelled columns)."""
+    """An ORM object as a plain value from a result row (``prefix``: that table's labelled columns), made as
+    SQLAlchemy's loading makes one (``Base.plain``): these are values read, not changes to record."""
     if prefix and mapping[f"{prefix}id"] is None:
         return None  # the outer join found nothing
-    keys = _table(model).columns.keys()
-    return model(**{key: mapping[f"{prefix}{key}"] for key in keys})
+    return model.plain(**{key: mapping[f"{prefix}{key}"] for key in _table(model).columns.keys()})  # noqa: SIM118
 
 
 class PendingAudit:

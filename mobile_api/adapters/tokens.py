@@ -10,6 +10,12 @@ ints): each is refused as an invalid token, never left to crash a later
 conversion. A token may also live no longer than it could have been issued for
 (``exp - iat`` and ``exp - now`` both within the lifetime), so a token signed
 with a far ``exp`` is refused even if its key leaked once.
+
+An access token's signature check is remembered (``VERIFIED_TOKENS_CACHED`` tokens, least recently used
+dropped): a device sends the same token on every request of its 15 minutes, and pyjwt's decode is ~80 µs, the
+largest share of authentication's CPU (docs/performance.md). Only what does not change for a given token is
+remembered (signature, algorithm, issuer, audience, the claims' shapes); the times are checked against the
+clock and the caller is read from the database on every request, so expiry and revocation stay immediate.
 """
 from __future__ import annotations
 
@@ -18,8 +24,10 @@ import math
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeGuard
 
 import jwt
@@ -31,6 +39,7 @@ ACCESS_ALGORITHM = "HS256"
 DEVICE_ASSERTION_ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 DEVICE_JTI_MAX = 64  # the width of used_assertions.jti
+VERIFIED_TOKENS_CACHED = 4096  # per worker: ~1 KB each; far more than the devices signed in on one worker
 CLOCK_SKEW_SECONDS = 60  # tolerated drift between a device's (or another worker's) clock and ours
 # Times outside year 1970..9999 are not times any issuer of ours produces (and datetime cannot hold them).
 _LATEST_TIMESTAMP = 253402300799
@@ -78,6 +87,9 @@ class TokenService:
         self.audience = audience
         self.access_ttl = access_ttl
         self._clock = clock
+        # lru_cache is thread-safe and never caches a refusal: a bad token costs its full check every time.
+        self._verified: Callable[[str], dict[str, Any]] = lru_cache(maxsize=VERIFIED_TOKENS_CACHED)(
+            self._verify_access)
 
     def issue_access(self, *, subject: str, kind: str, institution_id: str,
                      role: str | None = None, device_id: str | None = None,
@@ -100,28 +112,34 @@ class TokenService:
         return token, expires
 
     def decode_access(self, token: str) -> AccessClaims:
+        claims = self._verified(token)
+        self._check_times(claims, lifetime=self.access_ttl)
+        return AccessClaims(
+            subject=claims["sub"], kind=claims["knd"], institution_id=claims["ins"],
+            role=claims.get("role"), device_id=claims.get("dev"),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC), scopes=frozenset(claims.get("scope", "").split()),
+        )
+
+    def _verify_access(self, token: str) -> dict[str, Any]:
+        """What never changes for one token: its key, signature, issuer, audience and the claims' shapes.
+        Remembered per token (``_verified``); the caller must not change the dict it returns."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._keys.get(kid or "")
             if key is None:
                 raise Unauthenticated("アクセストークンの鍵が不明です。もう一度ログインしてください。")
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=[ACCESS_ALGORITHM], audience=self.audience, issuer=self.issuer,
                 options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated("アクセストークンが無効です。もう一度ログインしてください。") from exc
-        self._check_times(claims, lifetime=self.access_ttl)
         if claims.get("knd") not in ("staff", "device", "client") or not isinstance(claims.get("ins"), str):
             raise Unauthenticated("アクセストークンが無効です。")
         scope = claims.get("scope", "")
         if not isinstance(scope, str) or (claims["knd"] == "client") != ("scope" in claims):
             raise Unauthenticated("アクセストークンが無効です。")
-        return AccessClaims(
-            subject=claims["sub"], kind=claims["knd"], institution_id=claims["ins"],
-            role=claims.get("role"), device_id=claims.get("dev"),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC), scopes=frozenset(scope.split()),
-        )
+        return claims
 
     def decode_device_assertion(self, assertion: str, *, public_key_pem: str, device_id: str,
                                 max_age: timedelta) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def relationship_for_card_visit(rt: Runtime, actor: Principal, visit: orm.Visit,
             open_rel.ended_at = status.ended_at
             open_rel.end_reason = CareEndReason(status.end_reason) if status.end_reason else None
             ended_idle = open_rel
-        rel, is_new = orm.CareRelationship(
+        rel, is_new = orm.CareRelationship.plain(
             institution_id=visit.institution_id, person_ref=visit.person_ref, opened_by_visit_id=visit.id,
             card_visit_id=visit.id, opened_at=now, last_visit_at=now), True
         action = "care.open"

@@ -83,7 +83,7 @@ def start(rt: Runtime, actor: Principal, req: StartRequest) -> orm.Challenge:
             audit.record_refusal(rt, actor, "verification.start", refusal, form=req.form.value,
                                  method=req.method.value)
             raise
-        challenge = orm.Challenge(
+        challenge = orm.Challenge.plain(
             nonce=secrets.token_bytes(32), institution_id=actor.institution_id, device_id=actor.device_id,
             user_id=actor.user_id, care_type=int(req.care_type), form=req.form.value, method=req.method.value,
             patient_reference=req.patient_reference, created_at=now, expires_at=now + rt.rules.challenge_ttl)
@@ -231,7 +231,7 @@ def _visit(actor: Principal, challenge: orm.Challenge, req: SubmitRequest, resul
            standing: CertificateStanding, confirmed_by: str | None, granted: bool, now: datetime,
            certificate_not_after: datetime | None = None) -> orm.Visit:
     """Made with everything known now, so the row is written once (no UPDATE after its INSERT)."""
-    return orm.Visit(
+    return orm.Visit.plain(
         institution_id=challenge.institution_id, challenge_id=challenge.id, device_id=actor.device_id,
         user_id=actor.user_id, visual_confirmed_by=confirmed_by, care_type=challenge.care_type, form=challenge.form,
         method=challenge.method, patient_reference=challenge.patient_reference,
@@ -246,7 +246,7 @@ def _consent(rt: Runtime, actor: Principal, visit: orm.Visit, choice: ConsentCho
     """The consent the card registered, and its audit row (appended to ``rows``)."""
     assert visit.person_ref is not None
     window = ViewingWindow.after_registration(now, rt.rules.viewing_window)
-    registered = orm.Consent(
+    registered = orm.Consent.plain(
         institution_id=visit.institution_id, visit_id=visit.id, person_ref=visit.person_ref, source="card",
         blanket=choice.blanket, kinds=sorted(k.value for k in choice.kinds), registered_at=window.opens_at,
         expires_at=window.closes_at, withdrawn_at=None, renews_id=None)

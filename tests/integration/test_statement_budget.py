@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event, text
 
 from tests.support.harness import Harness
@@ -112,3 +113,23 @@ def test_the_audit_rows_of_a_submission_keep_their_order_in_the_one_statement_wr
             "SELECT action FROM audit_events WHERE action IN ('verification.submit', 'consent.register', "
             "'care.open') ORDER BY id"))]
     assert actions == ["verification.submit", "consent.register", "care.open"], visit["id"]
+
+
+def test_psycopg_converts_each_statement_of_a_verification_once_not_per_request(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-statement write (~70 parameters) is past psycopg's default caching bounds; adapters/db.py widens
+    them, so a repeated verification converts none of its statements again (docs/performance.md)."""
+    if h.app.extensions["mobile_api_engine"].dialect.name != "postgresql":
+        pytest.skip("psycopg is the PostgreSQL driver")
+    from psycopg import _queries
+
+    nurse = h.institution().nurse()
+    assert h.verify_pin(nurse, h.card(P), consent={"kinds": ["medication"]}).status_code == 201  # warm-up
+    converted: list[bytes] = []
+    uncached = _queries._query2pg_nocache
+    monkeypatch.setattr(_queries, "_query2pg_nocache", lambda query, *a: converted.append(query) or uncached(
+        query, *a))
+    with statements(h) as seen:
+        assert h.verify_pin(nurse, h.card(P), consent={"kinds": ["medication"]}).status_code == 201
+    assert any(len(s) > 3000 and s.startswith("WITH") for s in seen)  # the long write ran, yet was not converted
+    assert converted == []

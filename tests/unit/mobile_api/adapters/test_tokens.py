@@ -35,6 +35,26 @@ def test_expiry_follows_the_injected_clock():
         tokens.decode_access(token)
 
 
+def test_a_tokens_signature_is_checked_once_its_times_on_every_request(monkeypatch):
+    """The signature check is remembered per token (docs/performance.md): a device's repeated token is not
+    re-verified, yet a token differing in one character is, and the expiry still follows the clock."""
+    clock = FrozenClock(T0)
+    tokens = service(clock)
+    token, _ = tokens.issue_access(subject="u1", kind="staff", institution_id="i1")
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    for _ in range(3):
+        assert tokens.decode_access(token).subject == "u1"
+    assert len(decodes) == 1
+    head, body, signature = token.split(".")
+    with pytest.raises(Unauthenticated):
+        tokens.decode_access(f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}")
+    clock.advance(minutes=15)
+    with pytest.raises(Unauthenticated):
+        tokens.decode_access(token)
+
+
 def test_rotation_old_kid_still_verifies_unknown_kid_refused():
     clock = FrozenClock(T0)
     old = service(clock, {"a": "s" * 40})
