@@ -148,9 +148,13 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
 
 def _jwk(pem: str, kid: str) -> dict[str, Any]:
+    """A registered public key as a JWK, its type read from the key itself: a guess from the PEM's text failed
+    (a 500) when an EC key's base64 happened to hold the letters "RSA"."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
     from joserfc.jwk import import_key
 
-    key = import_key(pem, "RSA" if "RSA" in pem or len(pem) > 400 else "EC")
+    key = import_key(pem, "RSA" if isinstance(load_pem_public_key(pem.encode()), rsa.RSAPublicKey) else "EC")
     return {**key.as_dict(private=False), "kid": kid}
 
 
