@@ -45,4 +45,4 @@ def disaster_lookup() -> Any:
         raw={k: form.getlist(k) for k in sorted(form) if k not in ("csrf_token", "idempotency_key")})
     key = form.get("idempotency_key") or secrets.token_hex(16)  # the form's own key: a resent form, one visit
     view = disaster.lookup(rt(), who(), key, cmd)  # staff on a device; period, area and kinds judged; audited
-    return see_other("console.visit_page", visit_id=view.visit.id)
+    return see_other("console.visit_page", visit_id=view.id)

@@ -23,6 +23,7 @@ from ..domain.errors import CareRelationshipEnded, DomainError, NotFound
 from ..domain.statuses import CareEndReason
 from ..queries import care as care_queries
 from ..queries.care import RelationshipRead
+from ..queries.visits import VisitRead
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -77,7 +78,12 @@ class RequeryCommand:
     raw: dict[str, Any] = field(default_factory=dict)  # the request as sent, for the idempotency hash
 
 
-def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, cmd: RequeryCommand) -> VisitView:
+def requery(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, cmd: RequeryCommand) -> VisitRead:
+    """The visit a re-query made (or the one a retry gets back), as its response shows it."""
+    return _requery_visit(rt, actor, visit_id, idempotency_key, cmd).read(rt.rules)
+
+
+def _requery_visit(rt: Runtime, actor: Principal, visit_id: str, idempotency_key: str, cmd: RequeryCommand) -> VisitView:
     """A later visit without the card: a fresh qualification and a fresh window, audited as a re-query
     linked to the visit that opened the relationship. A retry with the same key gets the same visit."""
     actor.require_staff_on_device()

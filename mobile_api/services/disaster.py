@@ -24,6 +24,7 @@ from ..domain.codes import CareType, Form, IdentityMethod, InfoKind
 from ..domain.errors import DomainError, ValidationFailed
 from ..domain.identifiers import Identifiers
 from ..domain.japanese_dates import jst_date
+from ..queries.visits import VisitRead
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -96,7 +97,12 @@ class DisasterLookup:
     raw: dict[str, Any] = field(default_factory=dict)  # the request as sent, for the idempotency hash
 
 
-def lookup(rt: Runtime, actor: Principal, idempotency_key: str, cmd: DisasterLookup) -> VisitView:
+def lookup(rt: Runtime, actor: Principal, idempotency_key: str, cmd: DisasterLookup) -> VisitRead:
+    """The visit a disaster-time lookup made (or the one a retry gets back), as its response shows it."""
+    return _lookup_visit(rt, actor, idempotency_key, cmd).read(rt.rules)
+
+
+def _lookup_visit(rt: Runtime, actor: Principal, idempotency_key: str, cmd: DisasterLookup) -> VisitView:
     """Find the patient by identifiers under a declaration in force for the institution's area, and record the
     oral consent: a visit and a consent whose window closes 24 h later or when the period ends. A retry with the
     same Idempotency-Key gets the same visit (one lookup, one consent)."""

@@ -43,6 +43,7 @@ from ..domain.errors import (
 )
 from ..domain.facility import InstitutionFacts
 from ..domain.qualification import QualificationResult
+from ..queries.visits import VisitRead
 from ..runtime import Runtime
 from . import audit, card_checks, idempotency, visual_password
 from .care import relationship_for_card_visit
@@ -112,7 +113,13 @@ def _check_method(ledger: Ledger, actor: Principal, req: StartRequest) -> None:
 
 
 def submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: str,
-           req: SubmitRequest) -> VisitView:
+           req: SubmitRequest) -> VisitRead:
+    """The visit a card verification made (or the one a retry gets back), as its response shows it."""
+    return _submit(rt, actor, challenge_id, idempotency_key, req).read(rt.rules)
+
+
+def _submit(rt: Runtime, actor: Principal, challenge_id: str, idempotency_key: str,
+            req: SubmitRequest) -> VisitView:
     """Check, ask OQS, spend the challenge and write the ``Verified`` in one transaction.
 
     The Idempotency-Key is read only when the challenge is missing or already spent (a retry): a first

@@ -115,12 +115,12 @@ def test_the_audit_rows_of_a_submission_keep_their_order_in_the_one_statement_wr
     assert actions == ["verification.submit", "consent.register", "care.open"], visit["id"]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # psycopg is the PostgreSQL driver
 def test_psycopg_converts_each_statement_of_a_verification_once_not_per_request(
         h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-statement write (~70 parameters) is past psycopg's default caching bounds; adapters/db.py widens
     them, so a repeated verification converts none of its statements again (docs/performance.md)."""
-    if h.app.extensions["mobile_api_engine"].dialect.name != "postgresql":
-        pytest.skip("psycopg is the PostgreSQL driver")
     from psycopg import _queries
 
     nurse = h.institution().nurse()

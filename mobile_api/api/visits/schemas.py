@@ -5,8 +5,6 @@ import marshmallow as ma
 
 from ...domain.codes import InfoKind
 from ...queries.visits import VisitRead
-from ...services.visits import VisitView
-from ..core import runtime
 from ..fields import Boolean, Paging, no_individual_number
 
 
@@ -94,8 +92,8 @@ def _renewal(read: VisitRead) -> dict[str, Any] | None:
 
 
 class VisitSchema(ma.Schema):
-    """A ``VisitRead``. A write's ``VisitView`` (verification, re-query, disaster lookup) is turned into one
-    first, the one place the API hands the rules to the read side, until those services answer with a read."""
+    """A ``VisitRead``: the services answer a read (GET) and a write (verification, re-query, disaster lookup)
+    alike with one, so the schema only serialises."""
 
     id = ma.fields.String()
     created_at = ma.fields.AwareDateTime()
@@ -148,10 +146,6 @@ class VisitSchema(ma.Schema):
         "properties": {"expires_on": {"type": "string", "format": "date"},
                        "usable_until": {"type": "string", "format": "date"},
                        "expired": {"type": "boolean"}, "message": {"type": "string"}}})
-
-    @ma.pre_dump
-    def _as_read(self, obj: VisitRead | VisitView, **_: Any) -> VisitRead:
-        return obj.read(runtime().rules) if isinstance(obj, VisitView) else obj
 
 
 class MedicalInformationSchema(ma.Schema):

@@ -73,7 +73,7 @@ def test_a_pin_submit_records_the_visit_and_a_consent_window_of_exactly_the_conf
     clock.advance(seconds=30)
     view = _submit(rt, tenant.nurse, challenge, ca.issue())
     (visit,) = db.rows(orm.Visit)
-    assert view.visit.id == visit.id and visit.medical_info_allowed and visit.person_ref == "person-1"
+    assert view.id == visit.id and visit.medical_info_allowed and visit.person_ref == "person-1"
     (consent,) = db.rows(orm.Consent, visit_id=visit.id)
     assert consent.registered_at == clock()
     assert consent.expires_at - consent.registered_at == timedelta(hours=6)
@@ -92,7 +92,7 @@ def test_a_retry_with_the_same_key_and_body_answers_with_the_same_visit(rt: Runt
     signature = card.sign(challenge.nonce)
     first = _submit(rt, tenant.nurse, challenge, card, signature=signature)
     again = _submit(rt, tenant.nurse, challenge, card, signature=signature)
-    assert again.visit.id == first.visit.id
+    assert again.id == first.id
     assert len(db.rows(orm.Visit)) == 1 and len(oqs.confirmations) == 1
 
 
@@ -160,4 +160,4 @@ def test_an_oqs_outage_keeps_the_challenge_and_the_key_usable_and_is_audited(
         QualificationUnavailable.slug
     oqs.unavailable = False
     view = _submit(rt, tenant.nurse, challenge, card, signature=signature)
-    assert db.rows(orm.Visit)[0].id == view.visit.id
+    assert db.rows(orm.Visit)[0].id == view.id

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from mobile_api.adapters import orm
 from mobile_api.clock import FrozenClock
 from mobile_api.domain.codes import CareType, Form, IdentityMethod, InfoKind
 from mobile_api.domain.consent import ConsentChoice
 from mobile_api.domain.errors import ConsentWindowClosed, Forbidden, NoConsentForKind
+from mobile_api.queries.visits import VisitRead
 from mobile_api.runtime import Runtime
 from mobile_api.services import audit, verification, visits
 from mobile_api.services.principal import Principal
@@ -17,7 +17,7 @@ from tests.unit.mobile_api.services.fakes import FakeDatabase, Tenant, TestCA
 
 
 def _visit(rt: Runtime, tenant: Tenant, ca: TestCA, *, key: str, patient_reference: str | None = None,
-           kinds: tuple[InfoKind, ...] = (InfoKind.MEDICATION,)) -> orm.Visit:
+           kinds: tuple[InfoKind, ...] = (InfoKind.MEDICATION,)) -> VisitRead:
     challenge = verification.start(rt, tenant.nurse, verification.StartRequest(
         care_type=CareType.HOME_VISIT, form=Form.HOME_CONSENT, method=IdentityMethod.PIN,
         patient_reference=patient_reference))
@@ -25,7 +25,7 @@ def _visit(rt: Runtime, tenant: Tenant, ca: TestCA, *, key: str, patient_referen
     signature = card.sign(challenge.nonce)
     consent = ConsentChoice.of(kinds=kinds)
     return verification.submit(rt, tenant.nurse, challenge.id, key, verification.SubmitRequest(
-        certificate=card.certificate_der, signature=signature, consent=consent, raw={"key": key})).visit
+        certificate=card.certificate_der, signature=signature, consent=consent, raw={"key": key}))
 
 
 def test_medical_information_inside_the_window_is_returned_and_outside_it_refused_both_audited(
