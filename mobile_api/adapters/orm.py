@@ -127,6 +127,7 @@ class Base(DeclarativeBase):
             raise TypeError(f"{cls.__name__} has no column {', '.join(sorted(unknown))}")
         if "id" not in values and _has_generated_uuid(cls):
             values["id"] = new_id()
+        _mappers_configured(cls)
         instance: Self = manager_of_class(cls).new_instance()
         instance.__dict__.update(values)
         return instance
@@ -135,6 +136,14 @@ class Base(DeclarativeBase):
 def table_of(model: type[Base]) -> Table:
     """A model's Core table, typed as one (``__table__`` is declared as a FromClause)."""
     return cast(Table, model.__table__)
+
+
+@functools.cache
+def _mappers_configured(model: type[Base]) -> None:
+    """SQLAlchemy configures mappers on the first constructor call or query, and ``plain`` is neither: in a
+    fresh worker whose first request took the hot path, an attribute of a plain row had no implementation yet
+    (AttributeError, a 500). Once per model, then nothing."""
+    model.registry.configure()
 
 
 @functools.cache

@@ -27,3 +27,16 @@ def test_a_plain_row_can_still_be_changed_and_refuses_an_unknown_column() -> Non
     assert values_of(plain)["last_visit_at"] == NOW.replace(day=2)
     with pytest.raises(TypeError, match="opend_at"):
         orm.CareRelationship.plain(opend_at=NOW)
+
+
+def test_a_plain_row_is_readable_in_a_fresh_process_before_anything_else_touched_the_orm() -> None:
+    """A new gunicorn worker whose first request is a verification: no constructor or query has configured the
+    mappers yet, and reading a plain row's column must still work (it answered 500 once)."""
+    import subprocess
+    import sys
+
+    code = ("from mobile_api.adapters import orm\n"
+            "c = orm.Challenge.plain(nonce=b'n', institution_id='i')\n"
+            "assert c.client_id is None and c.nonce == b'n' and c.id\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
