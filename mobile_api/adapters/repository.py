@@ -161,11 +161,6 @@ _OPEN_RELATIONSHIP = (
     .order_by(orm.CareRelationship.last_visit_at.desc(), orm.CareRelationship.opened_at.desc(),
               orm.CareRelationship.id.desc())
     .limit(1))
-_VISIT_WITH_CONSENT = (
-    select(orm.Visit, orm.Consent, orm.CareRelationship)
-    .outerjoin(orm.Consent, orm.Consent.visit_id == orm.Visit.id)  # unique: at most one consent per visit
-    .outerjoin(orm.CareRelationship, orm.CareRelationship.id == orm.Visit.care_relationship_id)
-    .where(orm.Visit.id == bindparam("visit_id"), orm.Visit.institution_id == bindparam("institution_id")))
 
 
 class Users(Repository[orm.User]):
@@ -182,14 +177,6 @@ class Users(Repository[orm.User]):
 
 
 class Visits(Repository[orm.Visit]):
-    def with_consent_and_relationship(self, visit_id: str, institution_id: str
-                                      ) -> tuple[orm.Visit, orm.Consent | None, orm.CareRelationship | None] | None:
-        """The institution's visit, its consent and its care relationship in ONE statement (a medical view
-        reads all three on every request; another tenant's id reads as missing)."""
-        row = self.session.execute(_VISIT_WITH_CONSENT, {"visit_id": visit_id, "institution_id": institution_id}
-                                   ).first()
-        return None if row is None else (row[0], row[1], row[2])
-
     def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         """The patient's latest visit before ``before`` that holds a qualification (statuses 1 and 6 with

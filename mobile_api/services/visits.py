@@ -85,16 +85,6 @@ def replayed_view(rt: Runtime, uow: UnitOfWork, actor: Principal, scope: str, ke
     return view_of(rt, uow, visit, rt.clock())
 
 
-def owned_view(rt: Runtime, uow: UnitOfWork, actor: Principal, visit_id: str, now: datetime) -> VisitView:
-    """The caller's institution's visit with its consent and relationship, read in one statement; NotFound
-    for a missing visit or another institution's."""
-    found = uow.visits.with_consent_and_relationship(visit_id, actor.institution_id)
-    if found is None:
-        raise NotFound("訪問記録が見つかりません。")
-    visit, consent, rel = found
-    return VisitView(visit, consent, now, rel, relationship_status(rt, rel, now))
-
-
 @dataclass(frozen=True)
 class MedicalView:
     visit_id: str

@@ -512,14 +512,6 @@ class FakeChallenges(FakeRepository[orm.Challenge]):
 
 
 class FakeVisits(FakeRepository[orm.Visit]):
-    def with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
-        visit = self.get(visit_id)
-        if visit is None or visit.institution_id != institution_id:
-            return None
-        consent = self.uow.consents.one_by(visit_id=visit.id)
-        rel = self.uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
-        return visit, consent, rel
-
     def earlier_of_patient(self, institution_id: str, patient_reference: str, *,
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         statuses = (1, 6) if valid_only else (1, 2, 3, 6)
@@ -753,8 +745,12 @@ class FakeLedger:
         return _detached(self._uow.care_relationships.open_for(institution_id, person_ref))
 
     def visit_with_consent_and_relationship(self, visit_id: str, institution_id: str) -> Any:
-        found = self._uow.visits.with_consent_and_relationship(visit_id, institution_id)
-        return None if found is None else tuple(_detached(row) for row in found)
+        uow = self._uow
+        visit = uow.visits.get(visit_id)
+        if visit is None or visit.institution_id != institution_id:
+            return None
+        rel = uow.care_relationships.get(visit.care_relationship_id) if visit.care_relationship_id else None
+        return tuple(_detached(row) for row in (visit, uow.consents.one_by(visit_id=visit.id), rel))
 
     def caller(self, user_id: str | None, device_id: str | None) -> CallerStanding:
         uow = self._uow
