@@ -20,7 +20,7 @@ from ..domain.consent import INFO_KIND_LABELS_JA
 from ..domain.errors import DomainError, NotFound, RateLimited, Unauthenticated, ValidationFailed
 from ..domain.facility import FACILITY_LABELS_JA, FORM_LABELS_JA, FacilityKind
 from ..domain.japanese_dates import JST
-from ..queries.visits import VisitRead
+from ..queries.visits import VisitCriteria, VisitRead
 from ..runtime import Runtime
 from ..services import audit, batch, claims, console_auth, devices, identity, visits, visual_password
 from ..services.principal import Principal
@@ -327,7 +327,7 @@ def visits_page() -> Any:
     today = rt().clock().astimezone(JST).date()
     first, last = q["from_"] or today, q["to"] or today
     wanted = {k: a.get(k) or None for k in ("staff", "form", "care_type", "outcome")}
-    asked = visits.VisitFilter(
+    asked = VisitCriteria(
         since=datetime.combine(first, time(), JST), until=datetime.combine(last + timedelta(days=1), time(), JST),
         user_id=q["staff"], form=q["form"].value if q["form"] else None,
         care_type=int(q["care_type"].value) if q["care_type"] else None,

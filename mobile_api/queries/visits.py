@@ -253,15 +253,15 @@ def visit(session: Session, institution_id: str, visit_id: str, *, now: datetime
 
 @dataclass(frozen=True, slots=True)
 class VisitCriteria:
-    """What a visit list asks for; None does not filter. ``since`` inclusive, ``until`` exclusive;
-    ``valid`` True for statuses 1 and 6, False for the others."""
+    """What a visit list or search asks for; None does not filter. ``since`` inclusive, ``until`` exclusive;
+    ``outcome`` "valid" (statuses 1 and 6) or "invalid" (the others)."""
 
     since: datetime | None = None
     until: datetime | None = None
     user_id: str | None = None
     form: str | None = None
     care_type: int | None = None
-    valid: bool | None = None
+    outcome: str | None = None
     patient_reference: str | None = None
 
 
@@ -274,9 +274,10 @@ def visits(session: Session, institution_id: str, criteria: VisitCriteria, *, li
         where.append(_V.created_at >= criteria.since)
     if criteria.until is not None:
         where.append(_V.created_at < criteria.until)
-    if criteria.valid is not None:
+    if criteria.outcome is not None:
         statuses = [int(s) for s in VALID_STATUSES]
-        where.append(_V.eligibility_status.in_(statuses) if criteria.valid else _V.eligibility_status.not_in(statuses))
+        where.append(_V.eligibility_status.in_(statuses) if criteria.outcome == "valid"
+                     else _V.eligibility_status.not_in(statuses))
     for name in ("user_id", "form", "care_type", "patient_reference"):
         value = getattr(criteria, name)
         if value is not None and value != "":

@@ -5,7 +5,7 @@ Every view of medical information is audited, and so is every refusal.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -126,27 +126,14 @@ def list_visits(rt: Runtime, actor: Principal, *, limit: int, offset: int,
 
 
 @dataclass(frozen=True)
-class VisitFilter:
-    """What a visit search asks for; None does not filter. ``since`` inclusive, ``until`` exclusive;
-    ``outcome`` "valid" (statuses 1 and 6) or "invalid" (the others)."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    user_id: str | None = None
-    form: str | None = None
-    care_type: int | None = None
-    outcome: str | None = None
-    patient_reference: str | None = None
-
-
-@dataclass(frozen=True)
 class VisitPage:
     views: list[VisitRead]
     offset: int
     has_more: bool
 
 
-def search_visits(rt: Runtime, actor: Principal, wanted: VisitFilter, *, limit: int, offset: int) -> VisitPage:
+def search_visits(rt: Runtime, actor: Principal, wanted: visit_queries.VisitCriteria, *, limit: int,
+                  offset: int) -> VisitPage:
     """A page of visits matching ``wanted``, filtered in the database (patient data). The audit row names
     exactly the visits on the page, and the filters asked for, as ``list_visits`` does for the API."""
     actor.require_patient_data_reader()
@@ -154,16 +141,12 @@ def search_visits(rt: Runtime, actor: Principal, wanted: VisitFilter, *, limit: 
         raise ValidationFailed("方式の指定が正しくありません。", field="form")
     if wanted.outcome not in (None, "valid", "invalid"):
         raise ValidationFailed("結果の指定が正しくありません。", field="outcome")
-    criteria = visit_queries.VisitCriteria(
-        since=wanted.since, until=wanted.until, user_id=wanted.user_id, form=wanted.form,
-        care_type=wanted.care_type, valid=None if wanted.outcome is None else wanted.outcome == "valid",
-        patient_reference=wanted.patient_reference)
     now = rt.clock()
     with rt.uow() as uow:
-        found = visit_queries.visits(uow.session, actor.institution_id, criteria, limit=limit + 1, offset=offset,
+        found = visit_queries.visits(uow.session, actor.institution_id, wanted, limit=limit + 1, offset=offset,
                                      now=now, rules=rt.rules)
         shown = found[:limit]
-        asked = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(wanted).items()
+        asked = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(wanted).items()
                  if v is not None}
         audit.record(uow, at=now, action="visit.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="visit",
