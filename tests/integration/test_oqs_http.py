@@ -25,7 +25,8 @@ from tests.integration.conftest import TEST_CONFIG
 from tests.support.harness import T0, Harness
 
 P = "P01-valid-30"
-READ_TIMEOUT = 0.5
+READ_TIMEOUT = 1.0  # the fault tests' timeout: short, so that a slow OQS is found quickly
+HEALTHY_READ_TIMEOUT = 10.0  # everywhere else: a loaded CI machine may take over 0.5 s to answer, which is no fault
 
 
 class FaultyOQS:
@@ -74,8 +75,8 @@ def oqs(database_url: str) -> Iterator[FaultyOQS]:
 def http_app(database_url: str, oqs: FaultyOQS, **settings: Any) -> Harness:
     clock = FrozenClock(T0)
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "OQS_BACKEND": "http", "OQS_URL": oqs.url,
-                      "OQS_READ_TIMEOUT_SECONDS": READ_TIMEOUT, "OQS_RETRY_AFTER_SECONDS": 9, **settings},
-                     clock=clock)
+                      "OQS_READ_TIMEOUT_SECONDS": HEALTHY_READ_TIMEOUT, "OQS_RETRY_AFTER_SECONDS": 9,
+                      **settings}, clock=clock)
     return Harness(app, clock)
 
 
@@ -131,7 +132,7 @@ def _submit_during_fault(h: Harness, nurse: str) -> tuple[Any, str, dict[str, An
 
 @pytest.mark.parametrize("fault", ["down", "slow", "500"])
 def test_oqs_fault_is_a_quick_503_with_fallback_and_nothing_is_lost(database_url, oqs, fault) -> None:
-    h = http_app(database_url, oqs, OQS_RETRIES=1)
+    h = http_app(database_url, oqs, OQS_RETRIES=1, OQS_READ_TIMEOUT_SECONDS=READ_TIMEOUT)
     nurse = h.institution().nurse()
     h.rt.oqs.trust_anchors()  # fetched while OQS is up; the fault hits the confirmation itself
     if fault == "down":
@@ -158,7 +159,7 @@ def test_oqs_fault_is_a_quick_503_with_fallback_and_nothing_is_lost(database_url
 
 
 def test_a_gateway_503_is_retried_a_bounded_number_of_times_and_a_500_is_not(database_url, oqs) -> None:
-    h = http_app(database_url, oqs, OQS_RETRIES=2, OQS_BREAKER_FAILURES=100)
+    h = http_app(database_url, oqs, OQS_RETRIES=2, OQS_BREAKER_FAILURES=100, OQS_READ_TIMEOUT_SECONDS=READ_TIMEOUT)
     nurse = h.institution().nurse()
     h.rt.oqs.trust_anchors()
     oqs.mode, oqs.hits = "503", 0
@@ -170,7 +171,8 @@ def test_a_gateway_503_is_retried_a_bounded_number_of_times_and_a_500_is_not(dat
 
 
 def test_the_circuit_opens_after_consecutive_failures_and_closes_after_a_trial(database_url, oqs) -> None:
-    h = http_app(database_url, oqs, OQS_RETRIES=0, OQS_BREAKER_FAILURES=2, OQS_BREAKER_RESET_SECONDS=0.5)
+    h = http_app(database_url, oqs, OQS_RETRIES=0, OQS_BREAKER_FAILURES=2, OQS_BREAKER_RESET_SECONDS=0.5,
+                 OQS_READ_TIMEOUT_SECONDS=READ_TIMEOUT)
     nurse = h.institution().nurse()
     h.rt.oqs.trust_anchors()
     oqs.mode = "slow"
