@@ -50,7 +50,7 @@ class CertificateDates:
         raises CertificateUnusable after the grace."""
         today = now.astimezone(JST).date()
         if now <= self.valid_until:
-            return "renew-soon" if today >= _same_day_months_before(self.expires_on, RENEWAL_NOTICE_MONTHS) else "valid"
+            return "renew-soon" if today >= shift_months(self.expires_on, -RENEWAL_NOTICE_MONTHS) else "valid"
         if today <= self.usable_until:
             return "expired-in-grace"
         raise CertificateUnusable(self.expires_on, self.usable_until)
@@ -71,10 +71,9 @@ def _month_end(day: date, months_after: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-
-
-def _same_day_months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier, clamped to the month's end (08-15 → 05-15)."""
-    index = day.month - 1 - months
+def shift_months(day: date, months: int) -> date:
+    """The same day ``months`` calendar months later (earlier when negative), clamped to the month's end
+    (08-15 − 3 → 05-15; 2024-02-29 + 60 → 2029-02-28): the server's ``japanese_dates.shift_months``."""
+    index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -2,7 +2,7 @@
 refusals in the nurse's words.
 
 The device checks what it can before the patient is gone (a missing field, a method outside its dates, the
-insurer number's check digit), so a record is complete when it is made; what only the server can judge
+insurer number's check digit, a 資格確認書's expiry and issue day), so a record is complete when it is made; what only the server can judge
 (whether this is a revisit, the visit day it vouches for) comes back as a refusal that ``describe_problem``
 turns into Japanese with the field's label, and the nurse fixes the record under the same id. The tables
 mirror the server's (mobile_api/domain/fallback.py); tests/unit/device_agent/test_device_fallback.py fails when they drift
@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from device_agent import insurer
+from device_agent.certificate import shift_months
 from device_agent.labels import ERAS, JST, short_date
 
 METHODS = {
@@ -89,6 +90,18 @@ LABELS = {
     "method": "確認した方法", "reason": "確認できなかった理由", "form": "確認方式", "care_type": "診療の種類",
     "patient_reference": "患者番号", "device_recorded_at": "記録した時刻", "evidence": "確認した内容",
 }
+# A 資格確認書's dates (docs/rules.md §5; seed 001: 有効期限は最大5年): the server's checks in its order
+# (check_evidence, check_certificate_term), each with its words; ``{name}`` is filled in by ``certificate_error``
+# here and by the touch UI's script from the same table (form_rules).
+CERTIFICATE_MAX_YEARS = 5
+CERTIFICATE_CHECKS = (
+    ("expired", "valid_until", "資格確認書の有効期限（{until_iso}）が受診日より前です。"),
+    ("issued_later", "issued_on", "資格確認書の交付日（{issued}）が受診日（{day}）より後です。"),
+    ("before_issue", "valid_until", "資格確認書の有効期限（{until}）が交付日（{issued}）より前です。"),
+    ("over_term", "valid_until", f"資格確認書の有効期限は最長{CERTIFICATE_MAX_YEARS}年です。有効期限（{{until}}）が"
+     f"{{since}}（{{start}}）から{CERTIFICATE_MAX_YEARS}年（{{latest}}）を超えています。有効期限を確認してください。"),
+)
+CERTIFICATE_SINCE = {"issued": "交付日", "visit": "受診日"}
 # The server tells a first visit from a revisit by the patient reference: these methods need it.
 NEEDS_PATIENT_REFERENCE = ("oral_revisit", "declaration")
 RATIOS = {"030": "3割", "020": "2割", "010": "1割"}
@@ -173,7 +186,8 @@ BIRTH_INVALID = "申立書の生年月日は和暦（例: 昭和59年5月12日�
 def form_rules(day: date) -> dict[str, Any]:
     """The checks of ``build`` for a visit on ``day``, as data for the touch UI's script (JSON): each method's
     date and required evidence with the very messages ``build`` gives, the declaration's items, the insurer
-    number's lengths. The script adds only the check digit's arithmetic (insurer.py's, pinned by a test)."""
+    number's lengths, the 資格確認書's checks in the server's order with their words. The script adds only the
+    arithmetic: the check digit (insurer.py's) and calendar months (certificate.shift_months), pinned by a test."""
     return {
         "chooseMethod": CHOOSE_METHOD, "birthInvalid": BIRTH_INVALID, "flags": list(FLAGS),
         "methods": {method: {"dateError": date_error(method, day), "allowed": sorted(EVIDENCE[method][1]),
@@ -185,8 +199,42 @@ def form_rules(day: date) -> dict[str, Any]:
         "providerRecords": [[name, required_message("oral_revisit", name)] for name in _NUMBERS],
         "declaration": [[_declaration_field(item), _declaration_message(item)] for item in DECLARATION_REQUIRED],
         "latterStageError": latter_stage_error(day),
+        "certificate": {"day": day.isoformat(), "maxMonths": 12 * CERTIFICATE_MAX_YEARS, "since": CERTIFICATE_SINCE,
+                        "checks": [list(check) for check in CERTIFICATE_CHECKS]},
         "insurer": {"lengths": list(insurer.LENGTHS), "error": insurer.WRONG},
     }
+
+
+def _iso_day(text: Any) -> date | None:
+    """A date as the form's date field gives it (YYYY-MM-DD), or None."""
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def certificate_error(evidence: Mapping[str, Any], day: date) -> tuple[str, str] | None:
+    """The server's first refusal of a 資格確認書's expiry and issue day on a visit on ``day`` (in Japan), as
+    (field, message), or None: an expiry before the visit, an issue day after it, an expiry before the issue
+    day, or an expiry more than 5 years (calendar months, the end day included) after the issue day, or after
+    the visit when the issue day is not given. Dates that are not dates are left to the format check."""
+    until, issued = _iso_day(evidence.get("valid_until")), _iso_day(evidence.get("issued_on"))
+    if (until is None and evidence.get("valid_until")) or (issued is None and evidence.get("issued_on")):
+        return None
+    start = issued or day
+    latest = shift_months(start, 12 * CERTIFICATE_MAX_YEARS)
+    failed = {"expired": until is not None and until < day, "issued_later": issued is not None and issued > day,
+              "before_issue": until is not None and issued is not None and until < issued,
+              "over_term": until is not None and until > latest}
+    words = {"until_iso": until.isoformat() if until else "", "until": short_date(until), "issued": short_date(issued),
+             "day": short_date(day), "since": CERTIFICATE_SINCE["issued" if issued else "visit"],
+             "start": short_date(start), "latest": short_date(latest)}
+    for name, field, message in CERTIFICATE_CHECKS:
+        if failed[name]:
+            return field, message.format(**words)
+    return None
 
 
 def visit_day(recorded_at: str | datetime) -> date:
@@ -329,8 +377,8 @@ def _missing(evidence: Mapping[str, Any], required: tuple[str, ...], method: str
 
 
 def _malformed(evidence: dict[str, Any], method: str, day: date) -> Errors:
-    """Dates and the insurer number that cannot be right, and a latter-stage paper card past its last day; a
-    declaration's unreadable birth date is dropped."""
+    """Dates and the insurer number that cannot be right, a latter-stage paper card past its last day and a
+    資格確認書 whose dates the server would refuse; a declaration's unreadable birth date is dropped."""
     errors: Errors = []
     birth = (evidence.get("declaration") or {}).get("birth_date")
     if isinstance(birth, dict) and "invalid" in birth:
@@ -347,6 +395,9 @@ def _malformed(evidence: dict[str, Any], method: str, day: date) -> Errors:
         errors.append(("insurer_number", insurer.WRONG))
     if method == "paper_card" and _is_latter_stage(number) and latter_stage_error(day):
         errors.append(("method", str(latter_stage_error(day))))
+    certificate = certificate_error(evidence, day)
+    if certificate:  # before saving, as the insurer number: the patient still holds the 資格確認書
+        errors.append(certificate)
     return errors
 
 

@@ -4,7 +4,7 @@ certificate renewal alert. The UI over HTTP (fast), one bounded headless-Chromiu
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,9 @@ import pytest
 from device_agent import fallback, insurer
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.outbox import Outbox
+from mobile_api.domain import fallback as server
+from mobile_api.domain.errors import ValidationFailed
+from mobile_api.domain.japanese_dates import shift_months
 from tests.e2e.test_field_visits import P01, PIN, Ui, to_pin_pad
 from tests.e2e.test_touch_ui import shots
 from tests.support.harness import STAFF_PASSWORD
@@ -245,15 +248,39 @@ def _cases() -> list[dict[str, Any]]:
     return cases
 
 
+def _certificate_cases(day: date) -> list[dict[str, Any]]:
+    """A 資格確認書 on a visit on ``day``: expiries at, before and past 5 years from the visit or the issue day
+    (a leap day's clamped anniversary included), before the visit, issue days after the visit."""
+    base = {"method": "qualification_certificate", "insurer_number": "01130012", "number": "1287",
+            "birth_date": "1984-05-12"}
+    one = timedelta(days=1)
+    five, issued = shift_months(day, 60), day - timedelta(days=400)
+    dates = [(five, None), (five + one, None), (day, None), (day - one, None), (None, day + one), (None, day),
+             (five, day + one), (shift_months(issued, 60), issued), (shift_months(issued, 60) + one, issued),
+             (day + one, issued), (date(2029, 2, 28), date(2024, 2, 29)), (date(2029, 3, 1), date(2024, 2, 29))]
+    return [{**base, **({"valid_until": until.isoformat()} if until else {}),
+             **({"issued_on": on.isoformat()} if on else {})} for until, on in dates]
+
+
+def _servers_refusal(payload: dict[str, Any], day: date) -> list[tuple[str, str]]:
+    """What the server's own check of the evidence says on this visit day (mobile_api/domain/fallback.py)."""
+    try:
+        server.check_evidence(server.FallbackMethod(payload["method"]), payload["evidence"], day)
+    except ValidationFailed as refusal:
+        return [(str(refusal.extra["field"]).removeprefix("evidence/"), refusal.detail)]
+    return []
+
+
 def test_the_scripts_checks_are_the_agents(touch_world, chromium) -> None:
     """The touch UI's script says the same errors, in the same words, as the agent's own check on saving
     (device_agent/fallback.py build, itself pinned to the server's rules), on days when the paper card, the
-    interim methods and the 後期高齢者's paper card were still valid or had ended."""
+    interim methods and the 後期高齢者's paper card were still valid or had ended; for a 資格確認書's expiry (at
+    most 5 years) and issue day, the server's check says the same too, word for word."""
     page = _offline_form(touch_world, chromium, 800, 1280)
     digits = [f"{n:06d}" for n in range(0, 1_000_000, 7919)] + [f"{n:08d}" for n in range(0, 100_000_000, 999_983)]
     verdicts = page.evaluate("ns => ns.map(n => window.offlineChecks.insurerValid(n, [6, 8]))", digits)
     assert verdicts == [insurer.is_valid(n) for n in digits] and any(verdicts) and not all(verdicts)
-    refusals = 0
+    refusals, certificate_refusals = 0, set[str]()
     for at in ("2026-12-01T01:00:00+00:00", "2025-07-31T14:59:00+00:00", "2025-08-01T01:00:00+00:00",
                "2026-03-31T14:59:00+00:00"):
         rules = fallback.form_rules(fallback.visit_day(at))
@@ -262,7 +289,15 @@ def test_the_scripts_checks_are_the_agents(touch_world, chromium) -> None:
             said = page.evaluate("([values, rules]) => window.offlineChecks.check(values, rules)", [case, rules])
             assert sorted(map(tuple, said)) == sorted(expected), (at, case)
             refusals += len(expected)
+        day = fallback.visit_day(at)
+        for case in _certificate_cases(day):
+            payload, expected = fallback.build(case, recorded_at=at, care_type=2, form="home_consent")
+            said = page.evaluate("([values, rules]) => window.offlineChecks.check(values, rules)", [case, rules])
+            assert [tuple(error) for error in said] == expected == _servers_refusal(payload, day), (at, case)
+            certificate_refusals.update(message.split("（")[0] for _, message in expected)
     assert refusals > 100
+    assert certificate_refusals == {"資格確認書の有効期限は最長5年です。有効期限", "資格確認書の有効期限",
+                                    "資格確認書の交付日"}, "each of the server's refusals was compared"
     page.context.close()
 
 

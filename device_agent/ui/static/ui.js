@@ -85,6 +85,49 @@
     return (10 - total % 10) % 10 === Number(number.charAt(number.length - 1));
   }
 
+  // A date as the form's date field gives it ("2026-12-01") → {y, m, d}, or null (fallback._iso_day).
+  function isoDay(text) {
+    var found = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text || "");
+    if (!found) { return null; }
+    var day = { y: Number(found[1]), m: Number(found[2]), d: Number(found[3]) };
+    return day.y >= 1 && day.m >= 1 && day.m <= 12 && day.d >= 1 && day.d <= daysIn(day.y, day.m) ? day : null;
+  }
+  function daysIn(y, m) {
+    var leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+    return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+  }
+  function iso(day) {
+    function pad(n, width) { var s = String(n); while (s.length < width) { s = "0" + s; } return s; }
+    return pad(day.y, 4) + "-" + pad(day.m, 2) + "-" + pad(day.d, 2);
+  }
+  function ja(day) { return day ? day.y + "年" + day.m + "月" + day.d + "日" : ""; }
+  // Calendar months later, clamped to the month's end (certificate.shift_months, the server's).
+  function shiftMonths(day, months) {
+    var index = day.m - 1 + months, y = day.y + Math.floor(index / 12), m = index - Math.floor(index / 12) * 12 + 1;
+    return { y: y, m: m, d: Math.min(day.d, daysIn(y, m)) };
+  }
+
+  // A 資格確認書's expiry and issue day on the visit day: fallback.certificate_error, from the same table of
+  // checks and words (rules.certificate); the first that fails, as [field, message], or null.
+  function certificateError(untilText, issuedText, rules) {
+    var until = isoDay(untilText), issued = isoDay(issuedText), day = isoDay(rules.day);
+    if ((!until && untilText) || (!issued && issuedText)) { return null; }
+    var start = issued || day, latest = shiftMonths(start, rules.maxMonths);
+    var failed = {
+      expired: !!until && iso(until) < iso(day), issued_later: !!issued && iso(issued) > iso(day),
+      before_issue: !!until && !!issued && iso(until) < iso(issued), over_term: !!until && iso(until) > iso(latest)
+    };
+    var words = { until_iso: until ? iso(until) : "", until: ja(until), issued: ja(issued), day: ja(day),
+                  since: rules.since[issued ? "issued" : "visit"], start: ja(start), latest: ja(latest) };
+    for (var i = 0; i < rules.checks.length; i += 1) {
+      var rule = rules.checks[i];
+      if (failed[rule[0]]) {
+        return [rule[1], rule[2].replace(/\{(\w+)\}/g, function (_, name) { return words[name]; })];
+      }
+    }
+    return null;
+  }
+
   // fallback.build's errors for these values ({name: text, or true for a ticked box}) as [field, message].
   function check(values, rules) {
     var method = rules.methods[values.method];
@@ -118,9 +161,13 @@
     if (values.method === "paper_card" && number.length === 8 && number.slice(0, 2) === "39" && rules.latterStageError) {
       errors.push(["method", rules.latterStageError]);
     }
+    if (method.allowed.indexOf("valid_until") >= 0) {
+      var certificate = certificateError(text("valid_until"), text("issued_on"), rules.certificate);
+      if (certificate) { errors.push(certificate); }
+    }
     return errors;
   }
-  window.offlineChecks = { check: check, insurerValid: insurerValid };  // for the test that pins them
+  window.offlineChecks = { check: check, insurerValid: insurerValid, shiftMonths: shiftMonths };  // for the test that pins them
 
   function formValues(form) {
     var values = {};

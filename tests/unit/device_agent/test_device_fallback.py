@@ -3,14 +3,17 @@ checked on the device so a record is complete before the patient is gone; the se
 from __future__ import annotations
 
 import sqlite3
+from datetime import date, timedelta
 
 import pytest
 
 from device_agent import fallback, insurer
+from device_agent.certificate import shift_months as device_shift_months
 from device_agent.outbox import Outbox
 from mobile_api.domain import declaration as server_declaration
 from mobile_api.domain import fallback as server
 from mobile_api.domain.insurer import is_valid_insurer_number
+from mobile_api.domain.japanese_dates import shift_months as server_shift_months
 
 NOTICE = {"method": "notice_with_card", "card_presented": "on", "insurer_number": "01130012", "number": "1287",
           "birth_date": "1984-05-12", "name": "佐藤 健一"}
@@ -219,3 +222,31 @@ def test_a_wrong_insurer_check_digit_is_caught_before_the_record_is_kept():
     assert ("insurer_number", insurer.WRONG) in errors
     _, errors = build({**fields, "insurer_number": "01130012"})
     assert not [e for e in errors if e[0] == "insurer_number"]
+
+
+def test_the_devices_certificate_term_is_the_servers():
+    """The 資格確認書's 5 years and their calendar months (a month's end clamped, a leap day's anniversary) are the
+    server's; the e2e pinning test compares the messages with the server's check and the script's."""
+    assert fallback.CERTIFICATE_MAX_YEARS == server.CERTIFICATE_MAX_YEARS
+    start = date(2023, 12, 25)
+    for offset in range(0, 800, 3):
+        day = start + timedelta(days=offset)
+        for months in (-3, 1, 60):
+            assert device_shift_months(day, months) == server_shift_months(day, months), (day, months)
+
+
+@pytest.mark.parametrize(("evidence", "field", "message"), [
+    ({"valid_until": "2031-12-01"}, None, None),
+    ({"valid_until": "2031-12-02"}, "valid_until", "有効期限（2031年12月2日）が受診日（2026年12月1日）から5年（2031年12月1日）を超えて"),
+    ({"valid_until": "2032-06-01", "issued_on": "2026-01-10"}, "valid_until", "交付日（2026年1月10日）から5年（2031年1月10日）"),
+    ({"issued_on": "2026-12-02", "valid_until": "2027-12-01"}, "issued_on", "交付日（2026年12月2日）が受診日（2026年12月1日）より後です"),
+    ({"valid_until": "2026-11-30"}, "valid_until", "有効期限（2026-11-30）が受診日より前です"),
+])
+def test_a_certificates_dates_are_checked_before_the_record_is_kept(evidence, field, message):
+    """The server refuses these at sync, after the patient has left (docs/rules.md §5): the device says so first."""
+    _, errors = build({"method": "qualification_certificate", "insurer_number": "01130012", "number": "1287",
+                       "birth_date": "1984-05-12", **evidence})
+    if field is None:
+        assert errors == []
+    else:
+        assert [name for name, _ in errors] == [field] and message in errors[0][1]
