@@ -19,9 +19,11 @@ from typing import Any
 from device_agent import device_key
 from device_agent.card.session import CardSession
 from device_agent.client import ApiClient
+from device_agent.labels import JST
 
 DEFAULT_AUDIENCE = "mobile-oqs-api"
-CLOCK_NOTICE_OFFSET = timedelta(minutes=1)  # a device clock this far from the server's is pointed out once
+CLOCK_NOTICE_OFFSET = timedelta(minutes=1)  # a device clock this far from the server's is pointed out once a day
+CLOCK_NOTICE_CHANGE = timedelta(minutes=1)  # … and again the same day when its offset has moved this much
 CardSource = Callable[[], AbstractContextManager[CardSession]]
 
 
@@ -86,7 +88,6 @@ class Agent:
     home: AgentHome
     api: ApiClient = field(init=False)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    _clock_noticed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         config = self.home.config()
@@ -98,11 +99,24 @@ class Agent:
         return self.api.now()
 
     def clock_notice(self) -> str | None:
-        """Once per agent: the Japanese note that this device's clock is off (work goes on by the server's)."""
-        offset = self.api.server_offset
-        if self._clock_noticed or offset is None or abs(offset) < CLOCK_NOTICE_OFFSET:
+        """The Japanese note that this device's clock is off (the work goes on by the server's), once a day.
+
+        Every CLI command is a new process that signs in, so what was said is kept in agent.json (the day in
+        Japan by the server's clock, and the offset said; nothing personal): it is said again on a new day,
+        when the offset has moved by ``CLOCK_NOTICE_CHANGE`` since, or after the clock was put right and drifted
+        again (docs/rules.md §2.3)."""
+        offset, config = self.api.server_offset, self.home.config()
+        said = config.get("clock_notice") or {}
+        if offset is None or abs(offset) < CLOCK_NOTICE_OFFSET:
+            if said and offset is not None:  # put right: a later drift is news again
+                self.home.save_config({k: v for k, v in config.items() if k != "clock_notice"})
             return None
-        self._clock_noticed = True
+        today = self.now().astimezone(JST).date().isoformat()
+        moved = abs(offset.total_seconds() - float(said.get("offset_seconds", 0))) >= CLOCK_NOTICE_CHANGE.total_seconds()
+        if said.get("day") == today and not moved:
+            return None
+        if config:
+            self.home.save_config({**config, "clock_notice": {"day": today, "offset_seconds": offset.total_seconds()}})
         from device_agent.messages import clock_offset
 
         return clock_offset(offset)

@@ -190,7 +190,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _login(agent: Agent, login: str) -> None:
-    """Sign in; a device clock far from the server's is said once and does not stop the work."""
+    """Sign in; a device clock far from the server's is said once a day (``Agent.clock_notice``) and does not
+    stop the work."""
     agent.login(login, _staff_password())
     notice = agent.clock_notice()
     if notice:

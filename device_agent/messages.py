@@ -174,7 +174,8 @@ def no_api_at(base_url: str) -> str:
 
 
 def clock_offset(offset: timedelta) -> str:
-    """Said once: the device's clock is off. Work goes on: times and expiries follow the server's clock."""
+    """Said once a day (``Agent.clock_notice``): the device's clock is off. Work goes on: times and expiries
+    follow the server's clock."""
     hours, minutes = divmod(max(1, round(abs(offset.total_seconds()) / 60)), 60)
     amount = (f"{hours}時間" if hours else "") + (f"{minutes}分" if minutes or not hours else "")
     side = "遅れて" if offset.total_seconds() > 0 else "進んで"

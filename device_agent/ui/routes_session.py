@@ -43,7 +43,7 @@ def login() -> Any:
     state().institution = institution
     resume = state().resume_for(login_id)  # the same person after an expired login carries on
     state().staff_login = login_id
-    state().notice = agent().clock_notice() or state().notice  # said once: this device's clock is off
+    state().notice = agent().clock_notice() or state().notice  # once a day: this device's clock is off
     return redirect(resume, code=303) if resume else see_other("care.day")  # the home screen: today's visits
 
 

@@ -15,6 +15,7 @@ from device_agent.card.sim.nfc_virtual import virtual_session
 from device_agent.card.sim.virtual_card import VirtualJpkiCard
 from device_agent.card.transport import CardRemovedError
 from device_agent.client import ApiProblem
+from device_agent.labels import JST
 from device_agent.outbox import Outbox
 from mobile_api import create_app
 from mobile_api.clock import FrozenClock
@@ -488,7 +489,42 @@ def test_a_device_clock_hours_or_minutes_off_works_by_the_servers_clock(world, s
     assert cli.main(["--home", str(agent.home.path), "verify", "--login", "nurse1", "--consent", "blanket",
                      "--virtual-card", "P01-valid-30", "--pin-stdin"]) == 0
     out = capsys.readouterr().out
-    assert "資格確認が完了しました" in out and out.count("この端末の時計") == 1
+    assert "資格確認が完了しました" in out and "この端末の時計" not in out, "said once today already (above)"
+
+
+def test_the_cli_says_a_clock_offset_once_a_day(world, monkeypatch, capsys):
+    """Every command that signs in is a new process: the day it was said (the server's day in Japan) and the
+    offset are kept in the agent's home, so it is said on the day's first command, again on the next day, again
+    when the offset moves by a minute or more, and after the clock was put right and drifted off again."""
+    import io
+    import json
+
+    from device_agent import cli
+
+    h, tenant, agent, wire = world
+    skew = [timedelta(hours=13)]
+    monkeypatch.setattr(cli, "Agent", lambda home: Agent(home, clock=lambda: h.clock() + skew[0]))
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+
+    def said() -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))
+        assert cli.main(["--home", str(agent.home.path), "visits", "--login", "nurse1"]) == 0
+        return capsys.readouterr().out.count("この端末の時計はサーバーの時刻より約13時間")
+
+    assert [said(), said(), said()] == [1, 0, 0], "once, not on every command"
+    kept = json.loads(agent.home.config_path.read_text(encoding="utf-8"))["clock_notice"]
+    today = h.clock().astimezone(JST).date()
+    assert kept == {"day": today.isoformat(), "offset_seconds": pytest.approx(-13 * 3600, abs=2)}, "nothing else"
+    h.clock.advance(hours=24)  # the next day, by the server's clock
+    assert [said(), said()] == [1, 0]
+    skew[0] = timedelta(hours=13, seconds=20)  # measured a little differently: not news
+    assert said() == 0
+    skew[0] = timedelta(hours=13, minutes=5)  # the tablet's clock moved on
+    assert said() == 1
+    skew[0] = timedelta(0)  # put right …
+    assert said() == 0 and "clock_notice" not in agent.home.config()
+    skew[0] = timedelta(hours=13)  # … and off again the same day
+    assert said() == 1
 
 
 def test_cli_second_visit_requery_discharge_and_withdrawal(world, monkeypatch, capsys):

@@ -160,6 +160,33 @@ def test_a_tablet_13_hours_ahead_works_in_the_touch_ui_by_the_servers_clock(touc
     assert "24時間0分" in ui.get("/day").text
 
 
+def test_the_touch_ui_says_the_clock_offset_once_a_day_as_the_cli_does(touch_world, monkeypatch, capsys) -> None:
+    """The touch UI and the CLI keep the day they said it in the agent's home: a second sign-in the same day (or
+    a CLI command after it) does not say it again; the first sign-in of the next day (the server's) does."""
+    from datetime import timedelta
+
+    from device_agent import cli
+    from device_agent.ui import create_ui_app
+
+    def tablet(home: AgentHome) -> Agent:
+        return Agent(home, clock=lambda: touch_world.clock() + timedelta(hours=13))
+
+    url, _ = touch_world.stack.enter_context(served(create_ui_app(tablet(touch_world.agent.home), lambda: None)))
+    ui = Ui(url)
+    notice = "約13時間進んでいます"
+    assert notice in ui.login().text
+    ui.post("/logout")
+    again = ui.login()
+    assert again.url.endswith("/day") and notice not in again.text, "signed in, the same day: said already"
+    monkeypatch.setattr(cli, "Agent", tablet)
+    monkeypatch.setenv("DEVICE_AGENT_PASSWORD", STAFF_PASSWORD)
+    assert cli.main(["--home", str(touch_world.agent.home.path), "visits", "--login", "nurse1"]) == 0
+    assert notice not in capsys.readouterr().out, "the CLI on the same tablet the same day"
+    touch_world.clock.advance(hours=24)
+    ui.post("/logout")
+    assert notice in ui.login().text, "a new day"
+
+
 def test_the_cli_refreshes_during_a_20_minute_visit(touch_world, monkeypatch, capsys) -> None:
     from device_agent import cli
 
