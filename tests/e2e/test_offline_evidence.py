@@ -332,3 +332,44 @@ def test_the_correction_form_on_a_phone_opens_on_the_refused_step_and_keeps_ever
     (record,) = touch_world.h.client.get("/api/v1/fallback-records", headers=touch_world.tenant.auth()).get_json()
     assert record["evidence"]["insurer_number"] == "01130012" and record["evidence"]["free_text"] == "次回は資格確認書を持参"
     page.context.close()
+
+
+_FIELD_BOXES = """form => Array.from(form.querySelectorAll("input, select"))
+  .filter(el => el.name && el.type !== "hidden" && el.offsetParent !== null)
+  .map(el => { const r = el.getBoundingClientRect();
+               return [el.type === "radio" ? el.name + ":" + el.value : el.name,
+                       Math.round(r.left), Math.round(r.top + window.scrollY), Math.round(r.width)]; })"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(800, 1280), (360, 800)], ids=["tablet", "phone"])
+def test_an_error_note_does_not_move_the_fields(touch_world, chromium, tmp_path, width, height) -> None:
+    """A note said next to a field as it is typed takes no place of its own in the form's grid: on a tablet
+    (two columns) and on a phone every field keeps its column and width, fields side by side stay side by
+    side, the fields above the note stay put, and nothing scrolls sideways."""
+    page = _offline_form(touch_world, chromium, width, height)
+    form = page.locator("form.offline-form")
+    page.get_by_text("資格情報のお知らせ＋マイナンバーカード", exact=True).click()
+    if width < 600:  # in steps: on to the numbers
+        page.get_by_role("button", name="次へ").click()
+    before = {name: box for name, *box in form.evaluate(_FIELD_BOXES)}
+    page.locator("#f-insurer_number").press_sequentially("01130013")  # a note after a field in the first column
+    page.locator("#f-birth_date").fill("1984-05-12")
+    page.locator("#f-birth_date").fill("")
+    page.locator("#f-birth_date").blur()  # … and one after a field in the second column (on a tablet)
+    assert page.locator(".field-error").count() == 2
+    after = {name: box for name, *box in form.evaluate(_FIELD_BOXES)}
+    assert after.keys() == before.keys() and len(before) >= 8
+    first_note = before["insurer_number"][1]
+    for name, (left, top, field_width) in before.items():
+        assert (after[name][0], after[name][2]) == (left, field_width), f"{name} moved sideways or changed width"
+        if top <= first_note:
+            assert after[name][1] == top, f"{name}, above the note, moved"
+        else:
+            assert after[name][1] >= top, f"{name} moved up"
+    for a in before:
+        for b in before:
+            assert (before[a][1] == before[b][1]) == (after[a][1] == after[b][1]), f"{a} and {b}: rows changed"
+    if width >= 768:
+        assert before["insurer_number"][0] < before["insurer_name"][0], "two columns on a tablet"
+    _shot(page, shots(tmp_path), f"offline-notes-{width}x{height}")
+    page.context.close()
