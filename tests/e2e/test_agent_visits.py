@@ -252,6 +252,10 @@ def test_cli_records_offline_then_syncs_exactly_once(world, monkeypatch, capsys)
     assert main(["--home", home, "outbox", "record", "--method", "notice_with_card", "--insurer-number", "01130012",
                  "--number", "1287", "--name", "佐藤 健一", "--birth-date", "1984-05-12"]) == 2
     assert "マイナンバーカードの提示が必要です" in capsys.readouterr().out, "refused on the device, nothing kept"
+    year = h.clock().astimezone(JST).year
+    assert main(["--home", home, "outbox", "record", "--method", "qualification_certificate", "--insurer-number",
+                 "01130012", "--number", "1287", "--birth-date", "1984-05-12", "--valid-until", f"{year + 6}-01-01"]) == 2
+    assert "資格確認書の有効期限は最長5年です" in capsys.readouterr().out, "a 資格確認書 past 5 years: refused on the device"
     assert main(["--home", home, "outbox", "record", "--method", "notice_with_card", "--card-presented",
                  "--insurer-number", "01130012", "--number", "1287", "--name", "佐藤 健一",
                  "--birth-date", "1984-05-12"]) == 0
