@@ -227,6 +227,31 @@ def test_the_offline_form_whole_on_a_tablet_and_without_script(touch_world, chro
     page.context.close()
 
 
+def test_a_certificates_dates_are_said_as_typed_and_nothing_is_kept(touch_world, chromium) -> None:
+    """A 資格確認書 whose expiry is more than 5 years away, or whose issue day is after the visit, is said next to
+    its field as it is typed, in the server's words, and the record is not kept: the server would refuse it at
+    sync, after the patient has left."""
+    day = fallback.visit_day(touch_world.clock())
+    page = _offline_form(touch_world, chromium, 800, 1280)
+    page.get_by_text("資格確認書", exact=True).click()
+    for field, value in (("insurer_number", "01130012"), ("number", "1287"), ("birth_date", "1984-05-12"),
+                         ("valid_until", shift_months(day, 61).isoformat())):
+        page.locator(f"#f-{field}").fill(value)
+    page.locator("#f-valid_until").blur()
+    note = page.locator("label:has(#f-valid_until) + .field-error")
+    assert note.inner_text() == fallback.certificate_error({"valid_until": shift_months(day, 61).isoformat()}, day)[1]
+    assert "最長5年" in note.inner_text() and "受診日" in note.inner_text()
+    page.locator("#f-valid_until").fill(shift_months(day, 60).isoformat())
+    page.locator("#f-issued_on").fill((day + timedelta(days=1)).isoformat())
+    page.locator("#f-issued_on").blur()
+    assert note.count() == 0, "5 years to the day: right"
+    assert "より後です" in page.locator("label:has(#f-issued_on) + .field-error").inner_text()
+    page.get_by_role("button", name="端末に記録する").click()
+    assert page.locator("#f-issued_on").get_attribute("aria-invalid") == "true"
+    assert counts(touch_world) == {"pending": 0, "rejected": 0, "sent": 0}
+    page.context.close()
+
+
 def _cases() -> list[dict[str, Any]]:
     """Values the nurse might type: every method with each required field left out, wrong and right check digits,
     a 後期高齢者's paper card, declarations with items missing or a bad birth year."""
