@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -251,6 +252,9 @@ class Visit(Base):
     challenge) inside a continuing-care relationship, pointing at the visit that opened it (``requery_of``)."""
 
     __tablename__ = "visits"
+    # A patient's visits, latest first: the earlier visit a fallback record's claim guidance reads (a page of
+    # records in one select, queries/fallback.py), the held qualification of an oral check, the visit list's filter.
+    __table_args__ = (Index("ix_visits_patient_history", "institution_id", "patient_reference", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)

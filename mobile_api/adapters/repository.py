@@ -204,15 +204,6 @@ class Visits(Repository[orm.Visit]):
 
 
 class FallbackRecords(Repository[orm.FallbackRecord]):
-    def recent(self, institution_id: str, *, limit: int, offset: int,
-               status: str | None = None) -> Sequence[orm.FallbackRecord]:
-        """A page of the institution's fallback records, newest received first, optionally in one status."""
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        if status:
-            filters["status"] = status
-        return self.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit, offset=offset,
-                            **filters)
-
     def confirmed_of_patient(self, institution_id: str, patient_reference: str, *,
                              before: date) -> orm.FallbackRecord | None:
         """The patient's latest record confirmed post hoc with a valid qualification, visited before ``before``."""

@@ -531,13 +531,6 @@ class FakeVisits(FakeRepository[orm.Visit]):
 
 
 class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
-    def recent(self, institution_id: str, *, limit: int, offset: int,
-               status: str | None = None) -> list[orm.FallbackRecord]:
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        if status:
-            filters["status"] = status
-        return _page(sorted(self.list_by(**filters), key=lambda r: r.received_at, reverse=True), limit, offset)
-
     def confirmed_of_patient(self, institution_id: str, patient_reference: str, *,
                              before: date) -> orm.FallbackRecord | None:
         found = self._where(lambda r: r.institution_id == institution_id and r.patient_reference == patient_reference
