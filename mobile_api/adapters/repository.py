@@ -213,12 +213,6 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
                               rec.post_hoc_outcome == "confirmed", rec.visit_on < before)
             .order_by(rec.visit_on.desc(), rec.received_at.desc()).limit(1)).first()
 
-    def of_visit_days(self, institution_id: str, first: date, last: date) -> Sequence[orm.FallbackRecord]:
-        """The institution's records visited from ``first`` to ``last`` (days in Japan, inclusive), oldest first."""
-        rec = orm.FallbackRecord
-        return self.list_by(rec.visit_on >= first, rec.visit_on <= last, order_by=rec.visit_on,
-                            institution_id=institution_id)
-
     def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
         """How many of the institution's records an identifier lookup confirmed online with
         ``since <= confirmed_at < until`` (the usage rate, docs/rules.md §4, the usage rate)."""

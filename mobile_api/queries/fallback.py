@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from ..adapters import orm
@@ -175,17 +175,29 @@ def _earlier_visit_result() -> ColumnElement[Any]:
             .order_by(_V.created_at.desc()).limit(1).correlate(_F).scalar_subquery())
 
 
+def _with_earlier_rows(*criteria: ColumnElement[bool]) -> Select[Any]:
+    """The records matching ``criteria``, each with the earlier rows its guidance may read."""
+    return (select(_F, _prior_visit_result().label("prior_visit_result"),
+                   _prior_record_lookup().label("prior_record_lookup"),
+                   _earlier_visit_result().label("earlier_visit_result"))
+            .where(*criteria))
+
+
 def records(session: Session, institution_id: str, *, status: str | None, limit: int,
             offset: int) -> list[FallbackRead]:
     """A page of the institution's records, newest received first, each with its claim guidance: one select,
     the earlier rows the guidance needs as scalar subqueries."""
-    stmt = (select(_F, _prior_visit_result().label("prior_visit_result"),
-                   _prior_record_lookup().label("prior_record_lookup"),
-                   _earlier_visit_result().label("earlier_visit_result"))
-            .where(_F.c.institution_id == institution_id))
-    if status:
-        stmt = stmt.where(_F.c.status == status)
-    rows = session.execute(stmt.order_by(_F.c.received_at.desc(), _F.c.id).limit(limit).offset(offset))
+    criteria = [_F.c.institution_id == institution_id] + ([_F.c.status == status] if status else [])
+    rows = session.execute(_with_earlier_rows(*criteria).order_by(_F.c.received_at.desc(), _F.c.id)
+                           .limit(limit).offset(offset))
+    return [_listed(row) for row in rows]
+
+
+def of_visit_days(session: Session, institution_id: str, first: date, last: date) -> list[FallbackRead]:
+    """The institution's records visited from ``first`` to ``last`` (days in Japan, inclusive), oldest first,
+    with their guidance: the claims of a month (services/claims.py) in one select."""
+    rows = session.execute(_with_earlier_rows(_F.c.institution_id == institution_id, _F.c.visit_on >= first,
+                                              _F.c.visit_on <= last).order_by(_F.c.visit_on, _F.c.id))
     return [_listed(row) for row in rows]
 
 

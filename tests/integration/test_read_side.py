@@ -144,3 +144,12 @@ def test_a_page_of_fallback_records_is_one_select_with_the_earlier_rows_their_cl
     assert r.get_json() == one_by_one  # the page's guidance is each record's own, ①②③ alike
     listed = [record["id"] for record in r.get_json()]  # newest received first (the three at one instant)
     assert set(listed[:3]) == {m["id"] for m in made} and listed[3:] == [notice["id"]]
+
+    with statements(h) as seen:  # the month's claims (the console's claims page and CSV): the same one select
+        claims = h.client.get("/api/v1/claims?month=2026-12", headers=_auth(nurse))
+    assert claims.status_code == 200, claims.get_json()
+    reads = _page_reads(seen)
+    assert len(reads) == 2 and reads[0].startswith("SELECT visits.") and " FROM fallback_records" in reads[1]
+    guidance = {record["id"]: record["claim_guidance"] for record in r.get_json()}
+    fallback_rows = [row for row in claims.get_json() if row["kind"] == "fallback"]
+    assert {row["id"]: row["claim_guidance"] for row in fallback_rows} == {m["id"]: guidance[m["id"]] for m in made}

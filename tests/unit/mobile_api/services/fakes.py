@@ -537,10 +537,6 @@ class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
                             and r.post_hoc_outcome == "confirmed" and r.visit_on is not None and r.visit_on < before)
         return max(found, key=lambda r: (r.visit_on, r.received_at), default=None)
 
-    def of_visit_days(self, institution_id: str, first: date, last: date) -> list[orm.FallbackRecord]:
-        return sorted(self._where(lambda r: r.institution_id == institution_id and r.visit_on is not None
-                                  and first <= r.visit_on <= last), key=lambda r: r.visit_on)
-
     def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
         return len(self._where(lambda r: r.institution_id == institution_id and r.confirmed_at is not None
                                and since <= r.confirmed_at < until))
