@@ -14,6 +14,7 @@ from typing import Any, Self, cast
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -337,7 +338,10 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = {"postgresql_partition_by": "RANGE (at)"}
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # BIGINT on PostgreSQL (migration 0013): at national scale the sequence passes 2^31 within the retention.
+    # SQLite's INTEGER is already 64-bit, and only INTEGER makes it the rowid.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
     at: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     institution_id: Mapped[str | None] = mapped_column(ForeignKey("institutions.id"), nullable=True, index=True)
     actor_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
