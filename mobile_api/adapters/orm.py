@@ -362,6 +362,9 @@ class FallbackRecord(Base):
     """
 
     __tablename__ = "fallback_records"
+    # An institution's page of records, newest received first (queries/fallback.py): without it the page walks
+    # every institution's records by received_at.
+    __table_args__ = (Index("ix_fallback_records_institution_received", "institution_id", "received_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
