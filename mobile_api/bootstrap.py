@@ -127,7 +127,9 @@ def housekeeping_settings_from(cfg: Mapping[str, Any]) -> HousekeepingSettings:
         console_idle=timedelta(minutes=float(cfg["CONSOLE_IDLE_MINUTES"])),
         replay_guards_kept=timedelta(minutes=float(cfg["REPLAY_GUARD_KEEP_MINUTES"])),
         challenges_kept=timedelta(hours=float(cfg["CHALLENGE_KEEP_HOURS"])),
-        idempotency_kept=timedelta(days=idempotency_days))
+        idempotency_kept=timedelta(days=idempotency_days),
+        patient_sessions_kept=timedelta(days=float(cfg["PATIENT_SESSION_KEEP_DAYS"])),
+        consent_links_kept=timedelta(days=float(cfg["CONSENT_LINK_KEEP_DAYS"])))
 
 
 def queue_url(cfg: Mapping[str, Any]) -> str:

@@ -99,7 +99,11 @@ DEFAULTS: dict[str, Any] = {
     # or expired, device/client assertion ids after the assertion expired, challenges after they expired (unless a
     # visit names them), idempotency records after they were made (more than FALLBACK_MAX_AGE_DAYS, or a late
     # retry of a fallback record would be recorded twice). Lock-out rows go when they neither lock nor count.
+    # Patient-page sessions after their challenge and page session ended, consent links after they expired or were
+    # revoked (the page says "expired" rather than "unknown" that long); never one a consent needs.
     "CONSOLE_SESSION_KEEP_DAYS": 7,
+    "PATIENT_SESSION_KEEP_DAYS": 7,
+    "CONSENT_LINK_KEEP_DAYS": 90,
     "REPLAY_GUARD_KEEP_MINUTES": 60,
     "CHALLENGE_KEEP_HOURS": 24,
     "IDEMPOTENCY_KEEP_DAYS": 45,

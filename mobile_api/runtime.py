@@ -66,6 +66,8 @@ class HousekeepingSettings:
     replay_guards_kept: timedelta = timedelta(hours=1)
     challenges_kept: timedelta = timedelta(hours=24)
     idempotency_kept: timedelta = timedelta(days=45)
+    patient_sessions_kept: timedelta = timedelta(days=7)
+    consent_links_kept: timedelta = timedelta(days=90)
 
 
 @dataclass

@@ -122,6 +122,22 @@ class Housekeeping:
         r = orm.IdempotencyRecord
         return self._delete(delete(r).where(r.created_at < before))
 
+    def purge_patient_sessions(self, before: datetime) -> int:
+        """Patient-page sessions whose challenge and page session both ended before ``before``, unless they
+        registered a consent: that session is the consent's record (the consent list reads the patient's name
+        from it, queries/consents.py), kept as long as the consent."""
+        s = orm.PatientSession
+        return self._delete(delete(s).where(s.consent_id.is_(None), s.expires_at < before,
+                                            or_(s.authenticated_until.is_(None), s.authenticated_until < before)))
+
+    def purge_consent_links(self, before: datetime) -> int:
+        """Links that expired or were revoked before ``before`` and that no consent (``consents.link_id``) and no
+        remaining patient session (``patient_sessions.link_id``) names: a consent given through a link keeps it."""
+        link, c, s = orm.ConsentLink, orm.Consent, orm.PatientSession
+        return self._delete(delete(link).where(or_(link.expires_at < before, link.revoked_at < before),
+                                               ~exists().where(c.link_id == link.id),
+                                               ~exists().where(s.link_id == link.id)))
+
     def _delete(self, statement: object) -> int:
         return int(self.session.execute(statement).rowcount)  # type: ignore[call-overload]
 

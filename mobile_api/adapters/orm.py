@@ -14,11 +14,13 @@ from typing import Any, Self, cast
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -251,6 +253,9 @@ class Visit(Base):
     challenge) inside a continuing-care relationship, pointing at the visit that opened it (``requery_of``)."""
 
     __tablename__ = "visits"
+    # A patient's visits, latest first: the earlier visit a fallback record's claim guidance reads (a page of
+    # records in one select, queries/fallback.py), the held qualification of an oral check, the visit list's filter.
+    __table_args__ = (Index("ix_visits_patient_history", "institution_id", "patient_reference", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
@@ -333,7 +338,10 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = {"postgresql_partition_by": "RANGE (at)"}
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # BIGINT on PostgreSQL (migration 0013): at national scale the sequence passes 2^31 within the retention.
+    # SQLite's INTEGER is already 64-bit, and only INTEGER makes it the rowid.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
     at: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     institution_id: Mapped[str | None] = mapped_column(ForeignKey("institutions.id"), nullable=True, index=True)
     actor_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
@@ -354,6 +362,9 @@ class FallbackRecord(Base):
     """
 
     __tablename__ = "fallback_records"
+    # An institution's page of records, newest received first (queries/fallback.py): without it the page walks
+    # every institution's records by received_at.
+    __table_args__ = (Index("ix_fallback_records_institution_received", "institution_id", "received_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)

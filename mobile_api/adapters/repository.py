@@ -204,15 +204,6 @@ class Visits(Repository[orm.Visit]):
 
 
 class FallbackRecords(Repository[orm.FallbackRecord]):
-    def recent(self, institution_id: str, *, limit: int, offset: int,
-               status: str | None = None) -> Sequence[orm.FallbackRecord]:
-        """A page of the institution's fallback records, newest received first, optionally in one status."""
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        if status:
-            filters["status"] = status
-        return self.list_by(order_by=orm.FallbackRecord.received_at.desc(), limit=limit, offset=offset,
-                            **filters)
-
     def confirmed_of_patient(self, institution_id: str, patient_reference: str, *,
                              before: date) -> orm.FallbackRecord | None:
         """The patient's latest record confirmed post hoc with a valid qualification, visited before ``before``."""
@@ -221,12 +212,6 @@ class FallbackRecords(Repository[orm.FallbackRecord]):
             select(rec).where(rec.institution_id == institution_id, rec.patient_reference == patient_reference,
                               rec.post_hoc_outcome == "confirmed", rec.visit_on < before)
             .order_by(rec.visit_on.desc(), rec.received_at.desc()).limit(1)).first()
-
-    def of_visit_days(self, institution_id: str, first: date, last: date) -> Sequence[orm.FallbackRecord]:
-        """The institution's records visited from ``first`` to ``last`` (days in Japan, inclusive), oldest first."""
-        rec = orm.FallbackRecord
-        return self.list_by(rec.visit_on >= first, rec.visit_on <= last, order_by=rec.visit_on,
-                            institution_id=institution_id)
 
     def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
         """How many of the institution's records an identifier lookup confirmed online with

@@ -1,13 +1,23 @@
 """Fallback records as the API shows them (docs/rules.md §5): a frozen read model whose notes, method label
-and qualification source are computed once from the stored row, beside the claim guidance the service works
-out (①②③, which may read earlier visits)."""
+and qualification source are computed once from the stored row, beside its claim guidance (①②③).
+
+The guidance may need two earlier rows: the visit or record an oral check relied on (``prior_ref``) and the
+patient's latest earlier visit (by ``patient_reference``). A page reads them with the records in ONE select
+(correlated scalar subqueries, the visit's on the index ``ix_visits_patient_history``), not a read per record;
+a single record's use case reads them only if the guidance needs them (``record_guidance``'s callables).
+"""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ..domain.claims import ClaimGuidance
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from ..adapters import orm
+from ..domain.claims import BillingIdentifiers, ClaimGuidance, guide
 from ..domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod
 from ..domain.statuses import FallbackStatus
 
@@ -99,6 +109,119 @@ def fallback_read(row: Any, guidance: ClaimGuidance) -> FallbackRead:
         copayment_ratio=row.copayment_ratio, copayment_basis=row.copayment_basis,
         destroy_after_claim=row.destroy_after_claim, settled_at=row.settled_at, claim_route=row.claim_route,
         staff_id=row.user_id, device_id=row.device_id, claim_guidance=guidance, notices=fallback_notices(row))
+
+
+Qualification = Mapping[str, Any] | None
+PRIOR_VISIT, PRIOR_RECORD = "visit:", "fallback:"
+# Statuses that hold a qualification, valid or not: where route ② looks for the former numbers.
+HOLDING_STATUSES = (1, 2, 3, 6)
+
+
+def record_guidance(row: Any, *, prior: Callable[[], Qualification],
+                    earlier: Callable[[], Qualification]) -> ClaimGuidance:
+    """① the current numbers (a valid lookup, the numbers shown, or the qualification held from the visit or
+    record an oral check relied on: ``prior``), ② the former ones (a lost or superseded lookup result, or the
+    patient's latest earlier visit: ``earlier``), ③ the unknown claim. ``prior`` and ``earlier`` are called
+    only when the guidance gets that far."""
+    evidence = row.evidence or {}
+    declaration = evidence.get("declaration") or None
+    destroyed = bool(declaration and declaration.get("destroyed"))
+    result = (row.lookup or {}).get("result") or {}
+    status = result.get("status")
+    current = former = None
+    current_source = "provider_records" if evidence.get("from_provider_records") else "evidence"
+    former_source = "invalid_result"
+    if status in (1, 6):
+        current, current_source = BillingIdentifiers.of(result.get("qualification")), "lookup"
+    elif status in (2, 3):
+        former = BillingIdentifiers.of(result.get("qualification"))
+    if current is None and status not in (2, 3, 4, 5):  # numbers a lookup did not contradict
+        current = BillingIdentifiers.of(evidence)
+    if current is None and status is None:
+        current, current_source = BillingIdentifiers.of(_as_dict(prior())), "past_visit"
+    if former is None and row.patient_reference and row.visit_on is not None:
+        held = earlier()
+        if held is not None:
+            former, former_source = BillingIdentifiers.of(_as_dict(held)), "past_visit"
+    return guide(current=current, current_source=current_source, former=former, former_source=former_source,
+                 declaration=None if destroyed else declaration, declaration_destroyed=destroyed)
+
+
+_F = orm.FallbackRecord.__table__
+_V = orm.Visit.__table__.c
+
+
+def _prior_visit_result() -> ColumnElement[Any]:
+    """The result of the visit ``prior_ref`` names ("visit:<id>"), by its primary key."""
+    return (select(_V.result).where(_F.c.prior_ref.startswith(PRIOR_VISIT),
+                                    _V.id == func.substr(_F.c.prior_ref, len(PRIOR_VISIT) + 1))
+            .correlate(_F).scalar_subquery())
+
+
+def _prior_record_lookup() -> ColumnElement[Any]:
+    """The lookup of the record ``prior_ref`` names ("fallback:<id>"), by its primary key."""
+    prior = orm.FallbackRecord.__table__.alias("prior_record")
+    return (select(prior.c.lookup).where(_F.c.prior_ref.startswith(PRIOR_RECORD),
+                                         prior.c.id == func.substr(_F.c.prior_ref, len(PRIOR_RECORD) + 1))
+            .correlate(_F).scalar_subquery())
+
+
+def _earlier_visit_result() -> ColumnElement[Any]:
+    """The result of the patient's latest visit received before the record that holds a qualification (what
+    ``Visits.earlier_of_patient(valid_only=False)`` reads for one record)."""
+    return (select(_V.result).where(_V.institution_id == _F.c.institution_id,
+                                    _V.patient_reference == _F.c.patient_reference,
+                                    _V.created_at < _F.c.received_at, _V.eligibility_status.in_(HOLDING_STATUSES))
+            .order_by(_V.created_at.desc()).limit(1).correlate(_F).scalar_subquery())
+
+
+def _with_earlier_rows(*criteria: ColumnElement[bool]) -> Select[Any]:
+    """The records matching ``criteria``, each with the earlier rows its guidance may read."""
+    return (select(_F, _prior_visit_result().label("prior_visit_result"),
+                   _prior_record_lookup().label("prior_record_lookup"),
+                   _earlier_visit_result().label("earlier_visit_result"))
+            .where(*criteria))
+
+
+def records(session: Session, institution_id: str, *, status: str | None, limit: int,
+            offset: int) -> list[FallbackRead]:
+    """A page of the institution's records, newest received first, each with its claim guidance: one select,
+    the earlier rows the guidance needs as scalar subqueries."""
+    criteria = [_F.c.institution_id == institution_id] + ([_F.c.status == status] if status else [])
+    rows = session.execute(_with_earlier_rows(*criteria).order_by(_F.c.received_at.desc(), _F.c.id)
+                           .limit(limit).offset(offset))
+    return [_listed(row) for row in rows]
+
+
+def of_visit_days(session: Session, institution_id: str, first: date, last: date) -> list[FallbackRead]:
+    """The institution's records visited from ``first`` to ``last`` (days in Japan, inclusive), oldest first,
+    with their guidance: the claims of a month (services/claims.py) in one select."""
+    rows = session.execute(_with_earlier_rows(_F.c.institution_id == institution_id, _F.c.visit_on >= first,
+                                              _F.c.visit_on <= last).order_by(_F.c.visit_on, _F.c.id))
+    return [_listed(row) for row in rows]
+
+
+def _listed(row: Any) -> FallbackRead:
+    guidance = record_guidance(row, prior=lambda: _prior_of(row),
+                               earlier=lambda: _qualification(row.earlier_visit_result))
+    return fallback_read(row, guidance)
+
+
+def _prior_of(row: Any) -> Qualification:
+    if row.prior_visit_result is not None:
+        return _qualification(row.prior_visit_result)
+    return _qualification(((row.prior_record_lookup or {}).get("result")) or {})
+
+
+def _qualification(result: Mapping[str, Any] | None) -> Qualification:
+    """A visit's or lookup's qualification; a visit without one still counts as held (an empty one)."""
+    if result is None:
+        return None
+    return result.get("qualification")
+
+
+def _as_dict(qualification: Qualification) -> dict[str, Any] | None:
+    return dict(qualification) if qualification is not None else None
 
 
 def _value(code: Any) -> str:

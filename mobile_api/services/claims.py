@@ -18,9 +18,10 @@ from ..domain.codes import IdentityMethod
 from ..domain.errors import ValidationFailed
 from ..domain.fallback import METHOD_LABELS_JA, FallbackMethod
 from ..domain.japanese_dates import JST, jst_date, last_day_of_month_after
+from ..queries import fallback as fallback_queries
 from ..runtime import Runtime
 from . import audit
-from .fallback import guidance_for_record, guidance_for_visit
+from .fallback import guidance_for_visit
 from .principal import Principal
 
 _MONTH = re.compile(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$")
@@ -82,13 +83,13 @@ def for_month(rt: Runtime, actor: Principal, month: str) -> list[ClaimRow]:
             rows.append(ClaimRow(jst_date(visit.created_at), "visit", str(visit.method), visit.id,
                                  visit.patient_reference, guidance_for_visit(uow, visit), ratio,
                                  f"eligibility_{visit.eligibility_status}", *patient_name(qualification)))
-        for record in uow.fallback_records.of_visit_days(actor.institution_id, first, last):
+        for record in fallback_queries.of_visit_days(uow.session, actor.institution_id, first, last):
             assert record.visit_on is not None
             evidence = record.evidence or {}
             name = patient_name(_qualification_of((record.lookup or {}).get("result")),
                                 evidence.get("declaration"), evidence)
             rows.append(ClaimRow(record.visit_on, "fallback", record.method, record.id, record.patient_reference,
-                                 guidance_for_record(uow, record), record.copayment_ratio, record.status, *name))
+                                 record.claim_guidance, record.copayment_ratio, record.status, *name))
         rows.sort(key=lambda r: (r.visit_on, r.kind, r.id))
         audit.record(uow, at=rt.clock(), action="claims.export", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="claims", target_id=month,

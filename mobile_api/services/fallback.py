@@ -37,7 +37,8 @@ from ..domain.identifiers import Identifiers
 from ..domain.insurer import is_valid_insurer_number
 from ..domain.japanese_dates import era_to_date
 from ..domain.statuses import FallbackStatus
-from ..queries.fallback import FallbackRead, fallback_read, qualification_source
+from ..queries import fallback as fallback_queries
+from ..queries.fallback import FallbackRead, fallback_read, qualification_source, record_guidance
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -103,17 +104,18 @@ def record(rt: Runtime, actor: Principal, idempotency_key: str, request: RecordR
 
 def list_records(rt: Runtime, actor: Principal, *, status: str | None = None, limit: int = 50,
                  offset: int = 0) -> list[FallbackRead]:
-    """The institution's fallback records, newest first (by the server's clock).
+    """The institution's fallback records, newest first (by the server's clock), in one select with their
+    claim guidance (``queries.fallback.records``).
 
     Patient data: read by an admin or staff on a registered device, one audit row per request
     with the ids returned."""
     actor.require_patient_data_reader()
     with rt.uow() as uow:
-        rows = list(uow.fallback_records.recent(actor.institution_id, limit=limit, offset=offset, status=status))
+        views = fallback_queries.records(uow.session, actor.institution_id, status=status, limit=limit,
+                                         offset=offset)
         audit.record(uow, at=rt.clock(), action="fallback.list", institution_id=actor.institution_id,
                      user_id=actor.user_id, device_id=actor.device_id, target_type="fallback_record",
-                     count=len(rows), ids=[row.id for row in rows])
-        views = [fallback_read(row, guidance_for_record(uow, row)) for row in rows]
+                     count=len(views), ids=[view.id for view in views])
         uow.commit()
         return views
 
@@ -498,31 +500,15 @@ def _prior_qualification(uow: UnitOfWork, row: orm.FallbackRecord) -> dict[str, 
 # --- Claim guidance ①②③ -------------------------------------------------------------------------------
 
 def guidance_for_record(uow: UnitOfWork, row: orm.FallbackRecord) -> ClaimGuidance:
-    """① the current numbers (a valid lookup, the numbers shown, or the qualification held from an earlier
-    visit), ② the former ones (a lost or superseded lookup result, or an earlier visit), ③ the unknown claim."""
-    evidence = row.evidence or {}
-    declaration = evidence.get("declaration") or None
-    destroyed = bool(declaration and declaration.get("destroyed"))
-    result = (row.lookup or {}).get("result") or {}
-    status = result.get("status")
-    current = former = None
-    current_source = "provider_records" if evidence.get("from_provider_records") else "evidence"
-    former_source = "invalid_result"
-    if status in (1, 6):
-        current, current_source = BillingIdentifiers.of(result.get("qualification")), "lookup"
-    elif status in (2, 3):
-        former = BillingIdentifiers.of(result.get("qualification"))
-    if current is None and status not in (2, 3, 4, 5):  # numbers a lookup did not contradict
-        current = BillingIdentifiers.of(evidence)
-    if current is None and status is None:
-        current, current_source = BillingIdentifiers.of(_prior_qualification(uow, row)), "past_visit"
-    if former is None and row.patient_reference and row.visit_on is not None:
-        earlier = uow.visits.earlier_of_patient(row.institution_id, row.patient_reference,
-                                                before=row.received_at, valid_only=False)
-        if earlier is not None:
-            former, former_source = BillingIdentifiers.of(earlier.result.get("qualification")), "past_visit"
-    return guide(current=current, current_source=current_source, former=former, former_source=former_source,
-                 declaration=None if destroyed else declaration, declaration_destroyed=destroyed)
+    """One record's claim guidance (``queries.fallback.record_guidance``): the earlier visit or record read
+    only if the guidance needs it. A page reads them in its one select (``queries.fallback.records``)."""
+    def earlier() -> dict[str, Any] | None:
+        assert row.patient_reference is not None
+        visit = uow.visits.earlier_of_patient(row.institution_id, row.patient_reference, before=row.received_at,
+                                              valid_only=False)
+        return visit.result.get("qualification") if visit is not None else None
+
+    return record_guidance(row, prior=lambda: _prior_qualification(uow, row), earlier=earlier)
 
 
 def guidance_for_visit(uow: UnitOfWork, visit: orm.Visit) -> ClaimGuidance:

@@ -69,8 +69,8 @@ def apply_retention(rt: Runtime) -> RetentionReport:
 
 def purge(rt: Runtime) -> dict[str, int]:
     """Delete what no rule reads any more (docs/rules.md §7.1); returns the rows deleted per table. Live rows
-    (a session in use, a lock in force, an assertion or challenge still valid, a key inside its replay
-    horizon) never match."""
+    (a session in use, a lock in force, an assertion, challenge or consent link still valid, a key inside its
+    replay horizon) never match, nor a row a kept one references (a consent's link and session)."""
     now, kept = rt.clock(), rt.housekeeping
     with rt.uow() as uow:
         house = uow.housekeeping
@@ -83,6 +83,9 @@ def purge(rt: Runtime) -> dict[str, int]:
             "used_assertions": house.purge_used_assertions(now - kept.replay_guards_kept),
             "challenges": house.purge_challenges(now - kept.challenges_kept),
             "idempotency_records": house.purge_idempotency_records(now - kept.idempotency_kept),
+            # sessions first: a link goes only once no session uses it
+            "patient_sessions": house.purge_patient_sessions(now - kept.patient_sessions_kept),
+            "consent_links": house.purge_consent_links(now - kept.consent_links_kept),
         }
         if any(deleted.values()):
             audit.record(uow, at=now, action="maintenance.purge", target_type="housekeeping",

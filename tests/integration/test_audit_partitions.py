@@ -212,3 +212,30 @@ def test_the_migration_keeps_every_row_and_puts_each_in_its_month(database_at_00
         if engine.dialect.name == "postgresql":
             assert conn.scalar(text("SELECT relkind FROM pg_class WHERE relname = 'audit_events'")) == "r"
             assert conn.scalar(text("SELECT to_regclass('audit_events_default')")) is None
+
+
+def test_audit_ids_go_past_two_to_the_31(h: Any) -> None:
+    """~196 M confirmations a month (seed) pass 2^31 audit ids inside the 72 months kept: past it, the hot path's
+    audit rows (a verification) and the unit of work's still insert, and the API shows their ids (migration 0013:
+    BIGINT column and sequence on PostgreSQL; SQLite's INTEGER rowid is 64-bit)."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    beyond = 2**31 + 5
+    with h.rt.session_factory() as session:
+        if is_postgres(h):
+            session.execute(text("SELECT setval(pg_get_serial_sequence('audit_events', 'id'), :id)"), {"id": beyond})
+            assert session.scalar(text("SELECT data_type FROM information_schema.columns "
+                                       "WHERE table_name = 'audit_events' AND column_name = 'id'")) == "bigint"
+            assert session.scalar(text("SELECT data_type FROM pg_sequences WHERE sequencename = "
+                                       "split_part(pg_get_serial_sequence('audit_events', 'id'), '.', 2)")) == "bigint"
+        else:  # the rowid goes on from the largest id
+            session.execute(insert(orm.AuditEvent), {"id": beyond, "at": h.clock(), "action": "test.beyond",
+                                                     "outcome": "ok", "detail": {}})
+        session.commit()
+    assert h.verify_pin(nurse, h.card("P01-valid-30")).status_code == 201  # the ledger's audit row
+    record(h, h.clock(), "test.after")  # the unit of work's
+    events = h.client.get("/api/v1/audit-events", query_string={"limit": 100}, headers=tenant.auth()).get_json()
+    submitted = {e["action"]: e["id"] for e in events}["verification.submit"]
+    with h.rt.session_factory() as session:
+        after = session.scalar(select(orm.AuditEvent.id).where(orm.AuditEvent.action == "test.after"))
+    assert beyond < submitted < after

@@ -1,5 +1,5 @@
 """The purge of tables that only grow (services/maintenance.py ``purge``, docs/rules.md §7.1): what is past its
-keeping time goes, every live row stays. SQLite and PostgreSQL, on the injected clock."""
+keeping time goes, every live row and every row a kept one references stays. SQLite and PostgreSQL, on the injected clock."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from mobile_api.adapters import orm
 from mobile_api.services import maintenance
-from tests.support.harness import Harness
+from tests.integration.test_patient_phone import _authenticate, _link, _token
+from tests.support.harness import ADMIN_PASSWORD, Harness, Tenant
 
 P = "P01-valid-30"
 
@@ -104,3 +105,47 @@ def test_the_daily_job_and_the_commands_run_the_same_maintenance(h: Harness) -> 
     assert purged.exit_code == 0 and "challenges 0 件" in purged.output, purged.output
     kept = cli.invoke(args=["audit", "retention"])
     assert kept.exit_code == 0 and "2020-12-01" in kept.output and "行 0 件" in kept.output, kept.output
+
+
+def test_patient_sessions_and_consent_links_go_after_their_keep_and_what_a_consent_needs_stays(h: Harness) -> None:
+    """Sessions 7 days after they ended, links 90 days after they expired or were revoked; never a live one,
+    nor the link and session a consent was given through (the consent list names the patient from them)."""
+    tenant = h.institution()
+    consented, abandoned, revoked = (_link(h, tenant) for _ in range(3))
+    _, answered = _authenticate(h, _token(consented["url"]), h.card(P), blanket=True)
+    assert answered.status_code == 200 and answered.get_json()["consent_id"]
+    started = h.client.post(f"/api/v1/patient-links/{_token(abandoned['url'])}/sessions", json={"blanket": True})
+    assert started.status_code == 201  # never answered
+    assert h.client.post(f"/api/v1/consent-links/{revoked['link']['id']}/revoke", headers=tenant.auth()).status_code == 200
+    h.clock.advance(days=8)
+
+    first = maintenance.purge(h.rt)
+
+    assert (first["patient_sessions"], first["consent_links"]) == (1, 0)  # the unanswered session only
+    h.clock.advance(days=83)  # day 91: the revoked link's 90 days are over; the others expired on day 30
+    tenant.admin_token = _admin_again(h, tenant)
+    live = _link(h, tenant)
+    assert maintenance.purge(h.rt)["consent_links"] == 1
+    assert h.client.get(f"/api/v1/patient-links/{_token(abandoned['url'])}").get_json()["reason"] == "expired"
+    h.clock.advance(days=30)  # day 121: the unused link expired 91 days ago; the live one expires now
+
+    assert maintenance.purge(h.rt)["consent_links"] == 1
+
+    assert h.client.get(f"/api/v1/patient-links/{_token(abandoned['url'])}").status_code == 404  # unknown now
+    with h.rt.session_factory() as session:
+        assert set(session.scalars(select(orm.ConsentLink.id))) == {consented["link"]["id"], live["link"]["id"]}
+        assert count(h, orm.PatientSession) == 1 and count(h, orm.Consent) == 1
+        purges = session.scalars(select(orm.AuditEvent.detail).where(orm.AuditEvent.action == "maintenance.purge")
+                                 .order_by(orm.AuditEvent.at))
+        assert [(d["deleted"].get("patient_sessions"), d["deleted"].get("consent_links")) for d in purges] == [
+            (1, None), (None, 1), (None, 1)]
+    (consent,) = h.client.get("/api/v1/consents", headers=tenant.auth(_admin_again(h, tenant))).get_json()
+    assert consent["link_id"] == consented["link"]["id"] and consent["patient"]["name"]
+
+
+def _admin_again(h: Harness, tenant: Tenant) -> str:
+    """The admin signed in again (an access token lasts minutes; these tests move the clock by months)."""
+    r = h.client.post("/api/v1/auth/login", json={"institution_code": tenant.code, "login": "admin",
+                                                  "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.get_json()
+    return str(r.get_json()["access_token"])

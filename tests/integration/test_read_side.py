@@ -1,10 +1,14 @@
-"""The read side (queries/, docs/architecture.md "Read side"): a page of visits, of care relationships or of
-consents is one select however long the page is (not one per row), on both databases, and what it returns is
+"""The read side (queries/, docs/architecture.md "Read side"): a page of visits, of care relationships, of
+consents or of fallback records is one select however long the page is (not one per row), on both databases, and what it returns is
 the same visit the API answered when it was made."""
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
+from mobile_api.services import fallback as fallback_service
+from tests.integration.test_fallback_follow_up import DECLARATION, P01
 from tests.integration.test_statement_budget import statements
 from tests.support.harness import Harness
 
@@ -98,3 +102,54 @@ def test_a_page_of_consents_is_one_select_with_each_patients_name(h: Harness) ->
     assert all(c["window"]["state"] == "open" for c in listed)
     (page,) = _page_reads(seen)  # the names through a join and a subquery, not a read per consent
     assert page.startswith("SELECT consents.") and "JOIN visits" in page and "FROM patient_sessions" in page
+
+
+def _fallback(h: Harness, nurse: str, method: str, evidence: dict[str, Any], *, patient: str,
+              when: datetime) -> dict[str, Any]:
+    r = h.client.post("/api/v1/fallback-records", headers={**_auth(nurse), "Idempotency-Key": str(uuid.uuid4())},
+                      json={"care_type": 2, "form": "home_consent", "method": method, "reason": "offline",
+                            "device_recorded_at": when.isoformat(), "patient_reference": patient,
+                            "evidence": evidence})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_a_page_of_fallback_records_is_one_select_with_the_earlier_rows_their_claim_guidance_reads(
+        h: Harness) -> None:
+    """Each record's guidance reads an earlier row: the visit an oral check relied on (①), the record confirmed
+    post hoc it relied on (①), the patient's earlier visit with a lost qualification (②). The page reads them
+    in its one select, and says what each record's own read says."""
+    nurse = h.institution().nurse()
+    yesterday = h.clock() - timedelta(hours=20)
+    notice = _fallback(h, nurse, "notice_with_card", {"card_presented": True, **P01}, patient="P-3",
+                       when=yesterday)
+    assert fallback_service.confirm_pending(h.rt).confirmed == [notice["id"]]
+    _visit(h, nurse, P, patient_reference="P-1")
+    _visit(h, nurse, "P02-lost", patient_reference="P-2")
+    h.clock.advance(minutes=1)
+    made = [_fallback(h, nurse, "oral_revisit", {"nothing_changed": True}, patient="P-1", when=h.clock()),
+            _fallback(h, nurse, "oral_revisit", {"nothing_changed": True}, patient="P-3", when=h.clock()),
+            _fallback(h, nurse, "declaration", {"card_presented": True, "declaration": DECLARATION}, patient="P-2",
+                      when=h.clock())]
+    assert [(r["claim_guidance"]["route"], r["claim_guidance"]["source"]) for r in made] == [
+        (1, "past_visit"), (1, "past_visit"), (2, "past_visit")]
+
+    with statements(h) as seen:
+        r = h.client.get("/api/v1/fallback-records?limit=10", headers=_auth(nurse))
+    assert r.status_code == 200, r.get_json()
+    (page,) = _page_reads(seen)  # one statement for the page, not one per record
+    assert " FROM fallback_records" in page and " FROM visits" in page
+    one_by_one = [h.client.get(f"/api/v1/fallback-records/{record['id']}", headers=_auth(nurse)).get_json()
+                  for record in r.get_json()]
+    assert r.get_json() == one_by_one  # the page's guidance is each record's own, ①②③ alike
+    listed = [record["id"] for record in r.get_json()]  # newest received first (the three at one instant)
+    assert set(listed[:3]) == {m["id"] for m in made} and listed[3:] == [notice["id"]]
+
+    with statements(h) as seen:  # the month's claims (the console's claims page and CSV): the same one select
+        claims = h.client.get("/api/v1/claims?month=2026-12", headers=_auth(nurse))
+    assert claims.status_code == 200, claims.get_json()
+    reads = _page_reads(seen)
+    assert len(reads) == 2 and reads[0].startswith("SELECT visits.") and " FROM fallback_records" in reads[1]
+    guidance = {record["id"]: record["claim_guidance"] for record in r.get_json()}
+    fallback_rows = [row for row in claims.get_json() if row["kind"] == "fallback"]
+    assert {row["id"]: row["claim_guidance"] for row in fallback_rows} == {m["id"]: guidance[m["id"]] for m in made}

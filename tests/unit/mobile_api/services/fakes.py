@@ -531,22 +531,11 @@ class FakeVisits(FakeRepository[orm.Visit]):
 
 
 class FakeFallbackRecords(FakeRepository[orm.FallbackRecord]):
-    def recent(self, institution_id: str, *, limit: int, offset: int,
-               status: str | None = None) -> list[orm.FallbackRecord]:
-        filters: dict[str, Any] = {"institution_id": institution_id}
-        if status:
-            filters["status"] = status
-        return _page(sorted(self.list_by(**filters), key=lambda r: r.received_at, reverse=True), limit, offset)
-
     def confirmed_of_patient(self, institution_id: str, patient_reference: str, *,
                              before: date) -> orm.FallbackRecord | None:
         found = self._where(lambda r: r.institution_id == institution_id and r.patient_reference == patient_reference
                             and r.post_hoc_outcome == "confirmed" and r.visit_on is not None and r.visit_on < before)
         return max(found, key=lambda r: (r.visit_on, r.received_at), default=None)
-
-    def of_visit_days(self, institution_id: str, first: date, last: date) -> list[orm.FallbackRecord]:
-        return sorted(self._where(lambda r: r.institution_id == institution_id and r.visit_on is not None
-                                  and first <= r.visit_on <= last), key=lambda r: r.visit_on)
 
     def count_confirmed(self, institution_id: str, since: datetime, until: datetime) -> int:
         return len(self._where(lambda r: r.institution_id == institution_id and r.confirmed_at is not None
