@@ -19,9 +19,9 @@ from ..api.devices.schemas import DeviceCreateSchema
 from ..api.fields import MAX_OFFSET, MAX_YEAR, MIN_YEAR, outside_text
 from ..api.institution.schemas import InstitutionNameSchema, VisualPasswordSchema
 from ..api.staff.schemas import StaffCreateSchema
+from ..domain.audit_actions import AUDIT_ACTIONS
 from ..domain.codes import CareType, Form, Role
 from ..domain.errors import ValidationFailed
-from .display import AUDIT_ACTIONS
 
 LABELS = {"institution_code": "医療機関等コード", "login": "ログインID", "password": "パスワード",
           "device_assertion": "端末の署名", "next": "ログイン後のページ", "display_name": "表示名", "role": "役割",

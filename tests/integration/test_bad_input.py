@@ -230,3 +230,18 @@ def test_a_filter_with_a_control_character_is_refused_not_searched(h, path, para
     r = h.client.get(path, query_string={param: "P-1\n"}, headers=tenant.auth())
     details = {e["pointer"]: e["detail"] for e in assert_problem(r, 422)["errors"]}
     assert "制御文字" in details.get(f"/query/{param}", ""), details
+
+
+def test_the_audit_filter_takes_only_an_action_the_log_records(h):
+    """An integrator's typo is a 422 naming the parameter, not an empty list; the spec offers the same list."""
+    from mobile_api.domain.audit_actions import AUDIT_ACTIONS
+
+    tenant = h.institution()
+    typo = h.client.get("/api/v1/audit-events", query_string={"action": "auth.logn"}, headers=tenant.auth())
+    details = {e["pointer"]: e["detail"] for e in assert_problem(typo, 422)["errors"]}
+    assert "auth.logn" in details.get("/query/action", ""), details
+    known = h.client.get("/api/v1/audit-events", query_string={"action": "auth.login"}, headers=tenant.auth())
+    assert known.status_code == 200 and [e["action"] for e in known.get_json()] == ["auth.login"]
+    spec = h.client.get("/api/openapi.json").get_json()
+    (param,) = [p for p in spec["paths"]["/api/v1/audit-events"]["get"]["parameters"] if p["name"] == "action"]
+    assert [a for a in param["schema"]["enum"] if a is not None] == list(AUDIT_ACTIONS)
