@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -228,18 +229,33 @@ def test_a_requery_racing_a_discharge_is_never_dated_after_it(h, live: str, roun
             assert r.json()["type"] == "/problems/requery-not-allowed" and r.json()["rule"] == "discharged"
 
 
+def _withdrawal(h, tenant, live: str, door: str, visit_id: str, staff: dict[str, str]) -> Callable[[], requests.Response]:
+    """The withdrawal as sent from its door: by staff at the patient's request, or from the patient's own page (a
+    link, and a session the patient authenticated with the PIN to manage their consents)."""
+    if door == "staff":
+        url = f"{live}/api/v1/visits/{visit_id}/consent-withdrawal"
+        return lambda: requests.post(url, json={"note": "電話で申し出"}, headers=staff, timeout=60)
+    from tests.integration.test_patient_phone import _authenticate, _link, _token
+
+    session, managed = _authenticate(h, _token(_link(h, tenant)["url"]), h.card(PERSONA), purpose="manage")
+    assert managed.status_code == 200, managed.get_json()
+    page = f"{live}{urlparse(session['status_url']).path}/withdrawal"
+    return lambda: requests.post(page, timeout=60)
+
+
+@pytest.mark.parametrize("door", ["staff", "patient_phone"])
 @pytest.mark.parametrize("round_", range(3))
-def test_a_withdrawal_racing_requeries_leaves_no_window_open(h, live: str, round_: int) -> None:
+def test_a_withdrawal_racing_requeries_leaves_no_window_open(h, live: str, round_: int, door: str) -> None:
     """docs/rules.md §3.3: a re-query opens a window without the card, so it must lose to a withdrawal: either
     it is refused, or its consent is withdrawn with the rest; never a window left open after the withdrawal."""
     tenant, nurse, first = _relationship(h)
     headers = {"Authorization": f"Bearer {nurse}"}
-    withdrawal = f"{live}/api/v1/visits/{first['id']}/consent-withdrawal"
+    withdraw = _withdrawal(h, tenant, live, door, first["id"], headers)
     requery = f"{live}/api/v1/visits/{first['id']}/requery"
 
     def call(i: int) -> requests.Response:
         if i == 8:
-            return requests.post(withdrawal, json={"note": "電話で申し出"}, headers=headers, timeout=60)
+            return withdraw()
         return requests.post(requery, json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
 
     with _ticking(h.clock):
