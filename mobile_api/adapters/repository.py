@@ -517,14 +517,21 @@ class CareRelationships(Repository[orm.CareRelationship]):
         self.session.refresh(rel)
 
     def end_open(self, institution_id: str, person_ref: str, *, now: datetime, reason: str,
-                 note: str | None = None, ended_by: str | None = None) -> int:
-        """End the patient's relationships not ended yet (e.g. on withdrawal): how many."""
+                 note: str | None = None, ended_by: str | None = None) -> list[datetime]:
+        """End the patient's relationships not ended yet (e.g. on withdrawal): when each ended.
+
+        Each ends at ``now``, or at its latest visit if that is later: a re-query holding the row
+        (``record_visit``) is waited for, and the end is never dated before the visit it let in. The rows stay
+        locked until the caller commits, so a re-query that has not dated its visit yet is refused
+        (docs/rules.md §3.3)."""
         r = orm.CareRelationship
+        at = bindparam("at", now, type_=r.ended_at.type)
         result = self.session.execute(
             update(r).where(r.institution_id == institution_id, r.person_ref == person_ref, r.ended_at.is_(None))
-            .values(ended_at=now, end_reason=reason, end_note=note, ended_by=ended_by)
-            .execution_options(synchronize_session="fetch"))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            .values(ended_at=case((r.last_visit_at > at, r.last_visit_at), else_=at), end_reason=reason,
+                    end_note=note, ended_by=ended_by)
+            .returning(r.ended_at).execution_options(synchronize_session="fetch"))
+        return [ended for ended in result.scalars() if ended is not None]  # every row returned was just ended
 
 
 class ConsentLinks(Repository[orm.ConsentLink]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -49,15 +50,45 @@ def no_individual_number(value: Any) -> None:
         raise ma.ValidationError(REFUSAL_JA)
 
 
+#: C0 control characters and DEL: NUL (PostgreSQL cannot store it), tab, CR and LF (a name or a filter that
+#: spans lines), ESC (a terminal's escape sequences) … None belongs in one line a person typed; a free text
+#: may break lines (tab, LF, CR) but holds no other.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS_BUT_LINE_BREAKS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: The same rules as the spec publishes them (a JSON Schema ``pattern``), so a generated client refuses them too.
+ONE_LINE_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"
+FREE_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+CONTROL_REFUSAL_JA = "改行・タブ・NUL などの制御文字は使用できません。"
+FREE_TEXT_CONTROL_REFUSAL_JA = "NUL などの制御文字は使用できません（改行とタブは使えます）。"
+
+
+def no_control_characters(value: Any) -> None:
+    """Refuse a control character in one line of text: 422 with the field's pointer (the JSON edge refuses only
+    NUL, and a form or a query string never passes it)."""
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise ma.ValidationError(CONTROL_REFUSAL_JA)
+
+
+def no_control_characters_but_line_breaks(value: Any) -> None:
+    """The same for a free text, which may break lines."""
+    if isinstance(value, str) and CONTROL_CHARACTERS_BUT_LINE_BREAKS.search(value):
+        raise ma.ValidationError(FREE_TEXT_CONTROL_REFUSAL_JA)
+
+
 def outside_text(max_length: int, description: str | None = None, *, min_length: int | None = None,
-                 **kwargs: Any) -> ma.fields.String:
-    """A string that carries what people typed or copied (names, numbers, notes, references): bounded, and never
-    an individual number. Use it for every such field of a request."""
+                 lines: bool = False, **kwargs: Any) -> ma.fields.String:
+    """A string that carries what people typed or copied (names, numbers, labels, notes, references, filters):
+    bounded, never an individual number, and one line without control characters (``lines``: a free text that
+    may also break lines). Use it for every such field of a request, the console's forms included; ``validate``
+    adds a field's own rules (a login's characters)."""
     metadata = kwargs.pop("metadata", {})
     if description:
         metadata.setdefault("description", description)
-    return ma.fields.String(validate=[ma.validate.Length(min=min_length, max=max_length), no_individual_number],
-                            metadata=metadata, **kwargs)
+    metadata.setdefault("pattern", FREE_TEXT_PATTERN if lines else ONE_LINE_PATTERN)
+    controls = no_control_characters_but_line_breaks if lines else no_control_characters
+    own = kwargs.pop("validate", [])
+    return ma.fields.String(validate=[ma.validate.Length(min=min_length, max=max_length), controls,
+                                      no_individual_number, *own], metadata=metadata, **kwargs)
 
 
 class Boolean(ma.fields.Boolean):

@@ -1,7 +1,8 @@
 """The console's edge: every form and query string a page reads is loaded through a marshmallow schema before a
 service or the database sees it, the API's own schema where the API has one (a login, a staff member, a device
-label, an institution name), so the console refuses what the API refuses: unknown roles, dates outside the
-years the API accepts, unbounded integers, over-long text, NUL and control characters, a ``next`` that is not a
+label, an institution name) and the API's own fields elsewhere (``outside_text``: one line, bounded, no control
+characters, no individual number), so the console refuses what the API refuses: unknown roles, dates outside
+the years the API accepts, unbounded integers, over-long text, NUL and control characters, a ``next`` that is not a
 local console path. A refusal is a ``ValidationFailed`` naming the field in Japanese (422 page or form error);
 nothing is stored (docs/console.md, "Protections")."""
 from __future__ import annotations
@@ -15,28 +16,18 @@ import marshmallow as ma
 
 from ..api.auth.schemas import LoginSchema
 from ..api.devices.schemas import DeviceCreateSchema
-from ..api.fields import MAX_OFFSET, MAX_YEAR, MIN_YEAR, no_individual_number
+from ..api.fields import MAX_OFFSET, MAX_YEAR, MIN_YEAR, outside_text
 from ..api.institution.schemas import InstitutionNameSchema, VisualPasswordSchema
 from ..api.staff.schemas import StaffCreateSchema
+from ..domain.audit_actions import AUDIT_ACTIONS
 from ..domain.codes import CareType, Form, Role
 from ..domain.errors import ValidationFailed
-from .display import AUDIT_ACTIONS
 
 LABELS = {"institution_code": "医療機関等コード", "login": "ログインID", "password": "パスワード",
           "device_assertion": "端末の署名", "next": "ログイン後のページ", "display_name": "表示名", "role": "役割",
           "label": "端末名", "name": "施設名", "from": "開始日", "to": "終了日", "offset": "表示位置",
           "staff": "スタッフ", "form": "様式", "care_type": "診療区分", "outcome": "結果",
           "patient_reference": "患者参照", "action": "操作", "device": "端末"}
-
-CONTROL = re.compile("[\x00-\x1f\x7f]")
-
-
-def plain_text(value: str) -> None:
-    """One line a person typed (a login, a display name, a device label, a filter): no control characters
-    (NUL, which PostgreSQL cannot store, tab, CR, LF, DEL ...)."""
-    if CONTROL.search(value):
-        raise ma.ValidationError("改行・タブ・NUL などの制御文字は使用できません。")
-
 
 #: A page of this console: ``/console/`` and a path below, no scheme, host, backslash or control character.
 LOCAL_PATH = re.compile(r"^/console/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
@@ -57,30 +48,17 @@ def _offset() -> ma.fields.Integer:
     return ma.fields.Integer(load_default=0, strict=False, validate=ma.validate.Range(min=0, max=MAX_OFFSET))
 
 
-def _id() -> ma.fields.String:
-    return ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), plain_text])
+def _filter(max_length: int = 64) -> ma.fields.String:
+    """A filter typed or picked on a page (an id, a patient reference): the API's one line of text."""
+    return outside_text(max_length, load_default=None)
 
 
 class ConsoleLoginSchema(LoginSchema):
-    """The API's login, and no control characters in the login (the form is not JSON: the edge's NUL check
-    does not see it)."""
+    """The API's login (its fields refuse control characters: the form is not JSON, so the edge's NUL check
+    does not see it), and the page to go to after it."""
 
-    login = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), plain_text,
-                                                      no_individual_number])
     next = ma.fields.String(load_default=None, validate=ma.validate.Regexp(
         LOCAL_PATH, error="コンソール内のページ（/console/…）のみ指定できます。"))
-
-
-class ConsoleStaffSchema(StaffCreateSchema):
-    """The API's new staff member, and a display name that is one line of text."""
-
-    display_name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), plain_text,
-                                                             no_individual_number])
-
-
-class ConsoleDeviceSchema(DeviceCreateSchema):
-    label = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), plain_text,
-                                                      no_individual_number])
 
 
 class StaffRoleSchema(ma.Schema):
@@ -98,11 +76,11 @@ class PageQuerySchema(ma.Schema):
 class VisitFilterSchema(PageQuerySchema):
     from_ = Day(data_key="from", load_default=None)
     to = Day(load_default=None)
-    staff = _id()
+    staff = _filter()
     form = ma.fields.Enum(Form, by_value=True, load_default=None)
     care_type = ma.fields.Enum(CareType, by_value=ma.fields.Integer, load_default=None)
     outcome = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["valid", "invalid"]))
-    patient_reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), plain_text])
+    patient_reference = _filter()
 
 
 class AuditFilterSchema(ma.Schema):
@@ -110,16 +88,16 @@ class AuditFilterSchema(ma.Schema):
     to = Day(load_default=None)
     action = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
         AUDIT_ACTIONS, error="一覧にある操作を選んでください。"))  # the select's codes only
-    staff = _id()
-    device = _id()
-    patient_reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), plain_text])
+    staff = _filter()
+    device = _filter()
+    patient_reference = _filter()
 
 
 LOGIN = ConsoleLoginSchema(unknown=ma.EXCLUDE)
-STAFF = ConsoleStaffSchema(unknown=ma.EXCLUDE)
+STAFF = StaffCreateSchema(unknown=ma.EXCLUDE)
 ROLE = StaffRoleSchema(unknown=ma.EXCLUDE)
 PASSWORD = PasswordResetSchema(unknown=ma.EXCLUDE)
-DEVICE = ConsoleDeviceSchema(unknown=ma.EXCLUDE)
+DEVICE = DeviceCreateSchema(unknown=ma.EXCLUDE)
 INSTITUTION_NAME = InstitutionNameSchema(unknown=ma.EXCLUDE)
 VISUAL_PASSWORD = VisualPasswordSchema(unknown=ma.EXCLUDE)
 PAGE = PageQuerySchema(unknown=ma.EXCLUDE)

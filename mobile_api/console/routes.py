@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..adapters import spreadsheet
 from ..api.core import patient_data_refusals_audited
+from ..domain.audit_actions import AUDIT_ACTIONS
 from ..domain.codes import Form, InfoKind, Role
 from ..domain.consent import INFO_KIND_LABELS_JA
 from ..domain.errors import DomainError, NotFound, RateLimited, Unauthenticated, ValidationFailed
@@ -30,7 +31,6 @@ from ..web.http import download, public_url
 from ..web.qr import qr_svg
 from . import bp, forms
 from .display import (
-    AUDIT_ACTIONS,
     CHECKUP_ITEMS,
     action_label,
     care_type_label,

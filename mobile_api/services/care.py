@@ -223,15 +223,21 @@ class Withdrawal:
 
 def withdraw_all(uow: UnitOfWork, *, institution_id: str, person_ref: str, now: datetime, via: str,
                  user_id: str | None, device_id: str | None, **detail: Any) -> Withdrawal:
-    """Withdraw every consent of the patient at the institution at once (every open window closes) and
-    end the continuing-care relationship; audited with who asked and how. The caller commits."""
-    count = uow.consents.withdraw_all(institution_id, person_ref, now=now, via=via)
+    """End the continuing-care relationship, then withdraw every consent of the patient at the institution
+    at once (every open window closes); audited with who asked and how. The caller commits.
+
+    In that order (docs/rules.md §3.3): ending the relationship takes its row lock, which a re-query holds
+    from dating its visit until it commits its consent. So a re-query either committed first, and its consent
+    is among those withdrawn (the consents are read after the lock), or it finds the relationship ended and
+    is refused. The withdrawal is dated no earlier than the visit of a re-query it waited for."""
     ended = uow.care_relationships.end_open(institution_id, person_ref, now=now, reason="withdrawn",
                                             ended_by=user_id)
+    now = max([now, *ended])
+    count = uow.consents.withdraw_all(institution_id, person_ref, now=now, via=via)
     audit.record(uow, at=now, action="consent.withdraw", institution_id=institution_id, user_id=user_id,
                  device_id=device_id, target_type="person", target_id=person_ref, via=via, consents=count,
-                 relationships_ended=ended, **detail)
-    return Withdrawal(now, count, ended, via)
+                 relationships_ended=len(ended), **detail)
+    return Withdrawal(now, count, len(ended), via)
 
 
 def withdraw_on_request(rt: Runtime, actor: Principal, visit_id: str, note: str | None) -> Withdrawal:

@@ -189,3 +189,59 @@ def test_the_console_forms_refuse_an_individual_number(h):
     assert MY_NUMBER not in admin.get("/console/devices").get_data(as_text=True)
     assert "nurse7" not in admin.get("/console/staff").get_data(as_text=True)
     assert MY_NUMBER not in admin.get("/console/settings").get_data(as_text=True)
+
+
+def test_no_one_line_field_of_the_api_takes_a_control_character(h):
+    """A line break, a tab or an escape in a name, a label, a login, a reference or a note is refused (422, the
+    field's pointer, Japanese), by the API's own fields (api/fields.py ``outside_text``), and nothing is stored."""
+    tenant = h.institution()
+    nurse = tenant.nurse()
+    staff = {"Authorization": f"Bearer {nurse}"}
+    cases = [
+        ("post", "/api/v1/devices", tenant.auth(), {"label": "端末\n1"}, "/label"),
+        ("post", "/api/v1/staff", tenant.auth(), {"login": "nurse9\n", "display_name": "看護 花子",
+                                                  "password": "staff-password-9"}, "/login"),
+        ("post", "/api/v1/staff", tenant.auth(), {"login": "nurse9", "display_name": "看護\t花子",
+                                                  "password": "staff-password-9"}, "/display_name"),
+        ("put", "/api/v1/institution", tenant.auth(), {"name": "テスト施設\n"}, "/name"),
+        ("post", "/api/v1/clients", tenant.auth(), {"name": "予約\x1b[31m", "auth_method": "client_secret"}, "/name"),
+        ("post", "/api/v1/consent-links", staff, {"purpose": "general", "note": "メモ\r\n"}, "/note"),
+        ("post", "/api/v1/verifications", staff, {"care_type": 2, "form": "home_consent", "method": "pin",
+                                                  "patient_reference": "P-1\x7f"}, "/patient_reference"),
+        ("post", "/api/v1/care-relationships/none/discharge", staff, {"reason": "入院\x07"}, "/reason"),
+        ("post", "/api/v1/visits/none/consent-withdrawal", staff, {"note": "口頭\n"}, "/note"),
+        ("post", "/api/v1/auth/login", {}, {"institution_code": tenant.code, "login": "admin\x1b",
+                                            "password": "x"}, "/login"),
+    ]
+    before = {path: h.client.get(path, headers=tenant.auth()).get_json()
+              for path in ("/api/v1/devices", "/api/v1/staff", "/api/v1/institution", "/api/v1/clients")}
+    for method, path, headers, payload, pointer in cases:
+        r = getattr(h.client, method)(path, json=payload, headers={**headers, "Idempotency-Key": "k-control-1"})
+        details = {e["pointer"]: e["detail"] for e in assert_problem(r, 422)["errors"]}
+        assert "制御文字" in details.get(pointer, ""), (path, details)
+    for path, listing in before.items():
+        assert h.client.get(path, headers=tenant.auth()).get_json() == listing, path
+
+
+@pytest.mark.parametrize("path,param", [("/api/v1/visits", "patient_reference"), ("/api/v1/audit-events", "user_id"),
+                                        ("/api/v1/audit-events", "device_id")])
+def test_a_filter_with_a_control_character_is_refused_not_searched(h, path, param):
+    tenant = h.institution()
+    r = h.client.get(path, query_string={param: "P-1\n"}, headers=tenant.auth())
+    details = {e["pointer"]: e["detail"] for e in assert_problem(r, 422)["errors"]}
+    assert "制御文字" in details.get(f"/query/{param}", ""), details
+
+
+def test_the_audit_filter_takes_only_an_action_the_log_records(h):
+    """An integrator's typo is a 422 naming the parameter, not an empty list; the spec offers the same list."""
+    from mobile_api.domain.audit_actions import AUDIT_ACTIONS
+
+    tenant = h.institution()
+    typo = h.client.get("/api/v1/audit-events", query_string={"action": "auth.logn"}, headers=tenant.auth())
+    details = {e["pointer"]: e["detail"] for e in assert_problem(typo, 422)["errors"]}
+    assert "auth.logn" in details.get("/query/action", ""), details
+    known = h.client.get("/api/v1/audit-events", query_string={"action": "auth.login"}, headers=tenant.auth())
+    assert known.status_code == 200 and [e["action"] for e in known.get_json()] == ["auth.login"]
+    spec = h.client.get("/api/openapi.json").get_json()
+    (param,) = [p for p in spec["paths"]["/api/v1/audit-events"]["get"]["parameters"] if p["name"] == "action"]
+    assert [a for a in param["schema"]["enum"] if a is not None] == list(AUDIT_ACTIONS)

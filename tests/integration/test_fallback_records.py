@@ -301,3 +301,17 @@ def test_an_individual_number_cannot_be_added_later_or_billed(h):
 def test_phone_and_insurance_numbers_are_not_mistaken_for_an_individual_number(h, evidence):
     r = post(h, h.institution().nurse(), body(evidence=evidence))
     assert r.status_code == 201, r.get_json()
+
+
+def test_a_free_text_may_break_lines_but_no_other_field_may_hold_a_control_character(h):
+    """api/fields.py ``outside_text``: the evidence's free text is the one field that may span lines."""
+    nurse = h.institution().nurse()
+    kept = post(h, nurse, body(evidence={**NOTICE_EVIDENCE, "free_text": "お知らせを確認\n次回は資格確認書を持参\t済"}))
+    assert kept.status_code == 201, kept.get_json()
+    assert kept.get_json()["evidence"]["free_text"] == "お知らせを確認\n次回は資格確認書を持参\t済"
+    for pointer, evidence in (("/evidence/free_text", {"free_text": "確認\x1b[2J"}),
+                              ("/evidence/name", {"name": "佐藤\n健一"}), ("/evidence/number", {"number": "1287\t"})):
+        r = post(h, nurse, body(evidence={**NOTICE_EVIDENCE, **evidence}))
+        assert r.status_code == 422, r.get_json()
+        assert "制御文字" in {e["pointer"]: e["detail"] for e in r.get_json()["errors"]}.get(pointer, ""), r.get_json()
+    assert len(listed(h, nurse)) == 1

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -226,3 +227,54 @@ def test_a_requery_racing_a_discharge_is_never_dated_after_it(h, live: str, roun
             assert datetime.fromisoformat(r.json()["created_at"]) <= ended_at
         else:
             assert r.json()["type"] == "/problems/requery-not-allowed" and r.json()["rule"] == "discharged"
+
+
+def _withdrawal(h, tenant, live: str, door: str, visit_id: str, staff: dict[str, str]) -> Callable[[], requests.Response]:
+    """The withdrawal as sent from its door: by staff at the patient's request, or from the patient's own page (a
+    link, and a session the patient authenticated with the PIN to manage their consents)."""
+    if door == "staff":
+        url = f"{live}/api/v1/visits/{visit_id}/consent-withdrawal"
+        return lambda: requests.post(url, json={"note": "電話で申し出"}, headers=staff, timeout=60)
+    from tests.integration.test_patient_phone import _authenticate, _link, _token
+
+    session, managed = _authenticate(h, _token(_link(h, tenant)["url"]), h.card(PERSONA), purpose="manage")
+    assert managed.status_code == 200, managed.get_json()
+    page = f"{live}{urlparse(session['status_url']).path}/withdrawal"
+    return lambda: requests.post(page, timeout=60)
+
+
+@pytest.mark.parametrize("door", ["staff", "patient_phone"])
+@pytest.mark.parametrize("round_", range(3))
+def test_a_withdrawal_racing_requeries_leaves_no_window_open(h, live: str, round_: int, door: str) -> None:
+    """docs/rules.md §3.3: a re-query opens a window without the card, so it must lose to a withdrawal: either
+    it is refused, or its consent is withdrawn with the rest; never a window left open after the withdrawal."""
+    tenant, nurse, first = _relationship(h)
+    headers = {"Authorization": f"Bearer {nurse}"}
+    withdraw = _withdrawal(h, tenant, live, door, first["id"], headers)
+    requery = f"{live}/api/v1/visits/{first['id']}/requery"
+
+    def call(i: int) -> requests.Response:
+        if i == 8:
+            return withdraw()
+        return requests.post(requery, json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
+
+    with _ticking(h.clock):
+        answers = _burst(16, call)
+
+    assert answers[8].status_code == 200, answers[8].json()
+    withdrawn_at = datetime.fromisoformat(answers[8].json()["withdrawn_at"])
+    requeries = answers[:8] + answers[9:]
+    assert {r.status_code for r in requeries} <= {201, 403}, [r.json() for r in requeries]
+    accepted = [r.json() for r in requeries if r.status_code == 201]
+    assert answers[8].json()["consents_withdrawn"] == 1 + len(accepted)  # the card visit's and every re-query's
+    for r in requeries:
+        if r.status_code == 403:
+            assert r.json()["type"] == "/problems/requery-not-allowed" and r.json()["rule"] == "withdrawn"
+    for visit in accepted:
+        assert datetime.fromisoformat(visit["created_at"]) <= withdrawn_at  # never dated after the withdrawal
+        shown = h.client.get(f"/api/v1/visits/{visit['id']}", headers=headers).get_json()
+        assert shown["medical_info_window"]["state"] == "withdrawn", shown["medical_info_window"]
+        assert h.medical(nurse, visit["id"]).get_json()["type"] == "/problems/consent-withdrawn"
+    listed = h.client.get("/api/v1/consents?limit=100", headers=headers).get_json()
+    assert len(listed) == 1 + len(accepted)
+    assert {c["window"]["state"] for c in listed} == {"withdrawn"}

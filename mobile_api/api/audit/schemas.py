@@ -1,14 +1,17 @@
 import marshmallow as ma
 
-from ..fields import AwareDateTime, paging
+from ...domain.audit_actions import AUDIT_ACTIONS
+from ..fields import AwareDateTime, outside_text, paging
 
 
 class AuditQuerySchema(ma.Schema):
-    action = ma.fields.String(load_default=None, validate=ma.validate.Length(max=48),
-                              metadata={"example": "medical_info.view"})
+    action = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        list(AUDIT_ACTIONS), error="{input} は監査ログに記録される操作ではありません。"),
+        metadata={"description": "one of the actions the audit log records (domain/audit_actions.py)",
+                  "example": "medical_info.view"})
     outcome = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["ok", "refused"]))
-    user_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
-    device_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    user_id = outside_text(64, load_default=None)
+    device_id = outside_text(64, load_default=None)
     since = AwareDateTime(load_default=None)
     until = AwareDateTime(load_default=None)
     limit, offset = paging(default_limit=100, max_limit=1000)

@@ -1,9 +1,11 @@
 import marshmallow as ma
 
+from ..fields import outside_text
+
 
 class LoginSchema(ma.Schema):
     institution_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{10}$"))
-    login = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    login = outside_text(64, min_length=1, required=True)
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=1, max=256))
     device_assertion = ma.fields.String(
         load_default=None, validate=ma.validate.Length(max=4096),

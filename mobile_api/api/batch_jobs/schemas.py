@@ -2,14 +2,14 @@ from typing import Any
 
 import marshmallow as ma
 
-from ..fields import no_individual_number
+from ..fields import no_individual_number, outside_text
 from ..qualification_checks.schemas import CHECK_EXAMPLE, OutcomeSchema
 
 
 class BatchExamineeSchema(ma.Schema):
     """A row as sent; identifier problems are row errors in the results, not a refused job."""
 
-    reference = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), no_individual_number])
+    reference = outside_text(64, min_length=1, required=True)
     insurer_number = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=16))
     symbol = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=40), no_individual_number])
     number = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=40), no_individual_number])

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...domain.codes import InfoKind
-from ..fields import Boolean, Paging, no_individual_number
+from ..fields import Boolean, Paging, outside_text
 
 
 class RequerySchema(ma.Schema):
@@ -12,15 +12,13 @@ class RequerySchema(ma.Schema):
 
 
 class DischargeSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), no_individual_number],
-                              metadata={"description": "Why continuing care ends (退院・終診・転医 …)",
-                                        "example": "入院のため訪問診療を終了"})
+    reason = outside_text(200, "Why continuing care ends (退院・終診・転医 …)", min_length=1, required=True,
+                          metadata={"example": "入院のため訪問診療を終了"})
 
 
 class WithdrawalRequestSchema(ma.Schema):
-    note = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=200), no_individual_number],
-                            metadata={"description": "How the patient asked (recorded in the audit log)",
-                                      "example": "訪問時に患者本人から口頭で申し出"})
+    note = outside_text(200, "How the patient asked (recorded in the audit log)", load_default=None,
+                        metadata={"example": "訪問時に患者本人から口頭で申し出"})
 
 
 class WithdrawalSchema(ma.Schema):

@@ -1,14 +1,13 @@
 import marshmallow as ma
 
 from ...services.clients import AUTH_METHODS, SCOPES
-from ..fields import no_individual_number
+from ..fields import outside_text
 
 PEM_EXAMPLE = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...\n-----END PUBLIC KEY-----\n"
 
 
 class ClientCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), no_individual_number],
-                            metadata={"example": "予約システム"})
+    name = outside_text(100, min_length=1, required=True, metadata={"example": "予約システム"})
     auth_method = ma.fields.String(required=True, validate=ma.validate.OneOf(AUTH_METHODS),
                                    metadata={"example": "private_key_jwt"})
     scopes = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(SCOPES)), load_default=list(SCOPES),

@@ -3,7 +3,7 @@ import base64
 import marshmallow as ma
 
 from ...domain.codes import CareType
-from ..fields import Boolean, Paging, no_individual_number
+from ..fields import Boolean, Paging, outside_text
 from ..visits.schemas import WindowSchema
 
 _WINDOW = WindowSchema()  # one instance: a Schema() per dump deep-copies its fields
@@ -16,8 +16,7 @@ class LinkCreateSchema(ma.Schema):
     care_type = ma.fields.Enum(CareType, by_value=True, load_default=CareType.ONLINE,
                                validate=ma.validate.OneOf([CareType.HOME_VISIT, CareType.ONLINE]),
                                metadata={"description": "2 訪問診療等, 3 オンライン診療等 (default)"})
-    note = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=100), no_individual_number],
-                            metadata={"description": "For the institution's own list (not shown to the patient)"})
+    note = outside_text(100, "For the institution's own list (not shown to the patient)", load_default=None)
 
 
 class LinkSchema(ma.Schema):

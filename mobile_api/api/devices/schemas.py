@@ -1,11 +1,10 @@
 import marshmallow as ma
 
-from ..fields import no_individual_number
+from ..fields import outside_text
 
 
 class DeviceCreateSchema(ma.Schema):
-    label = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), no_individual_number],
-                             metadata={"example": "訪問看護タブレット1"})
+    label = outside_text(100, min_length=1, required=True, metadata={"example": "訪問看護タブレット1"})
 
 
 class DeviceSchema(ma.Schema):

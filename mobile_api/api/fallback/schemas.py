@@ -16,8 +16,8 @@ from ..fields import AwareDateTime, Boolean, Paging, mobile_care_type, no_indivi
 
 COPAYMENT_RATIOS = ["010", "020", "030"]
 
-def _text(max_length: int, description: str) -> ma.fields.String:
-    return outside_text(max_length, description)
+def _text(max_length: int, description: str, *, lines: bool = False) -> ma.fields.String:
+    return outside_text(max_length, description, lines=lines)
 
 
 class Strict(ma.Schema):
@@ -74,7 +74,7 @@ class EvidenceSchema(Strict):
     birth_date = ma.fields.Date(metadata={"description": "生年月日"})
     copayment_ratio = ma.fields.String(validate=ma.validate.OneOf(COPAYMENT_RATIOS),
                                        metadata={"description": "一部負担金割合 \"030\" = 3割"})
-    free_text = _text(1000, "自由記述（確認した内容の補足）")
+    free_text = _text(1000, "自由記述（確認した内容の補足）", lines=True)
     card_presented = Boolean(metadata={
         "description": "マイナンバーカードの提示を受けた（お知らせ・マイナポータル・申立書では必須）"})
     nothing_changed = Boolean(metadata={"description": "口頭で資格に変更がないことを確認した（口頭確認で必須）"})

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from ...services.identity import INSTITUTION_NAME_PATTERN
-from ..fields import Boolean, no_individual_number
+from ..fields import Boolean, no_control_characters, no_individual_number
 
 
 class InstitutionSchema(ma.Schema):
@@ -17,8 +17,8 @@ class InstitutionSchema(ma.Schema):
 
 
 class InstitutionNameSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), no_individual_number,
-                                                     ma.validate.Regexp(INSTITUTION_NAME_PATTERN)],
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), no_control_characters,
+                                                     no_individual_number, ma.validate.Regexp(INSTITUTION_NAME_PATTERN)],
                             metadata={"description": "施設名（前後の空白は除く。コードと施設の種類は変更できない）",
                                       "example": "さくら訪問看護ステーション"})
 

@@ -3,7 +3,7 @@ from typing import Any
 import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
-from ..fields import Base64Bytes, Boolean, no_individual_number
+from ..fields import Base64Bytes, Boolean, no_individual_number, outside_text
 from ..verifications.schemas import CardChallengeSchema, IdempotencyHeaderSchema  # noqa: F401  (shared)
 
 QUALIFICATION_EXAMPLE: dict[str, Any] = {
@@ -35,9 +35,8 @@ class ExamineeSchema(ma.Schema):
     or instead ``card``: the answer of the card on the institution's own reader. insurer_number, number and
     birth_date are required unless ``card`` is sent; with ``card`` no identifier is sent."""
 
-    reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), no_individual_number],
-                                 metadata={"description": "your own examinee reference (echoed back)",
-                                           "example": "R-20261201-0001"})
+    reference = outside_text(64, "your own examinee reference (echoed back)", load_default=None,
+                             metadata={"example": "R-20261201-0001"})
     card = ma.fields.Nested(CardAnswerSchema, load_default=None,
                             metadata={"description": "instead of the identifiers: the card's answer to a challenge"})
     insurer_number = ma.fields.String(validate=ma.validate.Length(max=16),

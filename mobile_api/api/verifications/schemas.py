@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from ...adapters.jpki import MAX_CERTIFICATE_BYTES
 from ...domain.codes import Form, IdentityMethod, InfoKind
-from ..fields import Base64Bytes, Boolean, mobile_care_type, no_individual_number
+from ..fields import Base64Bytes, Boolean, mobile_care_type, outside_text
 
 
 class StartSchema(ma.Schema):
@@ -15,8 +15,7 @@ class StartSchema(ma.Schema):
     method = ma.fields.Enum(IdentityMethod, by_value=True, required=True,
                             validate=ma.validate.OneOf([IdentityMethod.PIN, IdentityMethod.VISUAL]),
                             metadata={"description": "pin = 暗証番号 (the card signs), visual = 目視確認"})
-    patient_reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), no_individual_number],
-                                         metadata={"description": "The provider's own patient/examinee reference"})
+    patient_reference = outside_text(64, "The provider's own patient/examinee reference", load_default=None)
 
 
 class CardChallengeSchema(ma.Schema):

@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from ...domain.codes import InfoKind
 from ...queries.visits import VisitRead
-from ..fields import Boolean, Paging, no_individual_number
+from ..fields import Boolean, Paging, outside_text
 
 
 class ElderlyCertificateSchema(ma.Schema):
@@ -158,4 +158,4 @@ class MedicalInformationSchema(ma.Schema):
 
 
 class VisitQuerySchema(Paging):
-    patient_reference = ma.fields.String(load_default=None, validate=[ma.validate.Length(max=64), no_individual_number])
+    patient_reference = outside_text(64, load_default=None)

@@ -39,7 +39,7 @@ CONSOLE_USES_OF_API: dict[str, set[str]] = {
     "mobile_api.api.devices.schemas": {"DeviceCreateSchema"},
     "mobile_api.api.institution.schemas": {"InstitutionNameSchema", "VisualPasswordSchema"},
     "mobile_api.api.staff.schemas": {"StaffCreateSchema"},
-    "mobile_api.api.fields": {"MAX_OFFSET", "MAX_YEAR", "MIN_YEAR", "no_individual_number"},
+    "mobile_api.api.fields": {"MAX_OFFSET", "MAX_YEAR", "MIN_YEAR", "outside_text"},
     # A refused read of patient data is audited the same way from both front ends (docs/rules.md §2.3).
     "mobile_api.api.core": {"patient_data_refusals_audited"},
     # The one renderer of problem+json, for an error that is not a console page.

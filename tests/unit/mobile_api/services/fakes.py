@@ -602,13 +602,14 @@ class FakeCareRelationships(FakeRepository[orm.CareRelationship]):
         """The fake's conditional updates change the unit's own copy, so there is nothing to read again."""
 
     def end_open(self, institution_id: str, person_ref: str, *, now: datetime, reason: str,
-                 note: str | None = None, ended_by: str | None = None) -> int:
-        count = 0
+                 note: str | None = None, ended_by: str | None = None) -> list[datetime]:
+        ended = []
         for rel in self.list_by(institution_id=institution_id, person_ref=person_ref):
             if self._holds(rel, lambda r: r.ended_at is None):
-                rel.ended_at, rel.end_reason, rel.end_note, rel.ended_by = now, reason, note, ended_by
-                count += 1
-        return count
+                rel.ended_at = max(now, rel.last_visit_at)
+                rel.end_reason, rel.end_note, rel.ended_by = reason, note, ended_by
+                ended.append(rel.ended_at)
+        return ended
 
 
 class FakeConsentLinks(FakeRepository[orm.ConsentLink]):

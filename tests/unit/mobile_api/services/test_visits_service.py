@@ -1,4 +1,4 @@
-"""Reading visits and medical information, and the audit log, against the fake unit of work."""
+"""Reading visits and medical information, the audit log, and the date of a withdrawal, against the fake unit of work."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,7 +11,7 @@ from mobile_api.domain.consent import ConsentChoice
 from mobile_api.domain.errors import ConsentWindowClosed, Forbidden, NoConsentForKind
 from mobile_api.queries.visits import VisitRead
 from mobile_api.runtime import Runtime
-from mobile_api.services import audit, verification, visits
+from mobile_api.services import audit, care, verification, visits
 from mobile_api.services.principal import Principal
 from tests.unit.mobile_api.services.fakes import FakeDatabase, Tenant, TestCA
 
@@ -74,3 +74,25 @@ def test_the_audit_log_filters_by_time_newest_first(rt: Runtime, clock: FrozenCl
     assert [e.at for e in both] == [middle, start]
     assert audit.list_audit(rt, tenant.admin, action="verification.submit", outcome=None, user_id=None,
                             device_id=None, since=None, until=middle, limit=10, offset=0)[0].at == start
+
+
+def test_a_withdrawal_is_never_dated_before_the_visit_of_a_requery_it_waited_for(
+        rt: Runtime, db: FakeDatabase, clock: FrozenClock, tenant: Tenant, ca: TestCA) -> None:
+    """docs/rules.md §3.3: the withdrawal ends the relationship first; a re-query that held it and dated its visit
+    later than the withdrawal's clock reading committed first, so the withdrawal is dated at that visit."""
+    visit = _visit(rt, tenant, ca, key="k1")  # card-verified home visit: opens the care relationship
+    later = clock() + timedelta(seconds=5)
+    with rt.uow() as uow:
+        first = uow.visits.get(visit.id)
+        assert first is not None and first.person_ref is not None and first.care_relationship_id is not None
+        assert uow.care_relationships.record_visit(first.care_relationship_id, later)
+        done = care.withdraw_all(uow, institution_id=tenant.institution_id, person_ref=first.person_ref, now=clock(),
+                                 via=care.VIA_STAFF_ON_REQUEST, user_id=None, device_id=None)
+        uow.commit()
+    assert (done.withdrawn_at, done.consents_withdrawn, done.relationships_ended) == (later, 1, 1)
+    with rt.uow() as uow:
+        rel = uow.care_relationships.get(first.care_relationship_id)
+        assert rel is not None and (rel.ended_at, rel.end_reason) == (later, "withdrawn")
+        assert [c.withdrawn_at for c in uow.consents.of_person(tenant.institution_id, first.person_ref)] == [later]
+    (event,) = db.audit(action="consent.withdraw")
+    assert event.at == later
