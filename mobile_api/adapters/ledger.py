@@ -103,7 +103,11 @@ _OPEN_RELATIONSHIP = (
     .where(_RELATIONSHIPS.c.institution_id == bindparam("institution_id"),
            _RELATIONSHIPS.c.person_ref == bindparam("person_ref"), _RELATIONSHIPS.c.ended_at.is_(None))
     .order_by(_RELATIONSHIPS.c.last_visit_at.desc(), _RELATIONSHIPS.c.opened_at.desc(), _RELATIONSHIPS.c.id.desc())
-    .limit(1))
+    .limit(1)
+    # Locked until the verification commits (PostgreSQL; SQLite's writer lock is already held by the claim):
+    # a withdrawal or discharge ending it either waits for the renewal, or ended it first and then the
+    # re-evaluated row no longer matches, so the card visit opens a new relationship (docs/rules.md §3.3).
+    .with_for_update())
 _VISIT_WITH_CONSENT = (
     select(*_prefixed(_VISITS, "v_"), *_prefixed(_CONSENTS, "c_"), *_prefixed(_RELATIONSHIPS, "r_"))
     .select_from(_VISITS)
@@ -288,7 +292,8 @@ class Ledger:
         return None if found is None else _row(orm.Challenge, found._mapping)
 
     def open_relationship(self, institution_id: str, person_ref: str) -> orm.CareRelationship | None:
-        """The patient's relationship not ended by discharge or withdrawal (it may have gone idle)."""
+        """The patient's relationship not ended by discharge or withdrawal (it may have gone idle), locked until
+        the commit that renews it."""
         found = self._execute(_OPEN_RELATIONSHIP, {"institution_id": institution_id, "person_ref": person_ref}
                               ).first()
         return None if found is None else _row(orm.CareRelationship, found._mapping)

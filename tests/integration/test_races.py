@@ -278,3 +278,43 @@ def test_a_withdrawal_racing_requeries_leaves_no_window_open(h, live: str, round
     listed = h.client.get("/api/v1/consents?limit=100", headers=headers).get_json()
     assert len(listed) == 1 + len(accepted)
     assert {c["window"]["state"] for c in listed} == {"withdrawn"}
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_card_visit_racing_a_withdrawal_never_renews_the_ended_relationship(h, live: str, round_: int) -> None:
+    """docs/rules.md §3.3: a card visit of a patient in continuing care renews the relationship. Racing a
+    withdrawal, it either came first (its consent is withdrawn with the rest) or comes after (it opens a new
+    relationship with the patient's new consent); it never writes onto the ended one, leaving its window open
+    under a relationship the withdrawal ended."""
+    tenant, nurse, first = _relationship(h)
+    headers = {"Authorization": f"Bearer {nurse}"}
+    withdraw = _withdrawal(h, tenant, live, "staff", first["id"], headers)
+    submits = []
+    for _ in range(7):
+        challenge = h.start(nurse).get_json()
+        body = h.pin_body(h.card(PERSONA), challenge["challenge"], consent={"kinds": ["medication"]})
+        submits.append((f"{live}/api/v1/verifications/{challenge['challenge_id']}/submit", body))
+
+    def call(i: int) -> requests.Response:
+        if i == 4:
+            return withdraw()
+        url, body = submits[i if i < 4 else i - 1]
+        return requests.post(url, json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
+
+    with _ticking(h.clock):
+        answers = _burst(8, call)
+
+    assert answers[4].status_code == 200, answers[4].json()
+    visits = [r.json() for i, r in enumerate(answers) if i != 4]
+    assert all(r.status_code == 201 for i, r in enumerate(answers) if i != 4), visits
+    ended = first["care_relationship"]["id"]
+    for visit in visits:
+        shown = h.client.get(f"/api/v1/visits/{visit['id']}", headers=headers).get_json()
+        window = shown["medical_info_window"]["state"]
+        if visit["care_relationship"]["id"] == ended:  # came first: withdrawn with the rest
+            assert window == "withdrawn", (visit["created_at"], answers[4].json(), shown["medical_info_window"])
+        else:  # came after: the patient's new consent, under a new relationship
+            assert window == "open", shown["medical_info_window"]
+    listed = h.client.get("/api/v1/care-relationships?limit=100", headers=headers).get_json()
+    old = next(rel for rel in listed if rel["id"] == ended)
+    assert old["end_reason"] == "withdrawn" and old["last_visit_at"] <= old["ended_at"], old
