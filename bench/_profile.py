@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/_profile.py [verification|medical_read] [--seconds 20] [--users 8] [--top 40]
 
-Starts prod-local with ONE sync worker (so every sample is the work of one process), seeds it like
-bench/server_load.py, runs locust on the scenario and records the worker with ``py-spy record --format raw``
-(idle frames excluded). Prints the top frames by own time and by inclusive time, and the share by package
+Starts prod-local with ONE worker (deploy/gunicorn.conf.py's worker class and threads; one process, so every
+sample is the work of one process), seeds it like bench/server_load.py, runs locust on the scenario and records
+the worker with ``py-spy record --format raw --gil``: only the thread holding the GIL is sampled, so a thread
+waiting on PostgreSQL or OQS (which py-spy does not always see as idle) is not counted as work. Prints the top frames by own time and by inclusive time, and the share by package
 (sqlalchemy, psycopg, werkzeug, ...). A tool for finding the next change, not a benchmark: its figures are
 sample shares, not rates (see docs/performance.md for the profiles it produced).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.server_load import LOCUSTFILE, SCENARIOS, write_seed  # noqa: E402
+from bench.server_load import LOCUSTFILE, SCENARIOS, tree_step, write_seed  # noqa: E402
 from scripts.prod_local import ProdLocal  # noqa: E402
 
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                       log_dir=str(work / "logs"))
     with stack:
         seed_file = work / "seed.json"
-        write_seed(stack, nurses=args.users, path=seed_file)
+        code = tree_step(ROOT, "institution", stack.database_url)["code"]
+        write_seed(stack, code, tree_step(ROOT, "card", stack.database_url), args.users, seed_file)
         pid = worker_pid(stack.procs["api"].pid)
         user_class, _ = SCENARIOS[args.scenario]
         locust = subprocess.Popen(
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(2)  # past the ramp-up
         subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--format", "raw",
-                        "--rate", "250", "--duration", str(args.seconds), "--output", str(raw), "--nonblocking"],
+                        "--rate", "250", "--duration", str(args.seconds), "--output", str(raw), "--nonblocking",
+                        "--gil"],
                        check=True, capture_output=True)
         locust.wait(timeout=60)
     report(raw, args.top)

@@ -9,8 +9,11 @@ longest tails). The OQS client's short timeouts and circuit breaker (adapters/oq
 a slow national system holds a thread. Override with WEB_CONCURRENCY, GUNICORN_WORKER_CLASS and
 GUNICORN_THREADS (scripts/prod_local.py and bench/server_load.py read their defaults from here).
 """
+import logging
 import multiprocessing
 import os
+
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
@@ -24,6 +27,20 @@ keepalive = 5  # behind the proxy, connections are reused
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+
+
+class AccessLogOnlyWhenLogged(Logger):
+    """gunicorn's logger, minus the access line nobody reads: with ``logconfig_dict`` set, gunicorn builds every
+    request's access-log fields (headers, the time formatted, the status) and then hands them to a logger that
+    drops them, since ``gunicorn.access`` is at WARNING below: ~15 µs per request, 1 % of a verification's CPU
+    under load (docs/performance.md, "Third pass"). The fields are built when the line would be written."""
+
+    def access(self, resp, req, environ, request_time):  # noqa: ANN001, ANN201 - gunicorn's signature
+        if self.access_log.isEnabledFor(logging.INFO):
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = AccessLogOnlyWhenLogged
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -162,11 +162,13 @@ class HttpOQS:
                            backoff_max=0.5, respect_retry_after_header=False, raise_on_status=False)
         self.breaker = pybreaker.CircuitBreaker(fail_max=breaker_failures, reset_timeout=breaker_reset,
                                                 exclude=[DomainError])
-        # urllib3 itself (thread-safe, keep-alive pool), not requests on top of it: requests re-reads proxy
-        # settings from the environment and rebuilds its session state on every call, which cost more CPU than
-        # the rest of the OQS call (docs/performance.md).
-        self._http = urllib3.PoolManager(num_pools=2, maxsize=pool_size, retries=self.retry,
-                                         timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        # urllib3's pool of keep-alive connections to the one host (thread-safe), not requests on top of it:
+        # requests re-reads proxy settings from the environment and rebuilds its session state on every call,
+        # and a PoolManager parses the URL and looks its pool up by a normalised key on every call; together
+        # they cost more CPU than the rest of the OQS call (docs/performance.md, "Third pass").
+        self._http = urllib3.connection_from_url(self.base_url, maxsize=pool_size, retries=self.retry,
+                                                 timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        self._path = urllib3.util.parse_url(self.base_url).path or ""  # a gateway behind a path prefix
         self._anchors: tuple[float, list[x509.Certificate]] | None = None
         self._anchors_lock = threading.Lock()
 
@@ -176,7 +178,7 @@ class HttpOQS:
             request_id = self._request_id()
             if request_id:
                 headers["X-Request-ID"] = request_id
-            response = self._http.request(method, self.base_url + path,
+            response = self._http.request(method, self._path + path,
                                           body=None if body is None else json.dumps(body).encode(), headers=headers)
         except urllib3.exceptions.HTTPError as error:  # refused, reset, timed out, retries exhausted
             raise _Unavailable(type(error).__name__) from error

@@ -7,10 +7,13 @@ breaker stops calling a dead system at all.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,8 +21,10 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from mobile_api import create_app
+from mobile_api.adapters.oqs_http import HttpOQS
 from mobile_api.adapters.orm import AuditEvent
 from mobile_api.clock import FrozenClock
+from mobile_api.domain.codes import InfoKind
 from mobile_api.sandbox import server as oqs_server
 from tests.integration.conftest import TEST_CONFIG
 from tests.support.harness import T0, Harness
@@ -107,6 +112,45 @@ def test_the_callers_request_id_goes_with_the_oqs_call(database_url, oqs) -> Non
                      headers={"Authorization": f"Bearer {nurse}", "X-Request-ID": "trace-oqs-1"})
     assert r.status_code == 200 and r.headers["X-Request-ID"] == "trace-oqs-1"
     assert oqs.request_ids == ["trace-oqs-1"]
+
+
+class _KeepAliveGateway(BaseHTTPRequestHandler):
+    """A gateway that keeps connections open, as a real one does (werkzeug's test server closes each one)."""
+
+    protocol_version = "HTTP/1.1"
+    client_ports: list[int] = []
+    paths: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.client_ports.append(self.client_address[1])
+        self.paths.append(self.path)
+        body = json.dumps({"records": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_oqs_client_keeps_its_connection_open_between_calls() -> None:
+    """A connection (and on a real gateway its TLS handshake) per call would cost more CPU than the call's own
+    work (docs/performance.md, "Third pass"): calls one after another share one kept-alive connection."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = HttpOQS(f"http://127.0.0.1:{server.server_port}/gateway")
+        for _ in range(4):
+            assert client.medical_information(institution_code="1312345678", person_ref="p",
+                                              kind=InfoKind.MEDICATION, at=datetime.now(UTC)) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_KeepAliveGateway.client_ports) == 4 and len(set(_KeepAliveGateway.client_ports)) == 1
+    assert set(_KeepAliveGateway.paths) == {"/gateway/oqs/v1/medical-information"}  # under the gateway's prefix
 
 
 def test_a_face_recognition_card_refusal_crosses_the_wire_as_the_same_refusal(database_url, oqs) -> None:

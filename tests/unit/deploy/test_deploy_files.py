@@ -136,3 +136,32 @@ def test_dockerfile_is_multi_stage_non_root_and_installs_only_the_server_extra()
     assert user and not user[-1].startswith(("root", "0"))
     assert "'.[server]'" in text and ".[test]" not in text and ".[agent]" not in text
     assert "/healthz" in text
+
+
+def test_gunicorn_builds_an_access_line_only_when_its_logging_would_write_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/gunicorn.conf.py's logger: the access-log fields (~15 µs a request) are built only for a logger that
+    writes them; gunicorn's own builds them whenever a logging config is set and then drops the line."""
+    import logging
+    import runpy
+
+    from gunicorn.config import Config
+
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert conf["logconfig_dict"]["loggers"]["gunicorn.access"]["level"] == "WARNING"  # the deployed setting
+    logger = conf["logger_class"](Config())
+    configured = Config()
+    configured.set("logconfig_dict", conf["logconfig_dict"])
+    logger.cfg = configured  # as under gunicorn, without applying the config to this test process
+    built: list[Any] = []
+    monkeypatch.setattr(logger, "atoms", lambda *args: built.append(args) or {})
+    level = logger.access_log.level
+    try:
+        logger.access_log.setLevel(logging.WARNING)
+        logger.access(None, None, {}, None)
+        assert built == []
+        logger.access_log.setLevel(logging.INFO)  # an operator who wants the access log
+        logger.access(None, None, {}, None)
+        assert len(built) == 1
+    finally:
+        logger.access_log.setLevel(level)
