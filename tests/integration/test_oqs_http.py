@@ -58,7 +58,17 @@ class FaultyOQS:
         return self.inner(environ, start_response)
 
     def start(self) -> None:
-        self.server = make_server("127.0.0.1", self.port, self, threaded=True)
+        """On a free port, or back on the same one after ``down()`` (the app knows that URL). While it was down
+        another process's connection may hold the port for a moment: try again for a few seconds."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.server = make_server("127.0.0.1", self.port, self, threaded=True)
+                break
+            except OSError:
+                if not self.port or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         self.port = self.server.server_port
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
