@@ -11,8 +11,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
+import pybreaker
 import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -199,21 +201,38 @@ def test_a_gateway_503_is_retried_a_bounded_number_of_times_and_a_500_is_not(dat
     assert oqs.hits == 1
 
 
-def test_the_circuit_opens_after_consecutive_failures_and_closes_after_a_trial(database_url, oqs) -> None:
+@pytest.fixture
+def breaker_time(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """pybreaker's own clock (it times the reset with ``datetime.now``), frozen for the test to move. On the wall
+    clock a 0.5 s reset ran out during the next request on a loaded machine, and the 'open' call went to OQS."""
+    clock = FrozenClock(T0)
+
+    class BreakerDatetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return clock()
+
+    monkeypatch.setattr(pybreaker, "datetime", BreakerDatetime)
+    return clock
+
+
+def test_the_circuit_opens_after_consecutive_failures_and_closes_after_a_trial(database_url, oqs,
+                                                                                breaker_time) -> None:
     """Failures are 500s, not timeouts: the breaker counts both alike, and the trial call must not race a short
     read timeout on a loaded machine."""
-    h = http_app(database_url, oqs, OQS_RETRIES=0, OQS_BREAKER_FAILURES=2, OQS_BREAKER_RESET_SECONDS=0.5)
+    h = http_app(database_url, oqs, OQS_RETRIES=0, OQS_BREAKER_FAILURES=2, OQS_BREAKER_RESET_SECONDS=30)
     nurse = h.institution().nurse()
     h.rt.oqs.trust_anchors()
     oqs.mode = "500"
     for _ in range(2):
         assert _submit_during_fault(h, nurse)[0].status_code == 503
     oqs.hits = 0
+    breaker_time.advance(seconds=29)  # still within the reset time
     r = _submit_during_fault(h, nurse)[0]
     assert r.status_code == 503 and r.get_json()["type"] == "/problems/qualification-unavailable"
     assert oqs.hits == 0  # open: refused at once, OQS not called
     oqs.heal()
-    time.sleep(0.6)  # the breaker's reset timeout, a wall-clock setting of the library (a sleep only overshoots)
+    breaker_time.advance(seconds=2)  # past OQS_BREAKER_RESET_SECONDS: one trial call may go
     for _ in range(2):  # the trial call, then a call on the closed circuit
         assert h.verify_pin(nurse, h.card(P), consent=CONSENT).status_code == 201
     assert oqs.hits == 2
