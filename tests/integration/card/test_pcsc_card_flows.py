@@ -142,17 +142,30 @@ def test_card_removed_between_commands(pcsc_slot, card) -> None:
 
 
 def test_card_removed_while_the_card_signs(pcsc_slot, identity, pin: str) -> None:
-    card = identity.card(pin=pin, sign_delay=1.0)
+    # The card leaves 0.3 s after it receives the SIGN (not after a timer started before the call, which a loaded
+    # machine could fire before the SIGN or after a short signature), inside a 2 s computation.
+    card = identity.card(pin=pin, sign_delay=2.0)
+    timers: list[threading.Timer] = []
+    process = card.process
+
+    def remove_while_signing(apdu: bytes):  # type: ignore[no-untyped-def]
+        reply = process(apdu)
+        if apdu[:2] == b"\x80\x2a":
+            timers.append(threading.Timer(0.3, card.remove))
+            timers[-1].start()
+        return reply
+
+    card.process = remove_while_signing  # type: ignore[method-assign]
     with pcsc_slot.session(card) as session:
         session.identify(with_token_info=False)
         session.verify_pin(pin)
-        timer = threading.Timer(0.3, card.remove)
-        timer.start()
         try:
             with pytest.raises(CardRemovedError):
                 session.sign_challenge(b"challenge")
         finally:
-            timer.cancel()
+            for timer in timers:
+                timer.cancel()
+    assert len(timers) == 1
 
 
 def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card) -> None:
