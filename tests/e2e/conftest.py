@@ -93,7 +93,7 @@ def phone(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
                                    is_mobile=True, has_touch=True, locale="ja-JP")
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a wait ends when its condition holds: generous costs nothing when healthy
     try:
         yield page
     finally:

@@ -2,13 +2,14 @@
 and the real API (SQLite)."""
 from __future__ import annotations
 
+import functools
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from device_agent import flows, messages
+from device_agent import cli, flows, messages
 from device_agent.agent import Agent, AgentHome
 from device_agent.card.apdu import PinLocked, WrongPin
 from device_agent.card.sim.nfc_virtual import virtual_session
@@ -21,7 +22,7 @@ from mobile_api import create_app
 from mobile_api.clock import FrozenClock
 from tests.integration.conftest import TEST_CONFIG
 from tests.support import database
-from tests.support.harness import STAFF_PASSWORD, VISUAL_PASSWORD, Harness
+from tests.support.harness import STAFF_PASSWORD, T0, VISUAL_PASSWORD, Harness
 from tests.support.live import serve
 from tests.support.scrub import scrub
 
@@ -44,10 +45,12 @@ def world_kind() -> str:
 
 
 @pytest.fixture
-def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, world_kind: str):
-    # Near the real time: the CLI runs its own Agent on the system clock, and its signed device
-    # assertions must be current for the server.
-    clock = FrozenClock(datetime.now(UTC))
+def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, world_kind: str, monkeypatch):
+    # The server's frozen clock, not the real one: the personas' ages and dates must give the same answers
+    # whatever the calendar says (P07 was "6歳" only until 2027-09-15). The tablet's clock is the same clock,
+    # for this agent and for the agents the CLI makes (which would otherwise read the system clock).
+    clock = FrozenClock(T0)
+    monkeypatch.setattr(cli, "Agent", functools.partial(Agent, clock=clock))
     template = database.migrated_sqlite_template(tmp_path_factory.mktemp("tpl"))
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database.sqlite_copy(template, tmp_path)}, clock=clock)
     h = Harness(app, clock)

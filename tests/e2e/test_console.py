@@ -64,7 +64,7 @@ def world(tmp_path: Path, e2e_sqlite_template: Path) -> Iterator[ConsoleWorld]:
 @pytest.fixture
 def browser_context(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport=DESKTOP, locale="ja-JP")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a wait ends when its condition holds; 10 s was short on a loaded machine
     try:
         yield context
     finally:

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -38,9 +39,19 @@ def stack():  # type: ignore[no-untyped-def]
         yield running
 
 
+def until(condition: Callable[[], Any], seconds: float, what: str) -> Any:
+    """Wait for something the stack does by itself, as long as a loaded CI machine may need, and no longer."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(0.05)
+    return value
+
+
 def test_a_verification_through_prod_local(stack: ProdLocal) -> None:
-    t0 = time.monotonic()
-    ready = requests.get(stack.url + "/readyz", timeout=5)
+    # No bound on the whole: each request has its own timeout (30 s, as bench/_seed.py's), generous for a loaded
+    # machine and still no hang.
+    ready = requests.get(stack.url + "/readyz", timeout=30)
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
     if shutil.which("redis-server"):  # the rate-limit counters are shared by the workers, as in compose
         assert stack.env()["MOBILE_API_RATE_LIMIT_STORAGE_URL"] == stack.redis.url
@@ -51,22 +62,23 @@ def test_a_verification_through_prod_local(stack: ProdLocal) -> None:
     visit = r.json()
     assert visit["eligibility_status"] == 1 and visit["medical_info_allowed"]
     medical = http.get(f"{stack.url}/api/v1/visits/{visit['id']}/medical-information/medication",
-                       headers={"Authorization": f"Bearer {nurse.token}", "X-Request-ID": "smoke-1"}, timeout=10)
+                       headers={"Authorization": f"Bearer {nurse.token}", "X-Request-ID": "smoke-1"}, timeout=30)
     assert medical.status_code == 200, medical.text
     assert medical.headers["X-Request-ID"] == "smoke-1"
-    assert time.monotonic() - t0 < 30
 
     # Metrics are the whole server's, whichever worker answers the scrape.
-    assert requests.get(stack.url + "/metrics", timeout=5).status_code == 401  # closed without the token
-    metrics = requests.get(stack.url + "/metrics", timeout=5,
+    assert requests.get(stack.url + "/metrics", timeout=30).status_code == 401  # closed without the token
+    metrics = requests.get(stack.url + "/metrics", timeout=30,
                            headers={"Authorization": f"Bearer {stack.metrics_token}"}).text
     assert 'mobile_api_verifications_total{outcome="verified"} 1.0' in metrics
     assert 'mobile_api_oqs_call_duration_seconds_count{operation="confirm"} 1.0' in metrics
 
     # One JSON line per request, with the request id; nothing personal.
-    time.sleep(0.2)  # the access line is written after the response is sent
-    lines = [json.loads(line) for line in stack.log("api").splitlines() if line.startswith("{")]
-    assert any(e.get("request_id") == "smoke-1" and e.get("status") == 200 for e in lines)
+    def smoke_line() -> bool:  # the access line is written after the response is sent: wait for it, not 0.2 s
+        lines = [json.loads(line) for line in stack.log("api").splitlines() if line.startswith("{")]
+        return any(e.get("request_id") == "smoke-1" and e.get("status") == 200 for e in lines)
+
+    until(smoke_line, 30, "the access line of the medical view")
     text = stack.log("api")
     for secret in (nurse.token, seed.STAFF_PASSWORD, visit["id"], visit["qualification"]["name"]):
         assert secret not in text
@@ -90,6 +102,17 @@ def _kill_postgres(stack: ProdLocal) -> None:
     for pid in [postmaster, *children]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    # Gone, not just signalled: a restart refuses to start while the old postmaster's pid still exists (its lock
+    # file names it), and on a loaded machine the dead take a while to be reaped.
+    until(lambda: not any(_exists(pid) for pid in [postmaster, *children]), 60, "the killed PostgreSQL reaped")
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class _Load:
@@ -114,7 +137,7 @@ class _Load:
 
     def _verify(self, http: requests.Session, nurse: seed.Nurse, auth: dict[str, str]) -> None:
         url = self.stack.url
-        started = http.post(url + "/api/v1/verifications", json=seed.start_body(), headers=auth, timeout=10)
+        started = http.post(url + "/api/v1/verifications", json=seed.start_body(), headers=auth, timeout=30)
         with self.lock:
             self.statuses.append(started.status_code)
         if started.status_code != 201:
@@ -124,7 +147,7 @@ class _Load:
         challenge = started.json()
         body, key = seed.submit_body(self.card, challenge["challenge"]), uuid.uuid4().hex
         path = f"/api/v1/verifications/{challenge['challenge_id']}/submit"
-        r = http.post(url + path, json=body, headers={**auth, "Idempotency-Key": key}, timeout=10)
+        r = http.post(url + path, json=body, headers={**auth, "Idempotency-Key": key}, timeout=30)
         with self.lock:
             self.statuses.append(r.status_code)
             if r.status_code == 201:
@@ -133,29 +156,34 @@ class _Load:
                 self.retry_later.append((nurse.token, path, body, key))
 
 
+def _ready(stack: ProdLocal) -> bool:
+    with contextlib.suppress(requests.RequestException):
+        return requests.get(stack.url + "/readyz", timeout=5).status_code == 200
+    return False
+
+
 def test_postgres_killed_under_load_loses_no_acknowledged_write_and_recovers_without_500s(stack: ProdLocal) -> None:
     tenant, nurses, card = seed.seed(stack.url, stack.database_url, nurses=3)
     load = _Load(stack, card)
     acknowledged, retry_later, statuses = load.acknowledged, load.retry_later, load.statuses
 
     threads = [threading.Thread(target=load.writer, args=(n,), daemon=True) for n in nurses]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
-    time.sleep(2)  # load running before the crash (a duration, not a synchronisation)
-    before_crash = len(acknowledged)
+    # Each phase lasts until the load has seen it, not a fixed 2 s: on a loaded machine 2 s could pass without
+    # one verification acknowledged, or without one request meeting the outage.
+    until(lambda: len(acknowledged) >= 3, 60, "verifications acknowledged before the crash")
+    before_crash, refused_before = len(acknowledged), statuses.count(503)
     _kill_postgres(stack)
-    time.sleep(2)  # the outage
+    until(lambda: statuses.count(503) > refused_before, 60, "a 503 during the outage")
     stack.pg.resume()  # crash recovery replays the WAL
-    deadline = time.monotonic() + 20
-    while requests.get(stack.url + "/readyz", timeout=5).status_code != 200:
-        assert time.monotonic() < deadline, "the API did not become ready again by itself"
-        time.sleep(0.2)
-    time.sleep(2)  # load after the recovery
+    until(lambda: _ready(stack), 60, "the API ready again by itself")
+    after_recovery = len(acknowledged)
+    until(lambda: len(acknowledged) > after_recovery, 60, "a verification acknowledged after the recovery")
     load.stop.set()
     for t in threads:
-        t.join(timeout=15)
-    assert time.monotonic() - t0 < 45
+        t.join(timeout=90)  # a request in flight has 30 s; the writers end at the next loop
+    assert not any(t.is_alive() for t in threads), "a writer did not stop"
 
     assert before_crash > 0 and len(acknowledged) > before_crash, (before_crash, len(acknowledged))
     assert 503 in statuses, "the outage was never seen"
@@ -165,7 +193,7 @@ def test_postgres_killed_under_load_loses_no_acknowledged_write_and_recovers_wit
     # Submits answered 503 are resent with the same Idempotency-Key: each ends 201 (done now, or replayed).
     for token, path, body, key in retry_later:
         r = requests.post(stack.url + path, json=body, headers={"Authorization": f"Bearer {token}",
-                                                                "Idempotency-Key": key}, timeout=10)
+                                                                "Idempotency-Key": key}, timeout=30)
         assert r.status_code == 201, r.text
         acknowledged.append(r.json()["id"])
 

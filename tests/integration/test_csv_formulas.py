@@ -47,7 +47,7 @@ def test_batch_results_csv_of_the_api_and_the_console_neutralise_a_clients_refer
         assert made.status_code == 202, made.get_json()
         location = made.headers["Location"]
         batch.run(h.rt, location.rsplit("/", 1)[1])
-        assert wait_done(h, headers, location, timeout=20)["done"] == len(LEADS)
+        assert wait_done(h, headers, location)["done"] == len(LEADS)
         api = table(h.client.get(f"{location}/results.csv", headers=headers))
         assert neutralised(column(api, "受診者番号"))
         assert column(api, "資格の有無") == ["あり"] * len(LEADS)  # plain values stay as they were

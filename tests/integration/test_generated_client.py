@@ -61,7 +61,7 @@ def test_the_generated_client_runs_a_check_and_a_batch(h, app, oqs_client):  # t
         job = batch_jobs_create.sync(client=client, body=BatchCreate.from_dict({"examinees": examinees}),
                                      idempotency_key="generated-batch-1")
         assert isinstance(job, BatchJob), job
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # returns when done; the bound is for a loaded machine
         while job.state not in ("done", "cancelled") and time.monotonic() < deadline:
             time.sleep(0.05)
             job = batch_jobs_show.sync(job.id, client=client)
@@ -84,7 +84,7 @@ def test_an_authlib_token_runs_a_batch_with_the_generated_client(h, app, oqs_cli
         job = batch_jobs_create.sync(client=client, idempotency_key="authlib-batch-1", body=BatchCreate.from_dict(
             {"examinees": [{"reference": f"R-{i}", **P01} for i in range(2)]}))
         assert isinstance(job, BatchJob), job
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # returns when done; the bound is for a loaded machine
         while job.state not in ("done", "cancelled") and time.monotonic() < deadline:
             time.sleep(0.05)
             job = batch_jobs_show.sync(job.id, client=client)

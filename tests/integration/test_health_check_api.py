@@ -391,7 +391,8 @@ def test_a_card_answer_and_identifiers_together_are_422(h, integrator):
 
 # --- batch jobs ---------------------------------------------------------------------------------------
 
-def wait_done(h, headers, location, timeout=50.0):  # type: ignore[no-untyped-def]
+def wait_done(h, headers, location, timeout=120.0):  # type: ignore[no-untyped-def]
+    """Until the job is done: returns as soon as it is, so the bound is for a loaded machine, not a speed aim."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = h.client.get(location, headers=headers).get_json()
@@ -710,7 +711,7 @@ def test_a_job_whose_worker_process_is_killed_halfway_completes_with_every_row_e
         assert halfway.state == "running" and 0 < halfway.done < total, (halfway.state, halfway.done)
         # Its lease runs out (1 s on the worker's real clock); then the job is an orphan a new worker resumes.
         with rt.uow() as uow:
-            _poll(lambda: job_id in uow.batch_jobs.orphaned(datetime.now(UTC)), 10, "the lease to run out")
+            _poll(lambda: job_id in uow.batch_jobs.orphaned(datetime.now(UTC)), 60, "the lease to run out")
         second = _worker(database_url)
         finished = _poll(lambda: (j := job()).state == "done" and j, 120, "the job to finish")
     finally:

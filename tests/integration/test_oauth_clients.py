@@ -59,10 +59,12 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 class AuthlibIntegrator:
     """docs/health-check-api.md §1-2 step by step: the key made with cryptography, the public half registered by
     the institution's admin, then Authlib's own ``OAuth2Session`` with ``PrivateKeyJWT`` as it comes. Authlib
-    signs with the wall clock, so the server's (frozen) clock is set to it, as a real server's would agree."""
+    signs with the wall clock, so the server's (frozen) clock is set to it, as a real server's would agree: just
+    before the token request, so that a slow set-up on a loaded machine cannot put its ``iat`` in the server's
+    future (60 s tolerated)."""
 
     def __init__(self, h: Harness) -> None:
-        h.clock.set(datetime.now(UTC))
+        self.clock = h.clock
         private = ec.generate_private_key(ec.SECP256R1())
         self.private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()).decode()
@@ -80,6 +82,7 @@ class AuthlibIntegrator:
                                 scope="qualification:check qualification:batch",
                                 token_endpoint_auth_method=PrivateKeyJWT(token_url, alg="ES256",
                                                                          headers={"kid": self.key_id}))
+        self.clock.set(datetime.now(UTC))
         session.fetch_token(token_url, grant_type="client_credentials")
         return session
 

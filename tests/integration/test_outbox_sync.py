@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -155,9 +156,9 @@ def test_no_network_leaves_the_records_pending(h, paths, live_server):
     nurse = h.institution().nurse()
     box = Outbox(*paths, clock=h.clock)
     ids = [box.add(payload(f"P-{i}")) for i in range(2)]
-    with make_server("127.0.0.1", 0, h.app) as unused:
-        dead_url = f"http://127.0.0.1:{unused.server_port}"
-    report = box.sync(http_send(dead_url, nurse))  # nothing listens there any more
+    with socket.socket() as held:  # bound, never listening: refused, and nobody else can take the port meanwhile
+        held.bind(("127.0.0.1", 0))
+        report = box.sync(http_send(f"http://127.0.0.1:{held.getsockname()[1]}", nurse))
     assert report.stopped == "network" and [r.id for r in box.pending()] == ids
     assert box.sync(http_send(live_server, nurse)).sent == ids
     assert len(server_records(h, nurse)) == 2

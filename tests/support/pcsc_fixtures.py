@@ -71,7 +71,7 @@ class VpcdSlot:
         for attempt in range(2):
             self.card.insert(self.daemon.connect_card())
             try:
-                self.wait_until(present=True, timeout=2.0)
+                self.wait_until(present=True, timeout=10.0)  # pcscd polls every 0.4 s; a loaded machine is slower
                 return self.card
             except TimeoutError:
                 if attempt:

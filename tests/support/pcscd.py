@@ -36,6 +36,9 @@ VPCD_PORT = 35963
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 READER_CONF = f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x8C7B\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x8C7B\n'
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
+# The helper (a Python start-up), pcscd and vpcd are ready in well under a second when idle; the waits end when
+# they are, and a loaded CI machine must not turn a slow start into "pcscd unavailable".
+START_SECONDS = 30
 
 
 class PcscdUnavailable(RuntimeError):
@@ -97,7 +100,7 @@ class PcscDaemon:
             # stdin stays open for the daemon's life: if this process dies, EOF stops the helper and pcscd.
             self.process = subprocess.Popen(prefix + command, stdin=subprocess.PIPE, stdout=log,
                                             stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + START_SECONDS
             while time.monotonic() < deadline and self.process.poll() is None:
                 if (self.directory / ".ready").exists():
                     log.close()
@@ -165,7 +168,7 @@ def _loopback_up() -> None:
 
 
 def _wait_for_vpcd(pcscd: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline and pcscd.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", VPCD_PORT), timeout=0.2).close()  # a card that leaves

@@ -26,10 +26,13 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 from urllib.parse import quote
 
 PG_USER = "postgres"  # both the OS account (when root) and the DB superuser
 _START_ATTEMPTS = 3  # a freshly probed port can be grabbed by someone else
+_RESUME_ATTEMPTS = 10  # a halted cluster's port, held for a moment by someone else's connection
+_LOG_ALL = 100_000
 _LOG_TAIL_LINES = 40
 
 
@@ -213,10 +216,23 @@ class PgCluster:
         self._run("pg_ctl", "-D", self.data_dir, "-m", "immediate", "-w", "stop", what="pg_ctl stop")
 
     def resume(self) -> None:
-        """Start a halted cluster again on the same port (crash recovery replays the WAL)."""
+        """Start a halted cluster again on the same port (crash recovery replays the WAL).
+
+        The port was free while the cluster was down, and on a shared machine another process's connection may
+        hold it for a moment (an outgoing connection's local port is picked from the same range): then try again
+        shortly, on the same port, which is the one the clients know."""
         if not self._running or self.port is None:
             raise PgClusterError("cluster not started")
-        self._pg_ctl_start(self.port)
+        for attempt in range(1, _RESUME_ATTEMPTS + 1):
+            refused = self.log_tail(_LOG_ALL).count("could not bind")
+            try:
+                self._pg_ctl_start(self.port)
+                return
+            except PgClusterError:
+                if attempt < _RESUME_ATTEMPTS and self.log_tail(_LOG_ALL).count("could not bind") > refused:
+                    time.sleep(1)
+                    continue
+                raise
 
     def _kill_postmaster(self) -> None:
         """Fallback when pg_ctl stop fails: SIGQUIT (= immediate shutdown) from postmaster.pid."""

@@ -11,7 +11,7 @@ import re
 RANDOM_VALUES = re.compile(
     r'name="(?:csrf_token|attempt)" value="[^"]*"'  # a form's one-time values
     r"|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"  # UUIDs
-    r"|[A-Za-z0-9_]{16,}"  # nonces, signatures and tokens (base64 pieces), random file names
+    r"|[A-Za-z0-9_-]{16,}"  # nonces, signatures and tokens (URL-safe base64, or pieces), random file names
     r"|(?:127\.0\.0\.1|localhost):\d{1,5}"  # a loopback server's random port
 )
 

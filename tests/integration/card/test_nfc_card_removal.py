@@ -46,17 +46,31 @@ def test_removed_in_the_middle_of_a_chained_certificate_chunk(connect, technolog
 
 
 def test_removed_while_the_card_computes_the_signature(connect, pin: str) -> None:
-    c = connect(sign_delay=1.5)  # the removal at 0.2 s lands inside the first WTX window
+    # The card leaves 0.2 s after it starts computing, counted from the SIGN itself (a timer started before the
+    # call could fire before the SIGN was sent on a loaded machine), in a computation long enough (5 s) that a
+    # late timer still lands inside it.
+    c = connect(sign_delay=5.0)
     session = CardSession(c.transport)
     session.identify(with_token_info=False)
     session.verify_pin(pin)
-    timer = threading.Timer(0.2, c.card.remove)
-    timer.start()
+    timers: list[threading.Timer] = []
+    process = c.card.process
+
+    def remove_while_signing(apdu: bytes):  # type: ignore[no-untyped-def]
+        reply = process(apdu)
+        if apdu[:2] == b"\x80\x2a":
+            timers.append(threading.Timer(0.2, c.card.remove))
+            timers[-1].start()
+        return reply
+
+    c.card.process = remove_while_signing  # type: ignore[method-assign]
     try:
         with pytest.raises(CardRemovedError):
             session.sign_challenge(b"challenge")
     finally:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
+    assert len(timers) == 1
     assert c.device.wtx_requests >= 1  # the card was still asking for time when it left
 
 

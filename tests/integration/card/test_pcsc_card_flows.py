@@ -142,17 +142,30 @@ def test_card_removed_between_commands(pcsc_slot, card) -> None:
 
 
 def test_card_removed_while_the_card_signs(pcsc_slot, identity, pin: str) -> None:
-    card = identity.card(pin=pin, sign_delay=1.0)
+    # The card leaves 0.3 s after it receives the SIGN (not after a timer started before the call, which a loaded
+    # machine could fire before the SIGN or after a short signature), inside a 2 s computation.
+    card = identity.card(pin=pin, sign_delay=2.0)
+    timers: list[threading.Timer] = []
+    process = card.process
+
+    def remove_while_signing(apdu: bytes):  # type: ignore[no-untyped-def]
+        reply = process(apdu)
+        if apdu[:2] == b"\x80\x2a":
+            timers.append(threading.Timer(0.3, card.remove))
+            timers[-1].start()
+        return reply
+
+    card.process = remove_while_signing  # type: ignore[method-assign]
     with pcsc_slot.session(card) as session:
         session.identify(with_token_info=False)
         session.verify_pin(pin)
-        timer = threading.Timer(0.3, card.remove)
-        timer.start()
         try:
             with pytest.raises(CardRemovedError):
                 session.sign_challenge(b"challenge")
         finally:
-            timer.cancel()
+            for timer in timers:
+                timer.cancel()
+    assert len(timers) == 1
 
 
 def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card) -> None:
@@ -169,19 +182,27 @@ def test_sharing_violation_is_another_program_holding_the_reader(pcsc_slot, card
     assert "ほかのアプリ" in messages.describe(busy.value)
 
 
-def test_a_brief_look_by_another_program_is_waited_out(pcsc_slot, card) -> None:
+def test_a_brief_look_by_another_program_is_waited_out(pcsc_slot, card, monkeypatch) -> None:
     pcsc_slot.insert(card)
     with PcscContext() as other_program:
         hresult, handle, _ = scard.SCardConnect(other_program.handle, READER, scard.SCARD_SHARE_SHARED,
                                                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
         assert hresult == scard.SCARD_S_SUCCESS
-        release = threading.Timer(0.5, scard.SCardDisconnect, (handle, scard.SCARD_LEAVE_CARD))
-        release.start()
-        try:
-            with reader_session(Reader("pcsc", READER), timeout=2) as session:
-                assert session.identify().token is TokenKind.CARD
-        finally:
-            release.cancel()
+        # The other program lets go once we have been refused (not after a fixed 0.5 s, which a loaded machine
+        # could stretch past our 2 s of waiting): we must have waited it out, not found the card free.
+        connect, refused = scard.SCardConnect, []
+
+        def connect_then_release(*args):  # type: ignore[no-untyped-def]
+            answer = connect(*args)
+            if answer[0] == scard.SCARD_E_SHARING_VIOLATION and not refused:
+                refused.append(answer)
+                scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
+            return answer
+
+        monkeypatch.setattr(scard, "SCardConnect", connect_then_release)
+        with reader_session(Reader("pcsc", READER), timeout=2) as session:
+            assert session.identify().token is TokenKind.CARD
+        assert refused, "the reader was busy at first"
 
 
 def test_no_other_program_can_use_the_card_during_our_session(pcsc_slot, card, pin: str) -> None:
