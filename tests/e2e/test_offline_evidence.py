@@ -96,7 +96,7 @@ def _offline_form(touch_world, chromium, width: int, height: int, *, script: boo
     context = chromium.new_context(viewport={"width": width, "height": height}, locale="ja-JP",
                                    is_mobile=width < 600, has_touch=True, java_script_enabled=script)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # a wait ends when its condition holds: 30 s costs nothing when healthy
     page.goto(url)
     page.get_by_label("職員のログインID").fill("nurse1")
     page.get_by_label("パスワード").fill(STAFF_PASSWORD)
