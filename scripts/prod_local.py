@@ -38,7 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.pgcluster import PgCluster, free_port  # noqa: E402  (after the path fix, for a direct run)
+from tests.support.listening import port_from_log  # noqa: E402
+from tests.support.pgcluster import PgCluster  # noqa: E402  (after the path fix, for a direct run)
 
 BIN = Path(sys.executable).parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -86,11 +87,10 @@ class ProdLocal:
                 self.redis = RedisServer().start()
             self.database_url = self.pg.create_database("mobile_oqs")
             self._run_once("migrate", [str(BIN / "flask"), "--app", "mobile_api", "db", "upgrade"])
-            self.oqs_port = free_port()
             # gthread: keep-alive, as a real gateway keeps connections open (gunicorn's sync workers close each one)
-            self._spawn("oqs", [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{self.oqs_port}", "-w",
-                                str(self.oqs_workers), "-k", "gthread", "--threads", "4", "--keep-alive", "30",
-                                "mobile_api.sandbox.server:create_app()"])
+            self.oqs_port = self._spawn_listening("oqs", [
+                str(BIN / "gunicorn"), "-b", "127.0.0.1:0", "-w", str(self.oqs_workers), "-k", "gthread",
+                "--threads", "4", "--keep-alive", "30", "mobile_api.sandbox.server:create_app()"], timeout=timeout)
             self._wait_http(f"{self.oqs_url}/healthz", timeout)
             self.start_api(timeout)
             if self.jobs_worker:
@@ -101,14 +101,16 @@ class ProdLocal:
         return self
 
     def start_api(self, timeout: float = 120.0) -> None:
-        self.api_port = self.api_port or free_port()
+        """The API on a port of its own the first time, on the same port again after a restart (the callers
+        keep its URL)."""
         metrics_dir = self.base / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)  # stale files would add old counts
         metrics_dir.mkdir(parents=True)
-        self._spawn("api", [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF),
-                            "mobile_api:create_app()"],
-                    extra_env={"BIND": f"127.0.0.1:{self.api_port}", **self.worker_env(),
-                               "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+        self.api_port = self._spawn_listening("api", [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF),
+                                                      "mobile_api:create_app()"],
+                                              extra_env={"BIND": f"127.0.0.1:{self.api_port}", **self.worker_env(),
+                                                         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+                                              timeout=timeout)
         self._wait_http(f"{self.url}/readyz", timeout)
 
     def stop(self) -> None:
@@ -189,6 +191,15 @@ class ProdLocal:
         with open(self.base / f"{name}.log", "ab") as out:  # the child keeps its own descriptor
             self.procs[name] = subprocess.Popen(argv, cwd=self.root, env={**self.env(), **(extra_env or {})},
                                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _spawn_listening(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None, *,
+                         timeout: float) -> int:
+        """Spawn a gunicorn bound as told (port 0: the kernel chooses) and return the port it says it listens on
+        (tests/support/listening.py: a port probed free could be taken before the server binds it)."""
+        log = self.base / f"{name}.log"
+        since = log.stat().st_size if log.exists() else 0  # a restart appends to the log of the first start
+        self._spawn(name, argv, extra_env)
+        return port_from_log(log, self.procs[name], since=since, timeout=timeout)
 
     def _wait_http(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@ import requests
 
 from device_agent.labels import JST
 from tests.e2e.conftest import E2E_CONFIG
+from tests.support.listening import LISTENING
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"<!-- onboarding:(\w+)[^>]*-->\s*```sh\n(.*?)```", re.S)
@@ -48,7 +49,6 @@ def _set_up(blocks: dict[str, str], tmp_path: Path, env: dict[str, str]) -> subp
     return run("\n".join(server_lines[1:]), tmp_path, env)
 
 
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 START_SECONDS = 60  # two workers importing the app on a loaded CI machine
 
 
