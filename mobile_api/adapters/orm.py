@@ -364,7 +364,8 @@ class FallbackRecord(Base):
     __tablename__ = "fallback_records"
     # An institution's page of records, newest received first (queries/fallback.py): without it the page walks
     # every institution's records by received_at.
-    __table_args__ = (Index("ix_fallback_records_institution_received", "institution_id", "received_at"),)
+    __table_args__ = (Index("ix_fallback_records_institution_received", "institution_id", "received_at"),
+                      Index("ix_fallback_records_patient_history", "institution_id", "patient_reference", "visit_on"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
