@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain.codes import HOLDING_STATUSES, VALID_STATUSES
 from ..domain.errors import NotFound
 from ..domain.facility import FacilityKind, InstitutionFacts
 from . import integrity, orm
@@ -181,7 +182,7 @@ class Visits(Repository[orm.Visit]):
                            before: datetime, valid_only: bool) -> orm.Visit | None:
         """The patient's latest visit before ``before`` that holds a qualification (statuses 1 and 6 with
         ``valid_only``; 1, 2, 3 and 6 otherwise): what "the institution already holds" means (docs/rules.md §5)."""
-        statuses = (1, 6) if valid_only else (1, 2, 3, 6)
+        statuses = [int(s) for s in (VALID_STATUSES if valid_only else HOLDING_STATUSES)]
         v = orm.Visit
         return self.session.scalars(
             select(v).where(v.institution_id == institution_id, v.patient_reference == patient_reference,

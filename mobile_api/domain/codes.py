@@ -64,7 +64,14 @@ class EligibilityStatus(IntEnum):
 
     @property
     def is_valid(self) -> bool:
-        return self in (EligibilityStatus.VALID, EligibilityStatus.VALID_UNREGISTERED)
+        return self in VALID_STATUSES
+
+
+#: A valid qualification (statuses 1 and 6).
+VALID_STATUSES = (EligibilityStatus.VALID, EligibilityStatus.VALID_UNREGISTERED)
+#: A qualification held, valid or not (the answer names the patient's numbers): what "the institution already
+#: holds" means for a fallback record's claim guidance (docs/rules.md §5). 4 and 5 found no one.
+HOLDING_STATUSES = (*VALID_STATUSES, EligibilityStatus.INVALID_LOST, EligibilityStatus.INVALID_NEWER_EXISTS)
 
 
 class Role(StrEnum):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..adapters import orm
 from ..domain.claims import BillingIdentifiers, ClaimGuidance, guide
+from ..domain.codes import HOLDING_STATUSES
 from ..domain.fallback import METHOD_LABELS_JA, NEXT_TIME_NOTICE_JA, FallbackMethod
 from ..domain.statuses import FallbackStatus
 
@@ -112,9 +113,8 @@ def fallback_read(row: Any, guidance: ClaimGuidance) -> FallbackRead:
 
 
 Qualification = Mapping[str, Any] | None
+#: ``prior_ref``: the visit or record an oral check relied on, as services/fallback.py writes it.
 PRIOR_VISIT, PRIOR_RECORD = "visit:", "fallback:"
-# Statuses that hold a qualification, valid or not: where route ② looks for the former numbers.
-HOLDING_STATUSES = (1, 2, 3, 6)
 
 
 def record_guidance(row: Any, *, prior: Callable[[], Qualification],
@@ -171,7 +171,7 @@ def _earlier_visit_result() -> ColumnElement[Any]:
     ``Visits.earlier_of_patient(valid_only=False)`` reads for one record)."""
     return (select(_V.result).where(_V.institution_id == _F.c.institution_id,
                                     _V.patient_reference == _F.c.patient_reference,
-                                    _V.created_at < _F.c.received_at, _V.eligibility_status.in_(HOLDING_STATUSES))
+                                    _V.created_at < _F.c.received_at, _V.eligibility_status.in_([int(s) for s in HOLDING_STATUSES]))
             .order_by(_V.created_at.desc()).limit(1).correlate(_F).scalar_subquery())
 
 

@@ -18,7 +18,7 @@ from ..adapters import orm
 from ..domain import consent as consent_rules
 from ..domain.availability import unavailable_kinds
 from ..domain.certificate import RenewalAlert, renewal_alert
-from ..domain.codes import EligibilityStatus, Form
+from ..domain.codes import VALID_STATUSES, EligibilityStatus, Form
 from ..domain.consent import WindowReport
 from ..domain.japanese_dates import jst_date
 from ..domain.qualification import name_has_unencodable
@@ -34,7 +34,6 @@ ELIGIBILITY_LABELS_JA = {
     EligibilityStatus.VALID_UNREGISTERED: "有効（医療扶助・未登録）",
 }
 WITHHELD_LABEL_JA = "資格情報なし（保険者が表示を停止）"
-VALID_STATUSES = (EligibilityStatus.VALID, EligibilityStatus.VALID_UNREGISTERED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,14 @@ from ..domain.insurer import is_valid_insurer_number
 from ..domain.japanese_dates import era_to_date
 from ..domain.statuses import FallbackStatus
 from ..queries import fallback as fallback_queries
-from ..queries.fallback import FallbackRead, fallback_read, qualification_source, record_guidance
+from ..queries.fallback import (
+    PRIOR_RECORD,
+    PRIOR_VISIT,
+    FallbackRead,
+    fallback_read,
+    qualification_source,
+    record_guidance,
+)
 from ..runtime import Runtime
 from . import audit, idempotency
 from .principal import Principal, institution_of
@@ -244,10 +251,10 @@ def _held_qualification(uow: UnitOfWork, institution_id: str, request: RecordReq
     visit = uow.visits.earlier_of_patient(institution_id, request.patient_reference,
                                           before=request.device_recorded_at, valid_only=True)
     if visit is not None and visit.result.get("qualification"):
-        return f"visit:{visit.id}", visit.result["qualification"]
+        return f"{PRIOR_VISIT}{visit.id}", visit.result["qualification"]
     earlier = uow.fallback_records.confirmed_of_patient(institution_id, request.patient_reference, before=visit_on)
     if earlier is not None and earlier.lookup and earlier.lookup.get("result", {}).get("qualification"):
-        return f"fallback:{earlier.id}", earlier.lookup["result"]["qualification"]
+        return f"{PRIOR_RECORD}{earlier.id}", earlier.lookup["result"]["qualification"]
     return None
 
 
@@ -487,11 +494,10 @@ def _lookup_identifiers(uow: UnitOfWork, row: orm.FallbackRecord) -> dict[str, A
 def _prior_qualification(uow: UnitOfWork, row: orm.FallbackRecord) -> dict[str, Any] | None:
     if not row.prior_ref:
         return None
-    kind, _, prior_id = row.prior_ref.partition(":")
-    if kind == "visit":
-        visit = uow.visits.get(prior_id)
+    if row.prior_ref.startswith(PRIOR_VISIT):
+        visit = uow.visits.get(row.prior_ref.removeprefix(PRIOR_VISIT))
         return visit.result.get("qualification") if visit is not None else None
-    earlier = uow.fallback_records.get(prior_id)
+    earlier = uow.fallback_records.get(row.prior_ref.removeprefix(PRIOR_RECORD))
     if earlier is None or not earlier.lookup:
         return None
     return earlier.lookup.get("result", {}).get("qualification")
