@@ -203,25 +203,35 @@ def _ticking(clock: Any) -> Iterator[None]:
         ticker.join()
 
 
+def _requeries_racing(h, live: str, headers: dict[str, str], visit_id: str,
+                      end: Callable[[], requests.Response]) -> tuple[requests.Response, list[requests.Response]]:
+    """15 re-queries of the visit and one ``end`` of its relationship (a discharge, a withdrawal) released
+    together on a ticking clock: the end's answer (it succeeded) and the re-queries' (each accepted or refused)."""
+    requery = f"{live}/api/v1/visits/{visit_id}/requery"
+
+    def call(i: int) -> requests.Response:
+        if i == 8:
+            return end()
+        return requests.post(requery, json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
+
+    with _ticking(h.clock):
+        answers = _burst(16, call)
+    assert answers[8].status_code == 200, answers[8].json()
+    requeries = answers[:8] + answers[9:]
+    assert {r.status_code for r in requeries} <= {201, 403}, [r.json() for r in requeries]
+    return answers[8], requeries
+
+
 @pytest.mark.parametrize("round_", range(3))
 def test_a_requery_racing_a_discharge_is_never_dated_after_it(h, live: str, round_: int) -> None:
     tenant, nurse, first = _relationship(h)
     headers = {"Authorization": f"Bearer {nurse}"}
     discharge = f"{live}/api/v1/care-relationships/{first['care_relationship']['id']}/discharge"
-    requery = f"{live}/api/v1/visits/{first['id']}/requery"
 
-    def call(i: int) -> requests.Response:
-        if i == 8:
-            return requests.post(discharge, json={"reason": "入院"}, headers=headers, timeout=60)
-        return requests.post(requery, json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
+    ended, requeries = _requeries_racing(h, live, headers, first["id"], lambda: requests.post(
+        discharge, json={"reason": "入院"}, headers=headers, timeout=60))
 
-    with _ticking(h.clock):
-        answers = _burst(16, call)
-
-    assert answers[8].status_code == 200, answers[8].json()
-    ended_at = datetime.fromisoformat(answers[8].json()["ended_at"])
-    requeries = answers[:8] + answers[9:]
-    assert {r.status_code for r in requeries} <= {201, 403}, [r.json() for r in requeries]
+    ended_at = datetime.fromisoformat(ended.json()["ended_at"])
     for r in requeries:
         if r.status_code == 201:
             assert datetime.fromisoformat(r.json()["created_at"]) <= ended_at
@@ -251,22 +261,12 @@ def test_a_withdrawal_racing_requeries_leaves_no_window_open(h, live: str, round
     tenant, nurse, first = _relationship(h)
     headers = {"Authorization": f"Bearer {nurse}"}
     withdraw = _withdrawal(h, tenant, live, door, first["id"], headers)
-    requery = f"{live}/api/v1/visits/{first['id']}/requery"
 
-    def call(i: int) -> requests.Response:
-        if i == 8:
-            return withdraw()
-        return requests.post(requery, json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=60)
+    withdrawn, requeries = _requeries_racing(h, live, headers, first["id"], withdraw)
 
-    with _ticking(h.clock):
-        answers = _burst(16, call)
-
-    assert answers[8].status_code == 200, answers[8].json()
-    withdrawn_at = datetime.fromisoformat(answers[8].json()["withdrawn_at"])
-    requeries = answers[:8] + answers[9:]
-    assert {r.status_code for r in requeries} <= {201, 403}, [r.json() for r in requeries]
+    withdrawn_at = datetime.fromisoformat(withdrawn.json()["withdrawn_at"])
     accepted = [r.json() for r in requeries if r.status_code == 201]
-    assert answers[8].json()["consents_withdrawn"] == 1 + len(accepted)  # the card visit's and every re-query's
+    assert withdrawn.json()["consents_withdrawn"] == 1 + len(accepted)  # the card visit's and every re-query's
     for r in requeries:
         if r.status_code == 403:
             assert r.json()["type"] == "/problems/requery-not-allowed" and r.json()["rule"] == "withdrawn"
